@@ -1,0 +1,297 @@
+"""The ``hunter`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shared.events import RunFilters, RunRequested, RunStep, new_run_id
+
+DEMO_DATA = Path(__file__).resolve().parent / "demo" / "data"
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    if getattr(args, "data_dir", None):
+        os.environ["HUNTER_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    from shared.config import Settings
+
+    return Settings()
+
+
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _format_step(step: RunStep) -> str:
+    counts = " ".join(f"{k}={v}" for k, v in step.counts.items())
+    return f"  [{step.stage:>8}] {step.status:<9} {counts} {step.message}".rstrip()
+
+
+# ---- stack management ---------------------------------------------------------------------------
+
+@contextmanager
+def running_stack(settings: Any, *, env_extra: dict[str, str] | None = None, replicas: int = 1,
+                  gateway: bool = True, gateway_port: int | None = None) -> Iterator[tuple[str, Any]]:
+    """NATS (embedded unless NATS_URL) plus every service as its own process."""
+    from hunter.stack import Stack
+    from shared.nats_server import nats_for
+
+    data_dir = Path(settings.data_dir).resolve()
+    with nats_for(data_dir, settings.nats_url) as url:
+        stack = Stack(data_dir=data_dir, nats_url=url, env_extra=env_extra or {}, enricher_replicas=replicas,
+                      gateway=gateway, gateway_port=gateway_port)
+        stack.start()
+        up_file = data_dir / "up.json"
+        try:
+            up_file.write_text(json.dumps({"nats_url": url, "pid": os.getpid(), "gateway": stack.gateway_url}))
+            yield url, stack
+        finally:
+            up_file.unlink(missing_ok=True)
+            stack.stop()
+
+
+def _stack_already_up(data_dir: Path) -> dict[str, Any] | None:
+    f = data_dir / "up.json"
+    if not f.exists():
+        return None
+    info = json.loads(f.read_text())
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return info
+
+
+# ---- hunting ------------------------------------------------------------------------------------
+
+def build_request(args: argparse.Namespace) -> RunRequested:
+    filters = RunFilters(
+        uf=[u.upper() for u in args.uf or []], city=args.city or [], cnae=args.cnae or [], naf=args.naf or [],
+        include_secondary=args.include_secondary, limit=args.limit,
+        status=args.status or ["ATIVA"],
+    )
+    return RunRequested(run_id=new_run_id(), source=args.source, filters=filters, enrich_top=args.enrich_top,
+                        icp=args.icp, segments=args.segments or ["hot"], formats=args.formats or ["csv"],
+                        label=args.label)
+
+
+async def submit_and_watch(url: str, settings: Any, request: RunRequested, *, timeout: float,
+                           quiet: bool = False) -> tuple[RunStep, dict[str, Any]]:
+    from hunter.watch import wait_projected, watch_run
+    from services.gateway import queries
+    from services.projector.db import make_engine
+    from shared.bus import connect_bus
+
+    async with connect_bus(url, name="hunter-cli", stream=settings.stream_name) as bus:
+        await bus.publish(request, key=(request.run_id,))
+        if not quiet:
+            _print(f"run {request.run_id} submitted: {request.source}")
+        final = await watch_run(bus, request.run_id, timeout=timeout,
+                                on_step=None if quiet else (lambda s: _print(_format_step(s))))
+        await wait_projected(bus, settings.vault_database_url)
+    engine = make_engine(settings.vault_database_url)
+    try:
+        run = queries.get_run(engine, request.run_id) or {}
+        run["exports"] = queries.list_exports(engine, request.run_id)
+    finally:
+        engine.dispose()
+    return final, run
+
+
+def print_summary(run: dict[str, Any]) -> None:
+    _print(f"\nrun {run.get('run_id')}: {run.get('status')}")
+    for k, v in sorted(run.get("counts", {}).items()):
+        _print(f"  {k:<40} {v}")
+    if run.get("buckets"):
+        _print("  buckets: " + ", ".join(f"{k}={v}" for k, v in sorted(run["buckets"].items())))
+    for e in run.get("exports", []):
+        _print(f"  export {e['segment']}: {e['rows']} rows -> {', '.join(e['files'].values()) or e.get('error')}")
+
+
+def cmd_hunt(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    request = build_request(args)
+    up = _stack_already_up(Path(settings.data_dir).resolve())
+    if up:
+        final, run = asyncio.run(submit_and_watch(up["nats_url"], settings, request, timeout=args.timeout))
+    else:
+        with running_stack(settings, replicas=args.enricher_replicas, gateway=False) as (url, _stack):
+            final, run = asyncio.run(submit_and_watch(url, settings, request, timeout=args.timeout))
+    print_summary(run)
+    if args.json:
+        _print(json.dumps(run, default=str))
+    return 0 if final.status == "completed" else 1
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with running_stack(settings, replicas=args.enricher_replicas, gateway_port=args.port) as (url, stack):
+        stack.wait_gateway()
+        _print(f"NATS {url}\nGateway {stack.gateway_url}\nServices: {', '.join(stack.procs)} "
+               f"(enricher x{args.enricher_replicas}); logs in {Path(settings.data_dir) / 'logs'}")
+        _wait_for_signal(stack)
+    return 0
+
+
+def _wait_for_signal(stack: Any) -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        for name, procs in list(stack.procs.items()):
+            for i, p in enumerate(procs):
+                if p.poll() is not None:  # restart crashed services: they resume from their durable consumers
+                    _print(f"{name}[{i}] exited with {p.returncode}; restarting")
+                    procs.pop(i)
+                    stack.spawn(name)
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    _settings(args)
+    return subprocess.call([sys.executable, "-m", f"services.{args.name}"])
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from services.projector.replay import replay_vault
+    from shared.bus import connect_bus
+    from shared.nats_server import nats_for
+
+    settings = _settings(args)
+
+    async def go(url: str) -> tuple[int, str]:
+        async with connect_bus(url, name="hunter-replay", stream=settings.stream_name) as bus:
+            return await replay_vault(bus, settings.vault_database_url, to_seq=args.to_seq)
+
+    with nats_for(Path(settings.data_dir).resolve(), settings.nats_url) as url:
+        t0 = time.perf_counter()
+        applied, digest = asyncio.run(go(url))
+    _print(f"replayed {applied} events in {time.perf_counter() - t0:.2f}s into {settings.vault_database_url}")
+    _print(digest)
+    return 0
+
+
+def cmd_vault_digest(args: argparse.Namespace) -> int:
+    from services.projector.db import make_engine
+    from services.projector.digest import table_digests, vault_digest
+
+    settings = _settings(args)
+    engine = make_engine(settings.vault_database_url)
+    if args.tables:
+        for name, (n, d) in table_digests(engine).items():
+            _print(f"{name:<28} {n:>8} {d}")
+    _print(vault_digest(engine))
+    return 0
+
+
+def cmd_farm(args: argparse.Namespace) -> int:
+    return subprocess.call([sys.executable, "-m", "hunter.demo.webfarm", "--port", str(args.port)])
+
+
+def cmd_fingerprints_update(args: argparse.Namespace) -> int:
+    from services.enricher.fingerprints import update_fingerprints
+
+    settings = _settings(args)
+    dest = Path(settings.data_dir) / "fingerprints"
+    n = update_fingerprints(args.source, dest)
+    _print(f"{n} technologies saved under {dest}; set HUNTER_FINGERPRINTS={dest} to use them")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hunter.demo_run import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hunter", description="Event-sourced B2B lead prospecting over NATS JetStream")
+    p.add_argument("--data-dir", help="data dir (default ./.hunter or HUNTER_DATA_DIR)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def data_dir_opt(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data-dir", default=argparse.SUPPRESS, help="data dir (default ./.hunter)")
+
+    up = sub.add_parser("up", help="start NATS and every service as its own process")
+    data_dir_opt(up)
+    up.add_argument("--enricher-replicas", type=int, default=1)
+    up.add_argument("--port", type=int, default=None, help="gateway port (default 8080, or a free one)")
+    up.set_defaults(func=cmd_up)
+
+    hunt = sub.add_parser("hunt", help="run a hunt and follow it live")
+    data_dir_opt(hunt)
+    hunt.add_argument("--source", required=True, help="csv:PATH | cnpj:DIR | sirene:PATH | casadosdados")
+    hunt.add_argument("--uf", action="append", help="state (UF) or French department; repeatable")
+    hunt.add_argument("--city", action="append", help="municipality name; repeatable")
+    hunt.add_argument("--cnae", action="append", help="CNAE code or prefix; repeatable")
+    hunt.add_argument("--naf", action="append", help="NAF code (SIRENE); repeatable")
+    hunt.add_argument("--include-secondary", action="store_true", help="match secondary CNAEs too")
+    hunt.add_argument("--status", action="append", help="situação cadastral (default ATIVA)")
+    hunt.add_argument("--limit", type=int, default=None, help="hard cap on extracted companies")
+    hunt.add_argument("--enrich-top", type=float, default=0.2, help="fraction of the run to enrich (0..1)")
+    hunt.add_argument("--icp", default=None, help="ICP profile name or YAML path")
+    hunt.add_argument("--segments", nargs="*", help="hot hot_whatsapp no_accountant site_tech all")
+    hunt.add_argument("--formats", nargs="*", help="csv parquet")
+    hunt.add_argument("--label", default=None)
+    hunt.add_argument("--enricher-replicas", type=int, default=1)
+    hunt.add_argument("--timeout", type=float, default=1800.0)
+    hunt.add_argument("--json", action="store_true", help="also print the run summary as JSON")
+    hunt.set_defaults(func=cmd_hunt)
+
+    svc = sub.add_parser("service", help="run one service in the foreground")
+    data_dir_opt(svc)
+    svc.add_argument("name", choices=["extractor", "cleaner", "scorer", "enricher", "exporter", "projector",
+                                      "gateway"])
+    svc.set_defaults(func=cmd_service)
+
+    rp = sub.add_parser("replay", help="rebuild the vault from the stream and print its digest")
+    data_dir_opt(rp)
+    rp.add_argument("--to-seq", type=int, default=None, help="stop at this stream sequence")
+    rp.set_defaults(func=cmd_replay)
+
+    vault = sub.add_parser("vault", help="vault commands")
+    vsub = vault.add_subparsers(dest="vault_cmd", required=True)
+    dg = vsub.add_parser("digest", help="canonical content digest of the vault")
+    data_dir_opt(dg)
+    dg.add_argument("--tables", action="store_true", help="also print per-table row counts and digests")
+    dg.set_defaults(func=cmd_vault_digest)
+
+    demo = sub.add_parser("demo", help="the whole pipeline offline on bundled data")
+    data_dir_opt(demo)
+    demo.add_argument("--no-serve", action="store_true", help="exit when the hunt is done")
+    demo.add_argument("--enricher-replicas", type=int, default=2)
+    demo.add_argument("--port", type=int, default=None, help="gateway port")
+    demo.add_argument("--enrich-top", type=float, default=0.5)
+    demo.add_argument("--timeout", type=float, default=600.0)
+    demo.set_defaults(func=cmd_demo)
+
+    farm = sub.add_parser("farm", help="run the offline web farm (HTTP proxy + search API)")
+    farm.add_argument("--port", type=int, default=0)
+    farm.set_defaults(func=cmd_farm)
+
+    fp = sub.add_parser("fingerprints", help="technology fingerprint database")
+    fsub = fp.add_subparsers(dest="fp_cmd", required=True)
+    upd = fsub.add_parser("update", help="load a Wappalyzer-format database from a path or URL")
+    data_dir_opt(upd)
+    upd.add_argument("source")
+    upd.set_defaults(func=cmd_fingerprints_update)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

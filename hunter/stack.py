@@ -1,0 +1,91 @@
+"""Run Hunter's services as separate processes on one machine (``hunter up``, demo, tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.nats_server import free_port, port_answers
+
+STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector"]
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    nats_url: str
+    env_extra: dict[str, str] = field(default_factory=dict)
+    enricher_replicas: int = 1
+    gateway: bool = True
+    gateway_port: int | None = None
+    services: list[str] = field(default_factory=lambda: list(STAGES))
+    procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "NATS_URL": self.nats_url,
+            "HUNTER_DATA_DIR": str(self.data_dir.resolve()),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.env_extra)
+        return env
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def spawn(self, name: str) -> subprocess.Popen[bytes]:
+        logs = self.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        n = len(self.procs.get(name, []))
+        log = (logs / f"{name}{'-' + str(n) if n else ''}.log").open("ab")
+        env = self.env()
+        if name == "gateway":
+            env["GATEWAY_PORT"] = str(self.gateway_port)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=str(Path(__file__).resolve().parents[1]),
+        )
+        self.procs.setdefault(name, []).append(proc)
+        return proc
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for name in self.services:
+            for _ in range(self.enricher_replicas if name == "enricher" else 1):
+                self.spawn(name)
+        if self.gateway:
+            if self.gateway_port is None:
+                self.gateway_port = 8080 if not port_answers("127.0.0.1", 8080) else free_port()
+            self.spawn("gateway")
+
+    def wait_gateway(self, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.gateway_port and port_answers("127.0.0.1", self.gateway_port):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def crashed(self) -> list[str]:
+        return [f"{name}[{i}] exit {p.returncode}" for name, ps in self.procs.items()
+                for i, p in enumerate(ps) if p.poll() is not None]
+
+    def stop(self, timeout: float = 15.0) -> None:
+        alive = [p for ps in self.procs.values() for p in ps if p.poll() is None]
+        for p in alive:
+            p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for p in alive:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        self.procs.clear()

@@ -1,0 +1,4 @@
+from services.exporter.app import service
+
+if __name__ == "__main__":
+    service.run()

@@ -1,0 +1,114 @@
+"""Exporter: when a run's rescoring completes, write its segments (``export.requested`` /
+``export.completed``) and close the run; also serves user-requested exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from faststream.nats import NatsMessage
+
+from services.exporter.files import write_export
+from services.exporter.segments import Row, build_row, select_segment
+from shared.bus import Bus
+from shared.events import (
+    Envelope,
+    ExportCompleted,
+    ExportRequested,
+    LeadEnriched,
+    LeadRescored,
+    LeadsScored,
+    RunRequested,
+    RunStep,
+    Subjects,
+    decode_event,
+    subject_token,
+)
+from shared.schemas import Enrichment, FinalScore, ScoredLead
+from shared.service import Service
+
+service = Service("exporter")
+app = service.app
+
+
+async def run_rows(bus: Bus, run: str) -> list[Row]:
+    """One export row per lead of the run, from the run's scored, enriched and rescored events."""
+    token = subject_token(run)
+    scored: dict[str, ScoredLead] = {}
+    enrichments: dict[str, Enrichment] = {}
+    finals: dict[str, FinalScore] = {}
+    async for stored in bus.read(Subjects.LEAD_SCORED.format(run_id=token)):
+        event = stored.event()
+        assert isinstance(event, LeadsScored)
+        scored.update((s.lead.lead_key, s) for s in event.leads)
+    async for stored in bus.read(Subjects.LEAD_ENRICHED.format(run_id=token)):
+        event = stored.event()
+        assert isinstance(event, LeadEnriched)
+        enrichments[event.enrichment.lead_key] = event.enrichment
+    async for stored in bus.read(Subjects.LEAD_RESCORED.format(run_id=token)):
+        event = stored.event()
+        assert isinstance(event, LeadRescored)
+        finals[event.final.lead_key] = event.final
+    return [build_row(s, enrichments.get(k), finals.get(k)) for k, s in sorted(scored.items())]
+
+
+async def export(request: ExportRequested, requested_at: datetime, rows: list[Row]) -> ExportCompleted:
+    out = service.settings.exports_path / subject_token(request.run_id or "vault") / request.export_id
+    manifest = {
+        "export_id": request.export_id, "run_id": request.run_id, "segment": request.segment,
+        "filter": request.vault_filter, "created_at": requested_at.isoformat(),
+    }
+    try:
+        selected = select_segment(rows, request.segment)
+        written = write_export(selected, out, name=f"hunter_{request.segment}", formats=request.formats,
+                               manifest=manifest, max_rows=service.settings.max_export_rows, bom=request.bom)
+    except ValueError as exc:
+        service.log.warning("export_failed", export_id=request.export_id, reason=str(exc), run_id=request.run_id)
+        return ExportCompleted(export_id=request.export_id, run_id=request.run_id, segment=request.segment,
+                               status="failed", error=str(exc))
+    return ExportCompleted(
+        export_id=request.export_id, run_id=request.run_id, segment=request.segment, path=str(Path(written.path)),
+        files=written.files, rows=written.rows, bytes=written.bytes, sha256=written.sha256,
+    )
+
+
+@service.subscriber(Subjects.step_pattern("rescore"), durable="exporter-runs", ack_wait=300.0)
+async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
+    step = decode_event(env)
+    assert isinstance(step, RunStep)
+    if step.status != "completed":
+        return
+    bus, run = service.bus, step.run_id
+    stored = await bus.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run)))
+    request = stored.event() if stored else None
+    segments = request.segments if isinstance(request, RunRequested) else ["hot"]
+    formats = request.formats if isinstance(request, RunRequested) else ["csv"]
+    rows = await run_rows(bus, run)
+    exported: dict[str, int] = {}
+    for segment in segments:
+        ask = ExportRequested(export_id=f"{subject_token(run)}-{segment}", run_id=run, segment=segment,
+                              formats=formats, origin="run")
+        await bus.publish(ask, key=(ask.export_id,), causation_id=env.event_id)
+        done = await export(ask, env.occurred_at, rows)
+        await bus.publish(done, key=(ask.export_id,), causation_id=env.event_id)
+        exported[segment] = done.rows
+    await bus.publish(RunStep(run_id=run, stage="export", status="completed", counts=exported),
+                      key=(run, "export", "completed"), stage="export", causation_id=env.event_id)
+    buckets: dict[str, int] = {}
+    for r in rows:
+        buckets[f"bucket_{r['bucket']}"] = buckets.get(f"bucket_{r['bucket']}", 0) + 1
+    await bus.publish(RunStep(run_id=run, stage="run", status="completed", counts={"leads": len(rows), **buckets}),
+                      key=(run, "run", "completed"), stage="run", causation_id=env.event_id)
+
+
+@service.subscriber("export.requested.*", durable="exporter", ack_wait=300.0)
+async def on_export_requested(env: Envelope, msg: NatsMessage) -> None:
+    request = decode_event(env)
+    assert isinstance(request, ExportRequested)
+    if request.origin == "run":
+        return  # the run's own exports are written by on_rescore_step
+    if not request.run_id:
+        raise ValueError("vault-filter exports need a run_id in this release")
+    rows = await run_rows(service.bus, request.run_id)
+    done = await export(request, env.occurred_at, rows)
+    await service.bus.publish(done, key=(request.export_id,), causation_id=env.event_id)

@@ -1,0 +1,22 @@
+"""``python -m services.gateway``: serve the API/UI with uvicorn."""
+
+from pathlib import Path
+
+import uvicorn
+
+from services.gateway.app import create_app
+from shared.config import get_settings
+from shared.logging import setup_logging
+from shared.nats_server import nats_for
+
+
+def main() -> None:
+    settings = get_settings()
+    setup_logging("gateway", settings.log_level)
+    with nats_for(Path(settings.data_dir), settings.nats_url) as url:
+        settings.nats_url = url
+        uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

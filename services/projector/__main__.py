@@ -1,0 +1,4 @@
+from services.projector.app import service
+
+if __name__ == "__main__":
+    service.run()

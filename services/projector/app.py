@@ -1,0 +1,66 @@
+"""Projector: a durable consumer on every subject of the stream -> the vault.
+
+The vault's checkpoint is the truth about what was applied: at start the durable consumer
+is (re)created to deliver from checkpoint + 1, so deleting the vault and restarting the
+projector rebuilds it from the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import api
+from nats.js.errors import NotFoundError
+
+from services.projector.db import make_engine
+from services.projector.projection import Projection
+from shared.service import Service
+
+service = Service("projector")
+app = service.app
+DURABLE = "projector"
+
+
+async def project_forever() -> None:
+    settings = service.settings
+    projection = Projection(make_engine(settings.vault_database_url))
+    js = service.broker.connection.jetstream()
+    start = projection.checkpoint() + 1
+    with contextlib.suppress(NotFoundError):
+        await js.delete_consumer(settings.stream_name, DURABLE)
+    config = api.ConsumerConfig(
+        durable_name=DURABLE,
+        deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+        opt_start_seq=start,
+        ack_policy=api.AckPolicy.ALL,
+        ack_wait=120.0,
+        max_ack_pending=-1,
+    )
+    psub = await js.pull_subscribe(">", durable=DURABLE, stream=settings.stream_name, config=config)
+    service.log.info("projector_started", from_seq=start, vault=settings.vault_database_url)
+    while True:
+        try:
+            msgs = await psub.fetch(settings.projector_batch, timeout=1.0)
+        except NatsTimeoutError:
+            continue
+        batch = [(m.metadata.sequence.stream, m.subject, m.data) for m in msgs]
+        await asyncio.to_thread(projection.apply, batch)
+        await msgs[-1].ack()
+
+
+@app.after_startup
+async def start_projecting() -> None:
+    task = asyncio.create_task(project_forever())
+    task.add_done_callback(_crash_on_failure)
+    _tasks.append(task)
+
+
+_tasks: list[asyncio.Task[None]] = []
+
+
+def _crash_on_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        service.log.error("projector_crashed", error=repr(task.exception()))
+        os._exit(1)  # crash loudly: the supervisor restarts us and we resume from the checkpoint

@@ -1,0 +1,203 @@
+"""The vault's tables. JSON-ish columns are canonical JSON text (sorted keys) so that the
+vault's digest is stable and the same schema runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel
+
+
+class Checkpoint(SQLModel, table=True):
+    __tablename__ = "checkpoints"
+    name: str = Field(primary_key=True)
+    seq: int = 0
+
+
+class Company(SQLModel, table=True):
+    __tablename__ = "companies"
+    lead_key: str = Field(primary_key=True)
+    country: str
+    registry_id: str = Field(index=True)
+    legal_name: str | None = None
+    trade_name: str | None = None
+    status: str | None = None
+    activity_main: str | None = Field(default=None, index=True)
+    opened_on: str | None = None
+    capital: float | None = None
+    size: str | None = None
+    legal_nature: str | None = None
+    city: str | None = Field(default=None, index=True)
+    state: str | None = Field(default=None, index=True)
+    phone: str | None = None
+    whatsapp: str | None = None
+    email: str | None = None
+    accountant_like: bool = False
+    repeated_phone: bool = False
+    source: str | None = None
+    first_run: str | None = None
+    last_run: str | None = None
+    updated_at: str | None = None
+    data: str = "{}"  # the latest CleanedLead, canonical JSON
+
+
+class Partner(SQLModel, table=True):
+    __tablename__ = "partners"
+    lead_key: str = Field(primary_key=True)
+    name: str = Field(primary_key=True, index=True)
+    document: str = Field(default="", primary_key=True)
+    kind: str | None = None
+    qualification: str | None = None
+    joined_on: str | None = None
+
+
+class Lead(SQLModel, table=True):
+    """One lead of one run, with its scores, bucket and reasons."""
+
+    __tablename__ = "leads"
+    run_id: str = Field(primary_key=True)
+    lead_key: str = Field(primary_key=True, index=True)
+    score_v1: int | None = None
+    rank: int | None = None
+    enrich: bool = False
+    score: int | None = Field(default=None, index=True)  # final: v2 when enriched, else v1
+    bucket: str | None = Field(default=None, index=True)
+    reasons: str = "[]"
+    enriched: bool = False
+    has_site: bool = False
+    has_whatsapp: bool = False
+    technologies: str = ""  # comma list, for filtering
+    trace_id: str | None = None
+    status: str = "new"
+    notes: str = ""
+    updated_at: str | None = None
+
+
+class EnrichmentRow(SQLModel, table=True):
+    __tablename__ = "enrichments"
+    lead_key: str = Field(primary_key=True)
+    domain: str | None = Field(default=None, index=True)
+    site: str | None = None
+    status: str
+    verified: bool = False
+    reused: bool = False
+    fetched_at: str | None = None
+    run_id: str | None = None
+    technologies: str = ""
+    data: str = "{}"
+
+
+class DroppedRow(SQLModel, table=True):
+    __tablename__ = "dropped"
+    seq: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    stage: str
+    lead_key: str | None = None
+    reason: str
+    detail: str = ""
+    source_file: str | None = None
+    source_line: int | None = None
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    run_id: str = Field(primary_key=True)
+    source: str
+    label: str | None = None
+    filters: str = "{}"
+    enrich_top: float = 0.2
+    icp: str | None = None
+    status: str = "requested"  # requested, running, completed, failed, cancelled
+    requested_at: str | None = None
+    finished_at: str | None = None
+    counts: str = "{}"
+    message: str = ""
+
+
+class RunStepRow(SQLModel, table=True):
+    __tablename__ = "run_steps"
+    seq: int = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    stage: str
+    status: str
+    counts: str = "{}"
+    message: str = ""
+    occurred_at: str
+
+
+class ApiCallRow(SQLModel, table=True):
+    __tablename__ = "api_calls"
+    seq: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    run_id: str | None = Field(default=None, index=True)
+    service: str
+    endpoint: str
+    method: str = "GET"
+    status: int | None = None
+    latency_ms: float = 0.0
+    bytes: int = 0
+    cache_hit: bool = False
+    error: str | None = None
+    lead_key: str | None = None
+    occurred_at: str
+
+
+class ErrorRow(SQLModel, table=True):
+    """Dead letters and failed steps."""
+
+    __tablename__ = "errors"
+    seq: int = Field(primary_key=True)
+    kind: str  # dead_letter, step_failed
+    stage: str
+    run_id: str | None = Field(default=None, index=True)
+    subject: str | None = None
+    reason: str
+    raw: str = ""
+    occurred_at: str
+
+
+class LogRow(SQLModel, table=True):
+    __tablename__ = "logs"
+    seq: int = Field(primary_key=True)
+    service: str
+    level: str
+    message: str
+    run_id: str | None = Field(default=None, index=True)
+    lead_key: str | None = None
+    trace_id: str | None = None
+    fields: str = "{}"
+    occurred_at: str
+
+
+class ExportRow(SQLModel, table=True):
+    __tablename__ = "exports"
+    export_id: str = Field(primary_key=True)
+    run_id: str | None = Field(default=None, index=True)
+    segment: str
+    status: str
+    path: str | None = None
+    files: str = "{}"
+    rows: int = 0
+    bytes: int = 0
+    sha256: str | None = None
+    error: str | None = None
+    requested_at: str | None = None
+    completed_at: str | None = None
+
+
+class ExportStatusSnapshot(SQLModel, table=True):
+    __tablename__ = "exports_status_snapshots"
+    seq: int = Field(primary_key=True)
+    export_id: str = Field(index=True)
+    status: str
+    rows: int = 0
+    occurred_at: str
+
+
+class IcpProfileRow(SQLModel, table=True):
+    __tablename__ = "icp_profiles"
+    name: str = Field(primary_key=True)
+    profile: str = "{}"
+    updated_at: str | None = None
+
+
+DIGEST_EXCLUDED = {"checkpoints"}

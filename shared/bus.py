@@ -1,0 +1,227 @@
+"""The bus: one JetStream stream, idempotent publishing, and reading a subject back.
+
+Every publish sets ``Nats-Msg-Id`` to the event id (deterministic ids make re-publishing a
+no-op inside the dedup window) and injects the current OpenTelemetry context into the
+message headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import api
+from nats.js.errors import BadRequestError, NotFoundError
+from opentelemetry import propagate
+
+from shared.events import (
+    STREAM_NAME,
+    STREAM_SUBJECTS,
+    Envelope,
+    Event,
+    RunRequested,
+    Subjects,
+    decode_event,
+    envelope,
+    subject_for,
+    subject_token,
+)
+
+
+def encode(env: Envelope) -> bytes:
+    return env.model_dump_json().encode()
+
+
+def decode(data: bytes) -> Envelope:
+    return Envelope.model_validate_json(data)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    subject: str
+    envelope: Envelope
+    headers: dict[str, str]
+
+    def event(self) -> Event:
+        return decode_event(self.envelope)
+
+
+async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_seconds: int = 3600) -> None:
+    """Create the stream, or bring its subjects up to date. Safe to call from every process."""
+    config = api.StreamConfig(
+        name=name,
+        subjects=STREAM_SUBJECTS,
+        storage=api.StorageType.FILE,
+        retention=api.RetentionPolicy.LIMITS,
+        duplicate_window=float(dedup_window_seconds),
+        allow_direct=True,
+    )
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        try:
+            await js.add_stream(config=config)
+        except BadRequestError:  # created concurrently by another process
+            await js.stream_info(name)
+        return
+    if set(info.config.subjects or []) != set(STREAM_SUBJECTS):
+        info.config.subjects = STREAM_SUBJECTS
+        await js.update_stream(config=info.config)
+
+
+class Bus:
+    def __init__(self, nc: NATS, *, stream: str = STREAM_NAME, service: str = "hunter") -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.stream = stream
+        self.service = service
+
+    def _headers(self, env: Envelope) -> dict[str, str]:
+        headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
+        if env.run_id:
+            headers["Hunter-Run"] = env.run_id
+        if env.lead_key:
+            headers["Hunter-Lead"] = env.lead_key
+        propagate.inject(headers)
+        return headers
+
+    def wrap(
+        self,
+        event: Event,
+        *,
+        key: tuple[object, ...] | None = None,
+        lead_key: str | None = None,
+        causation_id: str | None = None,
+        occurred_at: datetime | None = None,
+        subject: str | None = None,
+        **tokens: str,
+    ) -> tuple[str, Envelope]:
+        env = envelope(event, key=key, lead_key=lead_key, causation_id=causation_id, occurred_at=occurred_at)
+        return subject or subject_for(event, **tokens), env
+
+    async def publish(
+        self,
+        event: Event,
+        *,
+        key: tuple[object, ...] | None = None,
+        lead_key: str | None = None,
+        causation_id: str | None = None,
+        occurred_at: datetime | None = None,
+        subject: str | None = None,
+        **tokens: str,
+    ) -> int:
+        """Publish one event and wait for the stream's ack; returns its stream sequence."""
+        subj, env = self.wrap(
+            event, key=key, lead_key=lead_key, causation_id=causation_id,
+            occurred_at=occurred_at, subject=subject, **tokens,
+        )
+        ack = await self.js.publish(subj, encode(env), stream=self.stream, headers=self._headers(env))
+        return ack.seq
+
+    async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> int:
+        """Publish many wrapped events pipelined (publish_async), then wait for all acks."""
+        futures = [
+            await self.js.publish_async(subj, encode(env), stream=self.stream, headers=self._headers(env))
+            for subj, env in items
+        ]
+        if futures:
+            await asyncio.gather(*futures)
+        return len(futures)
+
+    async def last_seq(self) -> int:
+        info = await self.js.stream_info(self.stream)
+        return info.state.last_seq
+
+    async def count(self, subject: str) -> int:
+        """How many messages the stream holds on one subject (or a wildcard filter)."""
+        info = await self.js.stream_info(self.stream, subjects_filter=subject)
+        return sum((info.state.subjects or {}).values())
+
+    async def last(self, subject: str) -> StoredEvent | None:
+        try:
+            msg = await self.js.get_last_msg(self.stream, subject)
+        except NotFoundError:
+            return None
+        return StoredEvent(msg.seq, msg.subject, decode(msg.data or b""), dict(msg.headers or {}))
+
+    async def run_request(self, run_id: str) -> RunRequested | None:
+        stored = await self.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run_id)))
+        if stored is None:
+            return None
+        event = stored.event()
+        assert isinstance(event, RunRequested)
+        return event
+
+    async def read(
+        self,
+        subject: str = ">",
+        *,
+        start_seq: int = 1,
+        end_seq: int | None = None,
+        batch: int = 1000,
+        raw: bool = False,
+    ) -> AsyncIterator[StoredEvent | tuple[int, str, bytes, dict[str, str]]]:
+        """Read what the stream holds on ``subject`` from ``start_seq`` up to now (or ``end_seq``).
+
+        An ephemeral pull consumer without acks; it ends when nothing is pending.
+        With ``raw=True`` yields (seq, subject, data, headers) without decoding.
+        """
+        end = end_seq if end_seq is not None else await self.last_seq()
+        if end < start_seq or (">" not in subject and "*" not in subject and await self.last(subject) is None):
+            return
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=max(1, start_seq),
+            ack_policy=api.AckPolicy.NONE,
+            filter_subject=subject,
+            inactive_threshold=30.0,
+            mem_storage=True,
+            max_ack_pending=-1,
+        )
+        psub = await self.js.pull_subscribe(subject, stream=self.stream, config=config)
+        try:
+            while True:
+                try:
+                    msgs = await psub.fetch(batch, timeout=2.0)
+                except NatsTimeoutError:
+                    return
+                for m in msgs:
+                    md = m.metadata
+                    seq = md.sequence.stream
+                    if seq > end:
+                        return
+                    headers = dict(m.headers or {})
+                    if raw:
+                        yield seq, m.subject, m.data, headers
+                    else:
+                        yield StoredEvent(seq, m.subject, decode(m.data), headers)
+                    if md.num_pending == 0 or seq >= end:
+                        return
+        finally:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
+
+async def connect(url: str, *, name: str = "hunter") -> NATS:
+    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+
+
+@contextlib.asynccontextmanager
+async def connect_bus(
+    url: str, *, name: str = "hunter", stream: str = STREAM_NAME, dedup_window_seconds: int = 3600
+) -> AsyncIterator[Bus]:
+    nc = await connect(url, name=name)
+    try:
+        bus = Bus(nc, stream=stream, service=name)
+        await ensure_stream(bus.js, name=stream, dedup_window_seconds=dedup_window_seconds)
+        yield bus
+    finally:
+        await nc.drain()

@@ -1,0 +1,88 @@
+"""Settings from the environment (or a ``.env`` file). One object, read once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # bus
+    nats_url: str | None = Field(default=None, alias="NATS_URL")
+    stream_name: str = Field(default="HUNTER", alias="HUNTER_STREAM")
+    dedup_window_seconds: int = Field(default=3600, alias="HUNTER_DEDUP_WINDOW_SECONDS")
+    data_dir: Path = Field(default=Path(".hunter"), alias="HUNTER_DATA_DIR")
+
+    # vault
+    vault_url: str | None = Field(default=None, alias="HUNTER_VAULT_URL")
+    projector_batch: int = Field(default=500, alias="HUNTER_PROJECTOR_BATCH")
+
+    # extract / clean / score
+    batch_size: int = Field(default=500, alias="HUNTER_BATCH_SIZE")
+    repeated_phone_threshold: int = Field(default=3, alias="REPEATED_PHONE_THRESHOLD")
+    icp_dir: Path | None = Field(default=None, alias="HUNTER_ICP_DIR")
+
+    # Casa dos Dados
+    casa_api_key: str | None = Field(default=None, alias="CASA_DOS_DADOS_API_KEY")
+    casa_base_url: str = Field(default="https://api.casadosdados.com.br", alias="CASA_DOS_DADOS_BASE_URL")
+    casa_poll_max_attempts: int = Field(default=10, alias="CASA_EXPORT_POLL_MAX_ATTEMPTS")
+    casa_poll_backoff_seconds: float = Field(default=2.0, alias="CASA_EXPORT_POLL_BACKOFF_SECONDS")
+
+    # enrichment
+    http_proxy: str | None = Field(default=None, alias="HUNTER_HTTP_PROXY")
+    search_base_url: str | None = Field(default=None, alias="SEARCH_BASE_URL")
+    serper_api_key: str | None = Field(default=None, alias="SERPER_API_KEY")
+    cache_ttl_hours: float = Field(default=168.0, alias="CACHE_TTL_HOURS")
+    fetch_concurrency: int = Field(default=200, alias="FETCH_CONCURRENCY")
+    fetch_per_host: int = Field(default=2, alias="FETCH_PER_HOST")
+    fetch_connect_timeout: float = Field(default=5.0, alias="FETCH_CONNECT_TIMEOUT")
+    fetch_read_timeout: float = Field(default=10.0, alias="FETCH_READ_TIMEOUT")
+    fetch_retries: int = Field(default=2, alias="FETCH_RETRIES")
+    fetch_max_bytes: int = Field(default=2_000_000, alias="FETCH_MAX_BYTES")
+    fetch_max_redirects: int = Field(default=5, alias="FETCH_MAX_REDIRECTS")
+    fetch_schemes: str = Field(default="https,http", alias="FETCH_SCHEMES")
+    fetch_pages_per_site: int = Field(default=3, alias="FETCH_PAGES_PER_SITE")
+    user_agent: str = Field(default="HunterBot/0.1 (+https://github.com/hunter)", alias="HUNTER_USER_AGENT")
+    run_budget_requests: int = Field(default=100_000, alias="RUN_BUDGET_REQUESTS")
+    run_budget_bytes: int = Field(default=2_000_000_000, alias="RUN_BUDGET_BYTES")
+    run_budget_seconds: float = Field(default=3600.0, alias="RUN_BUDGET_SECONDS")
+    enricher_concurrency: int = Field(default=64, alias="ENRICHER_CONCURRENCY")
+    fingerprints_path: str | None = Field(default=None, alias="HUNTER_FINGERPRINTS")
+    enable_playwright: bool = Field(default=False, alias="ENABLE_PLAYWRIGHT")
+    playwright_timeout_ms: int = Field(default=15_000, alias="PLAYWRIGHT_TIMEOUT_MS")
+    chromium_path: str = Field(default="/usr/bin/chromium", alias="CHROMIUM_PATH")
+
+    # export
+    export_dir: Path | None = Field(default=None, alias="HUNTER_EXPORT_DIR")
+    max_export_rows: int = Field(default=1_000_000, alias="MAX_EXPORT_ROWS")
+
+    # gateway
+    gateway_host: str = Field(default="127.0.0.1", alias="GATEWAY_HOST")
+    gateway_port: int = Field(default=8080, alias="GATEWAY_PORT")
+    basic_auth_user: str | None = Field(default=None, alias="BASIC_AUTH_USER")
+    basic_auth_pass: str | None = Field(default=None, alias="BASIC_AUTH_PASS")
+    production: bool = Field(default=False, alias="HUNTER_PRODUCTION")
+
+    # logging / tracing
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    service_name: str = Field(default="hunter", alias="OTEL_SERVICE_NAME")
+
+    @property
+    def vault_database_url(self) -> str:
+        if self.vault_url:
+            return self.vault_url
+        return f"sqlite:///{(self.data_dir / 'vault.db').resolve()}"
+
+    @property
+    def exports_path(self) -> Path:
+        return (self.export_dir or self.data_dir / "exports").resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,350 @@
+"""The event envelope and every event type, with its subject and schema version.
+
+Subjects carry the run id as a token (``lead.cleaned.<run_id>``) so that a stage can read
+one run's events back from the stream, and a consumer can filter on one stage's steps
+(``run.step.*.extract``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.schemas import (
+    ApiCall,
+    CleanedLead,
+    CompanyRecord,
+    DroppedLead,
+    Enrichment,
+    FinalScore,
+    ScoredLead,
+)
+
+STREAM_NAME = "HUNTER"
+STREAM_SUBJECTS = ["run.>", "lead.>", "enrich.>", "export.>", "obs.>", "dlq.>", "icp.>"]
+EVENT_NAMESPACE = uuid.UUID("6f1c9a52-3a8e-4c1e-9a55-2f8d1b7e4c10")
+
+
+class Subjects:
+    """Every subject name, in one place. ``*`` patterns are for subscriptions."""
+
+    RUN_REQUESTED = "run.requested.{run_id}"
+    RUN_CANCELLED = "run.cancelled.{run_id}"
+    RUN_STEP = "run.step.{run_id}.{stage}"
+    LEAD_EXTRACTED = "lead.extracted.{run_id}"
+    LEAD_REJECTED = "lead.rejected.{run_id}"
+    LEAD_CLEANED = "lead.cleaned.{run_id}"
+    LEAD_SCORED = "lead.scored.{run_id}"
+    ENRICH_REQUESTED = "enrich.requested.{run_id}"
+    LEAD_ENRICHED = "lead.enriched.{run_id}"
+    LEAD_RESCORED = "lead.rescored.{run_id}"
+    EXPORT_REQUESTED = "export.requested.{run_id}"
+    EXPORT_COMPLETED = "export.completed.{run_id}"
+    API_CALLS = "obs.api_call.{service}"
+    LOG = "obs.log.{service}"
+    DEAD_LETTER = "dlq.{stage}"
+    ICP_SAVED = "icp.saved.{name}"
+
+    @staticmethod
+    def step_pattern(stage: str) -> str:
+        return f"run.step.*.{stage}"
+
+
+def subject_token(value: str) -> str:
+    """Make a value safe as one subject token (no dots, spaces or wildcards)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in value) or "_"
+
+
+class Event(BaseModel):
+    """Base of every event payload."""
+
+    model_config = ConfigDict(extra="ignore")
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+    SUBJECT: ClassVar[str]
+
+
+# ---- runs -------------------------------------------------------------------------------------
+
+StageName = Literal[
+    "run", "extract", "clean", "score", "enrich", "rescore", "export", "project"
+]
+
+
+class RunFilters(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    uf: list[str] = Field(default_factory=list)
+    city: list[str] = Field(default_factory=list)
+    cnae: list[str] = Field(default_factory=list)
+    naf: list[str] = Field(default_factory=list)
+    include_secondary: bool = False
+    status: list[str] = Field(default_factory=lambda: ["ATIVA"])
+    limit: int | None = None
+
+
+class RunRequested(Event):
+    TYPE: ClassVar[str] = "RunRequested"
+    SUBJECT: ClassVar[str] = Subjects.RUN_REQUESTED
+    run_id: str
+    source: str  # "csv:PATH", "cnpj:DIR", "sirene:PATH", "casadosdados"
+    filters: RunFilters = Field(default_factory=RunFilters)
+    enrich_top: float = 0.2
+    icp: str | None = None  # ICP profile name; None = default template
+    segments: list[str] = Field(default_factory=lambda: ["hot"])
+    formats: list[str] = Field(default_factory=lambda: ["csv"])
+    label: str | None = None
+    requested_by: str | None = None
+
+
+class RunCancelled(Event):
+    TYPE: ClassVar[str] = "RunCancelled"
+    SUBJECT: ClassVar[str] = Subjects.RUN_CANCELLED
+    run_id: str
+    reason: str = ""
+
+
+class RunStep(Event):
+    TYPE: ClassVar[str] = "RunStep"
+    SUBJECT: ClassVar[str] = Subjects.RUN_STEP
+    run_id: str
+    stage: StageName
+    status: Literal["started", "progress", "completed", "failed"]
+    counts: dict[str, int] = Field(default_factory=dict)
+    message: str = ""
+
+
+# ---- leads ------------------------------------------------------------------------------------
+
+
+class LeadsExtracted(Event):
+    TYPE: ClassVar[str] = "LeadsExtracted"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_EXTRACTED
+    run_id: str
+    batch: int
+    companies: list[CompanyRecord]
+
+
+class LeadsRejected(Event):
+    TYPE: ClassVar[str] = "LeadsRejected"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_REJECTED
+    run_id: str
+    stage: str
+    batch: int
+    rejected: list[DroppedLead]
+
+
+class LeadsCleaned(Event):
+    TYPE: ClassVar[str] = "LeadsCleaned"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_CLEANED
+    run_id: str
+    batch: int
+    leads: list[CleanedLead]
+
+
+class LeadsScored(Event):
+    TYPE: ClassVar[str] = "LeadsScored"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_SCORED
+    run_id: str
+    batch: int
+    icp: str
+    leads: list[ScoredLead]
+
+
+class EnrichmentRequested(Event):
+    TYPE: ClassVar[str] = "EnrichmentRequested"
+    SUBJECT: ClassVar[str] = Subjects.ENRICH_REQUESTED
+    run_id: str
+    lead: ScoredLead
+    expected_total: int  # how many leads of this run go to enrichment
+
+
+class LeadEnriched(Event):
+    TYPE: ClassVar[str] = "LeadEnriched"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_ENRICHED
+    run_id: str
+    lead: ScoredLead
+    enrichment: Enrichment
+    expected_total: int
+    worker: str = ""
+
+
+class LeadRescored(Event):
+    TYPE: ClassVar[str] = "LeadRescored"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_RESCORED
+    run_id: str
+    final: FinalScore
+
+
+# ---- exports ----------------------------------------------------------------------------------
+
+
+class ExportRequested(Event):
+    TYPE: ClassVar[str] = "ExportRequested"
+    SUBJECT: ClassVar[str] = Subjects.EXPORT_REQUESTED
+    export_id: str
+    run_id: str | None = None
+    segment: str = "hot"
+    formats: list[str] = Field(default_factory=lambda: ["csv"])
+    vault_filter: dict[str, Any] = Field(default_factory=dict)
+    origin: Literal["run", "user"] = "user"  # "run": the exporter's own record of a run's export
+    bom: bool = False
+
+
+class ExportCompleted(Event):
+    TYPE: ClassVar[str] = "ExportCompleted"
+    SUBJECT: ClassVar[str] = Subjects.EXPORT_COMPLETED
+    export_id: str
+    run_id: str | None = None
+    segment: str
+    status: Literal["completed", "failed"] = "completed"
+    path: str | None = None
+    files: dict[str, str] = Field(default_factory=dict)  # format -> file path
+    rows: int = 0
+    bytes: int = 0
+    sha256: str | None = None
+    error: str | None = None
+
+
+# ---- observability ----------------------------------------------------------------------------
+
+
+class ApiCallsRecorded(Event):
+    TYPE: ClassVar[str] = "ApiCallsRecorded"
+    SUBJECT: ClassVar[str] = Subjects.API_CALLS
+    run_id: str | None = None
+    calls: list[ApiCall]
+
+
+class LogRecorded(Event):
+    TYPE: ClassVar[str] = "LogRecorded"
+    SUBJECT: ClassVar[str] = Subjects.LOG
+    service: str
+    level: str
+    message: str
+    run_id: str | None = None
+    lead_key: str | None = None
+    trace_id: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeadLettered(Event):
+    TYPE: ClassVar[str] = "DeadLettered"
+    SUBJECT: ClassVar[str] = Subjects.DEAD_LETTER
+    stage: str
+    subject: str
+    reason: str
+    raw: str  # the original message body (text, truncated)
+    run_id: str | None = None
+
+
+class IcpProfileSaved(Event):
+    TYPE: ClassVar[str] = "IcpProfileSaved"
+    SUBJECT: ClassVar[str] = Subjects.ICP_SAVED
+    name: str
+    profile: dict[str, Any]
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        RunRequested,
+        RunCancelled,
+        RunStep,
+        LeadsExtracted,
+        LeadsRejected,
+        LeadsCleaned,
+        LeadsScored,
+        EnrichmentRequested,
+        LeadEnriched,
+        LeadRescored,
+        ExportRequested,
+        ExportCompleted,
+        ApiCallsRecorded,
+        LogRecorded,
+        DeadLettered,
+        IcpProfileSaved,
+    )
+}
+
+# (type, from_version) -> function upgrading a payload dict by one version.
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class Envelope(BaseModel):
+    """What travels on the wire: metadata around one event payload."""
+
+    model_config = ConfigDict(extra="ignore")
+    event_id: str
+    type: str
+    version: int = 1
+    run_id: str | None = None
+    lead_key: str | None = None
+    occurred_at: datetime
+    causation_id: str | None = None
+    correlation_id: str | None = None
+    payload: dict[str, Any]
+
+
+class UnknownEvent(ValueError):
+    pass
+
+
+def event_id_for(*parts: object) -> str:
+    """A deterministic event id, so that a re-published event is deduplicated by Nats-Msg-Id."""
+    return str(uuid.uuid5(EVENT_NAMESPACE, "|".join(str(p) for p in parts)))
+
+
+def envelope(
+    event: Event,
+    *,
+    key: tuple[object, ...] | None = None,
+    run_id: str | None = None,
+    lead_key: str | None = None,
+    causation_id: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope:
+    """Wrap an event. ``key`` makes the event id deterministic (idempotent re-publish)."""
+    run = run_id if run_id is not None else getattr(event, "run_id", None)
+    eid = event_id_for(event.TYPE, *key) if key is not None else str(uuid.uuid4())
+    return Envelope(
+        event_id=eid,
+        type=event.TYPE,
+        version=event.VERSION,
+        run_id=run,
+        lead_key=lead_key,
+        occurred_at=occurred_at or datetime.now(UTC),
+        causation_id=causation_id,
+        correlation_id=run,
+        payload=event.model_dump(mode="json"),
+    )
+
+
+def subject_for(event: Event, **tokens: str) -> str:
+    values = {k: subject_token(v) for k, v in tokens.items()}
+    if "run_id" in event.SUBJECT and "run_id" not in values:
+        values["run_id"] = subject_token(getattr(event, "run_id", None) or "none")
+    return event.SUBJECT.format(**values)
+
+
+def decode_event(env: Envelope) -> Event:
+    """Typed payload of an envelope, upcasting older schema versions first."""
+    cls = EVENT_TYPES.get(env.type)
+    if cls is None:
+        raise UnknownEvent(f"unknown event type {env.type!r}")
+    payload, version = env.payload, env.version
+    while version < cls.VERSION:
+        upcast = UPCASTERS.get((env.type, version))
+        if upcast is None:
+            raise UnknownEvent(f"no upcaster for {env.type} v{version}")
+        payload, version = upcast(payload), version + 1
+    if version > cls.VERSION:
+        raise UnknownEvent(f"{env.type} v{version} is newer than this release (v{cls.VERSION})")
+    return cls.model_validate(payload)
+
+
+def new_run_id() -> str:
+    return f"run-{datetime.now(UTC):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
