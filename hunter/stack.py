@@ -77,15 +77,22 @@ class Stack:
         return [f"{name}[{i}] exit {p.returncode}" for name, ps in self.procs.items()
                 for i, p in enumerate(ps) if p.poll() is not None]
 
-    def stop(self, timeout: float = 15.0) -> None:
-        alive = [p for ps in self.procs.values() for p in ps if p.poll() is None]
-        for p in alive:
-            p.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for p in alive:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop every service, the projector last: it drains what the others published on their way out."""
+        others = [p for name, ps in self.procs.items() if name != "projector" for p in ps]
+        _terminate(others, timeout)
+        _terminate(self.procs.get("projector", []), timeout)
         self.procs.clear()
+
+
+def _terminate(procs: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    alive = [p for p in procs if p.poll() is None]
+    for p in alive:
+        p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in alive:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

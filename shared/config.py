@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(default=None, alias="NATS_URL")
     stream_name: str = Field(default="HUNTER", alias="HUNTER_STREAM")
     dedup_window_seconds: int = Field(default=3600, alias="HUNTER_DEDUP_WINDOW_SECONDS")
+    ack_wait_seconds: float = Field(default=30.0, alias="HUNTER_ACK_WAIT")
     data_dir: Path = Field(default=Path(".hunter"), alias="HUNTER_DATA_DIR")
 
     # vault

@@ -112,10 +112,14 @@ class Service:
         *,
         durable: str | None = None,
         max_workers: int = 1,
-        ack_wait: float = 60.0,
         max_deliver: int = 5,
     ) -> Callable[[Handler], Handler]:
-        """Register a handler on a durable pull consumer shared by every replica."""
+        """Register a handler on a durable pull consumer shared by every replica.
+
+        While a handler works it tells the server so (``in_progress``) every third of the ack
+        wait; a crashed process's messages are redelivered to another replica after one ack wait.
+        """
+        ack_wait = self.settings.ack_wait_seconds
 
         def register(fn: Handler) -> Handler:
             @functools.wraps(fn)
@@ -126,6 +130,7 @@ class Service:
                 except BAD_INPUT as exc:
                     await self.dead_letter(subject=msg.raw_message.subject, reason=f"undecodable: {exc}", raw=raw)
                     return
+                beat = asyncio.create_task(self._heartbeat(msg, ack_wait / 3))
                 try:
                     await fn(env, msg)
                 except BAD_INPUT as exc:
@@ -144,6 +149,8 @@ class Service:
                         return
                     self.log.exception("handler_failed", subject=msg.raw_message.subject, attempt=delivered)
                     raise
+                finally:
+                    beat.cancel()
 
             config = api.ConsumerConfig(ack_wait=ack_wait, max_deliver=max_deliver)
             self.broker.subscriber(
@@ -158,6 +165,13 @@ class Service:
             return fn
 
         return register
+
+    @staticmethod
+    async def _heartbeat(msg: NatsMessage, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
 
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; joins (or starts) an embedded NATS when NATS_URL is unset."""

@@ -3,6 +3,8 @@ phones need every lead of the run) -> batches of ``lead.cleaned`` and ``lead.rej
 
 from __future__ import annotations
 
+import asyncio
+
 from faststream.nats import NatsMessage
 
 from services.cleaner.logic import clean_run
@@ -24,7 +26,7 @@ service = Service("cleaner")
 app = service.app
 
 
-@service.subscriber(Subjects.step_pattern("extract"), durable="cleaner", ack_wait=300.0)
+@service.subscriber(Subjects.step_pattern("extract"), durable="cleaner")
 async def on_extract_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
@@ -40,7 +42,9 @@ async def clean(run: str, cause: Envelope) -> None:
         assert isinstance(event, LeadsExtracted)
         companies.extend(event.companies)
     with tracer("cleaner").start_as_current_span("clean_run", attributes={"run_id": run, "leads": len(companies)}):
-        result = clean_run(companies, repeated_phone_threshold=service.settings.repeated_phone_threshold)
+        result = await asyncio.to_thread(
+            clean_run, companies, repeated_phone_threshold=service.settings.repeated_phone_threshold
+        )
     for lead in result.leads:
         lead.trace_id = lead_trace_id(run, lead.lead_key)
     for n, start in enumerate(range(0, len(result.leads), size)):

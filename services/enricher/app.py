@@ -31,7 +31,7 @@ async def close_enricher() -> None:
 
 
 @service.subscriber(
-    "enrich.requested.*", durable="enricher", max_workers=service.settings.enricher_concurrency, ack_wait=300.0
+    "enrich.requested.*", durable="enricher", max_workers=service.settings.enricher_concurrency
 )
 async def on_enrich_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)

@@ -72,7 +72,7 @@ async def export(request: ExportRequested, requested_at: datetime, rows: list[Ro
     )
 
 
-@service.subscriber(Subjects.step_pattern("rescore"), durable="exporter-runs", ack_wait=300.0)
+@service.subscriber(Subjects.step_pattern("rescore"), durable="exporter-runs")
 async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
@@ -101,7 +101,7 @@ async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
                       key=(run, "run", "completed"), stage="run", causation_id=env.event_id)
 
 
-@service.subscriber("export.requested.*", durable="exporter", ack_wait=300.0)
+@service.subscriber("export.requested.*", durable="exporter")
 async def on_export_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)
     assert isinstance(request, ExportRequested)

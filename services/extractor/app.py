@@ -27,7 +27,7 @@ service = Service("extractor")
 app = service.app
 
 
-@service.subscriber("run.requested.*", durable="extractor", ack_wait=300.0)
+@service.subscriber("run.requested.*", durable="extractor")
 async def on_run_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)
     assert isinstance(request, RunRequested)

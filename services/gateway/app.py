@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from services.gateway import queries
 from services.gateway.page import INDEX_HTML
 from services.projector.db import make_engine
-from shared.bus import Bus, connect
+from shared.bus import Bus, connect, ensure_stream
 from shared.config import Settings, get_settings
 from shared.events import ExportRequested, RunCancelled, RunFilters, RunRequested, new_run_id, subject_token
 
@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         nc = await connect(settings.nats_url or "nats://127.0.0.1:4222", name="gateway")
         state["bus"] = Bus(nc, stream=settings.stream_name, service="gateway")
+        await ensure_stream(state["bus"].js, name=settings.stream_name,
+                            dedup_window_seconds=settings.dedup_window_seconds)
         try:
             yield
         finally:

@@ -42,8 +42,11 @@ async def project_forever() -> None:
     service.log.info("projector_started", from_seq=start, vault=settings.vault_database_url)
     while True:
         try:
-            msgs = await psub.fetch(settings.projector_batch, timeout=1.0)
+            msgs = await psub.fetch(settings.projector_batch, timeout=0.5 if _stopping.is_set() else 1.0)
         except NatsTimeoutError:
+            if _stopping.is_set():
+                service.log.info("projector_drained", seq=projection.checkpoint())
+                return  # nothing pending: everything up to now is in the vault
             continue
         batch = [(m.metadata.sequence.stream, m.subject, m.data) for m in msgs]
         await asyncio.to_thread(projection.apply, batch)
@@ -58,6 +61,15 @@ async def start_projecting() -> None:
 
 
 _tasks: list[asyncio.Task[None]] = []
+_stopping = asyncio.Event()
+
+
+@app.on_shutdown
+async def drain_before_stopping() -> None:
+    """On SIGTERM, apply what the stream still holds before exiting."""
+    _stopping.set()
+    if _tasks:
+        await asyncio.wait(_tasks, timeout=60)
 
 
 def _crash_on_failure(task: asyncio.Task[None]) -> None:

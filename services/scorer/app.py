@@ -7,12 +7,13 @@ agree on it.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 from faststream.nats import NatsMessage
 
 from services.scorer.icp import IcpProfile, load_icp
-from services.scorer.logic import rank_and_select, score_v1, score_v2
+from services.scorer.logic import bucket_for, rank_and_select, score_v1, score_v2
 from shared.events import (
     EnrichmentRequested,
     Envelope,
@@ -25,7 +26,7 @@ from shared.events import (
     decode_event,
     subject_token,
 )
-from shared.schemas import CleanedLead
+from shared.schemas import CleanedLead, ScoredLead
 from shared.service import Service
 from shared.tracing import lead_context, tracer
 
@@ -47,7 +48,14 @@ async def run_icp(run: str) -> tuple[IcpProfile, date, float]:
     return _icp_cache[key], stored.envelope.occurred_at.date(), float(getattr(request, "enrich_top", 0.2))
 
 
-@service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1", ack_wait=300.0)
+def score_leads(leads: list[CleanedLead], icp: IcpProfile, as_of: date, enrich_top: float) -> list[ScoredLead]:
+    scored = rank_and_select([(lead, *score_v1(lead, icp, as_of=as_of)) for lead in leads], enrich_top)
+    for s in scored:
+        s.bucket = bucket_for(s.score)
+    return scored
+
+
+@service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1")
 async def on_clean_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
@@ -64,7 +72,7 @@ async def score_run(run: str, cause: Envelope) -> None:
         assert isinstance(event, LeadsCleaned)
         leads.extend(event.leads)
     with tracer("scorer").start_as_current_span("score_v1", attributes={"run_id": run, "leads": len(leads)}):
-        scored = rank_and_select([(lead, *score_v1(lead, icp, as_of=as_of)) for lead in leads], enrich_top)
+        scored = await asyncio.to_thread(score_leads, leads, icp, as_of, enrich_top)
     for n, start in enumerate(range(0, len(scored), size)):
         await bus.publish(LeadsScored(run_id=run, batch=n, icp=icp.name, leads=scored[start:start + size]),
                           key=(run, n), causation_id=cause.event_id)
@@ -83,7 +91,7 @@ async def score_run(run: str, cause: Envelope) -> None:
                           key=(run, "rescore", "completed"), stage="rescore", causation_id=cause.event_id)
 
 
-@service.subscriber("lead.enriched.*", durable="scorer-v2", max_workers=4, ack_wait=120.0)
+@service.subscriber("lead.enriched.*", durable="scorer-v2", max_workers=4)
 async def on_lead_enriched(env: Envelope, msg: NatsMessage) -> None:
     event = decode_event(env)
     assert isinstance(event, LeadEnriched)

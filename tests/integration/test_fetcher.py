@@ -1,0 +1,137 @@
+"""The fetcher and the enricher against real loopback HTTP servers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from services.enricher.budgets import BudgetExceeded, RunBudgets
+from services.enricher.fetcher import Fetcher, HostBreaker
+from services.enricher.http_cache import HttpCache
+from shared.config import Settings
+
+from .test_fetcher_loopback import LoopbackServer, html
+
+
+def settings(**kw) -> Settings:
+    base = {"FETCH_RETRIES": 2, "FETCH_PER_HOST": 2, "CACHE_TTL_HOURS": 1, "FETCH_CONNECT_TIMEOUT": 2,
+            "FETCH_READ_TIMEOUT": 5}
+    base.update(kw)
+    return Settings(**{k: v for k, v in base.items()})
+
+
+@pytest.fixture
+def server():
+    with LoopbackServer() as srv:
+        yield srv
+
+
+def fetcher(s: Settings | None = None, **kw) -> Fetcher:
+    return Fetcher(s or settings(), backoff_base=0.01, **kw)
+
+
+async def test_robots_txt_is_respected(server: LoopbackServer) -> None:
+    server.routes[("*", "/robots.txt")] = (200, {"Content-Type": "text/plain"},
+                                           b"User-agent: *\nDisallow: /private\n")
+    server.routes[("*", "/private/page")] = html("secret")
+    server.routes[("*", "/public")] = html("ok")
+    async with fetcher() as f:
+        blocked = await f.fetch(server.url + "/private/page")
+        allowed = await f.fetch(server.url + "/public")
+        await f.fetch(server.url + "/public?again")
+    assert blocked.error == "robots" and not blocked.ok
+    assert allowed.ok and allowed.text == "ok"
+    assert [p for _, p in server.hits].count("/robots.txt") == 1  # cached per host
+    assert ("/private/page" not in [p for _, p in server.hits])
+
+
+async def test_retries_on_503_then_success(server: LoopbackServer) -> None:
+    calls = {"n": 0}
+
+    def flaky(_h):
+        calls["n"] += 1
+        return html("busy", 503) if calls["n"] < 3 else html("finally")
+
+    server.routes[("*", "/flaky")] = flaky
+    async with fetcher() as f:
+        res = await f.fetch(server.url + "/flaky", check_robots=False)
+    assert res.ok and res.text == "finally"
+    assert [c.status for c in res.api_calls] == [503, 503, 200]
+
+
+async def test_redirect_cap(server: LoopbackServer) -> None:
+    for i in range(10):
+        server.routes[("*", f"/r{i}")] = (302, {"Location": f"/r{i + 1}"}, b"")
+    server.routes[("*", "/r3")] = html("landed")
+    async with fetcher(settings(FETCH_MAX_REDIRECTS=2)) as f:
+        capped = await f.fetch(server.url + "/r0", check_robots=False)
+    async with fetcher(settings(FETCH_MAX_REDIRECTS=3)) as f:
+        followed = await f.fetch(server.url + "/r0", check_robots=False)
+    assert capped.error == "too_many_redirects"
+    assert followed.ok and followed.final_url.endswith("/r3") and followed.text == "landed"
+
+
+async def test_body_cap_stops_reading(server: LoopbackServer) -> None:
+    server.routes[("*", "/big")] = html("x" * 500_000)
+    async with fetcher(settings(FETCH_MAX_BYTES=10_000)) as f:
+        res = await f.fetch(server.url + "/big", check_robots=False)
+    assert len(res.body) == 10_000 and res.truncated
+
+
+async def test_per_host_concurrency_limit_is_observed_server_side(server: LoopbackServer) -> None:
+    gate = threading.Event()
+    arrived = threading.Semaphore(0)
+
+    def slow(_h):
+        arrived.release()
+        gate.wait(5)
+        return html("ok")
+
+    server.routes[("*", "*")] = slow
+    async with fetcher(settings(FETCH_PER_HOST=2)) as f:
+        tasks = [asyncio.create_task(f.fetch(f"{server.url}/p{i}", check_robots=False)) for i in range(6)]
+        # wait (off the loop) until two requests are inside the server, then release everything
+        await asyncio.to_thread(lambda: (arrived.acquire(timeout=5), arrived.acquire(timeout=5)))
+        got_third = await asyncio.to_thread(arrived.acquire, True, 0.3)
+        gate.set()
+        results = await asyncio.gather(*tasks)
+    assert not got_third
+    assert all(r.ok for r in results), [(r.status, r.error) for r in results]
+    assert server.max_active[server.host] == 2
+
+
+async def test_circuit_breaker_skips_a_failing_host(server: LoopbackServer) -> None:
+    server.routes[("*", "*")] = html("down", 500)
+    async with fetcher(settings(FETCH_RETRIES=0), breaker=HostBreaker(threshold=3, cooldown=60)) as f:
+        for i in range(3):
+            r = await f.fetch(f"{server.url}/x{i}", check_robots=False)
+            assert r.status == 500
+        skipped = await f.fetch(f"{server.url}/x9", check_robots=False)
+    assert skipped.error == "circuit_open"
+    assert len(server.hits) == 3
+
+
+async def test_cache_hit_on_second_fetch(server: LoopbackServer, tmp_path) -> None:
+    server.routes[("*", "/page")] = html("cached body")
+    async with fetcher(cache=HttpCache(3600, disk_dir=tmp_path)) as f:
+        first = await f.fetch(server.url + "/page", check_robots=False)
+        second = await f.fetch(server.url + "/page", check_robots=False)
+    async with fetcher(cache=HttpCache(3600, disk_dir=tmp_path)) as f:  # a new process: from disk
+        third = await f.fetch(server.url + "/page", check_robots=False)
+    assert not first.cache_hit and second.cache_hit and third.cache_hit
+    assert third.text == "cached body" and second.api_calls[0].cache_hit
+    assert len(server.hits) == 1
+
+
+async def test_budget_exceeded_stops_fetching(server: LoopbackServer) -> None:
+    server.routes[("*", "*")] = html("ok")
+    budgets = RunBudgets(max_requests=2, max_bytes=10**9, max_seconds=3600)
+    async with fetcher(budgets=budgets) as f:
+        await f.fetch(server.url + "/a", run_id="r1", check_robots=False)
+        await f.fetch(server.url + "/b", run_id="r1", check_robots=False)
+        with pytest.raises(BudgetExceeded):
+            await f.fetch(server.url + "/c", run_id="r1", check_robots=False)
+        other = await f.fetch(server.url + "/c", run_id="r2", check_robots=False)
+    assert other.ok
