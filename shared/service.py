@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import socket
@@ -122,7 +121,6 @@ class Service:
         ack_wait = self.settings.ack_wait_seconds
 
         def register(fn: Handler) -> Handler:
-            @functools.wraps(fn)
             async def handle(msg: NatsMessage) -> None:
                 raw: bytes = msg.body
                 try:
@@ -152,6 +150,8 @@ class Service:
                 finally:
                     beat.cancel()
 
+            # not functools.wraps: FastStream reads the wrapper's own signature (the raw message)
+            handle.__name__ = handle.__qualname__ = fn.__name__
             config = api.ConsumerConfig(ack_wait=ack_wait, max_deliver=max_deliver)
             self.broker.subscriber(
                 subject,

@@ -40,6 +40,15 @@ async def project_forever() -> None:
     )
     psub = await js.pull_subscribe(">", durable=DURABLE, stream=settings.stream_name, config=config)
     service.log.info("projector_started", from_seq=start, vault=settings.vault_database_url)
+    try:
+        await _consume(psub, projection)
+    finally:
+        with contextlib.suppress(Exception):
+            await psub.unsubscribe()
+
+
+async def _consume(psub, projection: Projection) -> None:  # type: ignore[no-untyped-def]
+    settings = service.settings
     while True:
         try:
             msgs = await psub.fetch(settings.projector_batch, timeout=0.5 if _stopping.is_set() else 1.0)
@@ -47,6 +56,8 @@ async def project_forever() -> None:
             if _stopping.is_set():
                 service.log.info("projector_drained", seq=projection.checkpoint())
                 return  # nothing pending: everything up to now is in the vault
+            continue
+        if not msgs:
             continue
         batch = [(m.metadata.sequence.stream, m.subject, m.data) for m in msgs]
         await asyncio.to_thread(projection.apply, batch)
@@ -74,5 +85,6 @@ async def drain_before_stopping() -> None:
 
 def _crash_on_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        service.log.error("projector_crashed", error=repr(task.exception()))
+        exc = task.exception()
+        service.log.error("projector_crashed", error=repr(exc), exc_info=exc)
         os._exit(1)  # crash loudly: the supervisor restarts us and we resume from the checkpoint

@@ -118,10 +118,10 @@ async def test_killing_the_enricher_mid_run_still_enriches_every_lead_once(
     data_dir = tmp_path / "data"
     vault_url = f"sqlite:///{data_dir / 'vault.db'}"
     # few concurrent leads per replica so that the kill lands while work is pending
-    env = {**farm_env, "ENRICHER_CONCURRENCY": "4", "HUNTER_ACK_WAIT": "3"}
+    env = {**farm_env, "ENRICHER_CONCURRENCY": "8", "HUNTER_ACK_WAIT": "3"}
     stack = Stack(data_dir=data_dir, nats_url=fresh_nats_url, env_extra=env, gateway=False, enricher_replicas=1)
     stack.start()
-    request = _request(enrich_top=0.6)
+    request = _request(enrich_top=0.5)
     killed = False
 
     def kill_enricher_on_first_progress(step: object) -> None:

@@ -51,3 +51,42 @@ def test_an_undecodable_event_is_recorded_as_an_error_not_a_crash(tmp_path: Path
         errors = s.exec(select(ErrorRow)).all()
     assert [e.kind for e in errors] == ["projection", "projection"]
     assert Projection(engine).checkpoint() == 2
+
+
+def _postgres_url() -> str | None:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
+    except OSError:
+        return None
+    return "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def test_postgres_vault_gets_the_same_digest_as_sqlite(tmp_path: Path) -> None:
+    import uuid
+
+    import pytest
+    from sqlalchemy import text
+
+    url = _postgres_url()
+    if url is None:
+        pytest.skip("no PostgreSQL answering on 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(url, create=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        pg = make_engine(url, create=False)
+        pg = pg.execution_options(schema_translate_map={None: schema})
+        from sqlmodel import SQLModel
+
+        SQLModel.metadata.create_all(pg)
+        Projection(pg).apply(raw_events(run_events()))
+        lite = make_engine(f"sqlite:///{tmp_path / 'v.db'}")
+        Projection(lite).apply(raw_events(run_events()))
+        assert vault_digest(pg) == vault_digest(lite)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

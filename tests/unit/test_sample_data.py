@@ -99,15 +99,18 @@ def test_mei_rows_are_individual_entrepreneurs_named_with_a_cpf(rows: list[dict[
 
 
 def test_accountant_contacts_appear_on_other_companies(rows: list[dict[str, str]], manifest: dict) -> None:
-    like = {r["cnpj"] for r in rows
-            if r["cnae_fiscal_principal"] != "6920601" and ACCOUNTING_MAIL.search(r["correio_eletronico"])}  # fmt: skip
+    like = {
+        r["cnpj"]
+        for r in rows
+        if r["cnae_fiscal_principal"] != "6920601" and ACCOUNTING_MAIL.search(r["correio_eletronico"])
+    }
     assert like == set(manifest["accountant_like_cnpjs"])
     assert len(like) >= 15
 
 
 def test_a_few_phones_are_shared_by_four_to_six_companies(rows: list[dict[str, str]], manifest: dict) -> None:
     by_phone = Counter()
-    for cnpj, ddd, tel in {(r["cnpj"], r["ddd_1"], r["telefone_1"]) for r in rows}:
+    for _cnpj, ddd, tel in {(r["cnpj"], r["ddd_1"], r["telefone_1"]) for r in rows}:
         by_phone[re.sub(r"\D", "", ddd + tel)[-10:]] += 1
     shared = {p: n for p, n in by_phone.items() if n >= 4}
     assert len(shared) == 3

@@ -1,0 +1,203 @@
+"""Extractor benchmark: Receita-format files -> CompanyRecords (-> JetStream).
+
+Generates ``--rows`` Estabelecimentos rows in the official format (zipped like the published
+files, with matching Empresas, Simples, some Socios and the code tables) into a temporary
+directory, then measures:
+
+- parsing every row (``cnpj:DIR``, no filter, no limit);
+- parsing with a UF filter (``uf=["SP"]``, default status ATIVA): input rows/s and matches;
+- publishing the records as ``LeadsExtracted`` batches to an embedded JetStream (skipped with
+  ``--no-publish`` or when ``shared.bus`` is not available).
+
+The last line printed is one JSON object with the figures. ``--quick`` = 50,000 rows.
+Run: ``python bench/extract.py --quick`` or ``python bench/extract.py --rows 1000000 --no-publish``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.extractor.cnpj_check import check_digits  # noqa: E402
+from services.extractor.sources import iter_source  # noqa: E402
+from shared.events import RunFilters  # noqa: E402
+from shared.schemas import CompanyRecord  # noqa: E402
+
+UFS = ["SP"] * 6 + ["RJ"] * 3 + ["MG"] * 3 + ["RS", "PR", "SC", "BA", "PE", "CE", "GO", "DF", "ES", "PA", "AM"]
+CITIES = {"SP": "7107", "RJ": "6001", "MG": "4123", "DF": "9701"}
+CNAES = ["6201501", "6202300", "6204000", "4711302", "5611201", "8630503", "7112000", "4120400"]
+STREETS = ["DAS FLORES", "PAULISTA", "BRASIL", "SETE DE SETEMBRO", "XV DE NOVEMBRO", "DOM PEDRO II"]
+WORDS = ["ALFA", "BETA", "SOLUCOES", "COMERCIO", "SERVICOS", "TECNOLOGIA", "CONSULTORIA", "BRASIL", "NORTE"]
+
+
+def _q(fields: list[str]) -> bytes:
+    return (";".join(f'"{f}"' for f in fields) + "\n").encode("latin-1")
+
+
+def generate(directory: Path, rows: int, seed: int = 7) -> dict[str, int]:
+    """Write the Receita-format zips for ``rows`` establishments; returns counts."""
+    rnd = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    opts: dict[str, Any] = {"compression": zipfile.ZIP_DEFLATED, "compresslevel": 1}
+    companies = partners = 0
+    with zipfile.ZipFile(directory / "Estabelecimentos0.zip", "w", **opts) as ze, \
+            ze.open("K3241.K03200Y0.D40511.ESTABELE", "w") as fe, \
+            zipfile.ZipFile(directory / "Empresas0.zip", "w", **opts) as zc, \
+            zc.open("K3241.K03200Y0.D40511.EMPRECSV", "w") as fc, \
+            zipfile.ZipFile(directory / "Simples.zip", "w", **opts) as zs, \
+            zs.open("F.K03200$W.SIMPLES.CSV.D40511", "w") as fs, \
+            zipfile.ZipFile(directory / "Socios0.zip", "w", **opts) as zp, \
+            zp.open("K3241.K03200Y0.D40511.SOCIOCSV", "w") as fp:
+        buf_e: list[bytes] = []
+        basico = 10_000_000
+        for i in range(rows):
+            if i % 5 == 4:
+                ordem = "0002"  # a branch of the previous company
+            else:
+                basico += 1
+                ordem = "0001"
+                companies += 1
+                name = f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {basico} LTDA"
+                fc.write(_q([str(basico), name, "2062", "49", f"{rnd.randint(1, 9_000_000)},00",
+                             rnd.choice(["01", "03", "05"]), ""]))
+                mei = "S" if rnd.random() < 0.1 else "N"
+                fs.write(_q([str(basico), "S", "20180101", "00000000", mei, "00000000", "00000000"]))
+                if companies % 4 == 0:
+                    partners += 1
+                    fp.write(_q([str(basico), "2", f"SOCIO {basico}", "***123456**", "49", "20150101", "",
+                                 "***000000**", "", "00", str(rnd.randint(2, 8))]))
+            base = f"{basico}{ordem}"
+            uf = rnd.choice(UFS)
+            situacao = "02" if rnd.random() < 0.85 else "08"
+            buf_e.append(_q([
+                str(basico), ordem, check_digits(base), "1" if ordem == "0001" else "2",
+                f"{rnd.choice(WORDS)} {i}", situacao, "20200101", "00", "", "", "20150310",
+                rnd.choice(CNAES), ",".join(rnd.sample(CNAES, 2)), "RUA", rnd.choice(STREETS),
+                str(rnd.randint(1, 3000)), "SALA 4" if i % 3 else "", "CENTRO",
+                f"{rnd.randint(1_000_000, 99_999_999):08d}",
+                uf, CITIES.get(uf, "1234"), "11", f"9{rnd.randint(10_000_000, 99_999_999)}",
+                "" if i % 2 else "11", "" if i % 2 else f"3{rnd.randint(1_000_000, 9_999_999)}",
+                "", "", f"contato{i}@empresa{basico}.com.br" if i % 3 == 0 else "", "", "",
+            ]))
+            if len(buf_e) >= 10_000:
+                fe.write(b"".join(buf_e))
+                buf_e.clear()
+        fe.write(b"".join(buf_e))
+    tables = {
+        "Cnaes": [[c, f"Atividade {c} de teste com descrição"] for c in CNAES],
+        "Municipios": [["7107", "SAO PAULO"], ["6001", "RIO DE JANEIRO"], ["4123", "BELO HORIZONTE"],
+                       ["9701", "BRASILIA"], ["1234", "OUTRA CIDADE"]],
+        "Naturezas": [["2062", "Sociedade Empresária Limitada"]],
+        "Qualificacoes": [["49", "Sócio-Administrador"]],
+        "Motivos": [["00", "SEM MOTIVO"]],
+        "Paises": [["105", "BRASIL"]],
+    }
+    for name, table in tables.items():
+        with zipfile.ZipFile(directory / f"{name}.zip", "w", **opts) as zt, zt.open(name, "w") as ft:
+            ft.write(b"".join(_q(r) for r in table))
+    return {"companies": companies, "partners": partners}
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+def time_parse(source: str, filters: RunFilters) -> tuple[int, int, float]:
+    records = dropped = 0
+    started = time.perf_counter()
+    for item in iter_source(source, filters):
+        if isinstance(item, CompanyRecord):
+            records += 1
+        else:
+            dropped += 1
+    return records, dropped, time.perf_counter() - started
+
+
+async def time_publish(source: str, filters: RunFilters, data_dir: Path, batch_size: int) -> tuple[int, float]:
+    from shared.bus import connect_bus
+    from shared.events import LeadsExtracted
+    from shared.nats_server import embedded_nats
+
+    run_id = "bench"
+    published = 0
+    async with embedded_nats(data_dir) as url, connect_bus(url) as bus:
+        started = time.perf_counter()
+        batch: list[CompanyRecord] = []
+        batch_no = 0
+
+        async def flush() -> None:
+            nonlocal batch_no, published, batch
+            batch_no += 1
+            event = LeadsExtracted(run_id=run_id, batch=batch_no, companies=batch)
+            await bus.publish(event, key=(run_id, batch_no))
+            published += len(batch)
+            batch = []
+
+        for item in iter_source(source, filters):
+            if isinstance(item, CompanyRecord):
+                batch.append(item)
+                if len(batch) >= batch_size:
+                    await flush()
+        if batch:
+            await flush()
+        return published, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="50,000 rows")
+    parser.add_argument("--no-publish", action="store_true", help="skip the JetStream publish step")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--dir", type=Path, help="keep the generated files here (reused if present)")
+    args = parser.parse_args(argv)
+    rows = 50_000 if args.quick else args.rows
+    result: dict[str, Any] = {"rows": rows}
+    with tempfile.TemporaryDirectory(prefix="hunter-bench-") as tmp:
+        data = args.dir or Path(tmp) / "cnpj"
+        started = time.perf_counter()
+        if not (data / "Estabelecimentos0.zip").exists():
+            result.update(generate(data, rows))
+        result["generate_s"] = round(time.perf_counter() - started, 2)
+        source = f"cnpj:{data}"
+
+        records, dropped, seconds = time_parse(source, RunFilters(status=["*"]))
+        result.update(parse_records=records, parse_dropped=dropped, parse_s=round(seconds, 2),
+                      parse_rows_per_s=round(rows / seconds))
+        print(f"parse, no filter: {records} records in {seconds:.2f}s", file=sys.stderr)
+
+        records, _, seconds = time_parse(source, RunFilters(uf=["SP"]))
+        result.update(uf_filter_records=records, uf_filter_s=round(seconds, 2),
+                      parse_uf_rows_per_s=round(rows / seconds))
+        print(f"parse, uf=SP + ATIVA: {records} records in {seconds:.2f}s", file=sys.stderr)
+        result["parse_peak_rss_mb"] = peak_rss_mb()
+
+        result["publish_rows_per_s"] = None
+        if not args.no_publish:
+            try:
+                published, seconds = asyncio.run(
+                    time_publish(source, RunFilters(status=["*"]), Path(tmp) / "nats", args.batch_size)
+                )
+            except ImportError as exc:
+                result["publish_skipped"] = f"shared.bus not available: {exc}"
+            else:
+                result.update(published=published, publish_s=round(seconds, 2),
+                              publish_rows_per_s=round(published / seconds))
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,159 @@
+"""E-mail normalisation: syntax check without DNS, free-mail vs corporate domain, role addresses.
+
+Addresses are stripped of every whitespace character and lower-cased (local part included:
+registry data is upper-case and providers treat local parts case-insensitively in practice).
+Plain ASCII addresses take a regex fast path whose acceptance is a strict subset of what
+``email-validator`` accepts; anything else goes through ``email_validator.validate_email`` with
+``check_deliverability=False``. Results are cached per raw address.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+
+from services.cleaner.flags import accountant_marker
+
+# Free-mail providers, by the label in front of the public suffix ("gmail" in gmail.com,
+# "bol" in bol.com.br), so that yahoo.com.br, hotmail.fr and live.com are all caught.
+FREE_MAIL_LABELS = frozenset(
+    {
+        "gmail", "googlemail", "hotmail", "outlook", "live", "msn", "yahoo", "ymail", "rocketmail",
+        "icloud", "me", "mac", "aol", "bol", "uol", "terra", "ig", "globo", "globomail", "r7",
+        "zipmail", "oi", "superig", "pop", "click21", "itelefonica", "brturbo", "ibest", "vivo",
+        "protonmail", "proton", "pm", "gmx", "yandex", "mail", "zoho", "tutanota", "hushmail",
+        "orange", "wanadoo", "free", "laposte", "sfr", "neuf", "bbox", "numericable", "aliceadsl",
+        "club-internet", "voila", "cegetel", "libero", "web", "qq", "163",
+    }
+)
+_PUBLIC_SUFFIXES = (
+    ".com.br", ".net.br", ".org.br", ".co.uk", ".com.ar", ".com.pt", ".com.mx",
+    ".com", ".net", ".org", ".br", ".fr", ".me", ".io", ".de", ".es", ".it", ".pt", ".ru", ".cn", ".ch",
+    ".be", ".ca", ".uk", ".us", ".eu", ".info", ".biz",
+)
+
+# Local parts that name a function, not a person.
+ROLE_LOCAL_PARTS = frozenset(
+    {
+        "contato", "contatos", "contact", "contacts", "contacto", "financeiro", "finance", "financas",
+        "comercial", "vendas", "venda", "sales", "sac", "atendimento", "info", "informacoes", "admin",
+        "adm", "administrativo", "administracao", "administration", "faleconosco", "fale", "rh",
+        "suporte", "support", "office", "escritorio", "hello", "ola", "oi", "ouvidoria", "compras",
+        "fiscal", "juridico", "marketing", "noreply", "no-reply", "naoresponda", "secretaria",
+        "recepcao", "orcamento", "orcamentos", "pedidos", "diretoria", "geral", "empresa", "mail",
+        "email", "webmaster", "postmaster", "nfe", "nf", "notafiscal", "cobranca", "contabil",
+        "contabilidade", "loja", "shop", "store", "site", "comunicacao", "imprensa", "press",
+        "accueil", "bonjour", "commercial", "direction", "service", "servicecommercial",
+        "compta", "comptabilite", "factures", "facturation", "billing", "accounts", "team", "equipe",
+    }
+)
+
+_MULTI_SEPARATORS = re.compile(r"[;,]+")
+_ROLE_TOKEN = re.compile(r"[._+\-]")
+_TRAILING_DIGITS = re.compile(r"\d+$")
+# Conservative ASCII subset: dot-atom local part without leading/trailing/double dots, LDH labels,
+# alphabetic TLD of 2+ letters. Everything it accepts email-validator accepts identically.
+_FAST_EMAIL = re.compile(
+    r"(?P<local>[a-z0-9_%+\-]+(?:\.[a-z0-9_%+\-]+)*)"
+    r"@(?P<domain>(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+(?P<tld>[a-z]{2,24}))"
+)
+_SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+
+
+class ParsedEmail(NamedTuple):
+    address: str
+    domain: str
+    free_mail: bool
+    role: bool
+    accountant_local: str | None = None  # accountant marker found in the local part
+    accountant_domain: str | None = None  # accountant marker found in the domain
+
+
+def split_raw_emails(raw: str) -> list[str]:
+    """One registry field may carry several addresses separated by ';' or ','."""
+    if ";" not in raw and "," not in raw:
+        return [raw.strip()] if raw.strip() else []
+    return [part.strip() for part in _MULTI_SEPARATORS.split(raw) if part.strip()]
+
+
+def _registrable_label(domain: str) -> str:
+    for suffix in _PUBLIC_SUFFIXES:
+        if domain.endswith(suffix) and len(domain) > len(suffix):
+            return domain[: -len(suffix)].rsplit(".", 1)[-1]
+    return domain.rsplit(".", 2)[-2] if domain.count(".") >= 1 else domain
+
+
+def is_free_mail_domain(domain: str) -> bool:
+    """gmail.com, hotmail.com.br, bol.com.br, yahoo.fr ... (not corporate domains)."""
+    return _registrable_label(domain.lower().rstrip(".")) in FREE_MAIL_LABELS
+
+
+def is_role_local_part(local: str) -> bool:
+    """contato@, vendas2@, contato.sp@, financeiro-rj@ ... name a function, not a person."""
+    local = local.lower()
+    if local in ROLE_LOCAL_PARTS:
+        return True
+    first = _ROLE_TOKEN.split(local, 1)[0]
+    return _TRAILING_DIGITS.sub("", first) in ROLE_LOCAL_PARTS
+
+
+def _fast_validate(address: str) -> tuple[str, str] | None:
+    if len(address) > 254:
+        return None
+    m = _FAST_EMAIL.fullmatch(address)
+    if m is None or len(m.group("local")) > 64 or m.group("tld") in _SPECIAL_USE:
+        return None
+    domain = m.group("domain")
+    if "--" in domain:  # IDNA-reserved label shapes: let the library decide
+        return None
+    return address, domain
+
+
+def _library_validate(address: str) -> tuple[str, str] | None:
+    try:
+        result = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    normalized = result.normalized.lower()
+    return normalized, normalized.rsplit("@", 1)[1]
+
+
+def clean_email_text(raw: str) -> str:
+    text = "".join(raw.split()).lower()
+    if text.startswith("mailto:"):
+        text = text[7:]
+    return text.strip(".<>\"'")
+
+
+@lru_cache(maxsize=262144)
+def normalize_email(raw: str) -> ParsedEmail | None:
+    """Normalised address with its domain and flags, or None when the syntax is invalid."""
+    return _normalize_email(raw)
+
+
+def _normalize_email(raw: str) -> ParsedEmail | None:
+    address = clean_email_text(raw)
+    if not address:
+        return None
+    checked = _fast_validate(address) or _library_validate(address)
+    if checked is None:
+        return None
+    address, domain = checked
+    local = address.rsplit("@", 1)[0]
+    return ParsedEmail(
+        address,
+        domain,
+        _registrable_label(domain) in FREE_MAIL_LABELS,
+        is_role_local_part(local),
+        accountant_marker(local),
+        accountant_marker(domain),
+    )
+
+
+@lru_cache(maxsize=262144)
+def parse_email_field(field: str) -> tuple[tuple[str, ParsedEmail | None], ...]:
+    """Every address of one raw registry field, each with its parse (None = invalid)."""
+    return tuple((raw, _normalize_email(raw)) for raw in split_raw_emails(field))

@@ -1,0 +1,354 @@
+"""clean_run: one run's CompanyRecords -> CleanedLeads + DroppedLeads + counts. Pure, deterministic.
+
+Steps:
+1. registry id checked and normalised (CNPJ / SIREN / SIRET); invalid -> dropped "invalid_registry_id";
+2. records with the same lead_key merged (dedup.merge_records); extras -> dropped "duplicate";
+3. phones and e-mails parsed (cached per raw string);
+4. MEI -> dropped "mei" (flags.mei_reason). MEI rows still count as companies carrying a phone;
+5. same corporate e-mail + same normalised legal name -> merged (dedup.find_duplicates);
+6. flags: accountant_like, repeated_phone (same E.164 on more than K companies of the run, plus
+   ``known_phones`` from the vault), repeated_email (same corporate address on more than K
+   companies: its domain is then not offered as a website candidate), invalid_phone,
+   invalid_email, legacy_mobile (8-digit mobile rewritten with the ninth digit).
+Leads come out sorted by lead_key, dropped leads by (lead_key, reason code, source line).
+Invariant: counts["in"] == counts["out"] + dropped_invalid_registry_id + dropped_mei + dropped_duplicate.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from services.cleaner.dedup import find_duplicates, merge_records
+from services.cleaner.emails import ParsedEmail, is_free_mail_domain, parse_email_field
+from services.cleaner.flags import (
+    is_accountant_exempt,
+    is_accounting_activity,
+    mei_reason,
+    normalize_legal_name,
+)
+from services.cleaner.identifiers import InvalidRegistryId, normalize_registry_id
+from services.cleaner.phones import ParsedPhone, parse_phone_field
+from shared.schemas import CleanedLead, CompanyRecord, DroppedLead, Reason
+
+STAGE = "clean"
+
+COUNT_KEYS = (
+    "in",
+    "out",
+    "dropped_invalid_registry_id",
+    "dropped_mei",
+    "dropped_duplicate",
+    "flag_accountant_like",
+    "flag_repeated_phone",
+    "flag_repeated_email",
+    "phones_in",
+    "phones_valid",
+    "phones_invalid",
+    "phones_mobile",
+    "phones_fixed",
+    "phones_whatsapp",
+    "phones_legacy_mobile",
+    "emails_in",
+    "emails_valid",
+    "emails_invalid",
+    "emails_free",
+    "emails_corporate",
+    "emails_role",
+    "leads_with_website_candidate",
+)
+
+_URL_PREFIX = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://)?(?:www\d*\.)?", re.IGNORECASE)
+
+
+@dataclass
+class CleaningResult:
+    leads: list[CleanedLead]
+    dropped: list[DroppedLead]
+    counts: dict[str, int]
+
+
+@dataclass(slots=True)
+class _Draft:
+    company: CompanyRecord
+    phones: dict[str, tuple[str, ParsedPhone]] = field(default_factory=dict)  # e164 -> (raw, parsed)
+    emails: dict[str, ParsedEmail] = field(default_factory=dict)  # address -> parsed
+    invalid_phones: list[str] = field(default_factory=list)
+    invalid_emails: list[str] = field(default_factory=list)
+    merged_from: list[str] = field(default_factory=list)
+
+    @property
+    def lead_key(self) -> str:
+        return self.company.lead_key
+
+
+def website_domain(url: str | None) -> str | None:
+    """"https://www.Acme.com.br/contato" -> "acme.com.br"; None when it is not a host name."""
+    if not url:
+        return None
+    host = _URL_PREFIX.sub("", url.strip().lower()).split("/", 1)[0].split("?", 1)[0].split(":", 1)[0]
+    host = host.strip(".")
+    if "." not in host or " " in host or "@" in host:
+        return None
+    return host
+
+
+def _dropped(company: CompanyRecord, code: str, detail: str, lead_key: str | None = None) -> DroppedLead:
+    return DroppedLead(
+        lead_key=lead_key or company.lead_key,
+        stage=STAGE,
+        reason=Reason(code=code, detail=detail),
+        source_file=company.source_file,
+        source_line=company.source_line,
+        raw={"registry_id": company.registry_id, "legal_name": company.legal_name or ""},
+    )
+
+
+def _draft(company: CompanyRecord) -> _Draft:
+    draft = _Draft(company)
+    country = company.country or "BR"
+    phones = draft.phones
+    for field_value in company.phones:
+        for raw, parsed in parse_phone_field(field_value, country):
+            if parsed is None:
+                draft.invalid_phones.append(raw)
+            elif parsed.e164 not in phones:
+                phones[parsed.e164] = (raw, parsed)
+    emails = draft.emails
+    for field_value in company.emails:
+        for raw, parsed_email in parse_email_field(field_value):
+            if parsed_email is None:
+                draft.invalid_emails.append(raw)
+            elif parsed_email.address not in emails:
+                emails[parsed_email.address] = parsed_email
+    return draft
+
+
+def _absorb(survivor: _Draft, other: _Draft) -> None:
+    for e164, value in other.phones.items():
+        survivor.phones.setdefault(e164, value)
+    for address, value in other.emails.items():
+        survivor.emails.setdefault(address, value)
+    survivor.invalid_phones.extend(other.invalid_phones)
+    survivor.invalid_emails.extend(other.invalid_emails)
+    survivor.merged_from.append(other.lead_key)
+    survivor.merged_from.extend(other.merged_from)
+
+
+def _normalise_ids(
+    companies: list[CompanyRecord], dropped: list[DroppedLead]
+) -> dict[str, list[CompanyRecord]]:
+    by_key: dict[str, list[CompanyRecord]] = {}
+    for company in companies:
+        country = (company.country or "BR").upper()
+        try:
+            registry_id = normalize_registry_id(country, company.registry_id)
+        except InvalidRegistryId as exc:
+            dropped.append(_dropped(company, "invalid_registry_id", str(exc)))
+            continue
+        key = f"{country}:{registry_id}"
+        if key != company.lead_key or registry_id != company.registry_id or country != company.country:
+            company = company.model_copy(
+                update={"lead_key": key, "registry_id": registry_id, "country": country}
+            )
+        by_key.setdefault(key, []).append(company)
+    return by_key
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one bulk call.
+
+    clean_run allocates about ten small, acyclic objects per lead; with a whole run in memory the
+    collector's full passes rescan every live object and cost ~60% of the run (measured on 50k
+    leads). Nothing here creates reference cycles; reference counting frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def clean_run(
+    companies: list[CompanyRecord],
+    *,
+    repeated_phone_threshold: int = 3,
+    known_phones: dict[str, int] | None = None,
+) -> CleaningResult:
+    """Clean one run's companies. See the module docstring for the rules and their order."""
+    with _gc_paused():
+        return _clean_run(companies, repeated_phone_threshold, known_phones)
+
+
+def _clean_run(
+    companies: list[CompanyRecord], repeated_phone_threshold: int, known_phones: dict[str, int] | None
+) -> CleaningResult:
+    counts = dict.fromkeys(COUNT_KEYS, 0)
+    counts["in"] = len(companies)
+    dropped: list[DroppedLead] = []
+
+    # 1-3: ids, same-key merge, contacts.
+    drafts: dict[str, _Draft] = {}
+    for key, records in _normalise_ids(companies, dropped).items():
+        company, merged_away = merge_records(records)
+        draft = _draft(company)
+        for record in merged_away:
+            dropped.append(_dropped(record, "duplicate", f"merged into {key}", lead_key=key))
+            draft.merged_from.append(key)
+        drafts[key] = draft
+
+    # 4: MEI.
+    mei_drafts: list[_Draft] = []
+    for key in list(drafts):
+        reason = mei_reason(drafts[key].company)
+        if reason is not None:
+            draft = drafts.pop(key)
+            mei_drafts.append(draft)
+            dropped.append(_dropped(draft.company, reason.code, reason.detail))
+
+    # 5: same corporate e-mail + same legal name. Only addresses seen on 2+ leads can match.
+    address_leads = Counter(a for d in drafts.values() for a, e in d.emails.items() if not e.free_mail)
+    candidates: dict[str, tuple[bool, list[str]]] = {}
+    for key, draft in drafts.items():
+        shared = [a for a, e in draft.emails.items() if not e.free_mail and address_leads[a] > 1]
+        name = normalize_legal_name(draft.company.legal_name) if shared else ""
+        if name:
+            candidates[key] = (draft.company.head_office is True, [f"{a}|{name}" for a in shared])
+    for merged_key, survivor_key in sorted(find_duplicates(candidates).items()):
+        other = drafts.pop(merged_key)
+        _absorb(drafts[survivor_key], other)
+        dropped.append(_dropped(other.company, "duplicate", f"merged into {survivor_key}"))
+
+    # 6: shared phones and e-mails across the run's distinct companies (MEI rows included).
+    phone_companies: Counter[str] = Counter()
+    email_companies: Counter[str] = Counter()
+    accounting_phones: dict[str, str] = {}
+    for draft in (*drafts.values(), *mei_drafts):
+        phone_companies.update(draft.phones.keys())
+        email_companies.update(a for a, e in draft.emails.items() if not e.free_mail)
+        activity = draft.company.activity_main
+        if activity and activity.startswith("69") and is_accounting_activity(activity):
+            for e164 in draft.phones:
+                if e164 not in accounting_phones or draft.lead_key < accounting_phones[e164]:
+                    accounting_phones[e164] = draft.lead_key
+    if known_phones:
+        for e164, n in known_phones.items():
+            if e164 in phone_companies:
+                phone_companies[e164] += n
+
+    context = _RunContext(phone_companies, email_companies, accounting_phones, repeated_phone_threshold, counts)
+    leads = [_build_lead(drafts[key], context) for key in sorted(drafts)]
+    counts["phones_in"] = counts["phones_valid"] + counts["phones_invalid"]
+    counts["emails_in"] = counts["emails_valid"] + counts["emails_invalid"]
+    counts["out"] = len(leads)
+    for d in dropped:
+        counts[f"dropped_{d.reason.code}"] = counts.get(f"dropped_{d.reason.code}", 0) + 1
+    dropped.sort(key=lambda d: (d.lead_key or "", d.reason.code, d.source_file or "", d.source_line or -1))
+    return CleaningResult(leads=leads, dropped=dropped, counts=counts)
+
+
+@dataclass(slots=True)
+class _RunContext:
+    phone_companies: Counter[str]
+    email_companies: Counter[str]
+    accounting_phones: dict[str, str]
+    threshold: int
+    counts: dict[str, int]
+
+
+def _build_lead(draft: _Draft, run: _RunContext) -> CleanedLead:
+    company = draft.company
+    counts = run.counts
+    threshold = run.threshold
+    flags: list[dict[str, str]] = []
+    evidence: list[str] = []
+
+    phones = []
+    repeated: list[str] = []
+    legacy: list[str] = []
+    for e164, (raw, parsed) in draft.phones.items():
+        shared = run.phone_companies.get(e164, 1)
+        kind = parsed.kind
+        phones.append({"e164": e164, "kind": kind, "whatsapp": parsed.whatsapp, "raw": raw, "shared_count": shared})
+        counts["phones_valid"] += 1
+        if kind == "mobile":
+            counts["phones_mobile"] += 1
+            if parsed.whatsapp:
+                counts["phones_whatsapp"] += 1
+            elif parsed.legacy:
+                counts["phones_legacy_mobile"] += 1
+                legacy.append(f"{raw} -> {e164}")
+        elif kind == "fixed":
+            counts["phones_fixed"] += 1
+        if shared > threshold:
+            repeated.append(f"{e164} on {shared} companies")
+        firm = run.accounting_phones.get(e164)
+        if firm is not None and firm != company.lead_key:
+            evidence.append(f"phone {e164} shared with accounting firm {firm}")
+
+    emails = []
+    candidates: list[str] = []
+    own = website_domain(company.website) if company.website else None
+    if own is not None and not is_free_mail_domain(own):
+        candidates.append(own)
+    repeated_emails: list[str] = []
+    for e in draft.emails.values():
+        emails.append({"address": e.address, "domain": e.domain, "free_mail": e.free_mail, "role": e.role})
+        counts["emails_valid"] += 1
+        if e.role:
+            counts["emails_role"] += 1
+        if e.free_mail:
+            counts["emails_free"] += 1
+        else:
+            counts["emails_corporate"] += 1
+            shared = run.email_companies.get(e.address, 1)
+            if shared > threshold:
+                repeated_emails.append(f"{e.address} on {shared} companies")
+            elif e.domain not in candidates:
+                candidates.append(e.domain)
+        if e.accountant_domain is not None:
+            evidence.append(f"e-mail domain {e.domain} contains '{e.accountant_domain}'")
+        elif e.accountant_local is not None:
+            evidence.append(f"e-mail {e.address} contains '{e.accountant_local}'")
+
+    if evidence and not is_accountant_exempt(company):
+        flags.append({"code": "accountant_like", "detail": "; ".join(evidence)})
+        counts["flag_accountant_like"] += 1
+        # the accounting office's domain is not the company's website
+        office_domains = {e.domain for e in draft.emails.values() if e.accountant_domain is not None}
+        candidates = [c for c in candidates if c == own or c not in office_domains]
+    if repeated:
+        flags.append({"code": "repeated_phone", "detail": "; ".join(repeated)})
+        counts["flag_repeated_phone"] += 1
+    if repeated_emails:
+        flags.append({"code": "repeated_email", "detail": "; ".join(repeated_emails)})
+        counts["flag_repeated_email"] += 1
+    if legacy:
+        flags.append({"code": "legacy_mobile", "detail": "; ".join(legacy)})
+    if draft.invalid_phones:
+        flags.append({"code": "invalid_phone", "detail": "; ".join(draft.invalid_phones)})
+        counts["phones_invalid"] += len(draft.invalid_phones)
+    if draft.invalid_emails:
+        flags.append({"code": "invalid_email", "detail": "; ".join(draft.invalid_emails)})
+        counts["emails_invalid"] += len(draft.invalid_emails)
+    if candidates:
+        counts["leads_with_website_candidate"] += 1
+
+    return CleanedLead.model_validate(
+        {
+            "company": company,
+            "phones": phones,
+            "emails": emails,
+            "flags": flags,
+            "website_candidates": candidates,
+            "merged_from": sorted(draft.merged_from) if draft.merged_from else [],
+            "trace_id": None,
+        }
+    )

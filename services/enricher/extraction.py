@@ -1,0 +1,307 @@
+"""Contacts and page facts from one HTML page: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
+
+import phonenumbers
+from selectolax.lexbor import LexborHTMLParser
+
+SOCIAL_HOSTS = {
+    "instagram": ("instagram.com",),
+    "linkedin": ("linkedin.com",),
+    "facebook": ("facebook.com", "fb.com"),
+    "youtube": ("youtube.com", "youtu.be"),
+    "twitter": ("twitter.com", "x.com"),
+    "tiktok": ("tiktok.com",),
+}
+_SOCIAL_SKIP_PATHS = ("/sharer", "/share", "/intent/", "/plugins/", "/dialog/", "/tr?", "/tr/", "/embed")
+
+_EMAIL_RE = re.compile(
+    r"[a-z0-9][a-z0-9._%+\-]{0,63}@[a-z0-9](?:[a-z0-9\-]{0,62}[a-z0-9])?(?:\.[a-z0-9\-]{1,63})*\.[a-z]{2,24}", re.I
+)
+_OBFUSCATED_RE = re.compile(
+    r"([a-z0-9][a-z0-9._%+\-]{0,63})\s*(?:\[\s*(?:at|arroba)\s*\]|\(\s*(?:at|arroba)\s*\)|\{\s*(?:at|arroba)\s*\}"
+    r"|\s(?:at|arroba)\s)\s*([a-z0-9\-]+(?:\s*(?:\.|\[\s*(?:dot|ponto)\s*\]|\(\s*(?:dot|ponto)\s*\)|\s(?:dot|ponto)\s)"
+    r"\s*[a-z0-9\-]+)+)",
+    re.I,
+)
+_DOT_RE = re.compile(r"\s*(?:\[\s*(?:dot|ponto)\s*\]|\(\s*(?:dot|ponto)\s*\)|\s(?:dot|ponto)\s)\s*", re.I)
+_ASSET_EXT = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".avif", ".ico", ".css", ".js", ".bmp", ".tif")
+_BAD_EMAIL_DOMAINS = ("example.com", "example.org", "domain.com", "email.com", "sentry.io", "wixpress.com",
+                      "sentry-next.wixpress.com", "seudominio.com.br", "dominio.com.br", "yourdomain.com")
+_PHONE_TEXT_RE = re.compile(
+    r"(?:\+?55[\s.\-]?)?\(?0?\d{2}\)?[\s.\-]?(?:9[\s.\-]?)?\d{4}[\s.\-]?\d{4}|0800[\s.\-]?\d{3}[\s.\-]?\d{4}"
+)
+_MAPS_RE = re.compile(
+    r"https?://(?:www\.)?(?:google\.[a-z.]+/maps[^\s\"'<>]*|maps\.google\.[a-z.]+[^\s\"'<>]*"
+    r"|goo\.gl/maps/[^\s\"'<>]+|maps\.app\.goo\.gl/[^\s\"'<>]+)",
+    re.I,
+)
+_WA_RE = re.compile(
+    r"https?://(?:wa\.me/|(?:api|web)\.whatsapp\.com/send/?\?[^\s\"'<>]*?phone=|chat\.whatsapp\.com/)\+?([0-9A-Za-z]+)",
+    re.I,
+)
+
+
+@dataclass
+class PageContacts:
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)  # E.164
+    whatsapp: list[str] = field(default_factory=list)  # E.164 (or the wa.me URL when not a number)
+    socials: dict[str, str] = field(default_factory=dict)
+    google_maps_url: str | None = None
+    jsonld: dict[str, str] = field(default_factory=dict)
+    title: str | None = None
+    description: str | None = None
+    links: list[tuple[str, str]] = field(default_factory=list)  # (absolute url, anchor text)
+    text: str = ""
+    registry_ids: list[str] = field(default_factory=list)  # digit strings of CNPJ/SIREN-like numbers
+
+
+def _add(lst: list[str], value: str | None) -> None:
+    if value and value not in lst:
+        lst.append(value)
+
+
+def clean_email(raw: str) -> str | None:
+    e = unquote(raw).strip().strip(".,;:<>()[]{}\"'").lower()
+    if e.startswith("mailto:"):
+        e = e[7:]
+    e = e.split("?")[0]
+    if not _EMAIL_RE.fullmatch(e):
+        return None
+    local, _, domain = e.rpartition("@")
+    if domain.endswith(_ASSET_EXT) or re.search(r"@\d+x\.", e) or domain in _BAD_EMAIL_DOMAINS:
+        return None
+    if re.fullmatch(r"[0-9a-f]{16,}", local):  # tracking ids
+        return None
+    return e
+
+
+def normalize_phone(raw: str, country: str = "BR") -> str | None:
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) < 8:
+        return None
+    try:
+        num = phonenumbers.parse(raw if raw.strip().startswith("+") else digits, country)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num):
+        return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def whatsapp_number(url: str, country: str = "BR") -> str | None:
+    """E.164 number of a WhatsApp click-to-chat URL, else None."""
+    parts = urlsplit(url)
+    host = parts.netloc.lower()
+    num = ""
+    if host.endswith("wa.me"):
+        num = unquote(parts.path).strip("/").split("/")[0]
+    elif host.endswith("whatsapp.com"):
+        num = (parse_qs(parts.query).get("phone") or [""])[0]
+    digits = re.sub(r"\D", "", num)
+    if not digits:
+        return None
+    return normalize_phone("+" + digits, country) or normalize_phone(digits, country)
+
+
+def social_kind(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    host = parts.netloc.lower().split(":")[0]
+    for kind, hosts in SOCIAL_HOSTS.items():
+        if any(host == h or host.endswith("." + h) for h in hosts):
+            path = parts.path.lower()
+            if not path.strip("/") or any(s in path + "?" + parts.query for s in _SOCIAL_SKIP_PATHS):
+                return None
+            if kind == "linkedin" and not path.startswith(("/company/", "/in/", "/school/")):
+                return None
+            return kind
+    return None
+
+
+def _jsonld_orgs(data: object) -> list[dict]:
+    out: list[dict] = []
+    if isinstance(data, list):
+        for d in data:
+            out.extend(_jsonld_orgs(d))
+    elif isinstance(data, dict):
+        if "@graph" in data:
+            out.extend(_jsonld_orgs(data["@graph"]))
+        types = data.get("@type")
+        types = types if isinstance(types, list) else [types]
+        if any(isinstance(t, str) and (t in ("Organization", "Corporation", "LocalBusiness", "Store")
+                                       or t.endswith(("Business", "Organization", "Store"))) for t in types):
+            out.append(data)
+    return out
+
+
+def _flatten_address(addr: object) -> str | None:
+    if isinstance(addr, str):
+        return addr
+    if isinstance(addr, dict):
+        keys = ("streetAddress", "addressLocality", "addressRegion", "postalCode", "addressCountry")
+        parts = [addr.get(k) for k in keys]
+        return ", ".join(str(p if not isinstance(p, dict) else p.get("name", "")) for p in parts if p) or None
+    if isinstance(addr, list) and addr:
+        return _flatten_address(addr[0])
+    return None
+
+
+def _parse_jsonld(tree: LexborHTMLParser) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for node in tree.css('script[type="application/ld+json"]'):
+        raw = node.text(deep=True) or ""
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            try:
+                data = json.loads(re.sub(r"[\x00-\x1f]", " ", raw))
+            except ValueError:
+                continue
+        for org in _jsonld_orgs(data):
+            for key in ("name", "legalName", "telephone", "email", "url", "taxID", "vatID", "@type"):
+                v = org.get(key)
+                if isinstance(v, list) and v:
+                    v = v[0]
+                if isinstance(v, str | int) and str(v).strip() and key not in out:
+                    out[key] = str(v).strip()
+            addr = _flatten_address(org.get("address"))
+            if addr and "address" not in out:
+                out["address"] = addr
+            same = org.get("sameAs")
+            if same and "sameAs" not in out:
+                out["sameAs"] = " ".join(same) if isinstance(same, list) else str(same)
+    return out
+
+
+def _emails_from_text(text: str, emails: list[str]) -> None:
+    for m in _EMAIL_RE.finditer(text):
+        _add(emails, clean_email(m.group(0)))
+    for m in _OBFUSCATED_RE.finditer(text):
+        domain = _DOT_RE.sub(".", m.group(2)).replace(" ", "")
+        if "." not in domain:
+            continue
+        _add(emails, clean_email(f"{m.group(1)}@{domain}"))
+
+
+def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageContacts:
+    tree = LexborHTMLParser(html or "<html></html>")
+    pc = PageContacts()
+    title = tree.css_first("title")
+    if title is not None:
+        pc.title = re.sub(r"\s+", " ", title.text(deep=True) or "").strip() or None
+    for sel in ('meta[name="description"]', 'meta[property="og:description"]'):
+        node = tree.css_first(sel)
+        if node is not None and (node.attributes.get("content") or "").strip():
+            pc.description = (node.attributes.get("content") or "").strip()
+            break
+    pc.jsonld = _parse_jsonld(tree)
+    region = country.upper() if country else "BR"
+
+    for node in tree.css("a[href], area[href], iframe[src]"):
+        href = (node.attributes.get("href") or node.attributes.get("src") or "").strip()
+        if not href:
+            continue
+        low = href.lower()
+        if low.startswith("mailto:"):
+            for part in unquote(href[7:]).split("?")[0].split(","):
+                _add(pc.emails, clean_email(part))
+            continue
+        if low.startswith(("tel:", "callto:")):
+            _add(pc.phones, normalize_phone(unquote(href.split(":", 1)[1]), region))
+            continue
+        if low.startswith(("javascript:", "#", "data:")):
+            continue
+        url = urljoin(base_url, _html.unescape(href))
+        if _WA_RE.match(url) or "whatsapp.com/send" in url.lower():
+            wa = whatsapp_number(url, region)
+            _add(pc.whatsapp, wa or url)
+            continue
+        if _MAPS_RE.match(url) and pc.google_maps_url is None:
+            pc.google_maps_url = url
+            continue
+        kind = social_kind(url)
+        if kind:
+            pc.socials.setdefault(kind, url.split("?")[0].rstrip("/"))
+            continue
+        if node.tag != "iframe":
+            pc.links.append((url, re.sub(r"\s+", " ", node.text(deep=True) or "").strip()[:80]))
+
+    # visible text (scripts/styles removed) for e-mails, phones and ids
+    body = tree.body
+    for junk in tree.css("script:not([type='application/ld+json']), style, noscript, template"):
+        junk.decompose()
+    text = body.text(separator=" ") if body is not None else ""
+    text = re.sub(r"\s+", " ", text)
+    pc.text = text
+    _emails_from_text(text, pc.emails)
+    # e-mails also hide in attributes (data-email, content) and raw markup
+    for m in _EMAIL_RE.finditer(html):
+        e = clean_email(m.group(0))
+        if e and not re.search(r"\.(?:png|jpe?g|gif|svg|webp)$", m.group(0), re.I):
+            _add(pc.emails, e)
+    for m in _PHONE_TEXT_RE.finditer(text):
+        _add(pc.phones, normalize_phone(m.group(0), region))
+    for m in _MAPS_RE.finditer(html):
+        if pc.google_maps_url is None:
+            pc.google_maps_url = _html.unescape(m.group(0))
+    for m in _WA_RE.finditer(html):
+        url = _html.unescape(m.group(0))
+        wa = whatsapp_number(url, region)
+        if wa:
+            _add(pc.whatsapp, wa)
+    for m in re.finditer(r"\b\d{2}\.?\d{3}\.?\d{3}\s*/?\s*\d{4}\s*-?\s*\d{2}\b|\b\d{3}\s?\d{3}\s?\d{3}\b", text):
+        _add(pc.registry_ids, re.sub(r"\D", "", m.group(0)))
+
+    ld = pc.jsonld
+    if ld.get("email"):
+        _add(pc.emails, clean_email(ld["email"].removeprefix("mailto:")))
+    if ld.get("telephone"):
+        _add(pc.phones, normalize_phone(ld["telephone"], region))
+    for url in (ld.get("sameAs") or "").split():
+        kind = social_kind(url)
+        if kind:
+            pc.socials.setdefault(kind, url.rstrip("/"))
+    for key in ("taxID", "vatID"):
+        if ld.get(key):
+            _add(pc.registry_ids, re.sub(r"\D", "", ld[key]))
+    pc.phones = [p for p in pc.phones if p]
+    pc.emails = [e for e in pc.emails if e]
+    return pc
+
+
+_CONTACT_WORDS = ("contato", "contact", "fale-conosco", "fale conosco", "faleconosco", "about", "sobre",
+                  "quem-somos", "quem somos", "empresa", "a-empresa", "nous-contacter", "a-propos", "mentions")
+
+
+def contact_links(pc: PageContacts, site_url: str, limit: int = 5) -> list[str]:
+    """Same-site links that likely lead to contact/about pages, best first."""
+    host = urlsplit(site_url).netloc.lower().removeprefix("www.")
+    scored: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for url, text in pc.links:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.netloc.lower().removeprefix("www.") != host:
+            continue
+        clean = url.split("#")[0]
+        if clean in seen or clean.rstrip("/") == site_url.rstrip("/"):
+            continue
+        hay = (parts.path + " " + text).lower()
+        score = 0
+        for i, w in enumerate(_CONTACT_WORDS):
+            if w in hay:
+                score = max(score, 100 - i)
+        if score:
+            seen.add(clean)
+            scored.append((score, clean))
+    scored.sort(key=lambda t: -t[0])
+    return [u for _, u in scored[:limit]]

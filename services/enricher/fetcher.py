@@ -1,0 +1,302 @@
+"""Polite website fetching: limits, retries, robots.txt, circuit breaker, redirects, body cap, cache."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from shared.schemas import ApiCall
+
+from .budgets import BudgetExceeded, RunBudgets
+from .http_cache import HttpCache
+from .robots import RobotsCache, RobotsRules
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass
+class FetchResult:
+    url: str
+    final_url: str
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    truncated: bool = False
+    cache_hit: bool = False
+    error: str | None = None  # "robots", "circuit_open", "too_many_redirects", "connect: ...", ...
+    api_calls: list[ApiCall] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+    @property
+    def text(self) -> str:
+        ctype = self.headers.get("content-type", "")
+        charset = "utf-8"
+        if "charset=" in ctype:
+            charset = ctype.split("charset=")[-1].split(";")[0].strip().strip("\"'") or "utf-8"
+        try:
+            return self.body.decode(charset, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+
+class HostBreaker:
+    """Per-host circuit breaker: after ``threshold`` consecutive failures, skip the host for ``cooldown`` s."""
+
+    def __init__(self, threshold: int = 5, cooldown: float = 300.0) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self._fails: dict[str, int] = {}
+        self._open_until: dict[str, float] = {}
+
+    def is_open(self, host: str) -> bool:
+        until = self._open_until.get(host)
+        if until is None:
+            return False
+        if time.monotonic() >= until:  # half-open: let one attempt through
+            del self._open_until[host]
+            self._fails[host] = self.threshold - 1
+            return False
+        return True
+
+    def success(self, host: str) -> None:
+        self._fails.pop(host, None)
+
+    def failure(self, host: str) -> None:
+        n = self._fails.get(host, 0) + 1
+        self._fails[host] = n
+        if n >= self.threshold:
+            self._open_until[host] = time.monotonic() + self.cooldown
+
+
+class _RawResponse:
+    __slots__ = ("status", "headers", "cookies", "body", "truncated")
+
+    def __init__(self, status: int, headers: dict[str, str], cookies: dict[str, str], body: bytes,
+                 truncated: bool) -> None:
+        self.status, self.headers, self.cookies, self.body, self.truncated = status, headers, cookies, body, truncated
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class Fetcher:
+    def __init__(
+        self,
+        settings: object,
+        *,
+        cache: HttpCache | None = None,
+        budgets: RunBudgets | None = None,
+        breaker: HostBreaker | None = None,
+        backoff_base: float = 0.25,
+        max_backoff: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        s = settings
+        self.settings = s
+        self.user_agent: str = getattr(s, "user_agent", "HunterBot/0.1")
+        self.max_bytes: int = int(getattr(s, "fetch_max_bytes", 2_000_000))
+        self.max_redirects: int = int(getattr(s, "fetch_max_redirects", 5))
+        self.retries: int = int(getattr(s, "fetch_retries", 2))
+        self.per_host: int = max(1, int(getattr(s, "fetch_per_host", 2)))
+        self.cache = cache if cache is not None else HttpCache(float(getattr(s, "cache_ttl_hours", 0)) * 3600)
+        self.budgets = budgets if budgets is not None else RunBudgets.from_settings(s)
+        self.breaker = breaker or HostBreaker()
+        self.robots = RobotsCache()
+        self.backoff_base = backoff_base
+        self.max_backoff = max_backoff
+        self._global = asyncio.Semaphore(max(1, int(getattr(s, "fetch_concurrency", 200))))
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+        timeout = httpx.Timeout(
+            connect=float(getattr(s, "fetch_connect_timeout", 5.0)),
+            read=float(getattr(s, "fetch_read_timeout", 10.0)),
+            write=10.0,
+            pool=None,
+        )
+        proxy = getattr(s, "http_proxy", None) or None
+        self._client = httpx.AsyncClient(
+            proxy=proxy if transport is None else None,
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": self.user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+                     "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.7"},
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _host_sem(self, host: str) -> asyncio.Semaphore:
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        return sem
+
+    # ------------------------------------------------------------------ public
+
+    async def fetch(
+        self, url: str, *, run_id: str | None = None, lead_key: str | None = None, check_robots: bool = True
+    ) -> FetchResult:
+        """GET ``url`` following redirects manually. Raises BudgetExceeded once the run's budget is gone."""
+        result = FetchResult(url=url, final_url=url)
+        current = url
+        for hop in range(self.max_redirects + 1):
+            parts = urlsplit(current)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                result.error = f"bad_url: {current}"
+                return result
+            host = parts.netloc.lower()
+            if check_robots and not await self._robots_allowed(current, run_id, lead_key, result):
+                result.error = "robots"
+                result.final_url = current
+                return result
+            raw = await self._get(current, run_id=run_id, lead_key=lead_key, result=result, host=host)
+            result.final_url = current
+            if raw is None:
+                return result
+            result.status = raw.status
+            result.headers = raw.headers
+            result.cookies.update(raw.cookies)
+            if raw.status in REDIRECT_STATUSES and raw.headers.get("location"):
+                if hop == self.max_redirects:
+                    result.error = "too_many_redirects"
+                    return result
+                current = urljoin(current, raw.headers["location"])
+                continue
+            result.body = raw.body
+            result.truncated = raw.truncated
+            return result
+        result.error = "too_many_redirects"
+        return result
+
+    # ------------------------------------------------------------------ internals
+
+    async def _robots_allowed(self, url: str, run_id: str | None, lead_key: str | None, result: FetchResult) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc.lower()}"
+        rules = self.robots.get(origin)
+        if rules is None:
+            lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+            async with lock:
+                rules = self.robots.get(origin)
+                if rules is None:
+                    sub = FetchResult(url=origin + "/robots.txt", final_url=origin + "/robots.txt")
+                    raw = await self._get(origin + "/robots.txt", run_id=run_id, lead_key=lead_key, result=sub,
+                                          host=parts.netloc.lower(), count_failure=False)
+                    result.api_calls.extend(sub.api_calls)
+                    if raw is None:
+                        rules = RobotsRules.from_response(None, None)
+                    else:
+                        rules = RobotsRules.from_response(raw.status, raw.body.decode("utf-8", errors="replace"))
+                    self.robots.put(origin, rules)
+        return rules.allowed(self.user_agent, url)
+
+    async def _get(
+        self, url: str, *, run_id: str | None, lead_key: str | None, result: FetchResult, host: str,
+        count_failure: bool = True,
+    ) -> _RawResponse | None:
+        cached = self.cache.get(url)
+        if cached is not None:
+            result.cache_hit = True
+            result.api_calls.append(ApiCall(service="enricher", endpoint=url, status=cached.status,
+                                            bytes=len(cached.body), cache_hit=True, lead_key=lead_key))
+            return _RawResponse(cached.status, dict(cached.headers), {}, cached.body, False)
+        if self.breaker.is_open(host):
+            result.error = "circuit_open"
+            result.api_calls.append(ApiCall(service="enricher", endpoint=url, error="circuit_open",
+                                            lead_key=lead_key))
+            return None
+        attempt = 0
+        while True:
+            self.budgets.check(run_id)
+            self.budgets.charge(run_id, requests=1)
+            t0 = time.perf_counter()
+            err: str | None = None
+            raw: _RawResponse | None = None
+            try:
+                async with self._global, self._host_sem(host):
+                    raw = await self._request(url)
+            except httpx.TimeoutException as e:
+                err = f"timeout: {type(e).__name__}"
+            except (httpx.TransportError, OSError) as e:
+                err = f"connect: {type(e).__name__}: {e}"[:300]
+            except httpx.HTTPError as e:
+                err = f"http: {type(e).__name__}: {e}"[:300]
+            latency = (time.perf_counter() - t0) * 1000
+            nbytes = len(raw.body) if raw else 0
+            self.budgets.charge(run_id, nbytes=nbytes)
+            result.api_calls.append(ApiCall(service="enricher", endpoint=url, status=raw.status if raw else None,
+                                            latency_ms=round(latency, 2), bytes=nbytes, error=err,
+                                            lead_key=lead_key))
+            retryable = raw is None or raw.status in RETRY_STATUSES
+            if not retryable:
+                self.breaker.success(host)
+                if raw.status == 200 and not raw.truncated:
+                    self.cache.put(url, raw.status, raw.headers, raw.body)
+                return raw
+            if attempt >= self.retries:
+                if count_failure:
+                    self.breaker.failure(host)
+                if raw is None:
+                    result.error = err
+                return raw
+            attempt += 1
+            delay = min(self.max_backoff, self.backoff_base * (2 ** (attempt - 1)))
+            delay *= 0.75 + random.random() / 2
+            if raw is not None:
+                ra = _retry_after(raw.headers.get("retry-after"))
+                if ra is not None:
+                    delay = min(self.max_backoff, max(delay, ra))
+            await asyncio.sleep(delay)
+
+    async def _request(self, url: str) -> _RawResponse:
+        async with self._client.stream("GET", url) as resp:
+            chunks: list[bytes] = []
+            size = 0
+            truncated = False
+            async for chunk in resp.aiter_raw() if _identity(resp) else resp.aiter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= self.max_bytes:
+                    truncated = size > self.max_bytes
+                    break
+            body = b"".join(chunks)[: self.max_bytes]
+            headers = {k.lower(): v for k, v in resp.headers.items()}
+            cookies = {c.name: c.value or "" for c in resp.cookies.jar} if resp.cookies else {}
+            return _RawResponse(resp.status_code, headers, cookies, body, truncated)
+
+
+def _identity(resp: httpx.Response) -> bool:
+    return resp.headers.get("content-encoding", "identity").lower() in ("identity", "")
+
+
+__all__ = ["BudgetExceeded", "FetchResult", "Fetcher", "HostBreaker"]

@@ -1,0 +1,265 @@
+"""The enricher's domain: find and verify a lead's website, then read contacts and technologies from it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+from shared.config import Settings
+from shared.schemas import ApiCall, Enrichment, ScoredLead
+
+from .browser import BrowserRenderer, looks_like_js_shell
+from .budgets import BudgetExceeded, RunBudgets
+from .discovery import (
+    SearchProvider,
+    SerperSearch,
+    Verification,
+    bare_domain,
+    email_domain_candidates,
+    guess_domains,
+    host_of,
+    is_excluded_host,
+    lead_names,
+    search_query,
+    split_search_hits,
+    verify_page,
+)
+from .extraction import PageContacts, contact_links, extract_contacts
+from .fetcher import Fetcher, FetchResult
+from .fingerprints import FingerprintDB, PageInput
+from .http_cache import HttpCache
+
+VaultLookup = Callable[[str, str | None], Awaitable[Enrichment | None]]
+
+
+@dataclass
+class EnrichOutcome:
+    enrichment: Enrichment
+    api_calls: list[ApiCall] = field(default_factory=list)
+
+
+@dataclass
+class _Site:
+    domain: str
+    home: FetchResult
+    html: str
+    contacts: PageContacts
+    verification: Verification
+    discovered_by: str
+    rendered: bool = False
+
+
+class Enricher:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        fingerprints: FingerprintDB | None = None,
+        vault_lookup: VaultLookup | None = None,
+        search: SearchProvider | None = None,
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        self.settings = settings
+        self.fingerprints = fingerprints
+        self.vault_lookup = vault_lookup
+        self.budgets = RunBudgets.from_settings(settings)
+        self._search = search
+        self._fetcher = fetcher
+        self._browser: BrowserRenderer | None = None
+        self.schemes = [
+            s.strip() for s in str(getattr(settings, "fetch_schemes", "https,http")).split(",") if s.strip()
+        ] or ["https", "http"]
+
+    async def __aenter__(self) -> Enricher:
+        s = self.settings
+        if self.fingerprints is None:
+            self.fingerprints = FingerprintDB.from_settings(s)
+        if self._fetcher is None:
+            ttl = float(s.cache_ttl_hours) * 3600
+            cache = HttpCache(ttl, disk_dir=(s.data_dir / "http_cache") if ttl > 0 else None)
+            self._fetcher = Fetcher(s, cache=cache, budgets=self.budgets)
+        if self._search is None and s.search_base_url:
+            self._search = SerperSearch(s.search_base_url, s.serper_api_key)
+        if s.enable_playwright:
+            self._browser = BrowserRenderer(s, max_pages=max(1, min(8, s.enricher_concurrency // 8)))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._fetcher is not None:
+            await self._fetcher.aclose()
+        if isinstance(self._search, SerperSearch):
+            await self._search.aclose()
+        if self._browser is not None:
+            await self._browser.aclose()
+
+    # ------------------------------------------------------------------ public
+
+    async def enrich(self, lead: ScoredLead, *, run_id: str) -> EnrichOutcome:
+        key = lead.lead.lead_key
+        now = datetime.now(UTC).isoformat()
+        calls: list[ApiCall] = []
+        if self.vault_lookup is not None:
+            hint = next(iter(email_domain_candidates(lead)), None)
+            previous = await self.vault_lookup(key, hint)
+            if previous is not None:
+                return EnrichOutcome(previous.model_copy(update={"reused": True}), [])
+        which = self.budgets.exceeded(run_id)
+        if which:
+            return EnrichOutcome(Enrichment(lead_key=key, status="budget_exceeded", fetched_at=now,
+                                            error=f"run budget exceeded: {which}"), calls)
+        try:
+            enrichment = await self._enrich(lead, run_id, calls)
+        except BudgetExceeded as e:
+            enrichment = Enrichment(lead_key=key, status="budget_exceeded", error=str(e))
+        except Exception as e:  # noqa: BLE001 - a site problem must never crash the consumer
+            enrichment = Enrichment(lead_key=key, status="error", error=f"{type(e).__name__}: {e}"[:500])
+        enrichment.fetched_at = now
+        enrichment.pages_fetched = enrichment.pages_fetched or 0
+        return EnrichOutcome(enrichment, calls)
+
+    # ------------------------------------------------------------------ steps
+
+    async def _enrich(self, lead: ScoredLead, run_id: str, calls: list[ApiCall]) -> Enrichment:
+        key = lead.lead.lead_key
+        country = (lead.lead.company.country or "BR").upper()
+        socials: dict[str, str] = {}
+        tried: set[str] = set()
+        errors: list[str] = []
+        stats = {"pages": 0, "bytes": 0}
+
+        site = await self._try_candidates(lead, email_domain_candidates(lead), "email_domain", run_id, calls,
+                                          tried, errors, stats)
+        if site is None and self._search is not None:
+            q = search_query(lead)
+            if q:
+                hits, search_calls = await self._search.search(q, lead_key=key)
+                for c in search_calls:
+                    c.lead_key = key
+                calls.extend(search_calls)
+                domains, socials = split_search_hits(hits)
+                site = await self._try_candidates(lead, domains, "search", run_id, calls, tried, errors, stats)
+        if site is None:
+            guesses: list[str] = []
+            for name in lead_names(lead):
+                guesses.extend(d for d in guess_domains(name, country) if d not in guesses)
+            site = await self._try_candidates(lead, guesses[:6], "guess", run_id, calls, tried, errors, stats)
+        if site is None:
+            return Enrichment(lead_key=key, status="no_site", socials=socials, pages_fetched=stats["pages"],
+                              bytes_fetched=stats["bytes"], error="; ".join(errors[-3:]) or "no website found")
+
+        pages = [(site.home.final_url, site.html, site.contacts)]
+        limit = max(1, int(self.settings.fetch_pages_per_site))
+        extra = contact_links(site.contacts, site.home.final_url, limit=limit)
+        if not extra and limit > 1:
+            extra = await self._sitemap_hints(site.home.final_url, run_id, key, calls, stats)
+        for url in extra[: limit - 1]:
+            res = await self._fetch(url, run_id, key, calls, stats)
+            if res.ok and _is_html(res):
+                html = res.text
+                pages.append((res.final_url, html, extract_contacts(html, res.final_url, country)))
+
+        enr = Enrichment(
+            lead_key=key, status="ok", site=site.home.final_url, domain=site.domain,
+            verified=site.verification.verified, verified_by=site.verification.evidence,
+            discovered_by=site.discovered_by, confidence=site.verification.confidence,
+            title=site.contacts.title, description=site.contacts.description, rendered=site.rendered,
+            pages_fetched=stats["pages"], bytes_fetched=stats["bytes"],
+        )
+        for _url, _html, pc in pages:
+            for e in pc.emails:
+                if e not in enr.emails:
+                    enr.emails.append(e)
+            for p in pc.phones:
+                if p not in enr.phones:
+                    enr.phones.append(p)
+            for w in pc.whatsapp:
+                if w not in enr.whatsapp:
+                    enr.whatsapp.append(w)
+            for k, v in pc.socials.items():
+                enr.socials.setdefault(k, v)
+            enr.google_maps_url = enr.google_maps_url or pc.google_maps_url
+            for k, v in pc.jsonld.items():
+                enr.jsonld.setdefault(k, v)
+        for k, v in socials.items():
+            enr.socials.setdefault(k, v)
+        assert self.fingerprints is not None
+        enr.technologies = self.fingerprints.detect(
+            PageInput(url=site.home.final_url, html=site.html, headers=site.home.headers,
+                      cookies=site.home.cookies)
+        )
+        return enr
+
+    async def _try_candidates(
+        self, lead: ScoredLead, domains: list[str], how: str, run_id: str, calls: list[ApiCall],
+        tried: set[str], errors: list[str], stats: dict[str, int],
+    ) -> _Site | None:
+        country = (lead.lead.company.country or "BR").upper()
+        for domain in domains:
+            domain = bare_domain(domain)
+            if not domain or domain in tried or is_excluded_host(domain):
+                continue
+            tried.add(domain)
+            home = await self._fetch_home(domain, run_id, lead.lead.lead_key, calls, stats)
+            if home is None:
+                errors.append(f"{domain}: unreachable")
+                continue
+            if is_excluded_host(host_of(home.final_url)):
+                errors.append(f"{domain}: redirects to {host_of(home.final_url)}")
+                continue
+            html = home.text
+            rendered = False
+            if self._browser is not None and looks_like_js_shell(html):
+                page = await self._browser.render(home.final_url)
+                if page is not None and page.html:
+                    html, rendered = page.html, True
+            pc = extract_contacts(html, home.final_url, country)
+            ver = verify_page(lead, pc, html, domain, discovered_by=how)
+            if ver.verified or how == "email_domain" and _owns_domain(pc, domain):
+                if not ver.verified:
+                    ver = Verification(["email_domain"], 0.4)
+                return _Site(domain, home, html, pc, ver, how, rendered)
+            errors.append(f"{domain}: not verified")
+        return None
+
+    async def _fetch_home(self, domain: str, run_id: str, key: str, calls: list[ApiCall],
+                          stats: dict[str, int]) -> FetchResult | None:
+        for scheme in self.schemes:
+            res = await self._fetch(f"{scheme}://{domain}/", run_id, key, calls, stats)
+            if res.ok and _is_html(res):
+                return res
+            if res.error in ("robots", "circuit_open"):
+                return None
+        return None
+
+    async def _fetch(self, url: str, run_id: str, key: str, calls: list[ApiCall],
+                     stats: dict[str, int]) -> FetchResult:
+        assert self._fetcher is not None
+        res = await self._fetcher.fetch(url, run_id=run_id, lead_key=key)
+        calls.extend(res.api_calls)
+        if res.ok:
+            stats["pages"] += 1
+            stats["bytes"] += len(res.body)
+        return res
+
+    async def _sitemap_hints(self, home: str, run_id: str, key: str, calls: list[ApiCall],
+                             stats: dict[str, int]) -> list[str]:
+        res = await self._fetch(urljoin(home, "/sitemap.xml"), run_id, key, calls, stats)
+        if not res.ok:
+            return []
+        host = urlsplit(home).netloc
+        urls = re.findall(r"<loc>\s*([^<\s]+)\s*</loc>", res.text)
+        words = ("contato", "contact", "fale-conosco", "sobre", "quem-somos", "about")
+        hits = [u for u in urls if urlsplit(u).netloc == host and any(w in u.lower() for w in words)]
+        return hits[:3]
+
+
+def _is_html(res: FetchResult) -> bool:
+    ctype = res.headers.get("content-type", "text/html").lower()
+    return "html" in ctype or "xml" in ctype or not ctype
+
+
+def _owns_domain(pc: PageContacts, domain: str) -> bool:
+    return any(e.endswith("@" + domain) for e in pc.emails)

@@ -1,0 +1,82 @@
+"""Extractor sources: registry files and APIs turned into ``CompanyRecord``s. Pure: no NATS.
+
+``iter_source(source, filters)`` dispatches on the scheme of ``source``:
+
+- ``csv:PATH[?map=field=Header,...&delimiter=;&encoding=latin-1&country=BR]`` (``csv_source``)
+- ``cnpj:DIR`` — Receita Federal open data zips or plain files (``cnpj_files``)
+- ``sirene:PATH`` / ``sirene:ETAB_PATH,UL_PATH`` / ``sirene:DIR`` (``sirene``)
+- ``casadosdados[?mode=search|export&page_size=N]`` (``casadosdados``; needs settings)
+
+It yields ``CompanyRecord``s (at most ``filters.limit``) and, for rows it cannot use,
+``DroppedLead``s (``stage="extract"``, reason ``malformed_row`` or ``invalid_registry_id``).
+A bad source (unknown scheme, missing path, unreadable layout, refused key) raises ``SourceError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from shared.config import Settings
+from shared.events import RunFilters
+from shared.schemas import ApiCall, CompanyRecord, DroppedLead
+
+from .errors import SourceError
+
+__all__ = ["SourceError", "describe_sources", "iter_source"]
+
+_DESCRIPTIONS = [
+    "csv:PATH — any CSV of companies; columns auto-detected from common headers "
+    "(Receita names, Portuguese/English/French); options ?map=field=Header,...&delimiter=;&encoding=latin-1",
+    "cnpj:DIR — Receita Federal CNPJ open data (Estabelecimentos/Empresas/Simples/Socios + code tables), "
+    "zips as published or plain files",
+    "sirene:PATH — INSEE SIRENE StockEtablissement (CSV, .gz, .zip or Parquet), joined with a "
+    "StockUniteLegale file beside it, or sirene:ETAB_PATH,UL_PATH",
+    "casadosdados — Casa dos Dados API (search up to 1000 leads, export file beyond); "
+    "needs CASA_DOS_DADOS_API_KEY; ?mode=search|export&page_size=N",
+]
+
+
+def describe_sources() -> list[str]:
+    """One line per supported source scheme, for help texts and the gateway."""
+    return list(_DESCRIPTIONS)
+
+
+def iter_source(
+    source: str,
+    filters: RunFilters,
+    *,
+    settings: Settings | None = None,
+    on_api_call: Callable[[ApiCall], None] | None = None,
+) -> Iterator[CompanyRecord | DroppedLead]:
+    """Leads of ``source`` matching ``filters``. Checks the source eagerly, then streams."""
+    scheme, sep, rest = source.partition(":")
+    scheme = scheme.strip().lower()
+    if scheme.startswith("casadosdados"):
+        from .casadosdados import iter_casadosdados, parse_spec
+
+        parse_spec(source)  # option errors now, not at the first next()
+        return iter_casadosdados(source, filters, settings=settings or Settings(), on_api_call=on_api_call)
+    if not sep or not rest.strip():
+        raise SourceError(
+            f"unknown or incomplete source {source!r}; expected csv:PATH, cnpj:DIR, sirene:PATH or casadosdados"
+        )
+    if scheme == "csv":
+        from .csv_source import iter_csv, parse_csv_spec
+
+        path, options = parse_csv_spec(rest)
+        if not path.is_file():
+            raise SourceError(f"csv: file not found: {path}")
+        return iter_csv(path, filters, options=options)
+    if scheme == "cnpj":
+        from .cnpj_files import find_receita_files, iter_cnpj
+
+        directory = Path(rest)
+        find_receita_files(directory)  # raises SourceError for a missing/empty directory
+        return iter_cnpj(directory, filters)
+    if scheme == "sirene":
+        from .sirene import iter_sirene, resolve_paths
+
+        resolve_paths(rest)
+        return iter_sirene(rest, filters)
+    raise SourceError(f"unknown source scheme {scheme!r} in {source!r}; expected csv, cnpj, sirene or casadosdados")

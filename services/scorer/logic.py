@@ -1,0 +1,320 @@
+"""Lead scoring. Pure and deterministic: the clock comes in as ``as_of``.
+
+- ``score_v1``: registry data only - fit to the ICP (activity, region, name keywords, capital and
+  age bands, exclusions, status), contact quality, and the cleaner's flags.
+- ``rank_and_select``: rank a run (1 = best, ties by lead_key) and mark the top share for enrichment.
+- ``score_v2``: v1 plus website enrichment - verified site, technologies by category, socials,
+  WhatsApp, corporate e-mail; a missing site costs points; an enrichment that did not run
+  (error, budget, skipped) is neutral.
+- ``bucket_for``: hot >= 80, warm 60-79, nurture 40-59, parked < 40.
+
+Points come from ``IcpProfile.weight(key)`` (defaults in ``icp.DEFAULT_WEIGHTS``). Every
+contribution is a Reason with its points; a score is the clamped (0..100) sum.
+
+Decisions:
+- Website signals (technologies, socials, WhatsApp, e-mails) count only when the site is verified
+  as the company's, or when no site was involved at all; from an unverified site they are ignored.
+- Outside the profile's activities, positive website points count a third: a digitally mature
+  company that is not a fit stays low (a poor fit lands parked).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from typing import Literal
+
+from services.cleaner.emails import is_free_mail_domain
+from services.scorer.icp import IcpProfile, fold, normalize_code
+from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
+
+Bucket = Literal["hot", "warm", "nurture", "parked"]
+
+ACTIVE_STATUSES = frozenset({"ATIVA", "ATIVO", "ACTIVE", "A", "02", "2"})
+FIT_CODES = frozenset({"icp_activity_main", "icp_activity_secondary", "icp_activity_any"})
+UNAVAILABLE_STATUSES = frozenset({"error", "budget_exceeded", "skipped"})
+OUTSIDE_FIT_DIVISOR = 3  # website points of a lead outside the profile's activities
+
+# Technology.categories (Wappalyzer names) -> scoring group (weight key "tech_<group>").
+TECH_GROUPS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "ecommerce",
+            "ecommerce frontends",
+            "payment processors",
+            "cart abandonment",
+            "cross border ecommerce",
+            "buy now pay later",
+            "shopify apps",
+            "shopify themes",
+            "fulfilment",
+            "shipping carriers",
+            "returns",
+        ),
+        "ecommerce",
+    ),
+    **dict.fromkeys(("advertising", "retargeting", "affiliate programs", "referral marketing"), "advertising"),
+    **dict.fromkeys(
+        ("analytics", "tag managers", "a/b testing", "rum", "segmentation", "personalisation"), "analytics"
+    ),
+    **dict.fromkeys(
+        (
+            "live chat",
+            "crm",
+            "marketing automation",
+            "customer data platform",
+            "email",
+            "appointment scheduling",
+            "loyalty & rewards",
+            "reviews",
+            "surveys",
+        ),
+        "engagement",
+    ),
+    **dict.fromkeys(("cms", "page builders", "blogs"), "cms"),
+}
+TECH_GROUP_ORDER = ("ecommerce", "advertising", "analytics", "engagement", "cms")
+
+
+def _reason(code: str, detail: str, points: int) -> Reason:
+    return Reason(code=code, detail=detail, points=points)
+
+
+def _clamp(value: int) -> int:
+    return max(0, min(100, value))
+
+
+def bucket_for(score: int) -> Bucket:
+    """hot >= 80, warm 60-79, nurture 40-59, parked < 40."""
+    if score >= 80:
+        return "hot"
+    if score >= 60:
+        return "warm"
+    if score >= 40:
+        return "nurture"
+    return "parked"
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _region(lead: CleanedLead) -> str | None:
+    address = lead.company.address
+    if address.state:
+        return normalize_code(address.state)
+    if (lead.company.country or "").upper() == "FR" and address.postal_code:
+        code = address.postal_code.strip()
+        return code[:3] if code.startswith("97") else code[:2]
+    return None
+
+
+def _matching_prefix(code: str, prefixes: tuple[str, ...]) -> str | None:
+    for prefix in prefixes:
+        if code.startswith(prefix):
+            return prefix
+    return None
+
+
+def _words_found(words: tuple[str, ...], text: str) -> list[str]:
+    """Words of ``words`` that start a word of ``text`` (both folded): "tech" finds "techsul"."""
+    return [w for w in words if re.search(r"(?:^|\s)" + re.escape(w), text)]
+
+
+def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date) -> list[Reason]:
+    company = lead.company
+    w = icp.weight
+    reasons: list[Reason] = []
+
+    main = normalize_code(company.activity_main or "")
+    if not icp.activity_prefixes:
+        reasons.append(_reason("icp_activity_any", "the profile targets every activity", w("activity_main")))
+    elif main and (prefix := _matching_prefix(main, icp.activity_prefixes)):
+        reasons.append(
+            _reason("icp_activity_main", f"main activity {company.activity_main} matches {prefix}", w("activity_main"))
+        )
+    else:
+        secondary = next(
+            (
+                (code, prefix)
+                for code in company.activities_secondary
+                if (prefix := _matching_prefix(normalize_code(code), icp.activity_prefixes))
+            ),
+            None,
+        )
+        if secondary is not None:
+            reasons.append(
+                _reason(
+                    "icp_activity_secondary",
+                    f"secondary activity {secondary[0]} matches {secondary[1]}",
+                    w("activity_secondary"),
+                )
+            )
+        else:
+            detail = f"activity {company.activity_main or 'unknown'} outside the profile"
+            reasons.append(_reason("icp_activity_mismatch", detail, 0))
+
+    names = fold(" ".join(n for n in (company.legal_name, company.trade_name) if n))
+    excluded = _matching_prefix(main, icp.excluded_activity_prefixes) if main else None
+    if excluded is not None:
+        detail = f"activity {company.activity_main} excluded ({excluded})"
+        reasons.append(_reason("icp_excluded", detail, w("excluded")))
+    elif found := _words_found(icp.excluded_keywords, names):
+        reasons.append(_reason("icp_excluded", f"name contains {', '.join(found)}", w("excluded")))
+
+    if icp.region_codes:
+        region = _region(lead)
+        if region is not None and region in icp.region_codes:
+            reasons.append(_reason("icp_region", f"region {region} targeted", w("region")))
+
+    if found := _words_found(icp.folded_keywords, names):
+        reasons.append(_reason("icp_keyword", f"name contains {', '.join(found)}", w("keyword")))
+
+    if company.capital is not None and (icp.capital_min is not None or icp.capital_max is not None):
+        low = icp.capital_min if icp.capital_min is not None else 0.0
+        high = icp.capital_max if icp.capital_max is not None else math.inf
+        if low <= company.capital <= high:
+            reasons.append(_reason("capital_in_band", f"capital {company.capital:,.0f} in the band", w("capital")))
+
+    opened = _parse_date(company.opened_on)
+    if opened is not None and (icp.min_age_years is not None or icp.max_age_years is not None):
+        years = (as_of - opened).days / 365.25
+        low = icp.min_age_years if icp.min_age_years is not None else 0.0
+        high = icp.max_age_years if icp.max_age_years is not None else math.inf
+        if low <= years <= high:
+            reasons.append(_reason("age_in_band", f"{years:.1f} years old on {as_of.isoformat()}", w("age")))
+
+    if company.status and company.status.strip().upper() not in ACTIVE_STATUSES:
+        reasons.append(_reason("inactive_status", f"registry status {company.status}", w("inactive")))
+    return reasons
+
+
+def _contact_reasons(lead: CleanedLead, icp: IcpProfile) -> list[Reason]:
+    w = icp.weight
+    reasons: list[Reason] = []
+    corporate = next((e for e in lead.emails if not e.free_mail), None)
+    if corporate is not None:
+        reasons.append(_reason("email_corporate", corporate.address, w("email_corporate")))
+    elif lead.emails:
+        reasons.append(_reason("email_free", lead.emails[0].address, w("email_free")))
+
+    whatsapp = next((p for p in lead.phones if p.whatsapp), None)
+    mobile = next((p for p in lead.phones if p.kind == "mobile"), None)
+    fixed = next((p for p in lead.phones if p.kind == "fixed"), None)
+    if whatsapp is not None:
+        reasons.append(_reason("phone_whatsapp", whatsapp.e164, w("whatsapp")))
+    elif mobile is not None:
+        reasons.append(_reason("phone_mobile", mobile.e164, w("mobile")))
+    if fixed is not None:
+        reasons.append(_reason("phone_fixed", fixed.e164, w("fixed")))
+    if not lead.phones and not lead.emails:
+        reasons.append(_reason("no_contact", "no valid phone or e-mail", w("no_contact")))
+
+    for flag in lead.flags:
+        if flag.code in ("accountant_like", "repeated_phone"):
+            reasons.append(_reason(flag.code, flag.detail, w(flag.code)))
+    return reasons
+
+
+def score_v1(lead: CleanedLead, icp: IcpProfile, *, as_of: date) -> tuple[int, list[Reason]]:
+    """Registry-data score 0..100 and the reasons behind it (each with its points)."""
+    reasons = _fit_reasons(lead, icp, as_of) + _contact_reasons(lead, icp)
+    return _clamp(sum(r.points for r in reasons)), reasons
+
+
+def rank_and_select(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_top: float) -> list[ScoredLead]:
+    """Rank by score (1 = best; ties by lead_key ascending); enrich the top ceil(enrich_top * n)."""
+    n = len(scored)
+    if enrich_top <= 0:
+        selected = 0
+    elif enrich_top >= 1:
+        selected = n
+    else:
+        selected = min(n, math.ceil(enrich_top * n - 1e-9))  # 0.1 * 30 is 3.0000000000000004
+    ordered = sorted(scored, key=lambda item: (-item[1], item[0].lead_key))
+    return [
+        ScoredLead(lead=lead, score=score, reasons=reasons, rank=i + 1, enrich=i < selected)
+        for i, (lead, score, reasons) in enumerate(ordered)
+    ]
+
+
+def _technology_reasons(enrichment: Enrichment, icp: IcpProfile) -> list[Reason]:
+    found: dict[str, list[str]] = {}
+    for tech in sorted(enrichment.technologies, key=lambda t: t.name.lower()):
+        for category in tech.categories:
+            group = TECH_GROUPS.get(category.strip().lower())
+            if group is not None and tech.name not in found.setdefault(group, []):
+                found[group].append(tech.name)
+    reasons: list[Reason] = []
+    budget = icp.weight("tech_max")
+    for group in TECH_GROUP_ORDER:
+        if group in found and budget > 0:
+            points = min(icp.weight(f"tech_{group}"), budget)
+            budget -= points
+            reasons.append(_reason(f"tech_{group}", ", ".join(found[group]), points))
+    return reasons
+
+
+def _site_signal_reasons(scored: ScoredLead, enrichment: Enrichment, icp: IcpProfile) -> list[Reason]:
+    w = icp.weight
+    reasons = _technology_reasons(enrichment, icp)
+    if enrichment.socials:
+        networks = sorted(enrichment.socials)
+        reasons.append(_reason("socials", ", ".join(networks), min(w("social") * len(networks), w("social_max"))))
+    if enrichment.whatsapp:
+        reasons.append(_reason("whatsapp_site", enrichment.whatsapp[0], w("whatsapp_site")))
+    corporate = sorted(
+        e.strip().lower() for e in enrichment.emails if "@" in e and not is_free_mail_domain(e.rsplit("@", 1)[1])
+    )
+    if corporate:
+        had_corporate = any(r.code == "email_corporate" for r in scored.reasons)
+        if had_corporate:
+            reasons.append(_reason("email_corporate_confirmed", corporate[0], w("email_corporate_confirmed")))
+        else:
+            reasons.append(_reason("email_corporate_found", corporate[0], w("email_corporate_found")))
+    return reasons
+
+
+def score_v2(scored: ScoredLead, enrichment: Enrichment, icp: IcpProfile) -> FinalScore:
+    """Final score: v1 plus website signals. Keeps every v1 reason, then the v2 ones."""
+    w = icp.weight
+    added: list[Reason] = []
+    if enrichment.status in UNAVAILABLE_STATUSES:
+        detail = enrichment.status + (f": {enrichment.error}" if enrichment.error else "")
+        added.append(_reason("enrichment_unavailable", detail, 0))
+    elif enrichment.status == "no_site" or not enrichment.site:
+        added.append(_reason("no_site", "no website found", w("no_site")))
+        added += _site_signal_reasons(scored, enrichment, icp)  # found elsewhere (search, maps)
+    elif enrichment.verified:
+        detail = f"{enrichment.domain or enrichment.site} verified by {', '.join(enrichment.verified_by) or 'unknown'}"
+        added.append(_reason("site_verified", detail, w("site_verified")))
+        added += _site_signal_reasons(scored, enrichment, icp)
+    else:
+        added.append(
+            _reason(
+                "site_unverified",
+                f"{enrichment.domain or enrichment.site} not verified as the company's; its signals are ignored",
+                w("site_unverified"),
+            )
+        )
+
+    if not any(r.code in FIT_CODES for r in scored.reasons) and any(r.points > 0 for r in added):
+        added = [
+            r.model_copy(update={"points": r.points // OUTSIDE_FIT_DIVISOR}) if r.points > 0 else r for r in added
+        ]
+        detail = f"website points divided by {OUTSIDE_FIT_DIVISOR} outside the profile's activities"
+        added.append(_reason("outside_icp_activity", detail, 0))
+
+    score = _clamp(scored.score + sum(r.points for r in added))
+    return FinalScore(
+        lead_key=scored.lead.lead_key,
+        score=score,
+        bucket=bucket_for(score),
+        reasons=[*scored.reasons, *added],
+    )
