@@ -111,8 +111,10 @@ async def submit_and_watch(url: str, settings: Any, request: RunRequested, *, ti
 
 def print_summary(run: dict[str, Any]) -> None:
     _print(f"\nrun {run.get('run_id')}: {run.get('status')}")
+    detail = ("clean.phones_", "clean.emails_", "enrich.expected", "rescore.expected")
     for k, v in sorted(run.get("counts", {}).items()):
-        _print(f"  {k:<40} {v}")
+        if not k.startswith(detail):
+            _print(f"  {k:<36} {v}")
     if run.get("buckets"):
         _print("  buckets: " + ", ".join(f"{k}={v}" for k, v in sorted(run["buckets"].items())))
     for e in run.get("exports", []):

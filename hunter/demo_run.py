@@ -17,6 +17,17 @@ from shared.events import RunFilters, RunRequested, new_run_id
 DEMO_CSV = Path(__file__).resolve().parent / "demo" / "data" / "companies.csv"
 
 
+def _digest(url: str) -> str:
+    from services.projector.db import make_engine
+    from services.projector.digest import vault_digest
+
+    engine = make_engine(url)
+    try:
+        return vault_digest(engine)
+    finally:
+        engine.dispose()
+
+
 def start_farm(data_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
     log = (data_dir / "logs")
     log.mkdir(parents=True, exist_ok=True)
@@ -55,6 +66,9 @@ def run_demo(args: argparse.Namespace) -> int:
             hot = next((e for e in run.get("exports", []) if e["segment"] == "hot"), None)
             _print(f"\ndemo finished in {time.perf_counter() - t0:.1f}s: run {final.status}")
             _print(f"vault:  {settings.vault_database_url}")
+            if args.no_serve:
+                stack.stop()  # the projector stops last and drains: the vault then holds the whole stream
+                _print(f"vault digest: {_digest(settings.vault_database_url)}")
             if hot:
                 _print(f"export: {hot['files'].get('csv')}")
             if not args.no_serve:
