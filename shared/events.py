@@ -25,7 +25,7 @@ from shared.schemas import (
 )
 
 STREAM_NAME = "HUNTER"
-STREAM_SUBJECTS = ["run.>", "lead.>", "enrich.>", "export.>", "obs.>", "dlq.>", "icp.>"]
+STREAM_SUBJECTS = ["run.>", "lead.>", "enrich.>", "export.>", "obs.>", "dlq.>", "icp.>", "config.>"]
 EVENT_NAMESPACE = uuid.UUID("6f1c9a52-3a8e-4c1e-9a55-2f8d1b7e4c10")
 
 
@@ -48,6 +48,8 @@ class Subjects:
     LOG = "obs.log.{service}"
     DEAD_LETTER = "dlq.{stage}"
     ICP_SAVED = "icp.saved.{name}"
+    LEAD_STATUS = "lead.status.{run_id}"
+    CONFIG_SAVED = "config.saved.{key}"
 
     @staticmethod
     def step_pattern(stage: str) -> str:
@@ -248,6 +250,31 @@ class IcpProfileSaved(Event):
     profile: dict[str, Any]
 
 
+LeadStatusName = Literal["new", "contacted", "replied", "won", "lost"]
+
+
+class LeadStatusChanged(Event):
+    """A user moved a lead along the sales funnel, or added a note."""
+
+    TYPE: ClassVar[str] = "LeadStatusChanged"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_STATUS
+    run_id: str
+    lead_key: str
+    status: LeadStatusName | None = None  # None: note only
+    note: str | None = None
+    by: str | None = None
+
+
+class ConfigSaved(Event):
+    """A setting saved from the UI. Secret values are stored but never shown back."""
+
+    TYPE: ClassVar[str] = "ConfigSaved"
+    SUBJECT: ClassVar[str] = Subjects.CONFIG_SAVED
+    key: str
+    value: str
+    secret: bool = False
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -267,6 +294,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LogRecorded,
         DeadLettered,
         IcpProfileSaved,
+        LeadStatusChanged,
+        ConfigSaved,
     )
 }
 

@@ -200,4 +200,12 @@ class IcpProfileRow(SQLModel, table=True):
     updated_at: str | None = None
 
 
+class ConfigRow(SQLModel, table=True):
+    __tablename__ = "config"
+    key: str = Field(primary_key=True)
+    value: str = ""
+    secret: bool = False
+    updated_at: str | None = None
+
+
 DIGEST_EXCLUDED = {"checkpoints"}

@@ -19,6 +19,7 @@ from services.projector.models import (
     ApiCallRow,
     Checkpoint,
     Company,
+    ConfigRow,
     DroppedRow,
     EnrichmentRow,
     ErrorRow,
@@ -34,6 +35,7 @@ from services.projector.models import (
 from shared.bus import decode
 from shared.events import (
     ApiCallsRecorded,
+    ConfigSaved,
     DeadLettered,
     Envelope,
     Event,
@@ -46,6 +48,7 @@ from shared.events import (
     LeadsExtracted,
     LeadsRejected,
     LeadsScored,
+    LeadStatusChanged,
     LogRecorded,
     RunCancelled,
     RunRequested,
@@ -80,6 +83,8 @@ class Projection:
             LogRecorded: self._log,
             DeadLettered: self._dead_lettered,
             IcpProfileSaved: self._icp_saved,
+            LeadStatusChanged: self._lead_status,
+            ConfigSaved: self._config_saved,
         }
 
     def _get(self, s: Session, model: type[Any], pk: Any) -> Any:
@@ -321,3 +326,16 @@ class Projection:
     def _icp_saved(self, s: Session, seq: int, env: Envelope, e: IcpProfileSaved) -> None:
         row = self._get(s, IcpProfileRow, e.name) or self._new(s, IcpProfileRow(name=e.name), e.name)
         row.profile, row.updated_at = canonical_json(e.profile), self._when(env)
+
+    def _lead_status(self, s: Session, seq: int, env: Envelope, e: LeadStatusChanged) -> None:
+        row = self._lead(s, e.run_id, e.lead_key)
+        if e.status:
+            row.status = e.status
+        if e.note:
+            stamp = self._when(env)[:16].replace("T", " ")
+            row.notes = (row.notes + "\n" if row.notes else "") + f"[{stamp}{' ' + e.by if e.by else ''}] {e.note}"
+        row.updated_at = self._when(env)
+
+    def _config_saved(self, s: Session, seq: int, env: Envelope, e: ConfigSaved) -> None:
+        row = self._get(s, ConfigRow, e.key) or self._new(s, ConfigRow(key=e.key), e.key)
+        row.value, row.secret, row.updated_at = e.value, e.secret, self._when(env)
