@@ -1,17 +1,29 @@
 """Exporter: when a run's rescoring completes, write its segments (``export.requested`` /
-``export.completed``) and close the run; also serves user-requested exports."""
+``export.completed``) and close the run; also serves user-requested exports, of a run or of any
+vault filter, and posts every finished export (and run) to the configured webhook."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 from faststream.nats import NatsMessage
+from sqlalchemy.engine import Engine
 
 from services.exporter.files import write_export
 from services.exporter.segments import Row, build_row, select_segment
+from services.exporter.vault_rows import vault_rows
+from services.exporter.webhook import post_webhook
+from services.projector.db import make_engine
+from services.projector.projection import Projection
 from shared.bus import Bus
 from shared.events import (
+    ApiCallsRecorded,
+    ConfigSaved,
     Envelope,
     ExportCompleted,
     ExportRequested,
@@ -29,6 +41,44 @@ from shared.service import Service
 
 service = Service("exporter")
 app = service.app
+PROJECTION_WAIT_SECONDS = 120.0
+_engine: list[Engine] = []
+
+
+def vault_engine() -> Engine:
+    if not _engine:
+        _engine.append(make_engine(service.settings.vault_database_url))
+    return _engine[0]
+
+
+async def wait_for_vault(seq: int, timeout: float = PROJECTION_WAIT_SECONDS) -> None:
+    """Wait until the projector has applied the stream up to ``seq``, so the vault is current."""
+    projection = Projection(vault_engine())
+    deadline = time.monotonic() + timeout
+    while (done := await asyncio.to_thread(projection.checkpoint)) < seq:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"vault at seq {done}, export needs {seq}; is the projector running?")
+        await asyncio.sleep(0.1)
+
+
+async def config_value(bus: Bus, key: str) -> str | None:
+    stored = await bus.last(Subjects.CONFIG_SAVED.format(key=subject_token(key)))
+    event = stored.event() if stored else None
+    return event.value if isinstance(event, ConfigSaved) and event.value else None
+
+
+async def notify(bus: Bus, event: str, payload: dict[str, Any], run_id: str | None) -> None:
+    """POST to the configured webhook (if any); every attempt is recorded as an api_call."""
+    url = await config_value(bus, "webhook_url")
+    if not url:
+        return
+    secret = await config_value(bus, "webhook_secret")
+    async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as client:
+        delivery = await post_webhook(client, url, event, payload, secret=secret)
+    await bus.publish(ApiCallsRecorded(run_id=run_id, calls=delivery.calls), service="exporter")
+    if not delivery.delivered:
+        service.log.warning("webhook_failed", url=url, webhook_event=event, run_id=run_id,
+                            attempts=len(delivery.calls), error=delivery.calls[-1].error)
 
 
 async def run_rows(bus: Bus, run: str) -> list[Row]:
@@ -85,20 +135,25 @@ async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     formats = request.formats if isinstance(request, RunRequested) else ["csv"]
     rows = await run_rows(bus, run)
     exported: dict[str, int] = {}
+    finished: list[ExportCompleted] = []
     for segment in segments:
         ask = ExportRequested(export_id=f"{subject_token(run)}-{segment}", run_id=run, segment=segment,
                               formats=formats, origin="run")
         await bus.publish(ask, key=(ask.export_id,), causation_id=env.event_id)
         done = await export(ask, env.occurred_at, rows)
         await bus.publish(done, key=(ask.export_id,), causation_id=env.event_id)
+        finished.append(done)
         exported[segment] = done.rows
     await bus.publish(RunStep(run_id=run, stage="export", status="completed", counts=exported),
                       key=(run, "export", "completed"), stage="export", causation_id=env.event_id)
     buckets: dict[str, int] = {}
     for r in rows:
         buckets[f"bucket_{r['bucket']}"] = buckets.get(f"bucket_{r['bucket']}", 0) + 1
-    await bus.publish(RunStep(run_id=run, stage="run", status="completed", counts={"leads": len(rows), **buckets}),
-                      key=(run, "run", "completed"), stage="run", causation_id=env.event_id)
+    final = RunStep(run_id=run, stage="run", status="completed", counts={"leads": len(rows), **buckets})
+    await bus.publish(final, key=(run, "run", "completed"), stage="run", causation_id=env.event_id)
+    for done in finished:  # the webhook is told after the run is closed, so a slow receiver delays nothing
+        await notify(bus, "export.completed", done.model_dump(mode="json"), run)
+    await notify(bus, "run.completed", final.model_dump(mode="json"), run)
 
 
 @service.subscriber("export.requested.*", durable="exporter")
@@ -107,8 +162,17 @@ async def on_export_requested(env: Envelope, msg: NatsMessage) -> None:
     assert isinstance(request, ExportRequested)
     if request.origin == "run":
         return  # the run's own exports are written by on_rescore_step
-    if not request.run_id:
-        raise ValueError("vault-filter exports need a run_id in this release")
-    rows = await run_rows(service.bus, request.run_id)
+    if request.vault_filter or not request.run_id:
+        await wait_for_vault(msg.raw_message.metadata.sequence.stream)
+        try:
+            rows = await asyncio.to_thread(vault_rows, vault_engine(), request.vault_filter)
+        except ValueError as exc:  # a filter the vault cannot apply: a failed export, with the reason
+            done = ExportCompleted(export_id=request.export_id, run_id=request.run_id, segment=request.segment,
+                                   status="failed", error=f"bad vault filter: {exc}"[:500])
+            await service.bus.publish(done, key=(request.export_id,), causation_id=env.event_id)
+            return
+    else:
+        rows = await run_rows(service.bus, request.run_id)
     done = await export(request, env.occurred_at, rows)
     await service.bus.publish(done, key=(request.export_id,), causation_id=env.event_id)
+    await notify(service.bus, "export.completed", done.model_dump(mode="json"), request.run_id)

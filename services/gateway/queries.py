@@ -5,11 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.projector.models import Company, EnrichmentRow, ExportRow, Lead, Run, RunStepRow
+from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions
+from services.projector.models import (
+    ApiCallRow,
+    Company,
+    ConfigRow,
+    EnrichmentRow,
+    ErrorRow,
+    ExportRow,
+    IcpProfileRow,
+    Lead,
+    LogRow,
+    Partner,
+    Run,
+    RunStepRow,
+)
+
+BUCKETS = ("hot", "warm", "nurture", "parked")
 
 
 def _run_dict(run: Run) -> dict[str, Any]:
@@ -34,60 +50,42 @@ def get_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
         buckets = dict(
             s.exec(select(Lead.bucket, func.count()).where(Lead.run_id == run_id).group_by(Lead.bucket)).all()
         )
+        exports = s.exec(select(ExportRow).where(ExportRow.run_id == run_id).order_by(ExportRow.export_id)).all()
         out = _run_dict(run)
         out["steps"] = [{**st.model_dump(), "counts": json.loads(st.counts)} for st in steps]
         out["buckets"] = {k or "none": v for k, v in buckets.items()}
+        out["exports"] = [{**e.model_dump(), "files": json.loads(e.files)} for e in exports]
         return out
 
 
-def list_leads(engine: Engine, *, run_id: str | None = None, bucket: str | None = None,
-               min_score: int | None = None, max_score: int | None = None, uf: str | None = None,
-               city: str | None = None, cnae: str | None = None, has_site: bool | None = None,
-               has_whatsapp: bool | None = None, technology: str | None = None,
-               accountant_like: bool | None = None, q: str | None = None,
+def _lead_item(lead: Lead, company: Company) -> dict[str, Any]:
+    return {
+        **lead.model_dump(), "reasons": json.loads(lead.reasons),
+        "legal_name": company.legal_name, "trade_name": company.trade_name, "city": company.city,
+        "state": company.state, "activity_main": company.activity_main, "phone": company.phone,
+        "whatsapp": company.whatsapp, "email": company.email, "accountant_like": company.accountant_like,
+        "registry_id": company.registry_id,
+    }
+
+
+def list_leads(engine: Engine, flt: LeadFilter | None = None, *, sort: str = "-score",
                limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    flt = flt or LeadFilter()
+    conds = lead_conditions(flt)
+    needs_company = any(getattr(flt, f) for f in ("uf", "city", "cnae", "q")) or flt.accountant_like is not None
     with Session(engine) as s:
+        count = select(func.count()).select_from(Lead)
+        if needs_company:
+            count = count.join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
+        for c in conds:
+            count = count.where(c)
+        total = s.exec(count).one()
         stmt = select(Lead, Company).join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
-        conds: list[Any] = []
-        if run_id:
-            conds.append(Lead.run_id == run_id)
-        if bucket:
-            conds.append(Lead.bucket == bucket)
-        if min_score is not None:
-            conds.append(Lead.score >= min_score)  # type: ignore[operator]
-        if max_score is not None:
-            conds.append(Lead.score <= max_score)  # type: ignore[operator]
-        if uf:
-            conds.append(Company.state == uf.upper())
-        if city:
-            conds.append(func.upper(Company.city) == city.upper())
-        if cnae:
-            conds.append(Company.activity_main.startswith(cnae))  # type: ignore[union-attr]
-        if has_site is not None:
-            conds.append(Lead.has_site == has_site)
-        if has_whatsapp is not None:
-            conds.append(Lead.has_whatsapp == has_whatsapp)
-        if technology:
-            conds.append(Lead.technologies.contains(technology))  # type: ignore[attr-defined]
-        if accountant_like is not None:
-            conds.append(Company.accountant_like == accountant_like)
-        if q:
-            like = f"%{q.upper()}%"
-            conds.append(or_(func.upper(Company.legal_name).like(like), func.upper(Company.trade_name).like(like),
-                             Company.registry_id.like(f"%{q}%")))  # type: ignore[union-attr]
         for c in conds:
             stmt = stmt.where(c)
-        total = s.exec(select(func.count()).select_from(stmt.subquery())).one()
-        rows = s.exec(stmt.order_by(Lead.score.desc(), Lead.lead_key).offset(offset).limit(limit)).all()  # type: ignore[union-attr]
-        items = []
-        for lead, company in rows:
-            items.append({
-                **lead.model_dump(), "reasons": json.loads(lead.reasons),
-                "legal_name": company.legal_name, "trade_name": company.trade_name, "city": company.city,
-                "state": company.state, "activity_main": company.activity_main, "phone": company.phone,
-                "whatsapp": company.whatsapp, "email": company.email, "accountant_like": company.accountant_like,
-            })
-        return {"total": total, "items": items, "limit": limit, "offset": offset}
+        rows = s.exec(stmt.order_by(*SORTS[sort]).offset(offset).limit(limit)).all()
+        items = [_lead_item(lead, company) for lead, company in rows]
+        return {"total": total, "items": items, "limit": limit, "offset": offset, "sort": sort}
 
 
 def get_lead(engine: Engine, lead_key: str) -> dict[str, Any] | None:
@@ -97,16 +95,136 @@ def get_lead(engine: Engine, lead_key: str) -> dict[str, Any] | None:
             return None
         runs = s.exec(select(Lead).where(Lead.lead_key == lead_key).order_by(Lead.run_id)).all()
         enrichment = s.get(EnrichmentRow, lead_key)
+        partners = s.exec(select(Partner).where(Partner.lead_key == lead_key).order_by(Partner.name)).all()
         return {
             "company": {**company.model_dump(exclude={"data"}), "data": json.loads(company.data)},
             "runs": [{**r.model_dump(), "reasons": json.loads(r.reasons)} for r in runs],
             "enrichment": json.loads(enrichment.data) if enrichment else None,
+            "partners": [p.model_dump() for p in partners],
         }
+
+
+def latest_lead_run(engine: Engine, lead_key: str) -> str | None:
+    with Session(engine) as s:
+        return s.exec(select(Lead.run_id).where(Lead.lead_key == lead_key)
+                      .order_by(Lead.updated_at.desc(), Lead.run_id.desc()).limit(1)).first()  # type: ignore[union-attr]
+
+
+def lead_exists(engine: Engine, run_id: str, lead_key: str) -> bool:
+    with Session(engine) as s:
+        return s.get(Lead, (run_id, lead_key)) is not None
+
+
+def search_partners(engine: Engine, q: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Partners whose name contains ``q`` or whose document (CPF, masked) contains its digits,
+    grouped by person with their companies."""
+    digits = "".join(c for c in q if c.isdigit())
+    with Session(engine) as s:
+        cond = func.upper(Partner.name).like(f"%{q.strip().upper()}%")
+        if digits and len(digits) >= 3:
+            cond = cond | Partner.document.like(f"%{digits}%")  # type: ignore[union-attr,assignment]
+        stmt = (select(Partner, Company).join(Company, Company.lead_key == Partner.lead_key)  # type: ignore[arg-type]
+                .where(cond).order_by(Partner.name, Partner.document, Company.legal_name).limit(limit * 10))
+        people: dict[tuple[str, str], dict[str, Any]] = {}
+        for p, c in s.exec(stmt).all():
+            person = people.setdefault((p.name, p.document), {
+                "name": p.name, "document": p.document, "kind": p.kind, "companies": []})
+            person["companies"].append({
+                "lead_key": c.lead_key, "registry_id": c.registry_id, "legal_name": c.legal_name,
+                "trade_name": c.trade_name, "city": c.city, "state": c.state, "status": c.status,
+                "activity_main": c.activity_main, "qualification": p.qualification, "joined_on": p.joined_on,
+            })
+        return list(people.values())[:limit]
+
+
+def companies(engine: Engine, lead_keys: list[str]) -> list[Company]:
+    with Session(engine) as s:
+        return list(s.exec(select(Company).where(Company.lead_key.in_(lead_keys))).all())  # type: ignore[attr-defined]
 
 
 def list_exports(engine: Engine, run_id: str | None = None) -> list[dict[str, Any]]:
     with Session(engine) as s:
-        stmt = select(ExportRow).order_by(ExportRow.export_id)
+        stmt = select(ExportRow).order_by(ExportRow.requested_at.desc(), ExportRow.export_id)  # type: ignore[union-attr]
         if run_id:
             stmt = stmt.where(ExportRow.run_id == run_id)
         return [{**e.model_dump(), "files": json.loads(e.files)} for e in s.exec(stmt).all()]
+
+
+def get_export(engine: Engine, export_id: str) -> dict[str, Any] | None:
+    with Session(engine) as s:
+        e = s.get(ExportRow, export_id)
+        return {**e.model_dump(), "files": json.loads(e.files)} if e else None
+
+
+def icp_profiles(engine: Engine) -> list[dict[str, Any]]:
+    with Session(engine) as s:
+        rows = s.exec(select(IcpProfileRow).order_by(IcpProfileRow.name)).all()
+        return [{"name": r.name, "profile": json.loads(r.profile), "updated_at": r.updated_at} for r in rows]
+
+
+def config(engine: Engine) -> dict[str, ConfigRow]:
+    with Session(engine) as s:
+        return {r.key: r for r in s.exec(select(ConfigRow)).all()}
+
+
+# ---- diagnostics ------------------------------------------------------------------------------
+
+DIAGNOSTICS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    # table -> (model, columns one may filter on by equality)
+    "steps": (RunStepRow, ("run_id", "stage", "status")),
+    "api_calls": (ApiCallRow, ("run_id", "service", "status", "method")),
+    "errors": (ErrorRow, ("run_id", "kind", "stage")),
+    "logs": (LogRow, ("run_id", "service", "level", "trace_id")),
+}
+JSON_COLUMNS = {"counts", "fields", "context"}
+
+
+def diagnostics(engine: Engine, table: str, filters: dict[str, Any], *, errors_only: bool = False,
+                limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    model, columns = DIAGNOSTICS[table]
+    with Session(engine) as s:
+        stmt = select(model)
+        for col in columns:
+            if filters.get(col) not in (None, ""):
+                stmt = stmt.where(getattr(model, col) == filters[col])
+        if errors_only and table == "api_calls":
+            stmt = stmt.where(ApiCallRow.error.is_not(None))  # type: ignore[union-attr]
+        total = s.exec(select(func.count()).select_from(stmt.subquery())).one()
+        order = [model.seq.desc()] + ([model.idx] if hasattr(model, "idx") else [])
+        rows = s.exec(stmt.order_by(*order).offset(offset).limit(limit)).all()
+        items = []
+        for r in rows:
+            d = r.model_dump()
+            for k in JSON_COLUMNS & d.keys():
+                d[k] = json.loads(d[k])
+            items.append(d)
+        return {"total": total, "items": items, "limit": limit, "offset": offset}
+
+
+def api_call_summary(engine: Engine, run_id: str | None = None) -> list[dict[str, Any]]:
+    with Session(engine) as s:
+        stmt = select(ApiCallRow.service, func.count(), func.sum(ApiCallRow.error.is_not(None)),  # type: ignore[union-attr]
+                      func.avg(ApiCallRow.latency_ms), func.sum(ApiCallRow.cache_hit))
+        if run_id:
+            stmt = stmt.where(ApiCallRow.run_id == run_id)
+        rows = s.exec(stmt.group_by(ApiCallRow.service).order_by(ApiCallRow.service)).all()
+        return [{"service": svc, "calls": n, "errors": int(err or 0), "avg_latency_ms": round(lat or 0.0, 1),
+                 "cache_hits": int(hits or 0)} for svc, n, err, lat, hits in rows]
+
+
+def score_distribution(engine: Engine, run_id: str | None = None) -> dict[str, Any]:
+    """Leads per bucket and per 10-point score band."""
+    with Session(engine) as s:
+        where = [Lead.run_id == run_id] if run_id else []
+        buckets = dict(s.exec(select(Lead.bucket, func.count()).where(*where).group_by(Lead.bucket)).all())
+        band = (func.min(Lead.score, 99) / 10) if engine.dialect.name == "sqlite" else \
+            func.floor(func.least(Lead.score, 99) / 10)
+        bands = {int(k): v for k, v in s.exec(select(band, func.count())
+                                              .where(Lead.score.is_not(None), *where)  # type: ignore[union-attr]
+                                              .group_by(band)).all()}
+    return {
+        "buckets": {b: int(buckets.get(b, 0)) for b in BUCKETS},
+        "unscored": int(buckets.get(None, 0)),
+        "bands": [{"from": i * 10, "to": i * 10 + 9 if i < 9 else 100, "leads": int(bands.get(i, 0))}
+                  for i in range(10)],
+    }

@@ -1,18 +1,36 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from hunter.demo_run import DEMO_CSV
+from services.extractor.cnpj_check import build_cnpj
+from services.extractor.sources.csv_source import iter_csv
 from services.gateway.app import create_app
 from services.projector.db import make_engine
 from services.projector.projection import Projection
-from shared.bus import connect_bus
+from shared.bus import connect_bus, encode
 from shared.config import Settings
-from shared.events import RunRequested, Subjects
-from tests.factories import raw_events, run_events
+from shared.events import (
+    ConfigSaved,
+    Event,
+    ExportCompleted,
+    ExportRequested,
+    IcpProfileSaved,
+    LeadsCleaned,
+    LeadStatusChanged,
+    RunRequested,
+    RunStep,
+    Subjects,
+    envelope,
+)
+from shared.schemas import CleanedLead, CompanyRecord, Partner
+from tests.factories import cleaned_lead, raw_events, run_events
 
 
 @pytest.fixture
@@ -73,3 +91,212 @@ def test_basic_auth_refuses_without_credentials(tmp_path: Path, nats_url: str) -
 def test_production_mode_refuses_to_start_without_a_password(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="BASIC_AUTH"):
         create_app(Settings(HUNTER_DATA_DIR=tmp_path, HUNTER_PRODUCTION=True))
+
+
+# ---- the rest of the API --------------------------------------------------------------------
+
+def _read_last(nats_url: str, subject: str) -> Event:
+    async def read() -> Event:
+        async with connect_bus(nats_url) as bus:
+            stored = await bus.last(subject)
+            assert stored is not None, f"nothing on {subject}"
+            return stored.event()
+
+    return asyncio.run(read())
+
+
+def _publish(nats_url: str, events: list[Event]) -> None:
+    async def send() -> None:
+        async with connect_bus(nats_url) as bus:
+            for e in events:
+                await bus.publish(e, stage=getattr(e, "stage", "x"))
+
+    asyncio.run(send())
+
+
+def _partner_company(n: int, registry_id: str, partner: str, cpf: str) -> CleanedLead:
+    lead = cleaned_lead(n)
+    lead.company.lead_key, lead.company.registry_id = f"BR:{registry_id}", registry_id
+    lead.company.status, lead.company.legal_name = "ATIVA", f"PARTNER CO {n}"
+    lead.company.partners = [Partner(name=partner, kind="PF", document=cpf, qualification="Socio-Administrador")]
+    return lead
+
+
+@pytest.fixture
+def partner_settings(settings: Settings) -> Settings:
+    ana = [_partner_company(11, build_cnpj("29975288", "0001"), "ANA MARIA SOUZA", "***123456**"),
+           _partner_company(12, build_cnpj("91805888", "0001"), "ANA MARIA SOUZA", "***123456**"),
+           _partner_company(13, build_cnpj("11222333", "0001"), "JOAO PEREIRA", "***987654**")]
+    Projection(make_engine(settings.vault_database_url)).apply(
+        raw_events([LeadsCleaned(run_id="r-partners", batch=0, leads=ana)], start=100))
+    return settings
+
+
+def test_leads_are_filtered_sorted_and_paginated(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        by_name = client.get("/api/leads", params={"run_id": "r-api", "sort": "-name", "limit": 2}).json()
+        assert by_name["total"] == 4 and [x["legal_name"] for x in by_name["items"]] == ["ACME 4", "ACME 3"]
+        page2 = client.get("/api/leads", params={"run_id": "r-api", "sort": "-name", "limit": 2, "offset": 2}).json()
+        assert [x["legal_name"] for x in page2["items"]] == ["ACME 2", "ACME 1"]
+        ranged = client.get("/api/leads", params={"min_score": 70, "max_score": 80, "uf": "sp", "cnae": "6201"}).json()
+        assert sorted(x["score"] for x in ranged["items"]) == [70, 80]
+        assert client.get("/api/leads", params={"has_whatsapp": True, "city": "sao paulo"}).json()["total"] == 4
+        bad = client.get("/api/leads", params={"min_score": 90, "max_score": 10})
+        assert bad.status_code == 422 and "min_score" in bad.text
+        assert client.get("/api/leads", params={"bucket": "cold"}).json()["detail"][0]["loc"] == ["query", "bucket"]
+        assert client.get("/api/leads", params={"sort": "random"}).status_code == 422
+
+
+def test_run_events_stream_the_history_then_end_after_the_final_step(settings: Settings, nats_url: str) -> None:
+    run = f"r-sse-{uuid.uuid4().hex[:6]}"
+    _publish(nats_url, [RunStep(run_id=run, stage="extract", status="completed", counts={"extracted": 5}),
+                        RunStep(run_id=run, stage="clean", status="completed", counts={"kept": 4}),
+                        RunStep(run_id=run, stage="run", status="completed", counts={"leads": 4})])
+    with TestClient(create_app(settings)) as client, client.stream("GET", f"/api/runs/{run}/events") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        text = "".join(r.iter_text())
+    frames = [f for f in text.split("\n\n") if f.startswith("id:")]
+    assert text.rstrip().endswith("event: end\ndata: " + json.dumps({"run_id": run, "status": "completed"},
+                                                                     separators=(",", ":")))
+    steps = [json.loads(f.split("data: ", 1)[1]) for f in frames]
+    assert [(s["stage"], s["status"]) for s in steps] == [("extract", "completed"), ("clean", "completed"),
+                                                          ("run", "completed")]
+    assert steps[0]["counts"] == {"extracted": 5}
+    resume_after = int(frames[0].split("\n")[0].removeprefix("id: "))
+    with TestClient(create_app(settings)) as client:
+        text = client.get(f"/api/runs/{run}/events", headers={"Last-Event-ID": str(resume_after)}).text
+    assert '"stage":"extract"' not in text and '"stage":"clean"' in text and "event: end" in text
+
+
+def test_setting_a_lead_status_and_note_publishes_lead_status_changed(settings: Settings, nats_url: str) -> None:
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/leads/BR:00000000000002/status", json={"status": "contacted", "note": "called Ana"})
+        assert r.status_code == 202 and r.json()["run_id"] == "r-api"
+        assert client.post("/api/leads/BR:00000000000002/status", json={"status": "maybe"}).status_code == 422
+        assert client.post("/api/leads/BR:00000000000002/status", json={}).status_code == 422
+        assert client.post("/api/leads/BR:404/status", json={"status": "won"}).status_code == 404
+    event = _read_last(nats_url, "lead.status.r-api")
+    assert isinstance(event, LeadStatusChanged)
+    assert (event.lead_key, event.status, event.note) == ("BR:00000000000002", "contacted", "called Ana")
+
+
+def test_people_are_found_by_name_or_cpf_and_their_companies_imported_as_a_csv_run(
+    partner_settings: Settings, nats_url: str
+) -> None:
+    with TestClient(create_app(partner_settings)) as client:
+        by_name = client.get("/api/partners", params={"q": "maria"}).json()
+        assert [p["name"] for p in by_name] == ["ANA MARIA SOUZA"] and len(by_name[0]["companies"]) == 2
+        by_cpf = client.get("/api/partners", params={"q": "987.654"}).json()
+        assert [p["name"] for p in by_cpf] == ["JOAO PEREIRA"]
+        assert client.get("/api/partners", params={"q": "an"}).status_code == 422
+        keys = [c["lead_key"] for c in by_name[0]["companies"]]
+        r = client.post("/api/partners/import", json={"lead_keys": keys})
+        assert r.status_code == 202 and r.json()["companies"] == 2
+        assert client.post("/api/partners/import", json={"lead_keys": ["BR:nope"]}).status_code == 404
+    event = _read_last(nats_url, f"run.requested.{r.json()['run_id']}")
+    assert isinstance(event, RunRequested) and event.source.startswith("csv:")
+    path = Path(event.source.removeprefix("csv:"))
+    assert path.parent == (partner_settings.data_dir / "uploads").resolve()
+    records = list(iter_csv(path, event.filters))
+    assert sorted(f"BR:{r.registry_id}" for r in records if isinstance(r, CompanyRecord)) == sorted(keys)
+
+
+def test_icp_templates_are_listed_and_a_saved_profile_is_validated_and_published(
+    settings: Settings, nats_url: str
+) -> None:
+    with TestClient(create_app(settings)) as client:
+        listed = client.get("/api/icp").json()
+        assert "software-b2b" in listed["templates"]
+        template = client.get("/api/icp/software-b2b").json()
+        assert template["origin"] == "template" and template["profile"]["target_activities"]
+        r = client.put("/api/icp/my-saas", json={"regions": ["SP"], "weights": {"whatsapp": 20}})
+        assert r.status_code == 202
+        bad = client.put("/api/icp/my-saas", json={"weights": {"telepathy": 5}})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][:2] == ["body", "weights"]
+        assert client.put("/api/icp/Bad Name", json={}).status_code == 422
+        assert client.get("/api/icp/nope-nope").status_code == 404
+    event = _read_last(nats_url, "icp.saved.my-saas")
+    assert isinstance(event, IcpProfileSaved) and event.profile["weights"] == {"whatsapp": 20}
+
+
+def test_an_export_of_the_current_vault_filter_is_requested_and_its_file_downloaded(
+    settings: Settings, nats_url: str
+) -> None:
+    folder = settings.exports_path / "vault" / "x1"
+    folder.mkdir(parents=True)
+    (folder / "hunter_all.csv").write_text("lead_key\nBR:1\n")
+    Projection(make_engine(settings.vault_database_url)).apply(raw_events([
+        ExportCompleted(export_id="x1", segment="all", files={"csv": str(folder / "hunter_all.csv"),
+                                                              "parquet": "/etc/passwd"}, rows=1, bytes=15),
+    ], start=200))
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/exports", json={"vault_filter": {"bucket": "warm", "uf": "SP"}, "formats": ["parquet"]})
+        assert r.status_code == 202
+        assert client.post("/api/exports", json={"segment": "cold"}).json()["detail"][0]["loc"] == ["body", "segment"]
+        assert client.post("/api/exports", json={"formats": ["xlsx"]}).status_code == 422
+        assert client.post("/api/exports", json={"vault_filter": {"min_score": 101}}).status_code == 422
+        listed = {e["export_id"]: e for e in client.get("/api/exports").json()}
+        assert listed["x1"]["rows"] == 1 and listed["x1"]["status"] == "completed"
+        download = client.get("/api/exports/x1/download", params={"format": "csv"})
+        assert download.status_code == 200 and download.text == "lead_key\nBR:1\n"
+        assert client.get("/api/exports/x1/download", params={"format": "parquet"}).status_code == 404
+        assert client.get("/api/exports/nope/download").status_code == 404
+    event = _read_last(nats_url, "export.requested.none")
+    assert isinstance(event, ExportRequested) and event.export_id == r.json()["export_id"]
+    assert event.vault_filter == {"bucket": "warm", "uf": "SP"} and event.formats == ["parquet"]
+
+
+def test_an_uploaded_csv_is_saved_and_reprocessed_as_a_run(settings: Settings, nats_url: str) -> None:
+    content = DEMO_CSV.read_bytes()
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/runs/upload", files={"file": ("back.csv", content, "text/csv")},
+                        data={"enrich_top": "0.3"})
+        assert r.status_code == 202 and r.json()["rows"] > 100
+        bad = client.post("/api/runs/upload", files={"file": ("x.csv", b"name,city\nA,B\n", "text/csv")})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "file"]
+        assert client.post("/api/runs/upload", data={"enrich_top": "0.3"}).status_code == 422
+    event = _read_last(nats_url, f"run.requested.{r.json()['run_id']}")
+    assert isinstance(event, RunRequested) and event.enrich_top == 0.3 and event.filters.status == ["*"]
+    assert Path(event.source.removeprefix("csv:")).read_bytes() == content
+
+
+def test_diagnostics_list_steps_errors_and_the_score_distribution(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        steps = client.get("/api/diagnostics/steps", params={"run_id": "r-api"}).json()
+        assert [s["stage"] for s in steps["items"]] == ["run", "extract"]
+        assert client.get("/api/diagnostics/steps", params={"stage": "clean", "run_id": "r-api"}).json()["total"] == 0
+        assert client.get("/api/diagnostics/errors").json()["total"] >= 0
+        assert client.get("/api/diagnostics/api_calls", params={"status": "abc"}).status_code == 422
+        assert client.get("/api/diagnostics/nope").status_code == 422
+        summary = client.get("/api/diagnostics/summary", params={"run_id": "r-api"}).json()
+    assert summary["scores"]["buckets"] == {"hot": 1, "warm": 3, "nurture": 0, "parked": 0}
+    assert {b["from"]: b["leads"] for b in summary["scores"]["bands"]}[90] == 1
+
+
+def test_config_saves_settings_and_never_echoes_a_secret(settings: Settings, nats_url: str) -> None:
+    with TestClient(create_app(settings)) as client:
+        r = client.put("/api/config", json={"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "s3cr3t"})
+        assert r.status_code == 202 and r.json()["saved"] == ["webhook_url", "webhook_secret"]
+        assert client.put("/api/config", json={"webhook_url": "not a url"}).json()["detail"][0]["loc"][:2] == \
+            ["body", "webhook_url"]
+        assert client.put("/api/config", json={"colour": "red"}).status_code == 422
+    secret = _read_last(nats_url, "config.saved.webhook_secret")
+    assert isinstance(secret, ConfigSaved) and secret.secret and secret.value == "s3cr3t"
+    url = _read_last(nats_url, "config.saved.webhook_url")
+    Projection(make_engine(settings.vault_database_url)).apply(
+        [(300 + i, f"config.saved.{e.key}", encode(envelope(e))) for i, e in enumerate([url, secret])])
+    with TestClient(create_app(settings)) as client:
+        shown = client.get("/api/config").json()
+    assert shown["webhook_url"] == {"secret": False, "value": "http://127.0.0.1:9/hook"}
+    assert shown["webhook_secret"] == {"secret": True, "set": True}
+    assert "s3cr3t" not in json.dumps(shown)
+
+
+def test_the_ui_docs_and_event_streams_are_behind_basic_auth(tmp_path: Path, nats_url: str) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, BASIC_AUTH_USER="ana", BASIC_AUTH_PASS="s3cret")
+    with TestClient(create_app(s)) as client:
+        for path in ("/", "/static/app.js", "/docs", "/openapi.json", "/api/runs/x/events", "/api/config"):
+            assert client.get(path).status_code == 401, path
+        assert "Mission" in client.get("/", auth=("ana", "s3cret")).text
+        assert "/api/leads" in client.get("/openapi.json", auth=("ana", "s3cret")).json()["paths"]
+        assert client.get("/static/../app.py", auth=("ana", "s3cret")).status_code == 404

@@ -1,0 +1,199 @@
+"""Gateway benchmark: the vault list endpoint at 100k leads, and run-step SSE to 50 watchers.
+
+Builds a synthetic vault (bulk inserts of companies and leads into SQLite), serves the real app
+with uvicorn on a free loopback port over an embedded NATS, then measures:
+
+- ``GET /api/leads`` with a mix of filters, sorts and offsets: p50 / p99 latency (goal p99 < 100 ms);
+- ``GET /api/runs/{id}/events`` with ``--watchers`` concurrent clients while a run's steps are
+  published: per-step delivery latency (publish -> every watcher) and the time for all to end.
+
+The last line printed is one JSON object with the figures. ``--quick`` = 10k leads.
+Run: ``python bench/gateway.py --quick`` or ``python bench/gateway.py --leads 100000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from services.gateway.app import create_app  # noqa: E402
+from services.projector.db import make_engine  # noqa: E402
+from services.projector.models import Company, Lead  # noqa: E402
+from shared.bus import connect_bus  # noqa: E402
+from shared.config import Settings  # noqa: E402
+from shared.events import RunStep  # noqa: E402
+from shared.nats_server import EmbeddedNats, free_port  # noqa: E402
+
+UFS = ["SP"] * 5 + ["RJ"] * 2 + ["MG"] * 2 + ["RS", "PR", "SC", "BA", "PE"]
+CITIES = {"SP": ["SAO PAULO", "CAMPINAS", "SANTOS"], "RJ": ["RIO DE JANEIRO", "NITEROI"],
+          "MG": ["BELO HORIZONTE", "UBERLANDIA"]}
+CNAES = ["6201501", "6202300", "6204000", "6311900", "4711302", "5611201", "8630503", "7112000"]
+TECHS = ["WordPress", "Shopify", "Google Analytics", "React", "PHP", "Nginx", "HubSpot", "jQuery"]
+QUERIES: list[dict[str, Any]] = [
+    {}, {"bucket": "hot"}, {"uf": "SP", "min_score": 60}, {"q": "ACME 12"}, {"technology": "shopify", "has_site": True},
+    {"city": "campinas", "sort": "-name"}, {"cnae": "6201", "has_whatsapp": True},
+    {"accountant_like": False, "uf": "RJ"},
+    {"bucket": "warm", "sort": "city", "offset": 500}, {"min_score": 40, "max_score": 59, "status": "new"},
+    {"run_id": "bench-1", "bucket": "hot", "sort": "-updated"},
+]
+
+
+def build_vault(url: str, n: int, seed: int = 7) -> float:
+    rnd = random.Random(seed)
+    engine = make_engine(url)
+    t0 = time.perf_counter()
+    companies, leads = [], []
+    for i in range(n):
+        uf = rnd.choice(UFS)
+        score = min(100, max(0, int(rnd.gauss(55, 20))))
+        bucket = "hot" if score >= 80 else "warm" if score >= 60 else "nurture" if score >= 40 else "parked"
+        key = f"BR:{i:014d}"
+        companies.append({
+            "lead_key": key, "country": "BR", "registry_id": f"{i:014d}", "legal_name": f"ACME {i} LTDA",
+            "trade_name": f"ACME {i}", "status": "ATIVA", "activity_main": rnd.choice(CNAES),
+            "city": rnd.choice(CITIES.get(uf, ["CAPITAL"])), "state": uf, "phone": f"+55119{i:08d}",
+            "whatsapp": f"+55119{i:08d}" if i % 2 else None, "email": f"contato@acme{i}.com.br",
+            "accountant_like": i % 17 == 0, "repeated_phone": False, "source": "csv", "data": "{}",
+        })
+        techs = ",".join(sorted(rnd.sample(TECHS, rnd.randint(0, 3))))
+        leads.append({
+            "run_id": f"bench-{i % 4}", "lead_key": key, "score_v1": score, "rank": i + 1, "enrich": score > 70,
+            "score": score, "bucket": bucket, "reasons": "[]", "enriched": score > 70, "has_site": bool(techs),
+            "has_whatsapp": i % 2 == 1, "technologies": techs, "status": "new", "notes": "",
+            "updated_at": f"2026-11-01T12:{i % 60:02d}:00",
+        })
+    with engine.begin() as conn:
+        for chunk in range(0, n, 20_000):
+            conn.execute(Company.__table__.insert(), companies[chunk:chunk + 20_000])  # type: ignore[attr-defined]
+            conn.execute(Lead.__table__.insert(), leads[chunk:chunk + 20_000])  # type: ignore[attr-defined]
+    engine.dispose()
+    return time.perf_counter() - t0
+
+
+class Server(threading.Thread):
+    def __init__(self, settings: Settings, port: int) -> None:
+        super().__init__(daemon=True)
+        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                                    log_level="warning", lifespan="on"))
+
+    def run(self) -> None:
+        self.server.run()
+
+    def wait(self) -> None:
+        while not self.server.started:
+            time.sleep(0.02)
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)
+
+
+def bench_list(base: str, rounds: int) -> dict[str, Any]:
+    times: list[float] = []
+    per_query: dict[str, list[float]] = {}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        client.get("/api/leads")  # warm-up
+        for _ in range(rounds):
+            for q in QUERIES:
+                params = {k: str(v).lower() if isinstance(v, bool) else v for k, v in q.items()}
+                t0 = time.perf_counter()
+                r = client.get("/api/leads", params=params)
+                ms = (time.perf_counter() - t0) * 1000
+                r.raise_for_status()
+                times.append(ms)
+                per_query.setdefault(json.dumps(q, sort_keys=True), []).append(ms)
+    slowest = max(per_query.items(), key=lambda kv: statistics.median(kv[1]))
+    return {"list_requests": len(times), "list_p50_ms": pct(times, 0.5), "list_p99_ms": pct(times, 0.99),
+            "list_slowest_filter": json.loads(slowest[0]),
+            "list_slowest_p50_ms": round(statistics.median(slowest[1]), 2)}
+
+
+async def bench_sse(base: str, nats_url: str, watchers: int, steps: int) -> dict[str, Any]:
+    run = f"sse-{random.randint(0, 10**9)}"
+    latencies: list[float] = []
+    connected = 0
+    ready = asyncio.Event()
+
+    async def watch(client: httpx.AsyncClient) -> int:
+        nonlocal connected
+        got = 0
+        async with client.stream("GET", f"/api/runs/{run}/events") as r:
+            connected += 1
+            if connected == watchers:
+                ready.set()
+            async for line in r.aiter_lines():
+                if line.startswith("data: ") and '"stage"' in line:
+                    sent = float(json.loads(line[6:])["message"])
+                    latencies.append((time.time() - sent) * 1000)
+                    got += 1
+                elif line.startswith("event: end"):
+                    return got
+        return got
+
+    limits = httpx.Limits(max_connections=watchers + 5)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client, \
+            connect_bus(nats_url, name="bench") as bus:
+        tasks = [asyncio.create_task(watch(client)) for _ in range(watchers)]
+        await asyncio.wait_for(ready.wait(), 30)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            last = i == steps - 1
+            step = RunStep(run_id=run, stage="run" if last else "enrich", status="completed" if last else "progress",
+                           counts={"enriched": i, "expected": steps}, message=repr(time.time()))
+            await bus.publish(step, stage=step.stage)
+        received = await asyncio.wait_for(asyncio.gather(*tasks), 60)
+        elapsed = time.perf_counter() - t0
+    assert all(r == steps for r in received), received
+    return {"sse_watchers": watchers, "sse_steps": steps, "sse_delivery_p50_ms": pct(latencies, 0.5),
+            "sse_delivery_p99_ms": pct(latencies, 0.99), "sse_all_ended_s": round(elapsed, 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--leads", type=int, default=100_000)
+    ap.add_argument("--quick", action="store_true", help="10k leads, fewer rounds")
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--watchers", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=40)
+    args = ap.parse_args()
+    n, rounds = (10_000, 8) if args.quick else (args.leads, args.rounds)
+    with tempfile.TemporaryDirectory() as tmp:
+        nats = EmbeddedNats(Path(tmp) / "nats")
+        nats_url = nats.start()
+        try:
+            settings = Settings(HUNTER_DATA_DIR=Path(tmp), NATS_URL=nats_url)
+            build_s = build_vault(settings.vault_database_url, n)
+            print(f"vault: {n} leads in {build_s:.1f}s", file=sys.stderr)
+            port = free_port()
+            server = Server(settings, port)
+            server.start()
+            server.wait()
+            base = f"http://127.0.0.1:{port}"
+            figures: dict[str, Any] = {"leads": n, "vault_build_s": round(build_s, 2)}
+            figures.update(bench_list(base, rounds))
+            print(f"list: {figures}", file=sys.stderr)
+            figures.update(asyncio.run(bench_sse(base, nats_url, args.watchers, args.steps)))
+            server.server.should_exit = True
+            server.join(10)
+        finally:
+            nats.stop()
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

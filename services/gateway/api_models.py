@@ -1,0 +1,80 @@
+"""Request bodies of the API (validated: a bad field is a 422 naming the field)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from services.exporter.segments import SEGMENTS
+from services.gateway.lead_filter import LeadFilter
+from shared.events import RunFilters
+
+Format = Literal["csv", "parquet"]
+Segment = Literal[tuple(SEGMENTS)]  # type: ignore[valid-type]
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=3, description='"csv:PATH", "cnpj:DIR", "sirene:PATH" or "casadosdados"')
+    filters: RunFilters = Field(default_factory=RunFilters)
+    enrich_top: float = Field(default=0.2, ge=0.0, le=1.0)
+    icp: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    segments: list[Segment] = Field(default_factory=lambda: ["hot"], min_length=1)  # type: ignore[valid-type]
+    formats: list[Format] = Field(default_factory=lambda: ["csv"], min_length=1)
+    label: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _known_source(self) -> RunCreate:
+        kind = self.source.split(":", 1)[0]
+        if kind not in {"csv", "cnpj", "sirene", "casadosdados"}:
+            raise ValueError(f"unknown source kind {kind!r}; use csv:PATH, cnpj:DIR, sirene:PATH or casadosdados")
+        return self
+
+
+class ExportCreate(BaseModel):
+    """A run's segment (``run_id``) or any vault filter (``vault_filter``; then ``segment`` applies on top)."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str | None = None
+    vault_filter: LeadFilter | None = None
+    segment: Segment = "all"  # type: ignore[valid-type]
+    formats: list[Format] = Field(default_factory=lambda: ["csv"], min_length=1)
+    bom: bool = False
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_id: str | None = Field(default=None, description="the lead's run; default: its latest run")
+    status: Literal["new", "contacted", "replied", "won", "lost"] | None = None
+    note: str | None = Field(default=None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _something(self) -> StatusChange:
+        if self.status is None and not (self.note or "").strip():
+            raise ValueError("give a status, a note, or both")
+        return self
+
+
+class PartnerImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lead_keys: list[str] = Field(min_length=1, max_length=10_000)
+    enrich_top: float = Field(default=0.5, ge=0.0, le=1.0)
+    icp: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    label: str | None = Field(default=None, max_length=200)
+
+
+class ConfigUpdate(BaseModel):
+    """Settings saved from the UI. Keys left out are unchanged; secrets are never shown back."""
+
+    model_config = ConfigDict(extra="forbid")
+    webhook_url: HttpUrl | Literal[""] | None = None
+    webhook_secret: str | None = Field(default=None, max_length=500)
+    serper_api_key: str | None = Field(default=None, max_length=500)
+    casa_dos_dados_api_key: str | None = Field(default=None, max_length=500)
+    enrich_top_default: float | None = Field(default=None, ge=0.0, le=1.0)
+    fetch_pages_per_site: int | None = Field(default=None, ge=1, le=20)
+    enable_playwright: bool | None = None
+
+
+SECRET_KEYS = frozenset({"webhook_secret", "serper_api_key", "casa_dos_dados_api_key"})

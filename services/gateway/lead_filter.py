@@ -1,0 +1,90 @@
+"""The vault filter on leads: one model shared by the list endpoint, the UI's export button and
+the exporter (``ExportRequested.vault_filter``), turned into SQL conditions here."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import func, or_
+
+from services.projector.models import Company, Lead
+
+SortKey = Literal["score", "-score", "name", "-name", "city", "-city", "updated", "-updated"]
+LEAD_STATUSES = ("new", "contacted", "replied", "won", "lost")
+
+
+class LeadFilter(BaseModel):
+    """Every field optional; an empty filter selects the whole vault."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str | None = None
+    bucket: Literal["hot", "warm", "nurture", "parked"] | None = None
+    min_score: int | None = Field(default=None, ge=0, le=100)
+    max_score: int | None = Field(default=None, ge=0, le=100)
+    uf: str | None = Field(default=None, max_length=3)
+    city: str | None = None
+    cnae: str | None = Field(default=None, pattern=r"^[0-9A-Za-z.\-/]+$")
+    has_site: bool | None = None
+    has_whatsapp: bool | None = None
+    technology: str | None = None
+    accountant_like: bool | None = None
+    status: Literal["new", "contacted", "replied", "won", "lost"] | None = None
+    q: str | None = None
+
+    @model_validator(mode="after")
+    def _score_range(self) -> LeadFilter:
+        if self.min_score is not None and self.max_score is not None and self.min_score > self.max_score:
+            raise ValueError("min_score is greater than max_score")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        """The set fields only (what an ExportRequested carries)."""
+        return self.model_dump(exclude_none=True, exclude_defaults=True)
+
+
+def lead_conditions(f: LeadFilter) -> list[Any]:
+    """SQL conditions over ``Lead`` joined with ``Company``."""
+    conds: list[Any] = []
+    if f.run_id:
+        conds.append(Lead.run_id == f.run_id)
+    if f.bucket:
+        conds.append(Lead.bucket == f.bucket)
+    if f.min_score is not None:
+        conds.append(Lead.score >= f.min_score)  # type: ignore[operator]
+    if f.max_score is not None:
+        conds.append(Lead.score <= f.max_score)  # type: ignore[operator]
+    if f.uf:
+        conds.append(Company.state == f.uf.upper())
+    if f.city:
+        conds.append(func.upper(Company.city) == f.city.strip().upper())
+    if f.cnae:
+        digits = "".join(c for c in f.cnae if c.isalnum())
+        conds.append(Company.activity_main.startswith(digits))  # type: ignore[union-attr]
+    if f.has_site is not None:
+        conds.append(Lead.has_site == f.has_site)
+    if f.has_whatsapp is not None:
+        conds.append(Lead.has_whatsapp == f.has_whatsapp)
+    if f.technology:
+        conds.append(func.lower(Lead.technologies).contains(f.technology.lower()))
+    if f.accountant_like is not None:
+        conds.append(Company.accountant_like == f.accountant_like)
+    if f.status:
+        conds.append(Lead.status == f.status)
+    if f.q:
+        like = f"%{f.q.strip().upper()}%"
+        conds.append(or_(func.upper(Company.legal_name).like(like), func.upper(Company.trade_name).like(like),
+                         Company.registry_id.like(f"%{f.q.strip()}%")))  # type: ignore[union-attr]
+    return conds
+
+
+SORTS: dict[str, list[Any]] = {
+    "score": [Lead.score.asc(), Lead.lead_key],  # type: ignore[union-attr]
+    "-score": [Lead.score.desc(), Lead.lead_key],  # type: ignore[union-attr]
+    "name": [Company.legal_name.asc(), Lead.lead_key],  # type: ignore[union-attr]
+    "-name": [Company.legal_name.desc(), Lead.lead_key],  # type: ignore[union-attr]
+    "city": [Company.city.asc(), Lead.lead_key],  # type: ignore[union-attr]
+    "-city": [Company.city.desc(), Lead.lead_key],  # type: ignore[union-attr]
+    "updated": [Lead.updated_at.asc(), Lead.lead_key],  # type: ignore[union-attr]
+    "-updated": [Lead.updated_at.desc(), Lead.lead_key],  # type: ignore[union-attr]
+}

@@ -1,0 +1,155 @@
+"""ICP profiles, exports, diagnostics and settings."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse
+from pydantic import ValidationError
+
+from services.gateway import queries
+from services.gateway.api_models import SECRET_KEYS, ConfigUpdate, ExportCreate
+from services.gateway.context import Ctx
+from services.scorer.icp import IcpNotFound, IcpProfile, list_templates, load_icp
+from shared.events import ConfigSaved, ExportRequested, IcpProfileSaved, Subjects, subject_token
+
+router = APIRouter(prefix="/api", tags=["admin"])
+MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+
+
+# ---- ICP --------------------------------------------------------------------------------------
+
+@router.get("/icp", tags=["icp"])
+async def icps(ctx: Ctx) -> dict[str, Any]:
+    """The shipped templates and the profiles saved from the UI."""
+    return {"templates": list_templates(ctx.settings.icp_dir), "profiles": queries.icp_profiles(ctx.engine)}
+
+
+@router.get("/icp/{name}", tags=["icp"])
+async def icp(ctx: Ctx, name: str) -> dict[str, Any]:
+    saved = next((p for p in queries.icp_profiles(ctx.engine) if p["name"] == name), None)
+    if saved:
+        return {**saved, "origin": "saved"}
+    try:
+        profile = load_icp(name, ctx.settings.icp_dir)
+    except IcpNotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return {"name": name, "profile": profile.model_dump(mode="json"), "origin": "template"}
+
+
+@router.put("/icp/{name}", status_code=202, tags=["icp"])
+async def save_icp(ctx: Ctx, body: dict[str, Any], name: str = PathParam(pattern=NAME_PATTERN)) -> dict[str, Any]:
+    """Validate a profile (fields of ``IcpProfile``) and save it as ``IcpProfileSaved``."""
+    try:
+        profile = IcpProfile.model_validate({**body, "name": name})
+    except ValidationError as exc:
+        raise HTTPException(422, [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                                  for e in exc.errors(include_url=False, include_context=False)]) from exc
+    seq = await ctx.publisher().publish(IcpProfileSaved(name=name, profile=profile.model_dump(mode="json")),
+                                        name=name)
+    return {"name": name, "seq": seq}
+
+
+# ---- exports ----------------------------------------------------------------------------------
+
+@router.get("/exports", tags=["exports"])
+async def exports(ctx: Ctx, run_id: str | None = None) -> list[dict[str, Any]]:
+    return queries.list_exports(ctx.engine, run_id)
+
+
+@router.post("/exports", status_code=202, tags=["exports"])
+async def create_export(ctx: Ctx, body: ExportCreate) -> dict[str, Any]:
+    """Export a run's segment, or any vault filter (``vault_filter``, e.g. the Vault page's current filter)."""
+    if body.run_id and body.vault_filter is None:
+        vault_filter: dict[str, Any] = {}  # a run's segment, read back from the stream
+    else:  # a vault filter (none at all: the whole vault), optionally narrowed to one run
+        vault_filter = body.vault_filter.as_dict() if body.vault_filter else {}
+        if body.run_id:
+            vault_filter["run_id"] = body.run_id
+    scope = body.run_id if body.run_id and not vault_filter else "vault"
+    export_id = f"{subject_token(scope)}-{body.segment}-{secrets.token_hex(3)}"
+    event = ExportRequested(export_id=export_id, run_id=body.run_id, segment=body.segment, formats=body.formats,
+                            vault_filter=vault_filter, bom=body.bom, origin="user")
+    await ctx.publisher().publish(event, key=(export_id,))
+    return {"export_id": export_id, "status": "requested", "vault_filter": event.vault_filter}
+
+
+@router.get("/exports/{export_id}", tags=["exports"])
+async def export(ctx: Ctx, export_id: str) -> dict[str, Any]:
+    found = queries.get_export(ctx.engine, export_id)
+    if found is None:
+        raise HTTPException(404, f"export {export_id} not found (yet)")
+    return found
+
+
+@router.get("/exports/{export_id}/download", tags=["exports"])
+async def download(ctx: Ctx, export_id: str, format: Literal["csv", "parquet"] = "csv") -> FileResponse:
+    found = queries.get_export(ctx.engine, export_id)
+    if not found or format not in found["files"]:
+        raise HTTPException(404, f"export {export_id} has no {format} file")
+    path = Path(found["files"][format]).resolve()
+    if not path.is_relative_to(ctx.settings.exports_path) or not path.is_file():
+        raise HTTPException(404, f"export {export_id}: file not available")
+    return FileResponse(path, filename=path.name, media_type=MEDIA_TYPES[format])
+
+
+# ---- diagnostics ------------------------------------------------------------------------------
+
+@router.get("/diagnostics/summary", tags=["diagnostics"])
+async def diagnostics_summary(ctx: Ctx, run_id: str | None = None) -> dict[str, Any]:
+    """API calls per service, and the score distribution (per bucket and per 10-point band)."""
+    return {"api_calls": queries.api_call_summary(ctx.engine, run_id),
+            "scores": queries.score_distribution(ctx.engine, run_id)}
+
+
+@router.get("/diagnostics/{table}", tags=["diagnostics"])
+async def diagnostics(
+    ctx: Ctx, table: Literal["steps", "api_calls", "errors", "logs"],
+    run_id: str | None = None, stage: str | None = None, status: str | None = None, service: str | None = None,
+    kind: str | None = None, level: str | None = None, method: str | None = None, trace_id: str | None = None,
+    errors_only: bool = False, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Run steps, API calls, errors (dead letters, failed steps) and shipped logs, newest first."""
+    filters = {"run_id": run_id, "stage": stage, "status": status, "service": service, "kind": kind,
+               "level": level, "method": method, "trace_id": trace_id}
+    if table == "api_calls" and status is not None:
+        if not status.isdigit():
+            raise HTTPException(422, [{"loc": ["query", "status"], "msg": "an HTTP status code",
+                                       "type": "int_parsing"}])
+        filters["status"] = int(status)
+    return queries.diagnostics(ctx.engine, table, filters, errors_only=errors_only, limit=limit, offset=offset)
+
+
+# ---- settings ---------------------------------------------------------------------------------
+
+@router.get("/config", tags=["config"])
+async def get_config(ctx: Ctx) -> dict[str, Any]:
+    """Every known setting: its value, or for secrets only whether it is set."""
+    rows = queries.config(ctx.engine)
+    out: dict[str, Any] = {}
+    for key in ConfigUpdate.model_fields:
+        row = rows.get(key)
+        if key in SECRET_KEYS or (row is not None and row.secret):
+            out[key] = {"secret": True, "set": bool(row and row.value)}
+        else:
+            out[key] = {"secret": False, "value": row.value if row else None}
+    return out
+
+
+@router.put("/config", status_code=202, tags=["config"])
+async def put_config(ctx: Ctx, body: ConfigUpdate) -> dict[str, Any]:
+    """Save the given settings (``ConfigSaved``; secrets with ``secret=True``). Returns the keys saved."""
+    saved = []
+    for key, value in body.model_dump(exclude_unset=True, mode="json").items():
+        if value is None:
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        await ctx.publisher().publish(ConfigSaved(key=key, value=text, secret=key in SECRET_KEYS),
+                                      subject=Subjects.CONFIG_SAVED.format(key=subject_token(key)))
+        saved.append(key)
+    return {"saved": saved}

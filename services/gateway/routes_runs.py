@@ -1,0 +1,74 @@
+"""Runs: start (from a source, or from an uploaded CSV), list, follow live (SSE), cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi.responses import StreamingResponse
+
+from services.gateway import queries
+from services.gateway.api_models import RunCreate
+from services.gateway.context import Ctx
+from services.gateway.run_events import run_step_events
+from services.gateway.uploads import BadUpload, save_uploaded_csv
+from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+
+async def submit(ctx: Ctx, event: RunRequested) -> dict[str, str]:
+    await ctx.publisher().publish(event, key=(event.run_id,))
+    return {"run_id": event.run_id, "status": "requested", "source": event.source}
+
+
+@router.post("", status_code=202)
+async def create_run(ctx: Ctx, body: RunCreate) -> dict[str, str]:
+    """Start a hunt: publishes ``RunRequested``."""
+    return await submit(ctx, RunRequested(run_id=new_run_id(), requested_by="ui", **body.model_dump()))
+
+
+@router.post("/upload", status_code=202)
+async def reprocess_upload(
+    ctx: Ctx, file: Annotated[UploadFile, File(description="a CSV, e.g. one downloaded from Exports")],
+    enrich_top: Annotated[float, Form(ge=0.0, le=1.0)] = 0.2,
+    icp: Annotated[str | None, Form(pattern=r"^[a-z0-9][a-z0-9_\-]*$")] = None,
+) -> dict[str, Any]:
+    """Recovery: save an uploaded CSV under ``uploads/`` and reprocess it as a run of the csv source."""
+    try:
+        path, rows = save_uploaded_csv(ctx.settings.data_dir, file.filename or "upload.csv", await file.read())
+    except BadUpload as exc:
+        raise HTTPException(422, [{"loc": ["body", "file"], "msg": str(exc), "type": "value_error"}]) from exc
+    event = RunRequested(run_id=new_run_id(), source=f"csv:{path}", filters=RunFilters(status=["*"]),
+                         enrich_top=enrich_top, icp=icp or None, segments=["hot", "all"], formats=["csv"],
+                         label=f"recovery: {file.filename}", requested_by="ui")
+    return {**await submit(ctx, event), "rows": rows}
+
+
+@router.get("")
+async def runs(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+    return queries.list_runs(ctx.engine, limit)
+
+
+@router.get("/{run_id}")
+async def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
+    found = queries.get_run(ctx.engine, run_id)
+    if found is None:
+        raise HTTPException(404, f"run {run_id} not found (yet)")
+    return found
+
+
+@router.get("/{run_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def run_events(ctx: Ctx, run_id: str, request: Request,
+                     last_event_id: Annotated[int, Header(ge=0)] = 0) -> StreamingResponse:
+    """The run's steps as Server-Sent Events (``step``), history then live; ``end`` when it finishes."""
+    frames = run_step_events(ctx.publisher(), run_id, after_seq=last_event_id, disconnected=request.is_disconnected)
+    return StreamingResponse(frames, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.post("/{run_id}/cancel", status_code=202)
+async def cancel(ctx: Ctx, run_id: str) -> dict[str, str]:
+    await ctx.publisher().publish(RunCancelled(run_id=run_id, reason="cancelled by user"), key=(run_id,))
+    return {"run_id": run_id, "status": "cancel_requested"}

@@ -1,0 +1,101 @@
+"""The UI in a real browser (Debian Chromium via Playwright) over the whole stack: start a hunt on
+the demo data from the Mission page, watch it finish live, filter the vault, download an export."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hunter.demo_run import DEMO_CSV, start_farm
+from hunter.stack import Stack
+from shared.nats_server import free_port
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def stack(tmp_path: Path, fresh_nats_url: str) -> Iterator[Stack]:
+    farm, proxy, search = start_farm(tmp_path)
+    env = {"HUNTER_HTTP_PROXY": proxy, "SEARCH_BASE_URL": search, "SERPER_API_KEY": "test-key",
+           "FETCH_SCHEMES": "http", "FETCH_CONNECT_TIMEOUT": "2", "FETCH_READ_TIMEOUT": "5", "HUNTER_BATCH_SIZE": "100"}
+    s = Stack(data_dir=tmp_path / "data", nats_url=fresh_nats_url, env_extra=env, gateway=True,
+              gateway_port=free_port())
+    s.start()
+    try:
+        assert s.wait_gateway(30), f"gateway did not come up: {s.crashed()}"
+        yield s
+    finally:
+        s.stop()
+        farm.terminate()
+        farm.wait(timeout=10)
+
+
+async def test_a_hunt_started_in_the_ui_finishes_live_and_its_filtered_vault_exports(
+    stack: Stack, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = await browser.new_page(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(stack.gateway_url + "/#mission")
+
+        # Mission: start a hunt on the demo sample and watch its steps arrive until it completes
+        await page.fill("#source", f"csv:{DEMO_CSV}")
+        await page.fill("input[name=enrich_top]", "0.1")
+        await page.click("#start")
+        card = page.locator("#run-card")
+        await expect(card).to_be_visible()
+        await expect(page.locator("#st-extract .pill")).to_have_text("completed", timeout=30_000)
+        await expect(card).to_have_attribute("data-status", "completed", timeout=50_000)
+        await expect(page.locator("#bar-enrich")).to_have_class("bar done")
+        run_id = await card.get_attribute("data-run")
+        await page.screenshot(path=str(SHOTS / "mission.png"), full_page=True)
+
+        # Vault: the run's hot leads, filtered through the form
+        await page.goto(f"{stack.gateway_url}/#vault?run_id={run_id}")
+        await page.select_option("select[name=bucket]", "hot")
+        await page.click("#filter button")
+        await expect(page.locator("#total")).to_have_text(re.compile(r"^[1-9]\d* leads$"))
+        total = int((await page.locator("#total").inner_text()).split()[0])
+        buckets = await page.locator("#leads tbody td:nth-child(2)").all_inner_texts()
+        assert buckets and set(buckets) == {"hot"}, buckets
+        await page.screenshot(path=str(SHOTS / "vault.png"), full_page=True)
+
+        # export the current filter and download the CSV once it is written
+        await page.click("#export")
+        await page.wait_for_url(re.compile(r"#exports/.+"))
+        export_id = page.url.split("#exports/", 1)[1]
+        row = page.locator(f'#exports tbody tr[data-export="{export_id}"][data-status=completed]')
+        await expect(row).to_be_visible(timeout=20_000)
+        async with page.expect_download() as info:
+            await row.locator("a.dl[data-format=csv]").click()
+        download = await info.value
+        saved = tmp_path / "download.csv"
+        await download.save_as(saved)
+        await page.screenshot(path=str(SHOTS / "exports.png"), full_page=True)
+
+        # the lead page and diagnostics render
+        await page.goto(f"{stack.gateway_url}/#diagnostics?run_id={run_id}")
+        await expect(page.locator("#chart svg rect").first).to_be_attached()
+        await page.screenshot(path=str(SHOTS / "diagnostics.png"), full_page=True)
+        await browser.close()
+
+    with saved.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == total and {r["bucket"] for r in rows} == {"hot"}
+    assert not errors, errors
