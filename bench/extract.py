@@ -10,7 +10,8 @@ directory, then measures:
   ``--no-publish`` or when ``shared.bus`` is not available).
 
 The last line printed is one JSON object with the figures. ``--quick`` = 50,000 rows.
-Run: ``python bench/extract.py --quick`` or ``python bench/extract.py --rows 1000000 --no-publish``.
+Run: ``python bench/extract.py --quick --batch-sizes 250,500,1000,2000`` or
+``python bench/extract.py --rows 1000000 --no-publish``.
 """
 
 from __future__ import annotations
@@ -124,34 +125,28 @@ def time_parse(source: str, filters: RunFilters) -> tuple[int, int, float]:
     return records, dropped, time.perf_counter() - started
 
 
-async def time_publish(source: str, filters: RunFilters, data_dir: Path, batch_size: int) -> tuple[int, float]:
+async def time_publish(
+    source: str, filters: RunFilters, data_dir: Path, batch_sizes: list[int]
+) -> dict[int, dict[str, float]]:
+    """Parse and publish the whole source once per batch size, the way the extractor service does."""
+    from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
     from shared.bus import connect_bus
-    from shared.events import LeadsExtracted
     from shared.nats_server import embedded_nats
 
-    run_id = "bench"
-    published = 0
+    figures: dict[int, dict[str, float]] = {}
     async with embedded_nats(data_dir) as url, connect_bus(url) as bus:
-        started = time.perf_counter()
-        batch: list[CompanyRecord] = []
-        batch_no = 0
-
-        async def flush() -> None:
-            nonlocal batch_no, published, batch
-            batch_no += 1
-            event = LeadsExtracted(run_id=run_id, batch=batch_no, companies=batch)
-            await bus.publish(event, key=(run_id, batch_no))
-            published += len(batch)
-            batch = []
-
-        for item in iter_source(source, filters):
-            if isinstance(item, CompanyRecord):
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    await flush()
-        if batch:
-            await flush()
-        return published, time.perf_counter() - started
+        for size in batch_sizes:
+            encoder = BatchEncoder(bus, f"bench-{size}", iter_source(source, filters), batch_size=size,
+                                   max_bytes=bus.nc.max_payload - HEADROOM)
+            started = time.perf_counter()
+            await publish_batches(bus, encoder)
+            seconds = time.perf_counter() - started
+            stored = await bus.count(f"lead.extracted.bench-{size}")
+            figures[size] = {"published": encoder.extracted, "messages": stored, "s": round(seconds, 2),
+                             "rows_per_s": round(encoder.extracted / seconds)}
+            print(f"publish, batch {size}: {encoder.extracted} leads in {stored} messages, {seconds:.2f}s",
+                  file=sys.stderr)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="50,000 rows")
     parser.add_argument("--no-publish", action="store_true", help="skip the JetStream publish step")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-sizes", default="500", help="comma-separated, e.g. 250,500,1000,2000")
     parser.add_argument("--dir", type=Path, help="keep the generated files here (reused if present)")
     args = parser.parse_args(argv)
     rows = 50_000 if args.quick else args.rows
@@ -185,15 +180,13 @@ def main(argv: list[str] | None = None) -> int:
 
         result["publish_rows_per_s"] = None
         if not args.no_publish:
-            try:
-                published, seconds = asyncio.run(
-                    time_publish(source, RunFilters(status=["*"]), Path(tmp) / "nats", args.batch_size)
-                )
-            except ImportError as exc:
-                result["publish_skipped"] = f"shared.bus not available: {exc}"
-            else:
-                result.update(published=published, publish_s=round(seconds, 2),
-                              publish_rows_per_s=round(published / seconds))
+            sizes = [int(v) for v in args.batch_sizes.split(",") if v.strip()]
+            figures = asyncio.run(time_publish(source, RunFilters(status=["*"]), Path(tmp) / "nats", sizes))
+            best = max(figures, key=lambda k: figures[k]["rows_per_s"])
+            result.update(publish_batch_size=best, published=figures[best]["published"],
+                          publish_s=figures[best]["s"], publish_rows_per_s=figures[best]["rows_per_s"])
+            if len(figures) > 1:
+                result["publish_by_batch_size"] = {str(k): v["rows_per_s"] for k, v in figures.items()}
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
     return 0

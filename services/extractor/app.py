@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from collections.abc import Iterator
 
 from faststream.nats import NatsMessage
 
-from services.extractor.batching import take_batch
+from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
 from services.extractor.sources import iter_source
 from shared.events import (
     ApiCallsRecorded,
     Envelope,
-    LeadsExtracted,
-    LeadsRejected,
     RunRequested,
     RunStep,
     Subjects,
@@ -22,6 +20,8 @@ from shared.events import (
 )
 from shared.schemas import ApiCall, CompanyRecord, DroppedLead
 from shared.service import Service
+
+PROGRESS_EVERY_S = 1.0
 
 service = Service("extractor")
 app = service.app
@@ -51,42 +51,42 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
         await bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"extract: {exc}"),
                           key=(run, "run", "failed"), stage="run", causation_id=env.event_id)
         return
-    extracted = rejected = batches = rejected_batches = 0
+    encoder = BatchEncoder(bus, run, items, batch_size=service.settings.batch_size, causation_id=env.event_id,
+                           max_bytes=max(64 * 1024, bus.nc.max_payload - HEADROOM))
     cancelled_subject = Subjects.RUN_CANCELLED.format(run_id=subject_token(run))
-    while True:
-        try:
-            companies, dropped = await asyncio.to_thread(take_batch, items, service.settings.batch_size)
-        except ValueError as exc:  # a source that fails mid-way (bad header, API refusal)
-            log.error("extract_failed", reason=str(exc))
-            await bus.publish(RunStep(run_id=run, stage="extract", status="failed", message=str(exc)),
-                              key=(run, "extract", "failed"), stage="extract")
-            await bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"extract: {exc}"),
-                              key=(run, "run", "failed"), stage="run")
-            return
-        if companies:
-            await bus.publish(LeadsExtracted(run_id=run, batch=batches, companies=companies),
-                              key=(run, batches), causation_id=env.event_id)
-            batches += 1
-            extracted += len(companies)
-        if dropped:
-            await bus.publish(LeadsRejected(run_id=run, stage="extract", batch=rejected_batches, rejected=dropped),
-                              key=(run, "extract", rejected_batches), causation_id=env.event_id)
-            rejected_batches += 1
-            rejected += len(dropped)
-        if calls:
-            await bus.publish(ApiCallsRecorded(run_id=run, calls=list(calls)), service="extractor")
-            calls.clear()
-        if not companies and not dropped:
-            break
-        await msg.in_progress()
-        await bus.publish(
-            RunStep(run_id=run, stage="extract", status="progress",
-                    counts={"extracted": extracted, "rejected": rejected, "batches": batches}),
-            key=(run, "extract", "progress", batches, rejected_batches), stage="extract",
-        )
+    clock = {"progress": time.monotonic()}
+
+    def counts() -> dict[str, int]:
+        return {"extracted": encoder.extracted, "rejected": encoder.rejected, "batches": encoder.batches}
+
+    async def after_batch() -> bool:
+        """Progress, API calls and the cancel check, at most once a second (not per batch)."""
+        if n := len(calls):  # appended by the worker thread meanwhile: take the first n
+            await bus.publish(ApiCallsRecorded(run_id=run, calls=calls[:n]), service="extractor")
+            del calls[:n]
+        if time.monotonic() - clock["progress"] < PROGRESS_EVERY_S:
+            return True
+        clock["progress"] = time.monotonic()
+        await bus.publish(RunStep(run_id=run, stage="extract", status="progress", counts=counts()),
+                          key=(run, "extract", "progress", encoder.batches, encoder.rejected_batches),
+                          stage="extract")
         if await bus.last(cancelled_subject) is not None:
             log.info("extract_cancelled")
-            break
+            return False
+        return True
+
+    try:
+        await publish_batches(bus, encoder, after_batch=after_batch)
+    except ValueError as exc:  # a source that fails mid-way (bad header, API refusal)
+        log.error("extract_failed", reason=str(exc))
+        await bus.publish(RunStep(run_id=run, stage="extract", status="failed", message=str(exc)),
+                          key=(run, "extract", "failed"), stage="extract")
+        await bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"extract: {exc}"),
+                          key=(run, "run", "failed"), stage="run")
+        return
+    if calls:
+        await bus.publish(ApiCallsRecorded(run_id=run, calls=list(calls)), service="extractor")
+    extracted, rejected, batches = encoder.extracted, encoder.rejected, encoder.batches
     log.info("extract_completed", extracted=extracted, rejected=rejected, batches=batches)
     await bus.publish(
         RunStep(run_id=run, stage="extract", status="completed",

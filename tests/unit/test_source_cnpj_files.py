@@ -177,16 +177,31 @@ def test_nul_bytes_and_runs_of_spaces_are_cleaned_and_alphanumeric_cnpjs_kept(tm
     assert lead.phones == ["11 987654321", "11 33334444"] and lead.emails == ["contato@x.com.br"]
 
 
-def test_join_is_correct_when_the_hunt_spans_several_chunks(tmp_path: Path) -> None:
+def test_join_on_disk_matches_the_in_memory_join_when_the_hunt_overflows_a_chunk(tmp_path: Path) -> None:
     basicos = [f"{10_000_000 + i}" for i in range(25)]
-    (tmp_path / "Estabelecimentos0").write_bytes(b"".join(_q(_estab(b, "0001")) for b in basicos))
+    estab = [_q(_estab(b, "0001")) for b in basicos] + [_q(_estab(basicos[3], "0002"))]
+    estab.insert(10, _q(_estab("99999999", "0001")[:12]))  # malformed, between the chunks
+    (tmp_path / "Estabelecimentos0").write_bytes(b"".join(estab))
     (tmp_path / "Empresas0").write_bytes(b"".join(_q([b, f"EMPRESA {b}", "2062", "49", "0,00", "05", ""])
                                                   for b in reversed(basicos)))
     (tmp_path / "Simples").write_bytes(b"".join(_q([b, "S", "", "", "S" if int(b) % 2 else "N", "", ""])
                                                 for b in basicos))
-    leads = _leads(list(iter_cnpj(tmp_path, RunFilters(), chunk_size=4)))
-    assert [r.legal_name for r in leads] == [f"EMPRESA {b}" for b in basicos]
-    assert [r.mei for r in leads] == [bool(int(b) % 2) for b in basicos]
+    (tmp_path / "Socios0").write_bytes(b"".join(_q([b, "2", f"SOCIO {b}", "***1**", "49", "20150101", "", "", "",
+                                                    "00", "4"]) for b in basicos[::5]))
+    in_memory = list(iter_cnpj(tmp_path, RunFilters()))
+    on_disk = list(iter_cnpj(tmp_path, RunFilters(), chunk_size=4, spill_dir=tmp_path))
+    assert len(_leads(on_disk)) == 26
+    by_key = sorted(_leads(in_memory), key=lambda r: r.registry_id)
+    assert sorted(_leads(on_disk), key=lambda r: r.registry_id) == by_key
+    assert [CompanyRecord.model_validate_json(r.model_dump_json()) for r in by_key] == by_key  # valid as built
+    by_id = {r.registry_id[:12]: r for r in _leads(on_disk)}
+    assert by_id[basicos[3] + "0002"].legal_name == f"EMPRESA {basicos[3]}"
+    assert [by_id[b + "0001"].mei for b in basicos] == [bool(int(b) % 2) for b in basicos]
+    assert by_id[basicos[5] + "0001"].partners[0].name == f"SOCIO {basicos[5]}"
+    [bad] = [i for i in on_disk if isinstance(i, DroppedLead)]
+    assert bad.source_line == 11 and bad.reason.code == "malformed_row"
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []  # the spill is removed
+    assert len(_leads(list(iter_cnpj(tmp_path, RunFilters(limit=9), chunk_size=4, spill_dir=tmp_path)))) == 9
 
 
 def test_limit_caps_the_records_and_stops_reading(tmp_path: Path) -> None:

@@ -1,15 +1,13 @@
 """Receita Federal CNPJ open data (``cnpj:DIR``): the official zips (or their plain members).
 
-Streaming join in three steps, memory bounded by ``chunk_size`` whatever the file sizes:
-
 1. stream Estabelecimentos; a raw-bytes prefilter (UF / municipality / CNAE tokens) skips most
    lines before any decoding, then the exact filters run on the split fields; matching lines are
-   kept as text (one string each) until the chunk is full or the limit is reached;
-2. stream Empresas, Simples and Socios keeping only the rows of the chunk's ``cnpj_basico`` set;
-3. emit one ``CompanyRecord`` per kept establishment, in file order; then go on with step 1.
-
-A filtered or limited hunt fits in one chunk, so each file is read once. An unfiltered import of
-more than ``chunk_size`` establishments re-reads the (smaller) company files once per chunk.
+   kept raw;
+2. join them with Empresas, Simples and Socios by ``cnpj_basico`` (``receita_join``): in memory
+   when at most ``chunk_size`` establishments match (a filtered or limited hunt: leads come out in
+   file order), else through a hash join on disk (a national import: leads come out partition by
+   partition). Either way each file is read once and memory stays bounded;
+3. build one ``CompanyRecord`` per establishment (``receita_records``).
 """
 
 from __future__ import annotations
@@ -19,55 +17,20 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from shared.events import RunFilters
 from shared.schemas import CompanyRecord, DroppedLead
 
 from .errors import SourceError
 from .filters import BR_STATUS_BY_CODE, LeadFilter
-from .receita_layout import (
-    AGE_BAND,
-    E_BAIRRO,
-    E_CEP,
-    E_CIDADE_EXT,
-    E_CNAE,
-    E_CNAE_SEC,
-    E_COMPL,
-    E_DATA_SIT_ESPECIAL,
-    E_DATA_SITUACAO,
-    E_DDD1,
-    E_DDD2,
-    E_DDD_FAX,
-    E_EMAIL,
-    E_FANTASIA,
-    E_FAX,
-    E_INICIO,
-    E_LOGR,
-    E_MATRIZ,
-    E_MOTIVO,
-    E_MUNICIPIO,
-    E_NUMERO,
-    E_PAIS,
-    E_SIT_ESPECIAL,
-    E_SITUACAO,
-    E_TEL1,
-    E_TEL2,
-    E_TIPO_LOGR,
-    E_UF,
-    ESTAB_COLUMNS,
-    PARTNER_KIND,
-    PORTE,
-    file_kind,
-    split_line,
-)
-from .records import dropped, make_partner, wrap_address, wrap_company
+from .receita_join import CompanyRows, Establishment, Spill, company_lines, record_lines
+from .receita_layout import E_CNAE, E_CNAE_SEC, E_MUNICIPIO, E_SITUACAO, E_UF, ESTAB_COLUMNS, file_kind, split_line
+from .receita_records import Builder, company_builder, estab_fields
+from .records import dropped
 from .text_streams import DataFile
-from .values import collapse, fold, iso_date, parse_money
+from .values import collapse, fold
 
 DEFAULT_CHUNK_SIZE = 200_000
-_NATUREZA_CACHE_MISS = None
-_FLAGS = {"S": True, "N": False, "s": True, "n": False}
 _TABLE_KINDS = ("cnaes", "municipios", "naturezas", "qualificacoes", "paises", "motivos")
 
 
@@ -140,13 +103,6 @@ class CodeTables:
         return codes
 
 
-class _Match(NamedTuple):
-    file_label: str
-    line_no: int
-    raw: bytes  # the record as read (latin-1), decoded again when emitted
-    key: bytes  # cnpj_basico
-
-
 class _EstablishmentFilter:
     """Raw-bytes prefilter plus the exact per-field test."""
 
@@ -187,24 +143,6 @@ class _EstablishmentFilter:
         return not flt.activities or flt.activity_ok(f[E_CNAE], f[E_CNAE_SEC])
 
 
-def _lines(data: DataFile) -> Iterator[tuple[int, bytes]]:
-    """(line number, record bytes) with NULs and line ends stripped; records spanning lines joined."""
-    with data.open_binary() as fh:
-        line_no = 0
-        pending = b""
-        for raw in fh:
-            line_no += 1
-            if pending:
-                raw = pending + raw
-                pending = b""
-            if raw.count(b'"') & 1:
-                pending = raw
-                continue
-            yield line_no, raw
-        if pending:
-            yield line_no, pending
-
-
 def _text(raw: bytes) -> str:
     line = raw.decode("latin-1")
     if "\x00" in line:
@@ -214,7 +152,7 @@ def _text(raw: bytes) -> str:
 
 def _scan_establishments(
     files: list[DataFile], check: _EstablishmentFilter
-) -> Iterator[_Match | DroppedLead]:
+) -> Iterator[Establishment | DroppedLead]:
     expected = len(ESTAB_COLUMNS)
     quotes = 2 * expected
     prefilter = None if not check.groups else check.prefilter
@@ -222,9 +160,9 @@ def _scan_establishments(
     accepts = check.accepts
     for data in files:
         label = data.label
-        for line_no, raw in _lines(data):
+        for line_no, raw in record_lines(data):
             if trivial and raw.count(b'"') == quotes and raw[:1] == b'"' and raw[9:12] == b'";"':
-                yield _Match(label, line_no, raw, raw[1:9])  # well formed, no filter: no parsing yet
+                yield label, line_no, raw[1:9], raw  # well formed, no filter: no parsing yet
                 continue
             if prefilter is not None and not prefilter(raw):
                 continue
@@ -242,233 +180,43 @@ def _scan_establishments(
                 )
                 continue
             if trivial or accepts(fields):
-                yield _Match(label, line_no, raw, fields[0].strip().zfill(8).encode("latin-1"))
+                yield label, line_no, fields[0].strip().zfill(8).encode("latin-1"), raw
 
 
-def _rows_for_keys(files: list[DataFile], keys: set[bytes]) -> Iterator[tuple[bytes, bytes]]:
-    """(key, raw record) of a company-level file for the ``cnpj_basico``s in ``keys``.
-
-    The key is sliced from the raw bytes of a well-formed line; other lines are parsed to find it.
-    """
-    for data in files:
-        for _, raw in _lines(data):
-            if raw[:1] == b'"' and raw[9:12] == b'";"':
-                key = raw[1:9]
-            else:
-                first = _text(raw).split(";", 1)[0].strip().strip('"')
-                if not first:
-                    continue
-                key = first.zfill(8).encode("latin-1")
-            if key in keys:
-                yield key, raw
-
-
-def _fields(raw: bytes, expected: int) -> list[str] | None:
-    fields = split_line(_text(raw), expected)
-    return fields if len(fields) == expected else None
-
-
-class _Joiner:
-    """Company-level data for one chunk of establishments, kept as raw records until emitted."""
-
-    def __init__(self, files: ReceitaFiles, keys: set[bytes]) -> None:
-        self.empresas: dict[bytes, bytes] = dict(_rows_for_keys(files["empresas"], keys))
-        self.simples: dict[bytes, tuple[bool | None, bool | None]] = {}
-        for key, raw in _rows_for_keys(files["simples"], keys):
-            f = _fields(raw, 7)
-            if f is not None:
-                self.simples[key] = (_FLAGS.get(f[1].strip()), _FLAGS.get(f[4].strip()))
-        self.socios: dict[bytes, list[bytes]] = {}
-        for key, raw in _rows_for_keys(files["socios"], keys):
-            self.socios.setdefault(key, []).append(raw)
-
-    def empresa(self, key: bytes) -> list[str] | None:
-        raw = self.empresas.get(key)
-        return None if raw is None else _fields(raw, 7)
-
-    def partners(self, key: bytes) -> list[list[str]] | None:
-        raws = self.socios.get(key)
-        if not raws:
-            return None
-        return [f for f in (_fields(r, 11) for r in raws) if f is not None]
-
-
-def _partners(rows: list[list[str]], tables: CodeTables) -> list[Any]:
-    out = []
-    for r in rows:
-        name = collapse(r[2])
-        if not name:
-            continue
-        out.append(
-            make_partner(
-                name=name,
-                kind=PARTNER_KIND.get(r[1].strip(), "unknown"),
-                document=r[3].strip() or None,
-                qualification=tables.qualificacoes.get(r[4].strip(), r[4].strip() or None),
-                joined_on=iso_date(r[5]),
-                age_band=AGE_BAND.get(r[10].strip()) if r[10].strip() else None,
-            )
-        )
-    return out
-
-
-_DATES: dict[str, str | None] = {}
-
-
-def _date(value: str) -> str | None:
-    """``iso_date`` memoised: a publication holds a few tens of thousands of distinct dates."""
-    try:
-        return _DATES[value]
-    except KeyError:
-        if len(_DATES) > 200_000:
-            _DATES.clear()
-        result = _DATES[value] = iso_date(value)
-        return result
-
-
-def is_clean_line(line: str) -> bool:
-    """No field of this quoted line has padding or a run of spaces."""
-    return "  " not in line and '" ' not in line and ' "' not in line and "\t" not in line
-
-
-def _normal_cnpj(basico: str, ordem: str, dv: str) -> str:
-    basico, ordem, dv = basico.strip(), ordem.strip(), dv.strip()
-    if basico.isdigit():
-        basico = basico.zfill(8)
-    if ordem.isdigit():
-        ordem = ordem.zfill(4)
-    return (basico + ordem + dv.zfill(2)).upper()
-
-
-def build_company(
-    f: list[str],
-    *,
-    empresa: list[str] | None,
-    simples: tuple[bool | None, bool | None] | None,
-    socios: list[list[str]] | None,
-    tables: CodeTables,
-    source_file: str,
-    source_line: int,
-    clean: bool = False,
-) -> CompanyRecord:
-    """One lead from an Estabelecimentos row and its company-level rows (already split).
-
-    This is the hot loop of a national import: ``clean`` says the caller checked that the line has
-    no padded field and no run of spaces (``is_clean_line``), so values are used as published;
-    otherwise every field is collapsed first. The record is assembled without validation, every
-    field set and typed.
-    """
-    if not clean:
-        f = [collapse(v) or "" for v in f]
-    cnpj = f[0] + f[1] + f[2]
-    if len(cnpj) != 14 or not cnpj.isalnum() or not (cnpj.isdigit() or cnpj.isupper()):
-        cnpj = _normal_cnpj(f[0], f[1], f[2])
-    situacao = f[E_SITUACAO]
-    cnae = f[E_CNAE]
-    phones = []
-    if f[E_TEL1]:
-        phones.append(f"{f[E_DDD1]} {f[E_TEL1]}" if f[E_DDD1] else f[E_TEL1])
-    if f[E_TEL2]:
-        phones.append(f"{f[E_DDD2]} {f[E_TEL2]}" if f[E_DDD2] else f[E_TEL2])
-    email = f[E_EMAIL]
-    city_code = f[E_MUNICIPIO]
-    uf = f[E_UF]
-    extra: dict[str, str] = {}
-    motivo = f[E_MOTIVO]
-    if motivo and motivo != "00" and motivo != "0":
-        extra["status_reason"] = tables.motivos.get(motivo, motivo)
-    if f[E_FAX]:
-        extra["fax"] = f"{f[E_DDD_FAX]} {f[E_FAX]}".strip()
-    if f[E_SIT_ESPECIAL]:
-        extra["special_status"] = collapse(f[E_SIT_ESPECIAL]) or ""
-        extra["special_status_date"] = iso_date(f[E_DATA_SIT_ESPECIAL]) or ""
-    city = tables.municipios.get(city_code) or (city_code or None)
-    if uf == "EX":
-        city = collapse(f[E_CIDADE_EXT]) or city
-        if f[E_PAIS]:
-            extra["country_name"] = tables.paises.get(f[E_PAIS], f[E_PAIS])
-    secondary = f[E_CNAE_SEC]
-    address = wrap_address({
-        "street_type": f[E_TIPO_LOGR] or None,
-        "street": f[E_LOGR] or None,
-        "number": f[E_NUMERO] or None,
-        "complement": f[E_COMPL] or None,
-        "district": f[E_BAIRRO] or None,
-        "postal_code": f[E_CEP] or None,
-        "city": city,
-        "city_code": city_code or None,
-        "state": uf or None,
-        "country": "BR",
-    })
-    if empresa is not None:
-        natureza = empresa[2]
-        porte = empresa[5]
-        legal_name = collapse(empresa[1])
-        legal_nature = natureza or None
-        legal_nature_name = _NATUREZA_CACHE_MISS if not natureza else tables.naturezas.get(natureza)
-        money = empresa[4]
-        try:
-            capital = float(money.replace(",", ".")) if money.count(",") == 1 and "." not in money else None
-        except ValueError:
-            capital = None
-        if capital is None:
-            capital = parse_money(money)
-        size = PORTE.get(porte, porte or None)
-    else:
-        legal_name = legal_nature = legal_nature_name = size = None
-        capital = None
-    return wrap_company({
-        "lead_key": "BR:" + cnpj,
-        "country": "BR",
-        "registry_id": cnpj,
-        "source": "cnpj",
-        "source_file": source_file,
-        "source_line": source_line,
-        "legal_name": legal_name,
-        "trade_name": f[E_FANTASIA] or None,
-        "status": BR_STATUS_BY_CODE.get(situacao, situacao or None),
-        "status_date": _date(f[E_DATA_SITUACAO]),
-        "opened_on": _date(f[E_INICIO]),
-        "activity_main": cnae or None,
-        "activity_main_name": tables.cnaes.get(cnae),
-        "activities_secondary": secondary.split(",") if secondary else [],
-        "legal_nature": legal_nature,
-        "legal_nature_name": legal_nature_name,
-        "size": size,
-        "capital": capital,
-        "head_office": f[E_MATRIZ] == "1",
-        "address": address,
-        "phones": phones,
-        "emails": [email] if email else [],
-        "website": None,
-        "simples": None if simples is None else simples[0],
-        "mei": None if simples is None else simples[1],
-        "partners": _partners(socios, tables) if socios else [],
-        "extra": extra,
-    })
-
-
-def _emit(chunk: list[_Match], files: ReceitaFiles, tables: CodeTables) -> Iterator[CompanyRecord]:
-    join = _Joiner(files, {m.key for m in chunk})
+def _emit(
+    establishments: Iterable[Establishment], rows: CompanyRows, build: Builder
+) -> Iterator[CompanyRecord | DroppedLead]:
     expected = len(ESTAB_COLUMNS)
-    for m in chunk:
-        line = _text(m.raw)
-        yield build_company(
-            split_line(line, expected),
-            clean=is_clean_line(line),
-            empresa=join.empresa(m.key),
-            simples=join.simples.get(m.key),
-            socios=join.partners(m.key),
-            tables=tables,
-            source_file=m.file_label,
-            source_line=m.line_no,
-        )
+    empresa, simples, socios = rows.empresas.get, rows.simples.get, rows.socios.get
+    for label, line_no, key, raw in establishments:
+        f = estab_fields(raw, expected)
+        if len(f) != expected:
+            yield dropped("malformed_row", f"Estabelecimentos row has {len(f)} columns, expected {expected}",
+                          source_file=label, source_line=line_no, raw={"line": _text(raw)[:2000]})
+            continue
+        yield build(f, label, line_no, empresa(key), simples(key), socios(key))
+
+
+def estimated_rows(files: list[DataFile]) -> int:
+    """Rough number of records in ``files`` from their uncompressed sizes (~250 bytes a row)."""
+    total = 0
+    for data in files:
+        if data.member is not None:
+            with zipfile.ZipFile(data.path) as zf:
+                total += zf.getinfo(data.member).file_size
+        else:
+            total += data.path.stat().st_size * (5 if data.path.suffix.lower() == ".gz" else 1)
+    return total // 250
 
 
 def iter_cnpj(
-    directory: Path, filters: RunFilters, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    directory: Path, filters: RunFilters, *, chunk_size: int = DEFAULT_CHUNK_SIZE, spill_dir: Path | None = None
 ) -> Iterator[CompanyRecord | DroppedLead]:
-    """Leads of a Receita publication directory, filtered; at most ``filters.limit`` records."""
+    """Leads of a Receita publication directory, filtered; at most ``filters.limit`` records.
+
+    Up to ``chunk_size`` matched establishments are joined in memory; beyond, on disk under
+    ``spill_dir`` (default: the system's temporary directory).
+    """
     files = find_receita_files(directory)
     tables = CodeTables.load(files)
     flt = LeadFilter.from_run(filters, country="BR")
@@ -477,18 +225,42 @@ def iter_cnpj(
     limit = flt.limit
     if limit == 0:
         return
-    matched = 0
-    chunk: list[_Match] = []
-    for item in _scan_establishments(files["estabelecimentos"], check):
+    build = company_builder(tables)
+    chunk: list[Establishment] = []
+    scan = _scan_establishments(files["estabelecimentos"], check)
+    for item in scan:
         if isinstance(item, DroppedLead):
             yield item
             continue
         chunk.append(item)
-        matched += 1
-        if limit is not None and matched >= limit:
+        if limit is not None and len(chunk) >= limit:
             break
-        if len(chunk) >= chunk_size:
-            yield from _emit(chunk, files, tables)
-            chunk = []
-    if chunk:
-        yield from _emit(chunk, files, tables)
+        if len(chunk) > chunk_size:
+            break
+    else:
+        yield from _emit(chunk, CompanyRows.read(files, {m[2] for m in chunk}), build)
+        return
+    if len(chunk) <= chunk_size:  # the limit was reached
+        yield from _emit(chunk, CompanyRows.read(files, {m[2] for m in chunk}), build)
+        return
+    partitions = min(256, max(2, -(-estimated_rows(files["estabelecimentos"]) // chunk_size)))
+    with Spill(partitions, spill_dir) as spill:
+        spill.add_establishments(chunk)
+        del chunk
+        matched = chunk_size + 1
+        rejects: list[DroppedLead] = []
+        for item in scan:
+            if isinstance(item, DroppedLead):
+                rejects.append(item)  # a few: malformed rows of a whole publication
+                if len(rejects) >= 1000:
+                    yield from rejects
+                    rejects.clear()
+                continue
+            spill.add_establishments((item,))
+            matched += 1
+            if limit is not None and matched >= limit:
+                break
+        yield from rejects
+        spill.add_company_rows(company_lines(files, None))
+        for rows, establishments in spill.joined():
+            yield from _emit(establishments, rows, build)

@@ -1,0 +1,132 @@
+"""Publishing a run's leads fast: batches built and encoded off the event loop, several in flight.
+
+``BatchEncoder.next()`` (run in a worker thread) pulls the next batch from the source and encodes
+it as ready-to-send messages: one JSON encoding per batch, the records serialised straight from
+their models, and a batch bigger than the server's max payload split in halves. ``publish_batches``
+overlaps that with publishing: while batch *n* is acked, batch *n+1* is parsed and encoded.
+Event ids are keyed by (run, batch number), so a re-run publishes the same ids and JetStream's
+``Nats-Msg-Id`` dedup drops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+from services.extractor.batching import take_batch
+from shared.bus import Bus
+from shared.events import Event, LeadsExtracted, LeadsRejected, envelope, subject_for
+from shared.schemas import CompanyRecord, DroppedLead
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+HEADROOM = 8 * 1024  # headers and envelope metadata beside the payload
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+    event: Event  # with its leads, for the bus's observers (metrics, per-lead spans)
+
+
+@dataclass
+class BatchEncoder:
+    """The source of one run, turned into encoded ``LeadsExtracted`` / ``LeadsRejected`` messages."""
+
+    bus: Bus
+    run_id: str
+    items: Iterator[CompanyRecord | DroppedLead]
+    batch_size: int
+    causation_id: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES - HEADROOM
+    extracted: int = 0
+    rejected: int = 0
+    batches: int = 0
+    rejected_batches: int = 0
+    done: bool = field(default=False, init=False)
+
+    def next(self) -> list[Message]:
+        """The messages of the next batch; ``[]`` once the source is exhausted."""
+        companies, dropped = take_batch(self.items, self.batch_size)
+        if not companies and not dropped:
+            self.done = True
+            return []
+        out: list[Message] = []
+        if companies:
+            out += self._encode(companies, self._extracted)
+        if dropped:
+            out += self._encode(dropped, self._rejected)
+        return out
+
+    def _extracted(self, companies: list[CompanyRecord]) -> Message:
+        run, n = self.run_id, self.batches
+        message = self._message(LeadsExtracted(run_id=run, batch=n, companies=[]), (run, n), "companies", companies)
+        if len(message.data) <= self.max_bytes or len(companies) == 1:
+            self.batches += 1
+            self.extracted += len(companies)
+        return message
+
+    def _rejected(self, dropped: list[DroppedLead]) -> Message:
+        run, n = self.run_id, self.rejected_batches
+        event = LeadsRejected(run_id=run, stage="extract", batch=n, rejected=[])
+        message = self._message(event, (run, "extract", n), "rejected", dropped)
+        if len(message.data) <= self.max_bytes or len(dropped) == 1:
+            self.rejected_batches += 1
+            self.rejected += len(dropped)
+        return message
+
+    def _encode(self, leads: list, make: Callable[[list], Message]) -> list[Message]:  # type: ignore[type-arg]
+        message = make(leads)
+        if len(message.data) <= self.max_bytes or len(leads) == 1:
+            return [message]
+        half = len(leads) // 2  # too big for one message: same leads, two batches
+        return self._encode(leads[:half], make) + self._encode(leads[half:], make)
+
+    def _message(self, event: Event, key: tuple[object, ...], field_name: str, leads: list) -> Message:  # type: ignore[type-arg]
+        env = envelope(event, key=key, causation_id=self.causation_id)
+        env.payload[field_name] = leads  # serialised from the models by the one dump below
+        data = env.model_dump_json().encode()
+        return Message(subject_for(event), data, self.bus._headers(env),
+                       type(event).model_construct(**{**dict(event), field_name: leads}))
+
+
+async def publish_batches(
+    bus: Bus,
+    encoder: BatchEncoder,
+    *,
+    in_flight: int = 8,
+    after_batch: Callable[[], Awaitable[bool]] | None = None,
+) -> bool:
+    """Publish every batch of ``encoder``, ``in_flight`` messages awaiting their acks at most.
+
+    ``after_batch`` runs after each batch is sent; returning ``False`` stops early (cancelled).
+    Returns whether the source was read to its end. Raises what the source raises.
+    """
+    acks: deque[asyncio.Future[object]] = deque()
+    observe: Callable[[Event], None] | None = getattr(bus, "_observe", None)  # a service's ObservedBus
+    pending = asyncio.ensure_future(asyncio.to_thread(encoder.next))
+    completed = False
+    try:
+        while True:
+            messages = await pending
+            if not messages:
+                completed = True
+                break
+            pending = asyncio.ensure_future(asyncio.to_thread(encoder.next))  # parse the next one meanwhile
+            for m in messages:
+                if observe is not None:
+                    observe(m.event)
+                acks.append(await bus.js.publish_async(m.subject, m.data, stream=bus.stream, headers=m.headers))
+            while len(acks) > in_flight:
+                await acks.popleft()
+            if after_batch is not None and not await after_batch():
+                break
+    finally:
+        if not pending.done():
+            await asyncio.wait([pending])  # a worker thread cannot be cancelled: let it finish its batch
+        while acks:
+            await acks.popleft()
+    return completed
