@@ -168,14 +168,23 @@ class Bus:
         end_seq: int | None = None,
         batch: int = 1000,
         raw: bool = False,
+        stall_timeouts: int = 30,
     ) -> AsyncIterator[StoredEvent | tuple[int, str, bytes, dict[str, str]]]:
         """Read what the stream holds on ``subject`` from ``start_seq`` up to now (or ``end_seq``).
 
-        An ephemeral pull consumer without acks; it ends when nothing is pending.
+        An ephemeral pull consumer without acks; it ends when nothing is pending. A fetch that
+        times out while the server still counts pending messages is retried, never taken as the
+        end: a slow read must not look like a short one. ``stall_timeouts`` consecutive empty
+        fetches with messages pending raise ``TimeoutError``.
         With ``raw=True`` yields (seq, subject, data, headers) without decoding.
         """
         end = end_seq if end_seq is not None else await self.last_seq()
-        if end < start_seq or (">" not in subject and "*" not in subject and await self.last(subject) is None):
+        if ">" not in subject and "*" not in subject:
+            last = await self.last(subject)
+            if last is None:
+                return
+            end = min(end, last.seq)
+        if end < start_seq:
             return
         config = api.ConsumerConfig(
             deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
@@ -187,12 +196,20 @@ class Bus:
             max_ack_pending=-1,
         )
         psub = await self.js.pull_subscribe(subject, stream=self.stream, config=config)
+        stalls = 0
         try:
             while True:
                 try:
                     msgs = await psub.fetch(batch, timeout=2.0)
                 except NatsTimeoutError:
-                    return
+                    info = await psub.consumer_info()
+                    if not info.num_pending:
+                        return
+                    stalls += 1
+                    if stalls >= stall_timeouts:
+                        raise TimeoutError(f"reading {subject}: {info.num_pending} pending, none delivered") from None
+                    continue
+                stalls = 0
                 for m in msgs:
                     md = m.metadata
                     seq = md.sequence.stream

@@ -1,13 +1,18 @@
 """Cleaner: when a run's extraction completes, clean the whole run (run-level dedup and repeated
-phones need every lead of the run) -> batches of ``lead.cleaned`` and ``lead.rejected``."""
+phones need every lead of the run, and the vault is asked once what it already knows about the
+run's phones and companies) -> batches of ``lead.cleaned`` and ``lead.rejected``."""
 
 from __future__ import annotations
 
 import asyncio
 
 from faststream.nats import NatsMessage
+from sqlalchemy.engine import Engine
 
-from services.cleaner.logic import clean_run
+from services.cleaner.batch_codec import encode_batches, max_event_bytes, publish_encoded, read_batches
+from services.cleaner.logic import VaultLookup, VaultMatches, clean_run, gc_paused
+from services.cleaner.vault_contacts import lookup_vault, vault_exists
+from services.projector.db import make_engine
 from shared.events import (
     Envelope,
     LeadsCleaned,
@@ -18,12 +23,27 @@ from shared.events import (
     decode_event,
     subject_token,
 )
-from shared.schemas import CompanyRecord
 from shared.service import Service
 from shared.tracing import lead_trace_id, tracer
 
 service = Service("cleaner")
 app = service.app
+_vault_engine: Engine | None = None
+
+
+def vault_lookup(run: str) -> VaultLookup:
+    """The run's view of the vault (read-only; an absent vault knows nothing)."""
+
+    def lookup(phones: set[str], lead_keys: set[str]) -> VaultMatches:
+        global _vault_engine
+        url = service.settings.vault_database_url
+        if _vault_engine is None:
+            if not vault_exists(url):
+                return VaultMatches()
+            _vault_engine = make_engine(url, create=False)
+        return lookup_vault(_vault_engine, run, phones, lead_keys)
+
+    return lookup
 
 
 @service.subscriber(Subjects.step_pattern("extract"), durable="cleaner")
@@ -31,30 +51,30 @@ async def on_extract_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
     if step.status == "completed":
-        await clean(step.run_id, env)
+        with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
+            await clean(step.run_id, env)
 
 
 async def clean(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
-    companies: list[CompanyRecord] = []
-    async for stored in bus.read(Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run))):
-        event = stored.event()
-        assert isinstance(event, LeadsExtracted)
-        companies.extend(event.companies)
+    batches = await read_batches(bus, Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run)), LeadsExtracted)
+    companies = [company for batch in batches for company in batch.companies]
+    del batches
     with tracer("cleaner").start_as_current_span("clean_run", attributes={"run_id": run, "leads": len(companies)}):
         result = await asyncio.to_thread(
-            clean_run, companies, repeated_phone_threshold=service.settings.repeated_phone_threshold
+            clean_run, companies, repeated_phone_threshold=service.settings.repeated_phone_threshold,
+            vault=vault_lookup(run),
         )
     for lead in result.leads:
         lead.trace_id = lead_trace_id(run, lead.lead_key)
-    for n, start in enumerate(range(0, len(result.leads), size)):
-        await bus.publish(LeadsCleaned(run_id=run, batch=n, leads=result.leads[start:start + size]),
-                          key=(run, n), causation_id=cause.event_id)
-    for n, start in enumerate(range(0, len(result.dropped), size)):
-        await bus.publish(
-            LeadsRejected(run_id=run, stage="clean", batch=n, rejected=result.dropped[start:start + size]),
-            key=(run, "clean", n), causation_id=cause.event_id,
-        )
+    limit, cause_id = max_event_bytes(bus), cause.event_id
+    await publish_encoded(bus, [
+        *encode_batches(result.leads, lambda n, leads: LeadsCleaned(run_id=run, batch=n, leads=leads),
+                        size=size, max_bytes=limit, key=lambda n: (run, n), causation_id=cause_id),
+        *encode_batches(result.dropped,
+                        lambda n, dropped: LeadsRejected(run_id=run, stage="clean", batch=n, rejected=dropped),
+                        size=size, max_bytes=limit, key=lambda n: (run, "clean", n), causation_id=cause_id),
+    ])
     service.log.info("clean_completed", run_id=run, **result.counts)
     await bus.publish(RunStep(run_id=run, stage="clean", status="completed", counts=result.counts),
                       key=(run, "clean", "completed"), stage="clean", causation_id=cause.event_id)

@@ -7,9 +7,11 @@ Steps:
 4. MEI -> dropped "mei" (flags.mei_reason). MEI rows still count as companies carrying a phone;
 5. same corporate e-mail + same normalised legal name -> merged (dedup.find_duplicates);
 6. flags: accountant_like, repeated_phone (same E.164 on more than K companies of the run, plus
-   ``known_phones`` from the vault), repeated_email (same corporate address on more than K
-   companies: its domain is then not offered as a website candidate), invalid_phone,
-   invalid_email, legacy_mobile (8-digit mobile rewritten with the ninth digit).
+   the OTHER companies of the vault carrying it: ``known_phones`` or the ``vault`` lookup),
+   repeated_email (same corporate address on more than K companies: its domain is then not
+   offered as a website candidate), invalid_phone, invalid_email, legacy_mobile (8-digit mobile
+   rewritten with the ninth digit), already_in_vault (the company was first seen in an earlier
+   run: it is kept and updated, not dropped; counted in ``already_in_vault``).
 Leads come out sorted by lead_key, dropped leads by (lead_key, reason code, source line).
 Invariant: counts["in"] == counts["out"] + dropped_invalid_registry_id + dropped_mei + dropped_duplicate.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import gc
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -33,7 +35,7 @@ from services.cleaner.flags import (
 )
 from services.cleaner.identifiers import InvalidRegistryId, normalize_registry_id
 from services.cleaner.phones import ParsedPhone, parse_phone_field
-from shared.schemas import CleanedLead, CompanyRecord, DroppedLead, Reason
+from shared.schemas import CleanedLead, CompanyRecord, DroppedLead, Email, Phone, Reason
 
 STAGE = "clean"
 
@@ -60,9 +62,27 @@ COUNT_KEYS = (
     "emails_corporate",
     "emails_role",
     "leads_with_website_candidate",
+    "already_in_vault",
+    "vault_phones_matched",
 )
 
 _URL_PREFIX = re.compile(r"^(?:[a-z][a-z0-9+.\-]*://)?(?:www\d*\.)?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class VaultMatches:
+    """What the vault already knows about a run's contacts and companies.
+
+    ``known_phones``: E.164 -> number of companies OUTSIDE the run carrying it.
+    ``known_leads``: lead_key -> the run that first brought it into the vault (earlier runs only).
+    """
+
+    known_phones: dict[str, int] = field(default_factory=dict)
+    known_leads: dict[str, str] = field(default_factory=dict)
+
+
+# (the run's E.164 phones, every lead_key of the run) -> what the vault knows about them
+VaultLookup = Callable[[set[str], set[str]], VaultMatches]
 
 
 @dataclass
@@ -160,7 +180,7 @@ def _normalise_ids(
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for one bulk call.
 
     clean_run allocates about ten small, acyclic objects per lead; with a whole run in memory the
@@ -181,14 +201,21 @@ def clean_run(
     *,
     repeated_phone_threshold: int = 3,
     known_phones: dict[str, int] | None = None,
+    vault: VaultLookup | None = None,
 ) -> CleaningResult:
-    """Clean one run's companies. See the module docstring for the rules and their order."""
-    with _gc_paused():
-        return _clean_run(companies, repeated_phone_threshold, known_phones)
+    """Clean one run's companies. See the module docstring for the rules and their order.
+
+    ``vault`` is called once, with the run's phones and lead keys, when the run's contacts are known.
+    """
+    with gc_paused():
+        return _clean_run(companies, repeated_phone_threshold, known_phones, vault)
 
 
 def _clean_run(
-    companies: list[CompanyRecord], repeated_phone_threshold: int, known_phones: dict[str, int] | None
+    companies: list[CompanyRecord],
+    repeated_phone_threshold: int,
+    known_phones: dict[str, int] | None,
+    vault: VaultLookup | None,
 ) -> CleaningResult:
     counts = dict.fromkeys(COUNT_KEYS, 0)
     counts["in"] = len(companies)
@@ -238,12 +265,21 @@ def _clean_run(
             for e164 in draft.phones:
                 if e164 not in accounting_phones or draft.lead_key < accounting_phones[e164]:
                     accounting_phones[e164] = draft.lead_key
-    if known_phones:
-        for e164, n in known_phones.items():
-            if e164 in phone_companies:
-                phone_companies[e164] += n
+    matches = VaultMatches(known_phones=dict(known_phones or {}))
+    if vault is not None:
+        run_keys = {key for d in (*drafts.values(), *mei_drafts) for key in (d.lead_key, *d.merged_from)}
+        run_keys.update(d.lead_key for d in dropped if d.lead_key)
+        found = vault(set(phone_companies), run_keys)
+        for e164, n in found.known_phones.items():
+            matches.known_phones[e164] = matches.known_phones.get(e164, 0) + n
+        matches.known_leads.update(found.known_leads)
+    for e164, n in matches.known_phones.items():
+        if e164 in phone_companies and n > 0:
+            phone_companies[e164] += n
+            counts["vault_phones_matched"] += 1
 
-    context = _RunContext(phone_companies, email_companies, accounting_phones, repeated_phone_threshold, counts)
+    context = _RunContext(phone_companies, email_companies, accounting_phones, repeated_phone_threshold, counts,
+                          matches.known_leads)
     leads = [_build_lead(drafts[key], context) for key in sorted(drafts)]
     counts["phones_in"] = counts["phones_valid"] + counts["phones_invalid"]
     counts["emails_in"] = counts["emails_valid"] + counts["emails_invalid"]
@@ -261,6 +297,7 @@ class _RunContext:
     accounting_phones: dict[str, str]
     threshold: int
     counts: dict[str, int]
+    known_leads: dict[str, str]
 
 
 def _build_lead(draft: _Draft, run: _RunContext) -> CleanedLead:
@@ -340,15 +377,17 @@ def _build_lead(draft: _Draft, run: _RunContext) -> CleanedLead:
         counts["emails_invalid"] += len(draft.invalid_emails)
     if candidates:
         counts["leads_with_website_candidate"] += 1
+    first_run = run.known_leads.get(company.lead_key)
+    if first_run is not None:
+        flags.append({"code": "already_in_vault", "detail": f"first seen in run {first_run}; updated"})
+        counts["already_in_vault"] += 1
 
-    return CleanedLead.model_validate(
-        {
-            "company": company,
-            "phones": phones,
-            "emails": emails,
-            "flags": flags,
-            "website_candidates": candidates,
-            "merged_from": sorted(draft.merged_from) if draft.merged_from else [],
-            "trace_id": None,
-        }
+    return CleanedLead(
+        company=company,
+        phones=[Phone(**p) for p in phones],
+        emails=[Email(**e) for e in emails],
+        flags=[Reason(code=f["code"], detail=f["detail"]) for f in flags],
+        website_candidates=candidates,
+        merged_from=sorted(draft.merged_from) if draft.merged_from else [],
+        trace_id=None,
     )

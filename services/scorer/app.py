@@ -1,6 +1,8 @@
 """Scorer: v1 over a whole cleaned run (ranks, top X% to enrichment), v2 per enriched lead.
 
-The run's rescoring is complete when the stream holds as many ``lead.rescored.<run>`` events
+A run's ICP is resolved when v1 starts: the latest saved profile of that name on
+``icp.saved.<name>`` (IcpProfileSaved), else a file or shipped template; v2 of the same run reuses
+it (per process). The run's rescoring is complete when the stream holds as many ``lead.rescored.<run>`` events
 as leads sent to enrichment; the count is read from the stream, so replicas and restarts
 agree on it.
 """
@@ -12,11 +14,15 @@ from datetime import date
 
 from faststream.nats import NatsMessage
 
-from services.scorer.icp import IcpProfile, load_icp
-from services.scorer.logic import bucket_for, rank_and_select, score_v1, score_v2
+from services.cleaner.batch_codec import encode_batches, max_event_bytes, publish_encoded, read_batches
+from services.cleaner.logic import gc_paused
+from services.scorer.icp import IcpProfile
+from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
+from services.scorer.logic import score_leads, score_v2
 from shared.events import (
     EnrichmentRequested,
     Envelope,
+    IcpProfileSaved,
     LeadEnriched,
     LeadRescored,
     LeadsCleaned,
@@ -26,33 +32,41 @@ from shared.events import (
     decode_event,
     subject_token,
 )
-from shared.schemas import CleanedLead, ScoredLead
 from shared.service import Service
 from shared.tracing import lead_context, tracer
 
 service = Service("scorer")
 app = service.app
-_icp_cache: dict[str, IcpProfile] = {}
+RunIcp = tuple[IcpProfile, date, float]
+_icp_cache: dict[tuple[str, int], IcpProfile] = {}  # (name, seq of the saved event or 0) -> profile
+_run_cache: dict[str, RunIcp] = {}
+_RUN_CACHE_MAX = 256
 
 
-async def run_icp(run: str) -> tuple[IcpProfile, date, float]:
+async def resolve_run_icp(name: str | None) -> IcpProfile:
+    """A saved profile of that name (latest IcpProfileSaved) wins over files and templates."""
+    saved = await service.bus.last(saved_subject(name.strip())) if name and is_profile_name(name) else None
+    key = (name or "", saved.seq if saved else 0)
+    if key not in _icp_cache:
+        event = saved.event() if saved else None
+        assert event is None or isinstance(event, IcpProfileSaved)
+        _icp_cache[key] = resolve_icp(name, event, service.settings.icp_dir)
+    return _icp_cache[key]
+
+
+async def run_icp(run: str, *, refresh: bool = False) -> RunIcp:
     """The run's ICP profile, its reference date (when it was requested) and enrich-top."""
+    if not refresh and run in _run_cache:
+        return _run_cache[run]
     stored = await service.bus.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run)))
     if stored is None:
         raise ValueError(f"run {run} has no run.requested event")
     request = stored.event()
-    name = getattr(request, "icp", None)
-    key = name or "default"
-    if key not in _icp_cache:
-        _icp_cache[key] = load_icp(name, service.settings.icp_dir)
-    return _icp_cache[key], stored.envelope.occurred_at.date(), float(getattr(request, "enrich_top", 0.2))
-
-
-def score_leads(leads: list[CleanedLead], icp: IcpProfile, as_of: date, enrich_top: float) -> list[ScoredLead]:
-    scored = rank_and_select([(lead, *score_v1(lead, icp, as_of=as_of)) for lead in leads], enrich_top)
-    for s in scored:
-        s.bucket = bucket_for(s.score)
-    return scored
+    icp = await resolve_run_icp(getattr(request, "icp", None))
+    if len(_run_cache) >= _RUN_CACHE_MAX:
+        _run_cache.pop(next(iter(_run_cache)))
+    _run_cache[run] = (icp, stored.envelope.occurred_at.date(), float(getattr(request, "enrich_top", 0.2)))
+    return _run_cache[run]
 
 
 @service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1")
@@ -60,22 +74,22 @@ async def on_clean_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
     if step.status == "completed":
-        await score_run(step.run_id, env)
+        with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
+            await score_run(step.run_id, env)
 
 
 async def score_run(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
-    icp, as_of, enrich_top = await run_icp(run)
-    leads: list[CleanedLead] = []
-    async for stored in bus.read(Subjects.LEAD_CLEANED.format(run_id=subject_token(run))):
-        event = stored.event()
-        assert isinstance(event, LeadsCleaned)
-        leads.extend(event.leads)
+    icp, as_of, enrich_top = await run_icp(run, refresh=True)
+    batches = await read_batches(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), LeadsCleaned)
+    leads = [lead for batch in batches for lead in batch.leads]
+    del batches
     with tracer("scorer").start_as_current_span("score_v1", attributes={"run_id": run, "leads": len(leads)}):
         scored = await asyncio.to_thread(score_leads, leads, icp, as_of, enrich_top)
-    for n, start in enumerate(range(0, len(scored), size)):
-        await bus.publish(LeadsScored(run_id=run, batch=n, icp=icp.name, leads=scored[start:start + size]),
-                          key=(run, n), causation_id=cause.event_id)
+    await publish_encoded(bus, encode_batches(
+        scored, lambda n, batch: LeadsScored(run_id=run, batch=n, icp=icp.name, leads=batch),
+        size=size, max_bytes=max_event_bytes(bus), key=lambda n: (run, n), causation_id=cause.event_id,
+    ))
     selected = [s for s in scored if s.enrich]
     await bus.publish_many(
         bus.wrap(EnrichmentRequested(run_id=run, lead=s, expected_total=len(selected)),

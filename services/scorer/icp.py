@@ -57,7 +57,8 @@ DEFAULT_WEIGHTS: dict[str, int] = {
 }
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
-_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]*")
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]*")  # a profile name is also a subject token
+_NAME = PROFILE_NAME
 
 
 class IcpNotFound(LookupError):

@@ -21,11 +21,11 @@ Decisions:
 from __future__ import annotations
 
 import math
-import re
 from datetime import date
 from typing import Literal
 
 from services.cleaner.emails import is_free_mail_domain
+from services.cleaner.logic import gc_paused
 from services.scorer.icp import IcpProfile, fold, normalize_code
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
 
@@ -124,7 +124,8 @@ def _matching_prefix(code: str, prefixes: tuple[str, ...]) -> str | None:
 
 def _words_found(words: tuple[str, ...], text: str) -> list[str]:
     """Words of ``words`` that start a word of ``text`` (both folded): "tech" finds "techsul"."""
-    return [w for w in words if re.search(r"(?:^|\s)" + re.escape(w), text)]
+    # both sides are folded (single spaces), so "starts a word" is: at the start, or after a space
+    return [w for w in words if text.startswith(w) or f" {w}" in text]
 
 
 def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date) -> list[Reason]:
@@ -318,3 +319,16 @@ def score_v2(scored: ScoredLead, enrichment: Enrichment, icp: IcpProfile) -> Fin
         bucket=bucket_for(score),
         reasons=[*scored.reasons, *added],
     )
+
+
+def score_leads(leads: list[CleanedLead], icp: IcpProfile, as_of: date, enrich_top: float) -> list[ScoredLead]:
+    """v1 over a whole run: score, rank, select the top share for enrichment, bucket.
+
+    The cyclic GC is paused for the call (as in clean_run): ~10 acyclic objects per lead, and its
+    full passes over a whole run in memory cost half the time.
+    """
+    with gc_paused():
+        scored = rank_and_select([(lead, *score_v1(lead, icp, as_of=as_of)) for lead in leads], enrich_top)
+        for s in scored:
+            s.bucket = bucket_for(s.score)
+    return scored

@@ -1,0 +1,61 @@
+"""The fast batch codec reads and writes exactly what the generic bus path does."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.cleaner.batch_codec import Encoded, decode_as, encode_batches, encode_event
+from shared.bus import decode, encode
+from shared.events import LeadsCleaned, LeadsExtracted, RunStep, decode_event, envelope, subject_for
+from tests.factories import cleaned_lead
+
+
+def _batch() -> LeadsCleaned:
+    return LeadsCleaned(run_id="r1", batch=3, leads=[cleaned_lead(n, accountant=n == 2) for n in range(1, 4)])
+
+
+def test_fast_encoded_batches_decode_on_the_generic_path_with_the_same_id_and_subject() -> None:
+    event = _batch()
+    subject, meta, data, _ = encode_event(event, key=("r1", 3), causation_id="cause")
+    generic = envelope(event, key=("r1", 3), causation_id="cause")
+    env = decode(data)
+    assert subject == subject_for(event) == "lead.cleaned.r1"
+    assert (env.event_id, env.type, env.version, env.run_id, env.causation_id, env.correlation_id) == (
+        generic.event_id, "LeadsCleaned", 1, "r1", "cause", "r1")
+    assert env.payload == generic.payload and meta.event_id == generic.event_id
+    assert decode_event(env) == event
+
+
+def test_generic_encoded_batches_decode_on_the_fast_path() -> None:
+    event = _batch()
+    assert decode_as(encode(envelope(event, key=("x",))), LeadsCleaned) == event
+
+
+def test_a_batch_of_another_type_is_refused() -> None:
+    step = RunStep(run_id="r1", stage="extract", status="completed")
+    with pytest.raises(ValueError, match="expected LeadsExtracted"):
+        decode_as(encode(envelope(step, key=("x",))), LeadsExtracted)
+
+
+def test_batches_over_the_byte_limit_are_cut_down_keeping_every_lead_in_order() -> None:
+    leads = [cleaned_lead(n) for n in range(1, 41)]
+    one = len(encode_event(LeadsCleaned(run_id="r1", batch=0, leads=leads[:1]), key=("r1", 0)).data)
+    limit = one * 7  # room for a few leads per event, far fewer than the 25 asked for
+
+    def batches() -> list[Encoded]:
+        return encode_batches(leads, lambda n, part: LeadsCleaned(run_id="r1", batch=n, leads=part),
+                              size=25, max_bytes=limit, key=lambda n: ("r1", n))
+
+    encoded = batches()
+    assert len(encoded) > 40 // 25 + 1 and all(len(e.data) <= limit for e in encoded)
+    events = [decode_as(e.data, LeadsCleaned) for e in encoded]
+    assert [lead for e in events for lead in e.leads] == leads
+    assert [e.batch for e in events] == list(range(len(events)))
+    assert [e.envelope.event_id for e in batches()] == [e.envelope.event_id for e in encoded]
+
+
+def test_batches_under_the_byte_limit_keep_the_batch_size() -> None:
+    leads = [cleaned_lead(n) for n in range(1, 11)]
+    encoded = encode_batches(leads, lambda n, part: LeadsCleaned(run_id="r1", batch=n, leads=part),
+                             size=4, max_bytes=1_000_000, key=lambda n: ("r1", n))
+    assert [len(decode_as(e.data, LeadsCleaned).leads) for e in encoded] == [4, 4, 2]
