@@ -165,15 +165,16 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from services.projector.replay import replay_vault
+    from services.projector.replay import parse_time, replay_vault
     from shared.bus import connect_bus
     from shared.nats_server import nats_for
 
     settings = _settings(args)
+    to_time = parse_time(args.to_time) if args.to_time else None
 
     async def go(url: str) -> tuple[int, str]:
         async with connect_bus(url, name="hunter-replay", stream=settings.stream_name) as bus:
-            return await replay_vault(bus, settings.vault_database_url, to_seq=args.to_seq)
+            return await replay_vault(bus, settings.vault_database_url, to_seq=args.to_seq, to_time=to_time)
 
     with nats_for(Path(settings.data_dir).resolve(), settings.nats_url) as url:
         t0 = time.perf_counter()
@@ -214,6 +215,83 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from hunter.demo_run import run_demo
 
     return run_demo(args)
+
+
+# ---- ICP profiles -------------------------------------------------------------------------------
+
+def _icp_bus_call(settings: Any, fn: Any) -> Any:
+    """Run ``await fn(bus)`` against the stack's NATS (or an embedded one on the data dir)."""
+    from shared.bus import connect_bus
+    from shared.nats_server import nats_for
+
+    async def go(url: str) -> Any:
+        async with connect_bus(url, name="hunter-icp", stream=settings.stream_name,
+                               dedup_window_seconds=settings.dedup_window_seconds) as bus:
+            return await fn(bus)
+
+    with nats_for(Path(settings.data_dir).resolve(), settings.nats_url) as url:
+        return asyncio.run(go(url))
+
+
+def cmd_icp_list(args: argparse.Namespace) -> int:
+    from services.scorer.icp import list_templates, load_icp
+    from shared.events import IcpProfileSaved
+
+    settings = _settings(args)
+
+    async def saved_profiles(bus: Any) -> dict[str, IcpProfileSaved]:
+        latest: dict[str, IcpProfileSaved] = {}
+        if not await bus.count("icp.saved.*"):
+            return latest
+        async for stored in bus.read("icp.saved.*"):
+            event = stored.event()
+            if isinstance(event, IcpProfileSaved):
+                latest[event.name] = event
+        return latest
+
+    saved = _icp_bus_call(settings, saved_profiles)
+    for name in sorted(set(list_templates(settings.icp_dir)) | set(saved)):
+        if name in saved:
+            origin, description = "saved", str(saved[name].profile.get("description", ""))
+        else:
+            origin, description = "template", load_icp(name, settings.icp_dir).description
+        _print(f"{name:<28} {origin:<9} {description}".rstrip())
+    return 0
+
+
+def cmd_icp_show(args: argparse.Namespace) -> int:
+    from services.scorer.icp import IcpNotFound
+    from services.scorer.icp_profiles import is_profile_name, profile_yaml, resolve_icp, saved_subject
+
+    settings = _settings(args)
+
+    async def last_saved(bus: Any) -> Any:
+        stored = await bus.last(saved_subject(args.name)) if is_profile_name(args.name) else None
+        return stored.event() if stored else None
+
+    try:
+        profile = resolve_icp(args.name, _icp_bus_call(settings, last_saved), settings.icp_dir)
+    except IcpNotFound as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    _print(profile_yaml(profile).rstrip())
+    return 0
+
+
+def cmd_icp_save(args: argparse.Namespace) -> int:
+    from services.scorer.icp_profiles import IcpProfileInvalid, load_profile_yaml, saved_event
+
+    settings = _settings(args)
+    try:
+        profile = load_profile_yaml(Path(args.file), name=args.name)
+    except (IcpProfileInvalid, OSError) as exc:
+        for line in (exc.errors.items() if isinstance(exc, IcpProfileInvalid) else [("file", str(exc))]):
+            print(f"{line[0]}: {line[1]}", file=sys.stderr)
+        return 2
+    event = saved_event(profile)
+    seq = _icp_bus_call(settings, lambda bus: bus.publish(event, name=event.name))
+    _print(f"saved ICP profile {profile.name} (stream seq {seq})")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="rebuild the vault from the stream and print its digest")
     data_dir_opt(rp)
     rp.add_argument("--to-seq", type=int, default=None, help="stop at this stream sequence")
+    rp.add_argument("--to-time", default=None,
+                    help="stop at the last event the stream stored at or before this ISO time (UTC if no zone)")
     rp.set_defaults(func=cmd_replay)
 
     vault = sub.add_parser("vault", help="vault commands")
@@ -287,6 +367,20 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_opt(upd)
     upd.add_argument("source")
     upd.set_defaults(func=cmd_fingerprints_update)
+    icp = sub.add_parser("icp", help="ICP profiles: list, show, save (saved profiles are events)")
+    isub = icp.add_subparsers(dest="icp_cmd", required=True)
+    ils = isub.add_parser("list", help="templates and saved profiles")
+    data_dir_opt(ils)
+    ils.set_defaults(func=cmd_icp_list)
+    ish = isub.add_parser("show", help="print a profile as YAML (a saved one wins over the template)")
+    data_dir_opt(ish)
+    ish.add_argument("name")
+    ish.set_defaults(func=cmd_icp_show)
+    isv = isub.add_parser("save", help="validate a YAML profile and publish it (IcpProfileSaved)")
+    data_dir_opt(isv)
+    isv.add_argument("file", help="profile YAML; its name defaults to the file name")
+    isv.add_argument("--name", default=None, help="the name when the file has none (default: the file name)")
+    isv.set_defaults(func=cmd_icp_save)
     return p
 
 

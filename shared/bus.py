@@ -201,7 +201,7 @@ class Bus:
             while True:
                 try:
                     msgs = await psub.fetch(batch, timeout=2.0)
-                except NatsTimeoutError:
+                except (NatsTimeoutError, TimeoutError):
                     info = await psub.consumer_info()
                     if not info.num_pending:
                         return

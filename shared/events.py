@@ -222,7 +222,11 @@ class ApiCallsRecorded(Event):
 
 
 class LogRecorded(Event):
+    """A warning or error logged by a service. v2: ``context`` holds only the log's own fields
+    (v1's ``fields`` repeated service, run, lead and trace ids) and ``span_id`` is its own field."""
+
     TYPE: ClassVar[str] = "LogRecorded"
+    VERSION: ClassVar[int] = 2
     SUBJECT: ClassVar[str] = Subjects.LOG
     service: str
     level: str
@@ -230,7 +234,8 @@ class LogRecorded(Event):
     run_id: str | None = None
     lead_key: str | None = None
     trace_id: str | None = None
-    fields: dict[str, Any] = Field(default_factory=dict)
+    span_id: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
 
 
 class DeadLettered(Event):
@@ -299,8 +304,24 @@ EVENT_TYPES: dict[str, type[Event]] = {
     )
 }
 
+# ---- upcasters: old payloads read by today's code ------------------------------------------------
+
+_LOG_V1_IDS = ("service", "run_id", "lead_key", "trace_id", "span_id")
+
+
+def _log_recorded_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 kept every structlog field, ids included, in ``fields``; v2 lifts span_id out and keeps the rest."""
+    out = {k: v for k, v in payload.items() if k != "fields"}
+    fields = dict(payload.get("fields") or {})
+    out.setdefault("span_id", fields.get("span_id"))
+    out["context"] = {k: v for k, v in fields.items() if k not in _LOG_V1_IDS}
+    return out
+
+
 # (type, from_version) -> function upgrading a payload dict by one version.
-UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    ("LogRecorded", 1): _log_recorded_v1_to_v2,
+}
 
 
 class Envelope(BaseModel):

@@ -14,9 +14,12 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+import structlog
 from faststream import FastStream
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
@@ -24,15 +27,49 @@ from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js import api
 from pydantic import ValidationError
 
+from shared import metrics
 from shared.bus import Bus, connect_bus, decode
 from shared.config import Settings, get_settings
-from shared.events import DeadLettered, Envelope, LogRecorded, UnknownEvent
+from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, UnknownEvent
 from shared.logging import drain_shipped, get_logger, setup_logging
 from shared.nats_server import nats_for
-from shared.tracing import setup_tracing
+from shared.tracing import lead_keys_of, lead_trace_id, record_lead_spans, setup_tracing
 
 Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
 BAD_INPUT = (ValidationError, UnknownEvent, ValueError, UnicodeDecodeError)
+LOG_IDS = {"event", "level", "timestamp", "service", "run_id", "lead_key", "trace_id", "span_id", "no_ship"}
+
+
+class ObservedBus(Bus):
+    """The bus as services use it: counts what they publish, marks each lead of a batch event with
+    a span in the lead's trace, and turns recorded API calls into HTTP metrics."""
+
+    async def publish(self, event: Event, **kwargs: Any) -> int:
+        self._observe(event)
+        return await super().publish(event, **kwargs)
+
+    async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> int:
+        items = list(items)
+        for _, env in items:
+            metrics.EVENTS_PUBLISHED.inc(service=self.service, type=env.type)
+            if env.run_id and env.lead_key:
+                record_lead_spans(self.service, f"{self.service}.{env.type}", env.run_id, [env.lead_key])
+        return await super().publish_many(items)
+
+    def observe(self, event: Event) -> None:
+        """What ``publish`` does besides publishing, for code that publishes pre-encoded events."""
+        self._observe(event)
+
+    def _observe(self, event: Event) -> None:
+        metrics.EVENTS_PUBLISHED.inc(service=self.service, type=event.TYPE)
+        run_id = getattr(event, "run_id", None)
+        if isinstance(event, ApiCallsRecorded):
+            metrics.record_api_calls(self.service, run_id, event.calls)
+        elif run_id:
+            keys = lead_keys_of(event)
+            if keys:
+                record_lead_spans(self.service, f"{self.service}.{event.TYPE}", run_id, keys,
+                                  {"batch": getattr(event, "batch", -1)})
 
 
 class Service:
@@ -53,6 +90,8 @@ class Service:
         self.app = FastStream(self.broker)
         self._bus: Bus | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._durables: list[str] = []
+        self._metrics_server: asyncio.Server | None = None
         self.app.after_startup(self._after_startup)
         self.app.on_shutdown(self._on_shutdown)
         self.stream = JStream(self.settings.stream_name, declare=False)
@@ -64,14 +103,38 @@ class Service:
         return self._bus
 
     async def _after_startup(self) -> None:
-        self._bus = Bus(self.broker.connection, stream=self.settings.stream_name, service=self.name)
+        self._bus = ObservedBus(self.broker.connection, stream=self.settings.stream_name, service=self.name)
         self._tasks.append(asyncio.create_task(self._ship_logs()))
-        self.log.info("service_started", worker=self.worker_id)
+        port = metrics.metrics_port()
+        if port:
+            try:
+                self._metrics_server = await metrics.serve_metrics(port)
+                self._tasks.append(asyncio.create_task(self._poll_consumer_lag()))
+            except OSError as exc:  # e.g. a second replica on the same port: run without metrics
+                self.log.warning("metrics_port_unavailable", port=port, error=str(exc))
+        self.log.info("service_started", worker=self.worker_id, metrics_port=port or None)
 
     async def _on_shutdown(self) -> None:
         for t in self._tasks:
             t.cancel()
+        if self._metrics_server is not None:
+            self._metrics_server.close()
         await self._flush_logs()
+
+    def watch_consumer(self, durable: str) -> None:
+        """Report this durable consumer's lag in the metrics (subscribers' durables are watched already)."""
+        if durable not in self._durables:
+            self._durables.append(durable)
+
+    async def _poll_consumer_lag(self, every: float = 5.0) -> None:
+        js = self.broker.connection.jetstream()
+        while True:
+            for durable in list(self._durables):
+                with contextlib.suppress(Exception):
+                    info = await js.consumer_info(self.settings.stream_name, durable)
+                    metrics.CONSUMER_PENDING.set(info.num_pending or 0, service=self.name, consumer=durable)
+                    metrics.CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0, service=self.name, consumer=durable)
+            await asyncio.sleep(every)
 
     async def _ship_logs(self) -> None:
         while True:
@@ -82,7 +145,6 @@ class Service:
         if self._bus is None:
             return
         for entry in drain_shipped():
-            fields = {k: str(v) for k, v in entry.items() if k not in {"event", "level", "timestamp"}}
             event = LogRecorded(
                 service=self.name,
                 level=str(entry.get("level", "warning")),
@@ -90,7 +152,8 @@ class Service:
                 run_id=entry.get("run_id"),
                 lead_key=entry.get("lead_key"),
                 trace_id=entry.get("trace_id"),
-                fields=fields,
+                span_id=entry.get("span_id"),
+                context={k: str(v) for k, v in entry.items() if k not in LOG_IDS},
             )
             with contextlib.suppress(Exception):
                 await self._bus.publish(event, service=self.name)
@@ -119,23 +182,41 @@ class Service:
         wait; a crashed process's messages are redelivered to another replica after one ack wait.
         """
         ack_wait = self.settings.ack_wait_seconds
+        self.watch_consumer(durable or self.name)
 
         def register(fn: Handler) -> Handler:
             async def handle(msg: NatsMessage) -> None:
+                t0, outcome = time.perf_counter(), "error"
+                try:
+                    outcome = await handle_observed(msg)
+                finally:
+                    metrics.EVENTS_HANDLED.inc(service=self.name, subject=subject, outcome=outcome)
+                    metrics.HANDLER_SECONDS.observe(time.perf_counter() - t0, service=self.name, subject=subject)
+
+            async def handle_observed(msg: NatsMessage) -> str:
                 raw: bytes = msg.body
                 try:
                     env = decode(raw)
                 except BAD_INPUT as exc:
                     await self.dead_letter(subject=msg.raw_message.subject, reason=f"undecodable: {exc}", raw=raw)
-                    return
+                    return "dead_letter"
+                ids: dict[str, str] = {k: v for k, v in (("run_id", env.run_id), ("lead_key", env.lead_key)) if v}
+                if env.run_id and env.lead_key:
+                    ids["trace_id"] = lead_trace_id(env.run_id, env.lead_key)
+                with structlog.contextvars.bound_contextvars(**ids):
+                    return await handle_decoded(env, raw, msg)
+
+            async def handle_decoded(env: Envelope, raw: bytes, msg: NatsMessage) -> str:
                 beat = asyncio.create_task(self._heartbeat(msg, ack_wait / 3))
                 try:
                     await fn(env, msg)
+                    return "ok"
                 except BAD_INPUT as exc:
                     await self.dead_letter(
                         subject=msg.raw_message.subject, reason=f"{type(exc).__name__}: {exc}",
                         raw=raw, run_id=env.run_id,
                     )
+                    return "dead_letter"
                 except Exception as exc:
                     delivered = msg.raw_message.metadata.num_delivered
                     if delivered >= max_deliver:
@@ -144,7 +225,7 @@ class Service:
                             reason=f"failed {delivered} times: {type(exc).__name__}: {exc}",
                             raw=raw, run_id=env.run_id,
                         )
-                        return
+                        return "dead_letter"
                     self.log.exception("handler_failed", subject=msg.raw_message.subject, attempt=delivered)
                     raise
                 finally:

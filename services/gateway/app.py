@@ -19,6 +19,7 @@ from services.gateway.context import Ctx, Gateway
 from services.projector.db import make_engine
 from shared.bus import Bus, connect, ensure_stream
 from shared.config import Settings, get_settings
+from shared.metrics import metrics_endpoint
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, "no such file")
         return FileResponse(STATIC / name, media_type=STATIC_FILES[name])
 
+    app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in (routes_runs.router, routes_leads.router, routes_admin.router):
         app.include_router(router)
     return app

@@ -9,23 +9,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 from nats.js.errors import NotFoundError
 
+from services.projector.batch_tracing import BatchTracer
 from services.projector.db import make_engine
 from services.projector.projection import Projection
+from shared import metrics
 from shared.service import Service
 
 service = Service("projector")
 app = service.app
 DURABLE = "projector"
+service.watch_consumer(DURABLE)
 
 
 async def project_forever() -> None:
     settings = service.settings
-    projection = Projection(make_engine(settings.vault_database_url))
+    batch_tracer = BatchTracer(service.name)
+    projection = Projection(make_engine(settings.vault_database_url), observer=batch_tracer.observe)
     js = service.broker.connection.jetstream()
     start = projection.checkpoint() + 1
     with contextlib.suppress(NotFoundError):
@@ -41,18 +46,18 @@ async def project_forever() -> None:
     psub = await js.pull_subscribe(">", durable=DURABLE, stream=settings.stream_name, config=config)
     service.log.info("projector_started", from_seq=start, vault=settings.vault_database_url)
     try:
-        await _consume(psub, projection)
+        await _consume(psub, projection, batch_tracer)
     finally:
         with contextlib.suppress(Exception):
             await psub.unsubscribe()
 
 
-async def _consume(psub, projection: Projection) -> None:  # type: ignore[no-untyped-def]
+async def _consume(psub, projection: Projection, batch_tracer: BatchTracer) -> None:  # type: ignore[no-untyped-def]
     settings = service.settings
     while True:
         try:
             msgs = await psub.fetch(settings.projector_batch, timeout=0.5 if _stopping.is_set() else 1.0)
-        except NatsTimeoutError:
+        except (NatsTimeoutError, TimeoutError):  # nats-py raises either on an empty fetch
             if _stopping.is_set():
                 service.log.info("projector_drained", seq=projection.checkpoint())
                 return  # nothing pending: everything up to now is in the vault
@@ -60,8 +65,13 @@ async def _consume(psub, projection: Projection) -> None:  # type: ignore[no-unt
         if not msgs:
             continue
         batch = [(m.metadata.sequence.stream, m.subject, m.data) for m in msgs]
-        await asyncio.to_thread(projection.apply, batch)
+        t0 = time.perf_counter()
+        with batch_tracer.batch(batch, [m.headers for m in msgs]):
+            applied = await asyncio.to_thread(projection.apply, batch)
         await msgs[-1].ack()
+        metrics.PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - t0, service=service.name)
+        metrics.PROJECTOR_APPLIED.inc(applied, service=service.name)
+        metrics.PROJECTOR_CHECKPOINT.set(batch[-1][0], service=service.name)
 
 
 @app.after_startup

@@ -1,7 +1,10 @@
 """Apply stream events to the vault. Pure function of the events: no wall clock, no randomness,
 so replaying the stream rebuilds the same vault. One transaction per batch; the checkpoint
 (last applied stream sequence) is written in the same transaction, so a redelivered event
-changes nothing."""
+changes nothing.
+
+The hot path works on plain dict rows (``rows.py``): a batch loads the rows it touches in bulk,
+changes them in memory and writes them back with one statement per table."""
 
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import delete, select
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlalchemy.engine import Connection, Engine
 
 from services.projector.db import canonical_json
+from services.projector.decoding import NOT_PROJECTED, decode_message, type_of
 from services.projector.models import (
     ApiCallRow,
     Checkpoint,
@@ -32,107 +35,97 @@ from services.projector.models import (
     Run,
     RunStepRow,
 )
-from shared.bus import decode
-from shared.events import (
-    ApiCallsRecorded,
-    ConfigSaved,
-    DeadLettered,
-    Envelope,
-    Event,
-    ExportCompleted,
-    ExportRequested,
-    IcpProfileSaved,
-    LeadEnriched,
-    LeadRescored,
-    LeadsCleaned,
-    LeadsExtracted,
-    LeadsRejected,
-    LeadsScored,
-    LeadStatusChanged,
-    LogRecorded,
-    RunCancelled,
-    RunRequested,
-    RunStep,
-    UnknownEvent,
-    decode_event,
-)
-from shared.schemas import CleanedLead
+from services.projector.rows import CHUNK, AppendRows, StateRows, insert_rows, upsert
+from shared.events import Envelope, UnknownEvent
 
 RawEvent = tuple[int, str, bytes]  # (stream seq, subject, data)
 TERMINAL = {"completed", "failed", "cancelled"}
+Handler = Callable[[Connection, int, Envelope, Any], None]
+CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
+PARTNERS = Partner.__table__  # type: ignore[attr-defined]
 
 
 class Projection:
-    def __init__(self, engine: Engine, name: str = "projector") -> None:
+    def __init__(self, engine: Engine, name: str = "projector",
+                 observer: Callable[[Envelope], None] | None = None) -> None:
         self.engine = engine
         self.name = name
-        self._pending: dict[tuple[type[Any], Any], Any] = {}
-        self._handlers: dict[type[Event], Callable[[Session, int, Envelope, Any], None]] = {
-            RunRequested: self._run_requested,
-            RunCancelled: self._run_cancelled,
-            RunStep: self._run_step,
-            LeadsExtracted: lambda *_: None,  # companies are projected once cleaned
-            LeadsRejected: self._leads_rejected,
-            LeadsCleaned: self._leads_cleaned,
-            LeadsScored: self._leads_scored,
-            LeadEnriched: self._lead_enriched,
-            LeadRescored: self._lead_rescored,
-            ExportRequested: self._export_requested,
-            ExportCompleted: self._export_completed,
-            ApiCallsRecorded: self._api_calls,
-            LogRecorded: self._log,
-            DeadLettered: self._dead_lettered,
-            IcpProfileSaved: self._icp_saved,
-            LeadStatusChanged: self._lead_status,
-            ConfigSaved: self._config_saved,
+        self.observer = observer  # sees every decoded envelope (tracing); must not touch the vault
+        self.companies, self.leads, self.runs = StateRows(Company), StateRows(Lead), StateRows(Run)
+        self.enrichments, self.exports = StateRows(EnrichmentRow), StateRows(ExportRow)
+        self.icps, self.config = StateRows(IcpProfileRow), StateRows(ConfigRow)
+        self.steps, self.dropped = AppendRows(RunStepRow), AppendRows(DroppedRow)
+        self.api_calls, self.errors = AppendRows(ApiCallRow), AppendRows(ErrorRow)
+        self.logs, self.snapshots = AppendRows(LogRow), AppendRows(ExportStatusSnapshot)
+        self._state = [self.companies, self.leads, self.runs, self.enrichments, self.exports, self.icps, self.config]
+        self._append = [self.steps, self.dropped, self.api_calls, self.errors, self.logs, self.snapshots]
+        self._partners: dict[str, list[dict[str, Any]]] = {}
+        self._handlers: dict[str, Handler] = {
+            "RunRequested": self._run_requested,
+            "RunCancelled": self._run_cancelled,
+            "RunStep": self._run_step,
+            "LeadsRejected": self._leads_rejected,
+            "LeadsCleaned": self._leads_cleaned,
+            "LeadsScored": self._leads_scored,
+            "LeadEnriched": self._lead_enriched,
+            "LeadRescored": self._lead_rescored,
+            "ExportRequested": self._export_requested,
+            "ExportCompleted": self._export_completed,
+            "ApiCallsRecorded": self._api_calls,
+            "LogRecorded": self._log,
+            "DeadLettered": self._dead_lettered,
+            "IcpProfileSaved": self._icp_saved,
+            "LeadStatusChanged": self._lead_status,
+            "ConfigSaved": self._config_saved,
         }
 
-    def _get(self, s: Session, model: type[Any], pk: Any) -> Any:
-        """Row by primary key, including rows added earlier in this (unflushed) batch."""
-        found = self._pending.get((model, pk))
-        return found if found is not None else s.get(model, pk)
-
-    def _new(self, s: Session, row: Any, pk: Any) -> Any:
-        s.add(row)
-        self._pending[(type(row), pk)] = row
-        return row
-
     def checkpoint(self) -> int:
-        with Session(self.engine) as s:
-            cp = s.get(Checkpoint, self.name)
-            return cp.seq if cp else 0
+        with self.engine.connect() as conn:
+            seq = conn.execute(select(CHECKPOINTS.c.seq).where(CHECKPOINTS.c.name == self.name)).scalar()
+        return int(seq or 0)
 
     def apply(self, batch: Iterable[RawEvent]) -> int:
-        """Apply one batch in one transaction; returns how many events had an effect."""
-        applied = 0
-        self._pending = {}
-        with Session(self.engine, autoflush=False) as s:
-            cp = s.get(Checkpoint, self.name) or Checkpoint(name=self.name, seq=0)
-            last = cp.seq
-            for seq, subject, data in batch:
-                if seq <= last:
-                    continue
-                self._apply_one(s, seq, subject, data)
-                last = seq
-                applied += 1
-            if applied:
-                cp.seq = last
-                s.add(cp)
-                s.commit()
+        """Apply one batch in one transaction; returns how many events were new (past the checkpoint)."""
+        with self.engine.begin() as conn:
+            start = int(conn.execute(select(CHECKPOINTS.c.seq).where(CHECKPOINTS.c.name == self.name)).scalar() or 0)
+            last, applied = start, 0
+            decoded: list[tuple[int, Envelope, Any]] = []
+            try:
+                for seq, subject, data in batch:
+                    if seq <= last:
+                        continue
+                    last, applied = seq, applied + 1
+                    item = self._decode(seq, subject, data)
+                    if item is not None:
+                        decoded.append(item)
+                if not applied:
+                    return 0
+                self._prefetch(conn, decoded)
+                for seq, env, event in decoded:
+                    self._handlers[env.type](conn, seq, env, event)
+                self._flush(conn)
+            finally:
+                for rows in self._state:
+                    rows.reset()
+                for append in self._append:
+                    append.rows = []
+                self._partners = {}
+            upsert(conn, CHECKPOINTS, ["name"], [{"name": self.name, "seq": last}])
         return applied
 
-    def _apply_one(self, s: Session, seq: int, subject: str, data: bytes) -> None:
+    def _decode(self, seq: int, subject: str, data: bytes) -> tuple[int, Envelope, Any] | None:
+        if type_of(data) in NOT_PROJECTED:
+            return None
         try:
-            env = decode(data)
-            event = decode_event(env)
+            env, event = decode_message(data)
         except (ValidationError, UnknownEvent, ValueError) as exc:
-            s.add(ErrorRow(seq=seq, kind="projection", stage="projector", subject=subject,
-                           reason=f"{type(exc).__name__}: {str(exc)[:500]}",
-                           raw=data[:2000].decode("utf-8", "replace"), occurred_at=""))
-            return
-        handler = self._handlers.get(type(event))
-        if handler is not None:
-            handler(s, seq, env, event)
+            self.errors.add(seq=seq, kind="projection", stage="projector", subject=subject,
+                            reason=f"{type(exc).__name__}: {str(exc)[:500]}",
+                            raw=data[:2000].decode("utf-8", "replace"), occurred_at="")
+            return None
+        if self.observer is not None:
+            self.observer(env)
+        return (seq, env, event) if env.type in self._handlers else None
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -140,202 +133,196 @@ class Projection:
     def _when(env: Envelope) -> str:
         return env.occurred_at.isoformat()
 
-    @staticmethod
-    def _prefetch(s: Session, model: type[SQLModel], keys: list[tuple[Any, ...]]) -> None:
-        """Load rows into the session's identity map in one query instead of one per key."""
-        if not keys:
-            return
-        pk = list(model.__table__.primary_key.columns)  # type: ignore[attr-defined]
-        if len(pk) == 1:
-            col = getattr(model, pk[0].name)
-            for chunk in range(0, len(keys), 500):
-                list(s.exec(select(model).where(col.in_([k[0] for k in keys[chunk:chunk + 500]]))).scalars())
-        else:
-            first, second = (getattr(model, c.name) for c in pk[:2])
-            by_first: dict[Any, list[Any]] = {}
-            for k in keys:
-                by_first.setdefault(k[0], []).append(k[1])
-            for a, bs in by_first.items():
-                for chunk in range(0, len(bs), 500):
-                    list(s.exec(select(model).where(first == a, second.in_(bs[chunk:chunk + 500]))).scalars())
+    def _prefetch(self, conn: Connection, decoded: list[tuple[int, Envelope, Any]]) -> None:
+        """Load every row the batch will touch, one query per table and chunk of keys."""
+        companies: list[tuple[str]] = []
+        leads: list[tuple[str, str]] = []
+        runs: list[tuple[str]] = []
+        enrichments: list[tuple[str]] = []
+        for _, env, e in decoded:
+            run_id = getattr(e, "run_id", None)
+            if env.type == "LeadsCleaned":
+                companies.extend((lead.lead_key,) for lead in e.leads)
+                leads.extend((run_id, lead.lead_key) for lead in e.leads)
+            elif env.type == "LeadsScored":
+                leads.extend((run_id, sl.lead.lead_key) for sl in e.leads)
+            elif env.type == "LeadEnriched":
+                enrichments.append((e.enrichment.lead_key,))
+                leads.append((run_id, e.enrichment.lead_key))
+            elif env.type == "LeadRescored":
+                leads.append((run_id, e.final.lead_key))
+            elif env.type == "LeadStatusChanged":
+                leads.append((run_id, e.lead_key))
+            elif env.type in ("RunRequested", "RunCancelled", "RunStep"):
+                runs.append((run_id,))
+        self.companies.load(conn, companies)
+        self.leads.load(conn, leads)
+        self.runs.load(conn, runs)
+        self.enrichments.load(conn, enrichments)
 
-    def _lead(self, s: Session, run_id: str, lead_key: str) -> Lead:
-        row = self._get(s, Lead, (run_id, lead_key))
-        if row is None:
-            row = self._new(s, Lead(run_id=run_id, lead_key=lead_key), (run_id, lead_key))
-        return row
+    def _flush(self, conn: Connection) -> None:
+        if self._partners:
+            keys = list(self._partners)
+            for start in range(0, len(keys), CHUNK):
+                conn.execute(delete(PARTNERS).where(PARTNERS.c.lead_key.in_(keys[start:start + CHUNK])))
+            insert_rows(conn, PARTNERS, [p for rows in self._partners.values() for p in rows])
+        for rows in self._state:
+            rows.flush(conn)
+        for append in self._append:
+            append.flush(conn)
 
-    def _run(self, s: Session, run_id: str) -> Run:
-        row = self._get(s, Run, run_id)
-        if row is None:
-            row = self._new(s, Run(run_id=run_id, source="unknown"), run_id)
-        return row
+    def _lead(self, conn: Connection, run_id: str, lead_key: str) -> dict[str, Any]:
+        return self.leads.touch(conn, (run_id, lead_key))
+
+    def _run(self, conn: Connection, run_id: str) -> dict[str, Any]:
+        return self.runs.touch(conn, (run_id,), source="unknown")
 
     # ---- runs -----------------------------------------------------------------------------
 
-    def _run_requested(self, s: Session, seq: int, env: Envelope, e: RunRequested) -> None:
-        row = self._run(s, e.run_id)
-        row.source = e.source
-        row.label = e.label
-        row.filters = canonical_json(e.filters.model_dump(mode="json"))
-        row.enrich_top = e.enrich_top
-        row.icp = e.icp
-        row.requested_at = self._when(env)
+    def _run_requested(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        row = self._run(conn, e.run_id)
+        row.update(source=e.source, label=e.label, filters=canonical_json(e.filters.model_dump(mode="json")),
+                   enrich_top=e.enrich_top, icp=e.icp, requested_at=self._when(env))
 
-    def _run_cancelled(self, s: Session, seq: int, env: Envelope, e: RunCancelled) -> None:
-        row = self._run(s, e.run_id)
-        if row.status not in TERMINAL:
-            row.status, row.finished_at, row.message = "cancelled", self._when(env), e.reason
+    def _run_cancelled(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        row = self._run(conn, e.run_id)
+        if row["status"] not in TERMINAL:
+            row.update(status="cancelled", finished_at=self._when(env), message=e.reason)
 
-    def _run_step(self, s: Session, seq: int, env: Envelope, e: RunStep) -> None:
-        s.add(RunStepRow(seq=seq, run_id=e.run_id, stage=e.stage, status=e.status,
-                         counts=canonical_json(e.counts), message=e.message, occurred_at=self._when(env)))
-        run = self._run(s, e.run_id)
-        counts = json.loads(run.counts)
+    def _run_step(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        when = self._when(env)
+        self.steps.add(seq=seq, run_id=e.run_id, stage=e.stage, status=e.status, counts=canonical_json(e.counts),
+                       message=e.message, occurred_at=when)
+        run = self._run(conn, e.run_id)
+        counts = json.loads(run["counts"])
         for k, v in e.counts.items():
             counts[f"{e.stage}.{k}"] = v
-        run.counts = canonical_json(counts)
+        run["counts"] = canonical_json(counts)
         if e.status == "failed":
-            s.add(ErrorRow(seq=seq, kind="step_failed", stage=e.stage, run_id=e.run_id,
-                           reason=e.message or "failed", occurred_at=self._when(env)))
+            self.errors.add(seq=seq, kind="step_failed", stage=e.stage, run_id=e.run_id,
+                            reason=e.message or "failed", occurred_at=when)
         if e.stage == "run" and e.status in TERMINAL:
-            if run.status not in TERMINAL:
-                run.status, run.finished_at, run.message = e.status, self._when(env), e.message
-        elif run.status == "requested":
-            run.status = "running"
+            if run["status"] not in TERMINAL:
+                run.update(status=e.status, finished_at=when, message=e.message)
+        elif run["status"] == "requested":
+            run["status"] = "running"
 
     # ---- leads ----------------------------------------------------------------------------
 
-    def _leads_rejected(self, s: Session, seq: int, env: Envelope, e: LeadsRejected) -> None:
+    def _leads_rejected(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         for i, d in enumerate(e.rejected):
-            s.add(DroppedRow(seq=seq, idx=i, run_id=e.run_id, stage=d.stage or e.stage, lead_key=d.lead_key,
+            self.dropped.add(seq=seq, idx=i, run_id=e.run_id, stage=d.stage or e.stage, lead_key=d.lead_key,
                              reason=d.reason.code, detail=d.reason.detail, source_file=d.source_file,
-                             source_line=d.source_line))
+                             source_line=d.source_line)
 
-    def _leads_cleaned(self, s: Session, seq: int, env: Envelope, e: LeadsCleaned) -> None:
+    def _leads_cleaned(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)
-        keys = [(lead.lead_key,) for lead in e.leads]
-        self._prefetch(s, Company, keys)
-        self._prefetch(s, Lead, [(e.run_id, k[0]) for k in keys])
         for lead in e.leads:
-            self._upsert_company(s, lead, e.run_id, when)
-            row = self._lead(s, e.run_id, lead.lead_key)
-            row.trace_id = lead.trace_id
-            row.updated_at = when
+            self._upsert_company(conn, lead, e.run_id, when)
+            row = self._lead(conn, e.run_id, lead.lead_key)
+            row["trace_id"], row["updated_at"] = lead.trace_id, when
 
-    def _upsert_company(self, s: Session, lead: CleanedLead, run_id: str, when: str) -> None:
+    def _upsert_company(self, conn: Connection, lead: Any, run_id: str, when: str) -> None:
         c = lead.company
-        row = self._get(s, Company, c.lead_key)
-        if row is None:
-            row = self._new(s, Company(lead_key=c.lead_key, country=c.country, registry_id=c.registry_id,
-                                       first_run=run_id), c.lead_key)
+        row = self.companies.touch(conn, (c.lead_key,), country=c.country, registry_id=c.registry_id,
+                                   first_run=run_id)
         flags = {f.code for f in lead.flags}
-        mobile = next((p.e164 for p in lead.phones if p.whatsapp), None)
-        row.legal_name, row.trade_name, row.status = c.legal_name, c.trade_name, c.status
-        row.activity_main, row.opened_on, row.capital = c.activity_main, c.opened_on, c.capital
-        row.size, row.legal_nature = c.size, c.legal_nature
-        row.city, row.state = c.address.city, c.address.state
-        row.phone = lead.phones[0].e164 if lead.phones else None
-        row.whatsapp = mobile
-        row.email = lead.emails[0].address if lead.emails else None
-        row.accountant_like = "accountant_like" in flags
-        row.repeated_phone = "repeated_phone" in flags
-        row.source, row.last_run, row.updated_at = c.source, run_id, when
-        row.data = canonical_json(lead.model_dump(mode="json"))
-        if c.partners:
-            s.flush()  # partners added earlier in this batch must exist before they are replaced
-            s.exec(delete(Partner).where(Partner.lead_key == c.lead_key))  # type: ignore[arg-type]
+        row.update(
+            legal_name=c.legal_name, trade_name=c.trade_name, status=c.status, activity_main=c.activity_main,
+            opened_on=c.opened_on, capital=c.capital, size=c.size, legal_nature=c.legal_nature,
+            city=c.address.city, state=c.address.state,
+            phone=lead.phones[0].e164 if lead.phones else None,
+            whatsapp=next((p.e164 for p in lead.phones if p.whatsapp), None),
+            email=lead.emails[0].address if lead.emails else None,
+            accountant_like="accountant_like" in flags, repeated_phone="repeated_phone" in flags,
+            source=c.source, last_run=run_id, updated_at=when, data=canonical_json(lead.model_dump(mode="json")),
+        )
+        if c.partners:  # the latest cleaned record with partners replaces them
             seen: set[tuple[str, str]] = set()
+            rows = []
             for p in c.partners:
                 pk = (p.name, p.document or "")
-                if pk in seen:
-                    continue
-                seen.add(pk)
-                s.add(Partner(lead_key=c.lead_key, name=p.name, document=p.document or "", kind=p.kind,
-                              qualification=p.qualification, joined_on=p.joined_on))
+                if pk not in seen:
+                    seen.add(pk)
+                    rows.append({"lead_key": c.lead_key, "name": p.name, "document": p.document or "",
+                                 "kind": p.kind, "qualification": p.qualification, "joined_on": p.joined_on})
+            self._partners[c.lead_key] = rows
 
-    def _leads_scored(self, s: Session, seq: int, env: Envelope, e: LeadsScored) -> None:
+    def _leads_scored(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)
-        self._prefetch(s, Lead, [(e.run_id, sl.lead.lead_key) for sl in e.leads])
         for sl in e.leads:
-            row = self._lead(s, e.run_id, sl.lead.lead_key)
-            row.score_v1, row.rank, row.enrich = sl.score, sl.rank, sl.enrich
-            row.trace_id = row.trace_id or sl.lead.trace_id
-            if not row.enriched:  # a v2 score that arrived first wins
-                row.score, row.bucket = sl.score, sl.bucket
-                row.reasons = canonical_json([r.model_dump(mode="json") for r in sl.reasons])
-            row.has_whatsapp = row.has_whatsapp or any(p.whatsapp for p in sl.lead.phones)
-            row.updated_at = when
+            row = self._lead(conn, e.run_id, sl.lead.lead_key)
+            row.update(score_v1=sl.score, rank=sl.rank, enrich=sl.enrich, updated_at=when)
+            row["trace_id"] = row["trace_id"] or sl.lead.trace_id
+            if not row["enriched"]:  # a v2 score that arrived first wins
+                row["score"], row["bucket"] = sl.score, sl.bucket
+                row["reasons"] = canonical_json([r.model_dump(mode="json") for r in sl.reasons])
+            row["has_whatsapp"] = bool(row["has_whatsapp"]) or any(p.whatsapp for p in sl.lead.phones)
 
-    def _lead_enriched(self, s: Session, seq: int, env: Envelope, e: LeadEnriched) -> None:
+    def _lead_enriched(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         en = e.enrichment
         techs = ",".join(sorted(t.name for t in en.technologies))
-        row = self._get(s, EnrichmentRow, en.lead_key)
-        if row is None:
-            row = self._new(s, EnrichmentRow(lead_key=en.lead_key, status=en.status), en.lead_key)
-        if not (en.reused and row.fetched_at):  # a reuse does not overwrite the fetched record
-            row.domain, row.site, row.status, row.verified = en.domain, en.site, en.status, en.verified
-            row.fetched_at, row.technologies = en.fetched_at, techs
-            row.data = canonical_json(en.model_dump(mode="json"))
-        row.reused, row.run_id = en.reused, e.run_id
-        lead = self._lead(s, e.run_id, en.lead_key)
-        lead.has_site = bool(en.site and en.verified)
-        lead.has_whatsapp = lead.has_whatsapp or bool(en.whatsapp)
-        lead.technologies = techs
-        lead.updated_at = self._when(env)
+        row = self.enrichments.touch(conn, (en.lead_key,), status=en.status)
+        if not (en.reused and row["fetched_at"]):  # a reuse does not overwrite the fetched record
+            row.update(domain=en.domain, site=en.site, status=en.status, verified=en.verified,
+                       fetched_at=en.fetched_at, technologies=techs, data=canonical_json(en.model_dump(mode="json")))
+        row["reused"], row["run_id"] = en.reused, e.run_id
+        lead = self._lead(conn, e.run_id, en.lead_key)
+        lead["has_site"] = bool(en.site and en.verified)
+        lead["has_whatsapp"] = bool(lead["has_whatsapp"]) or bool(en.whatsapp)
+        lead["technologies"], lead["updated_at"] = techs, self._when(env)
 
-    def _lead_rescored(self, s: Session, seq: int, env: Envelope, e: LeadRescored) -> None:
-        row = self._lead(s, e.run_id, e.final.lead_key)
-        row.score, row.bucket, row.enriched = e.final.score, e.final.bucket, True
-        row.reasons = canonical_json([r.model_dump(mode="json") for r in e.final.reasons])
-        row.updated_at = self._when(env)
+    def _lead_rescored(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        row = self._lead(conn, e.run_id, e.final.lead_key)
+        row.update(score=e.final.score, bucket=e.final.bucket, enriched=True, updated_at=self._when(env),
+                   reasons=canonical_json([r.model_dump(mode="json") for r in e.final.reasons]))
 
     # ---- exports, observability -----------------------------------------------------------
 
-    def _export_requested(self, s: Session, seq: int, env: Envelope, e: ExportRequested) -> None:
-        row = self._get(s, ExportRow, e.export_id) or self._new(
-            s, ExportRow(export_id=e.export_id, segment=e.segment, status="requested"), e.export_id)
-        row.run_id, row.requested_at = e.run_id, self._when(env)
-        s.add(ExportStatusSnapshot(seq=seq, export_id=e.export_id, status="requested", occurred_at=self._when(env)))
+    def _export_requested(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        when = self._when(env)
+        row = self.exports.touch(conn, (e.export_id,), segment=e.segment, status="requested")
+        row["run_id"], row["requested_at"] = e.run_id, when
+        self.snapshots.add(seq=seq, export_id=e.export_id, status="requested", occurred_at=when)
 
-    def _export_completed(self, s: Session, seq: int, env: Envelope, e: ExportCompleted) -> None:
-        row = self._get(s, ExportRow, e.export_id) or self._new(
-            s, ExportRow(export_id=e.export_id, segment=e.segment, status=e.status), e.export_id)
-        row.run_id, row.segment, row.status, row.path = e.run_id, e.segment, e.status, e.path
-        row.files, row.rows, row.bytes = canonical_json(e.files), e.rows, e.bytes
-        row.sha256, row.error, row.completed_at = e.sha256, e.error, self._when(env)
-        s.add(ExportStatusSnapshot(seq=seq, export_id=e.export_id, status=e.status, rows=e.rows,
-                                   occurred_at=self._when(env)))
+    def _export_completed(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        when = self._when(env)
+        row = self.exports.touch(conn, (e.export_id,), segment=e.segment, status=e.status)
+        row.update(run_id=e.run_id, segment=e.segment, status=e.status, path=e.path, files=canonical_json(e.files),
+                   rows=e.rows, bytes=e.bytes, sha256=e.sha256, error=e.error, completed_at=when)
+        self.snapshots.add(seq=seq, export_id=e.export_id, status=e.status, rows=e.rows, occurred_at=when)
 
-    def _api_calls(self, s: Session, seq: int, env: Envelope, e: ApiCallsRecorded) -> None:
+    def _api_calls(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)
         for i, c in enumerate(e.calls):
-            s.add(ApiCallRow(seq=seq, idx=i, run_id=e.run_id, service=c.service, endpoint=c.endpoint[:1000],
-                             method=c.method, status=c.status, latency_ms=round(c.latency_ms, 3), bytes=c.bytes,
-                             cache_hit=c.cache_hit, error=c.error, lead_key=c.lead_key, occurred_at=when))
+            self.api_calls.add(seq=seq, idx=i, run_id=e.run_id, service=c.service, endpoint=c.endpoint[:1000],
+                               method=c.method, status=c.status, latency_ms=round(c.latency_ms, 3), bytes=c.bytes,
+                               cache_hit=c.cache_hit, error=c.error, lead_key=c.lead_key, occurred_at=when)
 
-    def _log(self, s: Session, seq: int, env: Envelope, e: LogRecorded) -> None:
-        s.add(LogRow(seq=seq, service=e.service, level=e.level, message=e.message[:2000], run_id=e.run_id,
-                     lead_key=e.lead_key, trace_id=e.trace_id, fields=canonical_json(e.fields),
-                     occurred_at=self._when(env)))
+    def _log(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        context = {**e.context, "span_id": e.span_id} if e.span_id else e.context
+        self.logs.add(seq=seq, service=e.service, level=e.level, message=e.message[:2000], run_id=e.run_id,
+                      lead_key=e.lead_key, trace_id=e.trace_id, fields=canonical_json(context),
+                      occurred_at=self._when(env))
 
-    def _dead_lettered(self, s: Session, seq: int, env: Envelope, e: DeadLettered) -> None:
-        s.add(ErrorRow(seq=seq, kind="dead_letter", stage=e.stage, run_id=e.run_id, subject=e.subject,
-                       reason=e.reason, raw=e.raw, occurred_at=self._when(env)))
+    def _dead_lettered(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        self.errors.add(seq=seq, kind="dead_letter", stage=e.stage, run_id=e.run_id, subject=e.subject,
+                        reason=e.reason, raw=e.raw, occurred_at=self._when(env))
 
-    def _icp_saved(self, s: Session, seq: int, env: Envelope, e: IcpProfileSaved) -> None:
-        row = self._get(s, IcpProfileRow, e.name) or self._new(s, IcpProfileRow(name=e.name), e.name)
-        row.profile, row.updated_at = canonical_json(e.profile), self._when(env)
+    def _icp_saved(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        row = self.icps.touch(conn, (e.name,))
+        row["profile"], row["updated_at"] = canonical_json(e.profile), self._when(env)
 
-    def _lead_status(self, s: Session, seq: int, env: Envelope, e: LeadStatusChanged) -> None:
-        row = self._lead(s, e.run_id, e.lead_key)
+    def _lead_status(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        row = self._lead(conn, e.run_id, e.lead_key)
         if e.status:
-            row.status = e.status
+            row["status"] = e.status
         if e.note:
             stamp = self._when(env)[:16].replace("T", " ")
-            row.notes = (row.notes + "\n" if row.notes else "") + f"[{stamp}{' ' + e.by if e.by else ''}] {e.note}"
-        row.updated_at = self._when(env)
+            line = f"[{stamp}{' ' + e.by if e.by else ''}] {e.note}"
+            row["notes"] = (row["notes"] + "\n" if row["notes"] else "") + line
+        row["updated_at"] = self._when(env)
 
-    def _config_saved(self, s: Session, seq: int, env: Envelope, e: ConfigSaved) -> None:
-        row = self._get(s, ConfigRow, e.key) or self._new(s, ConfigRow(key=e.key), e.key)
-        row.value, row.secret, row.updated_at = e.value, e.secret, self._when(env)
+    def _config_saved(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        row = self.config.touch(conn, (e.key,))
+        row.update(value=e.value, secret=e.secret, updated_at=self._when(env))

@@ -1,0 +1,134 @@
+"""The projector as a process: into SQLite or PostgreSQL, killed mid-load and restarted, and always
+ending with the vault a replay of the stream builds."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from hunter.stack import Stack
+from hunter.watch import wait_projected
+from services.projector.db import make_engine
+from services.projector.digest import vault_digest
+from services.projector.projection import Projection
+from services.projector.replay import rebuild_into
+from shared.bus import Bus, connect_bus
+from shared.nats_server import free_port
+from tests.fixtures.synthetic_stream import Message, synthetic_stream
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_answers() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def vault_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A vault of the test's own: a SQLite file, or a PostgreSQL schema reached through search_path."""
+    if request.param == "sqlite":
+        (tmp_path / "data").mkdir()
+        yield f"sqlite:///{tmp_path / 'data' / 'vault.db'}"
+        return
+    if not _postgres_answers():
+        pytest.skip("no PostgreSQL answering on 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(POSTGRES, create=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+async def _publish(bus: Bus, messages: list[Message]) -> None:
+    for start in range(0, len(messages), 1000):
+        acks = [await bus.js.publish_async(subject, data, stream=bus.stream, headers={"Nats-Msg-Id": msg_id})
+                for subject, data, msg_id in messages[start:start + 1000]]
+        await asyncio.gather(*acks)
+
+
+async def _replayed_digest(bus: Bus, tmp_path: Path) -> str:
+    _, digest = await rebuild_into(bus, f"sqlite:///{tmp_path / f'replay-{uuid.uuid4().hex[:6]}.db'}")
+    return digest
+
+
+def _projector(tmp_path: Path, url: str, nats_url: str, batch: int = 500, **env: str) -> Stack:
+    return Stack(data_dir=tmp_path / "data", nats_url=nats_url, services=["projector"], gateway=False,
+                 env_extra={"HUNTER_VAULT_URL": url, "HUNTER_PROJECTOR_BATCH": str(batch), **env})
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
+
+
+async def test_the_projector_process_builds_the_vault_a_replay_builds_and_reports_its_metrics(
+    tmp_path: Path, fresh_nats_url: str, vault_url: str
+) -> None:
+    port = free_port()
+    stack = _projector(tmp_path, vault_url, fresh_nats_url, METRICS_PORT=str(port))
+    stack.start()
+    try:
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            await _publish(bus, list(synthetic_stream(3000, leads_per_run=400)))
+            assert await wait_projected(bus, vault_url, timeout=120) == 3000
+            replayed = await _replayed_digest(bus, tmp_path)
+        async with httpx.AsyncClient() as client:
+            scraped = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    finally:
+        stack.stop()
+    engine = make_engine(vault_url)
+    assert vault_digest(engine) == replayed
+    engine.dispose()
+    assert _metric(scraped, "hunter_projector_checkpoint") == 3000
+    assert _metric(scraped, "hunter_projector_events_applied_total") == 3000
+    assert _metric(scraped, "hunter_projector_batch_seconds_count") >= 6  # batches of at most 500
+
+
+async def test_a_projector_killed_mid_load_resumes_and_ends_with_the_replayed_vault(
+    tmp_path: Path, fresh_nats_url: str, vault_url: str
+) -> None:
+    messages = list(synthetic_stream(5000, leads_per_run=400))
+    engine = make_engine(vault_url)
+    projection = Projection(engine)
+    stack = _projector(tmp_path, vault_url, fresh_nats_url, batch=100)
+    try:
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            await _publish(bus, messages)
+            stack.start()
+            deadline = time.monotonic() + 60
+            while projection.checkpoint() == 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            victim = stack.procs["projector"].pop()
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
+            at_kill = projection.checkpoint()
+            assert 0 < at_kill < len(messages), at_kill
+
+            # producers re-send what they already sent (deduplicated), and the projector comes back
+            await _publish(bus, messages[:1000])
+            assert await bus.last_seq() == len(messages)
+            stack.spawn("projector")
+            assert await wait_projected(bus, vault_url, timeout=180) == len(messages)
+            replayed = await _replayed_digest(bus, tmp_path)
+    finally:
+        stack.stop()
+    assert vault_digest(engine) == replayed
+    engine.dispose()

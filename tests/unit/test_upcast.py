@@ -1,0 +1,69 @@
+"""Old event versions are upcast on read: a recorded v1 stream still projects after a schema bump."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from services.projector.db import make_engine
+from services.projector.models import EnrichmentRow, Lead, LogRow, Run
+from services.projector.projection import Projection
+from shared.events import Envelope, LogRecorded, UnknownEvent, decode_event
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stream_v1.jsonl"
+
+
+def recorded_stream() -> list[tuple[int, str, bytes]]:
+    """The fixture: one line per stream message of a real run, subject and raw envelope JSON."""
+    lines = [json.loads(line) for line in FIXTURE.read_text(encoding="utf-8").splitlines() if line]
+    return [(seq, d["subject"], d["envelope"].encode()) for seq, d in enumerate(lines, start=1)]
+
+
+def _v1_log() -> Envelope:
+    for _, _, data in recorded_stream():
+        env = Envelope.model_validate_json(data)
+        if env.type == "LogRecorded":
+            return env
+    raise AssertionError("the recorded stream holds no LogRecorded event")
+
+
+def test_the_recorded_stream_holds_v1_log_events_older_than_this_release() -> None:
+    env = _v1_log()
+    assert env.version == 1 < LogRecorded.VERSION
+    assert "fields" in env.payload and "context" not in env.payload
+
+
+def test_a_v1_log_event_is_upcast_lifting_the_span_id_and_dropping_repeated_ids() -> None:
+    env = _v1_log()
+    event = decode_event(env)
+    assert isinstance(event, LogRecorded)
+    v1_fields = env.payload["fields"]
+    assert event.span_id == v1_fields["span_id"] and event.trace_id == v1_fields["trace_id"]
+    assert event.context == {"reason": v1_fields["reason"]}
+    assert event.run_id == "rec-bad" and event.message == "extract_failed"
+
+
+def test_an_event_without_an_upcaster_or_newer_than_the_release_is_refused() -> None:
+    env = _v1_log()
+    with pytest.raises(UnknownEvent, match="newer than this release"):
+        decode_event(env.model_copy(update={"version": LogRecorded.VERSION + 1}))
+    with pytest.raises(UnknownEvent, match="no upcaster"):
+        decode_event(env.model_copy(update={"version": 0}))
+
+
+def test_the_recorded_v1_stream_projects_into_the_vault_after_the_schema_bump(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'v.db'}")
+    stream = recorded_stream()
+    assert Projection(engine).apply(stream) == len(stream)
+    with Session(engine) as s:
+        logs = s.exec(select(LogRow)).all()
+        ok, bad = s.get(Run, "rec-ok"), s.get(Run, "rec-bad")
+        leads = s.exec(select(Lead).where(Lead.run_id == "rec-ok")).all()
+        enrichments = s.exec(select(EnrichmentRow)).all()
+    assert [(log.service, log.level, log.message) for log in logs] == [("extractor", "error", "extract_failed")]
+    assert set(json.loads(logs[0].fields)) == {"reason", "span_id"}
+    assert ok is not None and ok.status == "completed" and bad is not None and bad.status == "failed"
+    assert len(leads) == 20 and sum(lead.enriched for lead in leads) == len(enrichments) == 10
