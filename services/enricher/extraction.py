@@ -183,14 +183,49 @@ def _parse_jsonld(tree: LexborHTMLParser) -> dict[str, str]:
     return out
 
 
+# Scanning a whole page with an unanchored regex tries it at every character; these regexes only
+# run where a match can be: around an "@", around an "at"/"arroba" token, inside runs of phone characters.
+_AT_TOKEN_RE = re.compile(r"[\[({\s](?:at|arroba)[\])}\s]", re.I)
+_PHONE_RUN_RE = re.compile(r"[\d(+][\d\s.\-()+]{7,}")
+_REGISTRY_ID_RE = re.compile(r"\b\d{2}\.?\d{3}\.?\d{3}\s*/?\s*\d{4}\s*-?\s*\d{2}\b|\b\d{3}\s?\d{3}\s?\d{3}\b")
+_ID_RUN_RE = re.compile(r"\d[\d\s./\-]{8,}")
+_LOCAL_MAX = 64  # an e-mail's local part: 1 + {0,63} characters
+_DOMAIN_MAX = 320
+
+
+def _windows(starts: list[int], before: int, after: int, size: int) -> list[tuple[int, int]]:
+    """Merged [start - before, start + after) spans, in order."""
+    spans: list[tuple[int, int]] = []
+    for i in starts:
+        lo, hi = max(0, i - before), min(size, i + after)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
+def _email_matches(text: str) -> list[re.Match[str]]:
+    """``_EMAIL_RE.finditer(text)``, scanning only the spans around each "@"."""
+    ats = [m.start() for m in re.finditer("@", text)]
+    return [m for lo, hi in _windows(ats, _LOCAL_MAX, _DOMAIN_MAX, len(text)) for m in _EMAIL_RE.finditer(text, lo, hi)]
+
+
 def _emails_from_text(text: str, emails: list[str]) -> None:
-    for m in _EMAIL_RE.finditer(text):
+    for m in _email_matches(text):
         _add(emails, clean_email(m.group(0)))
-    for m in _OBFUSCATED_RE.finditer(text):
-        domain = _DOT_RE.sub(".", m.group(2)).replace(" ", "")
-        if "." not in domain:
-            continue
-        _add(emails, clean_email(f"{m.group(1)}@{domain}"))
+    tokens = [m.start() for m in _AT_TOKEN_RE.finditer(text)]
+    for lo, hi in _windows(tokens, _LOCAL_MAX + 16, _DOMAIN_MAX, len(text)):
+        for m in _OBFUSCATED_RE.finditer(text, lo, hi):
+            domain = _DOT_RE.sub(".", m.group(2)).replace(" ", "")
+            if "." not in domain:
+                continue
+            _add(emails, clean_email(f"{m.group(1)}@{domain}"))
+
+
+def _phone_matches(text: str) -> list[re.Match[str]]:
+    """``_PHONE_TEXT_RE.finditer(text)``: a phone is made of phone characters, so scan only their runs."""
+    return [m for run in _PHONE_RUN_RE.finditer(text) for m in _PHONE_TEXT_RE.finditer(text, run.start(), run.end())]
 
 
 def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageContacts:
@@ -241,26 +276,29 @@ def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageConta
     for junk in tree.css("script:not([type='application/ld+json']), style, noscript, template"):
         junk.decompose()
     text = body.text(separator=" ") if body is not None else ""
-    text = re.sub(r"\s+", " ", text)
+    text = " ".join(text.split())
     pc.text = text
     _emails_from_text(text, pc.emails)
     # e-mails also hide in attributes (data-email, content) and raw markup
-    for m in _EMAIL_RE.finditer(html):
+    for m in _email_matches(html):
         e = clean_email(m.group(0))
         if e and not re.search(r"\.(?:png|jpe?g|gif|svg|webp)$", m.group(0), re.I):
             _add(pc.emails, e)
-    for m in _PHONE_TEXT_RE.finditer(text):
+    for m in _phone_matches(text):
         _add(pc.phones, normalize_phone(m.group(0), region))
-    for m in _MAPS_RE.finditer(html):
-        if pc.google_maps_url is None:
+    low = html.lower()
+    if pc.google_maps_url is None and ("maps" in low or "goo.gl" in low):
+        m = _MAPS_RE.search(html)
+        if m is not None:
             pc.google_maps_url = _html.unescape(m.group(0))
-    for m in _WA_RE.finditer(html):
-        url = _html.unescape(m.group(0))
-        wa = whatsapp_number(url, region)
-        if wa:
-            _add(pc.whatsapp, wa)
-    for m in re.finditer(r"\b\d{2}\.?\d{3}\.?\d{3}\s*/?\s*\d{4}\s*-?\s*\d{2}\b|\b\d{3}\s?\d{3}\s?\d{3}\b", text):
-        _add(pc.registry_ids, re.sub(r"\D", "", m.group(0)))
+    if "wa.me" in low or "whatsapp.com" in low:
+        for m in _WA_RE.finditer(html):
+            wa = whatsapp_number(_html.unescape(m.group(0)), region)
+            if wa:
+                _add(pc.whatsapp, wa)
+    for run in _ID_RUN_RE.finditer(text):
+        for m in _REGISTRY_ID_RE.finditer(text, run.start(), run.end()):
+            _add(pc.registry_ids, re.sub(r"\D", "", m.group(0)))
 
     ld = pc.jsonld
     if ld.get("email"):

@@ -15,6 +15,7 @@ from shared.schemas import ApiCall
 
 from .budgets import BudgetExceeded, RunBudgets
 from .http_cache import HttpCache
+from .proxy_transport import crawler_mounts, no_cookie_jar
 from .robots import RobotsCache, RobotsRules
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -125,7 +126,8 @@ class Fetcher:
         self.robots = RobotsCache()
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
-        self._global = asyncio.Semaphore(max(1, int(getattr(s, "fetch_concurrency", 200))))
+        self.concurrency = max(1, int(getattr(s, "fetch_concurrency", 200)))
+        self._global = asyncio.Semaphore(self.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
         timeout = httpx.Timeout(
@@ -136,13 +138,14 @@ class Fetcher:
         )
         proxy = getattr(s, "http_proxy", None) or None
         self._client = httpx.AsyncClient(
-            proxy=proxy if transport is None else None,
+            proxy=None,
             transport=transport,
+            mounts=None if transport is not None else crawler_mounts(proxy, concurrency=self.concurrency),
             timeout=timeout,
             follow_redirects=False,
+            cookies=no_cookie_jar(),
             headers={"User-Agent": self.user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
                      "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.7"},
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
             trust_env=False,
         )
 

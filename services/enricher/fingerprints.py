@@ -8,11 +8,16 @@ literals were seen are run, plus a short always-run list of patterns without a u
 DOM selectors are prefiltered the same way (class, id, attribute values, custom tag names) and
 evaluated with selectolax on one lazy parse of the page.
 
-``detect(page, prefilter=False)`` evaluates every pattern (brute force); tests compare both.
+Large pages take shortcuts (``fingerprint_scan``): regexes over huge pages look only near the
+literals they need, simple selectors read the start tags around their literal instead of parsing.
+
+``detect(page, prefilter=False)`` evaluates every pattern the reference way (brute force: whole-page
+regexes, a real parse for every selector); tests compare both.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import logging
@@ -28,6 +33,20 @@ import ahocorasick
 from selectolax.lexbor import LexborHTMLParser
 
 from shared.schemas import Technology
+
+from .fingerprint_scan import (
+    FREQUENT_TAGS,
+    RAW_TEXT_OPENERS,
+    WINDOW_MIN_PAGE,
+    LiteralScanner,
+    RawTags,
+    lowered_text,
+    page_bytes,
+    regex_windows,
+    select_tags,
+    simple_selector,
+    windowable,
+)
 
 try:  # Python 3.11+
     import re._constants as _sre_c
@@ -105,9 +124,10 @@ def parse_attrs(tag_inner: str) -> dict[str, str]:
 class _PageView:
     """Lazily derived views of a page; each is computed at most once per detection."""
 
-    def __init__(self, page: PageInput) -> None:
+    def __init__(self, page: PageInput, *, fast: bool = True) -> None:
         self.page = page
         self.html = page.html or ""
+        self.fast = fast  # False: the reference way (whole-page regexes, a real parse for every selector)
 
     @cached_property
     def script_srcs(self) -> list[str]:
@@ -116,10 +136,13 @@ class _PageView:
         return [_unescape(a or b or c) for a, b, c in _SCRIPT_SRC_RE.findall(self.html)]
 
     @cached_property
+    def script_elements(self) -> list[tuple[str, str]]:
+        """(attributes text, content) of every script element."""
+        return _SCRIPT_BODY_RE.findall(self.html)
+
+    @cached_property
     def scripts(self) -> str:
-        return "\n".join(
-            body for attrs, body in _SCRIPT_BODY_RE.findall(self.html) if "src" not in attrs.lower()
-        )
+        return "\n".join(body for attrs, body in self.script_elements if "src" not in attrs.lower())
 
     @cached_property
     def css(self) -> str:
@@ -142,6 +165,53 @@ class _PageView:
     @cached_property
     def tree(self) -> LexborHTMLParser:
         return LexborHTMLParser(self.html)
+
+    @cached_property
+    def _bytes(self) -> tuple[bytes, bytes | None]:
+        return page_bytes(self.html)
+
+    @property
+    def raw(self) -> bytes:
+        return self._bytes[0]
+
+    @property
+    def low(self) -> bytes | None:
+        """The page lowered byte for byte (offsets as in ``raw``), None when only text lowering is right."""
+        return self._bytes[1]
+
+    @cached_property
+    def literal_haystack(self) -> bytes:
+        return self.low if self.low is not None else lowered_text(self.html)
+
+    hits: dict[int, list[int]] | None = None  # literal id -> offsets in the haystack, set by the DB's scan
+    literal_ids: dict[str, int] | None = None
+
+    def positions(self, literal: str) -> list[int]:
+        """Offsets of ``literal`` in the lowered page (from the DB's scan when it looked for it)."""
+        assert self.low is not None
+        lid = self.literal_ids.get(literal) if self.literal_ids is not None else None
+        if lid is not None and self.hits is not None:
+            found = self.hits.get(lid, ())
+            return found[: bisect.bisect_left(found, len(self.low))]  # not in the url or script srcs after it
+        low, out, lit = self.low, [], literal.encode()
+        i = low.find(lit)
+        while i != -1:
+            out.append(i)
+            i = low.find(lit, i + 1)
+        return out
+
+    @cached_property
+    def script_srcs_lower(self) -> list[str]:
+        return [src.lower() for src in self.script_srcs]
+
+    @cached_property
+    def raw_tags(self) -> RawTags | None:
+        return RawTags(self.raw, self.low, self.positions) if self.low is not None else None
+
+    @cached_property
+    def script_texts(self) -> list[str]:
+        """The text of every script element (what ``script`` nodes' text is to a parser)."""
+        return [body for _attrs, body in self.script_elements]
 
 
 # --------------------------------------------------------------------------- literal extraction
@@ -511,32 +581,44 @@ class FingerprintDB:
 
     def _build_prefilter(self) -> None:
         # One automaton over the document (html, url, script srcs), one over header/cookie text.
-        self._doc = ahocorasick.Automaton()
         self._kv = ahocorasick.Automaton()
         doc_ids: dict[str, int] = {}
         kv_ids: dict[str, int] = {}
         self._lit_patterns: list[list[int]] = []
+        extra: set[str] = set()
         self._always: list[int] = []
         self._keyed_always: dict[tuple[str, str], list[int]] = {}
         for pid, p in enumerate(self.patterns):
             if p.literals:
                 kv = p.field in ("headers", "cookies")
-                ids, auto = (kv_ids, self._kv) if kv else (doc_ids, self._doc)
+                ids = kv_ids if kv else doc_ids
                 for lit in p.literals:
                     lid = ids.get(lit)
                     if lid is None:
                         lid = ids[lit] = len(self._lit_patterns)
                         self._lit_patterns.append([])
-                        auto.add_word(lit, lid)
+                        if kv:
+                            self._kv.add_word(lit, lid)
                     self._lit_patterns[lid].append(pid)
             elif p.field in _KEYED_FIELDS:
                 self._keyed_always.setdefault((p.field, p.key or ""), []).append(pid)
             else:
                 self._always.append(pid)
+        # also searched for: what the raw-html DOM checks look up (their anchors, raw-text element openers)
+        for p in self.patterns:
+            if p.field == "dom" and p.key:
+                for c in self._simple_selector(p.key) or ():
+                    extra.add(c.anchor)
+                    if c.tag and c.tag not in FREQUENT_TAGS:
+                        extra.add("<" + c.tag)
+        for word in sorted(extra | set(RAW_TEXT_OPENERS)):
+            if word not in doc_ids:
+                doc_ids[word] = len(self._lit_patterns)
+                self._lit_patterns.append([])
+        self._doc_ids = doc_ids
         self._has_doc = bool(doc_ids)
         self._has_kv = bool(kv_ids)
-        if doc_ids:
-            self._doc.make_automaton()
+        self._doc = LiteralScanner(doc_ids)
         if kv_ids:
             self._kv.make_automaton()
         self.literal_count = len(doc_ids) + len(kv_ids)
@@ -571,13 +653,22 @@ class FingerprintDB:
 
     # ---- detection
 
+    def _scan(self, view: _PageView) -> bytes:
+        """One literal search over the page (and url, script srcs); the view keeps where each was found."""
+        page = view.page
+        parts = [view.literal_haystack, page.url.lower().encode("utf-8", "replace")]
+        if page.script_srcs:
+            parts.append("\n".join(page.script_srcs).lower().encode("utf-8", "replace"))
+        hay = b"\x00".join(parts)
+        view.hits = self._doc.positions(hay) if self._has_doc else {}
+        view.literal_ids = self._doc_ids
+        return hay
+
     def _candidates(self, view: _PageView) -> list[int]:
         page = view.page
-        parts = [view.html.lower(), page.url.lower()]
-        if page.script_srcs:
-            parts.append("\n".join(page.script_srcs).lower())
-        hay = "\x00".join(parts)
-        lids = {v for _, v in self._doc.iter(hay)} if self._has_doc else set()
+        hay = self._scan(view)
+        assert view.hits is not None
+        lids = set(view.hits)
         if self._has_kv and (page.headers or page.cookies):
             kv = "\n".join(f"{k}: {v}" for k, v in page.headers.items())
             kv += "\x00" + "\n".join(f"{k}={v}" for k, v in page.cookies.items())
@@ -590,20 +681,25 @@ class FingerprintDB:
             present = (
                 key in page.headers if fld == "headers"
                 else key in page.cookies if fld == "cookies"
-                else "<meta" in hay and key in view.meta
+                else b"<meta" in hay and key in view.meta
             )
             if present:
                 out.update(pids)
         return sorted(out)
 
     def detect(self, page: PageInput, *, prefilter: bool = True) -> list[Technology]:
-        view = _PageView(page)
-        pids = self._candidates(view) if prefilter else range(len(self.patterns))
+        view = _PageView(page, fast=prefilter)
+        pids: Iterable[int] = self._candidates(view) if prefilter else range(len(self.patterns))
         conf: dict[int, int] = {}
         versions: dict[int, set[str]] = {}
+        seen: dict[tuple[str, str | None, str | None, str | None], tuple[bool, re.Match[str] | None]] = {}
         for pid in pids:
             p = self.patterns[pid]
-            hit, m = self._evaluate(p, view)
+            check = (p.field, p.key, p.regex.pattern if p.regex is not None else None, p.dom_attr)
+            outcome = seen.get(check)
+            if outcome is None:  # the same check of several technologies runs once
+                outcome = seen[check] = self._evaluate(p, view)
+            hit, m = outcome
             if not hit:
                 continue
             conf[p.tech] = conf.get(p.tech, 0) + p.confidence
@@ -619,10 +715,16 @@ class FingerprintDB:
             hay = {"html": view.html, "url": view.page.url}.get(f) if f in ("html", "url") else getattr(view, f)
             if rx is None:
                 return bool(hay), None
+            if view.fast and f == "html" and len(hay) >= WINDOW_MIN_PAGE and p.literals and view.low is not None \
+                    and windowable(rx.pattern):
+                return _search_windows(rx, view, p.literals)
             m = rx.search(hay)
             return m is not None, m
         if f == "scriptSrc":
-            for src in view.script_srcs:
+            lits = p.literals
+            for src, low in zip(view.script_srcs, view.script_srcs_lower, strict=True):
+                if view.fast and lits and rx is not None and not any(lit in low for lit in lits):
+                    continue  # the regex cannot match a src without one of its literals
                 m = rx.search(src) if rx is not None else None
                 if m is not None or rx is None:
                     return True, m
@@ -648,6 +750,9 @@ class FingerprintDB:
         sel = p.key or ""
         if sel in self._bad_selectors:
             return False, None
+        fast = self._evaluate_dom_raw(p, view) if view.fast else None
+        if fast is not None:
+            return fast
         try:
             if p.regex is None and not p.dom_attr:
                 return view.tree.css_first(sel) is not None, None
@@ -672,9 +777,51 @@ class FingerprintDB:
                 return True, m
         return False, None
 
+    def _evaluate_dom_raw(self, p: Pattern, view: _PageView) -> tuple[bool, re.Match[str] | None] | None:
+        """The DOM check without parsing the page, when the selector allows it; None: parse instead."""
+        compounds = self._simple_selector(p.key or "")
+        if compounds is None:
+            return None
+        if p.dom_attr == "":  # node text: only ``script`` elements, whose text is their raw content
+            if p.regex is None or any(c.tag != "script" or c.checks for c in compounds):
+                return None
+            for body in view.script_texts:
+                m = p.regex.search(body)
+                if m is not None:
+                    return True, m
+            return False, None
+        if view.raw_tags is None:
+            return None
+        tags = select_tags(view.raw_tags, compounds)
+        if tags is None:
+            return None
+        if not p.dom_attr:
+            return bool(tags), None
+        for attrs in tags:
+            val = attrs.get(p.dom_attr)
+            if val is None:
+                continue
+            if p.regex is None:
+                return True, None
+            m = p.regex.search(val)
+            if m is not None:
+                return True, m
+        return False, None
+
     @cached_property
     def _bad_selectors(self) -> set[str]:
         return set()
+
+    @cached_property
+    def _simple_selectors(self) -> dict[str, Any]:
+        return {}
+
+    def _simple_selector(self, sel: str) -> tuple[Any, ...] | None:
+        if sel not in self._simple_selectors:
+            alts = _split_selector_list(sel)
+            anchors = {a: next(iter(lits)) for a in alts if (lits := selector_literals(a)) and len(lits) == 1}
+            self._simple_selectors[sel] = simple_selector(alts, anchors)
+        return self._simple_selectors[sel]
 
     def _resolve(self, conf: dict[int, int], versions: dict[int, set[str]]) -> list[Technology]:
         techs = self.techs
@@ -726,6 +873,23 @@ class FingerprintDB:
 
 
 _DB_CACHE: dict[str, FingerprintDB] = {}
+
+
+def _search_windows(
+    rx: re.Pattern[str], view: _PageView, literals: frozenset[str]
+) -> tuple[bool, re.Match[str] | None]:
+    """A regex over a huge page, only near the literals it cannot match without (it may not reach
+    further than ``WINDOW_REACH`` characters from one); the whole page when they are too frequent."""
+    spans = regex_windows(view.positions, literals, len(view.raw))
+    if spans is None:
+        m = rx.search(view.html)
+        return m is not None, m
+    raw = view.raw
+    for lo, hi in spans:
+        m = rx.search(raw[lo:hi].decode("utf-8", "replace"))
+        if m is not None:
+            return True, m
+    return False, None
 
 
 # --------------------------------------------------------------------------- sources

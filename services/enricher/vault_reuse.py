@@ -1,7 +1,11 @@
-"""Reuse a vault enrichment still within its TTL instead of fetching the site again."""
+"""Reuse a vault enrichment still within its TTL instead of fetching the site again.
+
+The vault is the projector's: this only reads it (no table creation), off the event loop.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,7 +20,7 @@ from shared.schemas import Enrichment
 class VaultReuse:
     def __init__(self, settings: Settings) -> None:
         self.ttl = timedelta(hours=settings.cache_ttl_hours)
-        self.engine = make_engine(settings.vault_database_url)
+        self.engine = make_engine(settings.vault_database_url, create=False)
 
     def find(self, lead_key: str, domain: str | None, *, now: datetime | None = None) -> Enrichment | None:
         now = now or datetime.now(UTC)
@@ -38,4 +42,4 @@ class VaultReuse:
         return found.model_copy(update={"lead_key": lead_key, "reused": True})
 
     async def lookup(self, lead_key: str, domain: str | None) -> Enrichment | None:
-        return self.find(lead_key, domain)
+        return await asyncio.to_thread(self.find, lead_key, domain)

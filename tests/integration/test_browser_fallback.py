@@ -46,3 +46,32 @@ async def test_browser_fallback_finds_what_plain_fetching_cannot() -> None:
 
 def test_content_pages_are_not_js_shells() -> None:
     assert not looks_like_js_shell("<html><body><div id='root'></div>" + "<p>texto longo</p>" * 40 + "</body></html>")
+
+
+async def test_enricher_renders_a_js_shell_site_of_the_farm_and_finds_its_contacts(tmp_path) -> None:
+    from hunter.demo.webfarm import load_sites, run_webfarm
+    from services.enricher.logic import Enricher
+    from shared.schemas import Address, CleanedLead, CompanyRecord, Email, ScoredLead
+
+    spec = next(s for s in load_sites() if s.get("behaviour") == "js_shell")
+    domain, email = spec["domain"], spec["emails"][0]
+    company = CompanyRecord(lead_key=f"BR:{spec['cnpj']}", registry_id=spec["cnpj"], source="csv",
+                            trade_name=spec["company_name"], legal_name=spec["legal_name"],
+                            address=Address(city=spec["city"], state=spec["uf"]))
+    lead = ScoredLead(lead=CleanedLead(company=company, emails=[Email(address=email, domain=domain)],
+                                       website_candidates=[domain]), score=80, enrich=True)
+    async with run_webfarm() as farm:
+        outcomes = {}
+        for playwright in (False, True):
+            settings = Settings(HUNTER_HTTP_PROXY=farm.proxy_url, FETCH_SCHEMES="http", CACHE_TTL_HOURS=0,
+                                HUNTER_DATA_DIR=str(tmp_path), ENABLE_PLAYWRIGHT=playwright, CHROMIUM_PATH=CHROMIUM,
+                                FETCH_RETRIES=0)
+            async with Enricher(settings) as enricher:
+                outcomes[playwright] = (await enricher.enrich(lead, run_id="browser")).enrichment
+    plain, rendered = outcomes[False], outcomes[True]
+    # plain fetching finds the site by its title but none of the contacts the page's script writes
+    assert plain.domain == domain and not plain.rendered and not plain.emails and not plain.phones
+    assert rendered.status == "ok" and rendered.rendered and rendered.domain == domain
+    assert "registry_id" in rendered.verified_by
+    assert set(spec["emails"]) <= set(rendered.emails)
+    assert set(spec["phones"]) <= set(rendered.phones)

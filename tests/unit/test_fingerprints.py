@@ -193,7 +193,7 @@ def test_full_db_detects_a_realistic_wordpress_page() -> None:
     assert found["Nginx"].version == "1.24.0"
 
 
-def _mutated_pages(n: int) -> list[PageInput]:
+def _mutated_pages(n: int, size: int = 20_000) -> list[PageInput]:
     """Pages assembled from markers of many technologies of the full DB, plus noise."""
     rng = random.Random(42)
     db = json.loads((FULL_DB / "technologies" / "w.json").read_text())
@@ -206,7 +206,7 @@ def _mutated_pages(n: int) -> list[PageInput]:
         for sel in (spec.get("dom") or [])[:1] if isinstance(spec.get("dom"), list) else []:
             fragments.append(f"<!-- {sel} -->")
     pages = []
-    base = _bench_page(20_000, seed=3)
+    base = _bench_page(size, seed=3)
     for i in range(n):
         extra = "".join(rng.sample(fragments, min(40, len(fragments))))
         html = base.replace("</body>", extra + "</body>")
@@ -224,6 +224,16 @@ def test_prefilter_gives_the_same_result_as_brute_force() -> None:
         fast = db.detect(page)
         slow = db.detect(page, prefilter=False)
         assert [t.model_dump() for t in fast] == [t.model_dump() for t in slow]
+        assert len(fast) >= 5
+
+
+@needs_full
+def test_large_page_shortcuts_give_the_same_result_as_brute_force() -> None:
+    """Pages past the size where regexes only look near their literals and selectors skip the parse."""
+    db = FingerprintDB.load(FULL_DB)
+    for page in _mutated_pages(2, size=60_000):
+        fast = db.detect(page)
+        assert [t.model_dump() for t in fast] == [t.model_dump() for t in db.detect(page, prefilter=False)]
         assert len(fast) >= 5
 
 

@@ -1,0 +1,186 @@
+"""Enricher throughput: real enricher processes against a web farm of synthetic sites with latency.
+
+    python bench/enrich.py [--quick] [--sites 5000] [--latency-ms 200] [--replicas 1,2,4]
+
+Starts an embedded NATS and the web farm (``--bench-sites N``, every request answered after
+``--latency-ms``), then for each replica count: a Stack of ``enricher`` processes only, one
+``EnrichmentRequested`` per site (leads whose e-mail domain is the site, so discovery goes straight
+to the homepage), timed from the first publish until the stream holds every ``lead.enriched`` event
+of the run. Each replica count gets a fresh data dir (empty HTTP cache). Afterwards the first
+configuration reruns the same leads as a new run: the enrichers answer from their HTTP cache, and
+the farm's request counter shows how many requests still reached it.
+
+Per site the enricher fetches robots.txt, the homepage and the contact page it links to: three
+round trips of ``latency`` each, so one replica's ceiling is ``ENRICHER_CONCURRENCY / (3 x latency)``
+unless CPU runs out first. The last line printed is one JSON object with the figures.
+``--quick``: 500 sites, replicas 1 and 2, < 1 min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hunter.demo.sample_data import generate_bench_sites  # noqa: E402
+from hunter.stack import Stack  # noqa: E402
+from shared.bus import Bus, connect_bus  # noqa: E402
+from shared.events import EnrichmentRequested, Subjects  # noqa: E402
+from shared.nats_server import EmbeddedNats  # noqa: E402
+from shared.schemas import Address, CleanedLead, CompanyRecord, Email, ScoredLead  # noqa: E402
+
+
+def bench_leads(n: int) -> list[ScoredLead]:
+    leads = []
+    for spec in generate_bench_sites(n):
+        domain = spec["domain"]
+        company = CompanyRecord(lead_key=f"BR:{spec['cnpj']}", registry_id=spec["cnpj"], source="bench",
+                                trade_name=spec["company_name"], legal_name=spec["legal_name"],
+                                address=Address(city=spec["city"], state=spec["uf"]))
+        lead = CleanedLead(company=company, emails=[Email(address=f"contato@{domain}", domain=domain)],
+                           website_candidates=[domain])
+        leads.append(ScoredLead(lead=lead, score=80, enrich=True))
+    return leads
+
+
+def start_farm(sites: int, latency_ms: float, log: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hunter.demo.webfarm", "--port", "0", "--latency-ms", str(latency_ms),
+         "--bench-sites", str(sites)],
+        stdout=subprocess.PIPE, stderr=log.open("ab"), text=True, cwd=str(ROOT),
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("WEBFARM"):
+        proc.kill()
+        raise RuntimeError(f"web farm did not start: {line!r}")
+    fields = dict(part.split("=", 1) for part in line.split()[1:])
+    return proc, fields["proxy"]
+
+
+def farm_site_requests(proxy: str) -> int:
+    with urllib.request.urlopen(f"{proxy}/__farm/stats", timeout=30) as resp:  # noqa: S310 - loopback farm
+        return int(json.load(resp)["site_requests"])
+
+
+async def wait_consumers(bus: Bus, replicas: int, timeout: float = 60.0) -> None:
+    """Until ``replicas`` enricher processes are pulling from the shared durable consumer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            info = await bus.js.consumer_info(bus.stream, "enricher")
+            if (info.num_waiting or 0) >= replicas:
+                return
+        except Exception:  # noqa: BLE001 - consumer not created yet
+            pass
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"{replicas} enricher replicas did not start pulling within {timeout:.0f}s")
+
+
+async def enrich_run(bus: Bus, run_id: str, leads: list[ScoredLead], timeout: float) -> tuple[float, dict[str, int]]:
+    """Publish one request per lead; seconds until the stream holds every lead.enriched, and statuses."""
+    items = [bus.wrap(EnrichmentRequested(run_id=run_id, lead=lead, expected_total=len(leads)),
+                      key=(run_id, lead.lead.lead_key), lead_key=lead.lead.lead_key) for lead in leads]
+    subject = Subjects.LEAD_ENRICHED.format(run_id=run_id)
+    t0 = time.perf_counter()
+    for i in range(0, len(items), 500):
+        await bus.publish_many(items[i:i + 500])
+    while (done := await bus.count(subject)) < len(leads):
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError(f"run {run_id}: {done}/{len(leads)} enriched after {timeout:.0f}s")
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - t0
+    statuses: dict[str, int] = {}
+    async for stored in bus.read(subject):
+        status = stored.event().enrichment.status  # type: ignore[attr-defined]
+        statuses[status] = statuses.get(status, 0) + 1
+    return elapsed, statuses
+
+
+async def one_config(bus: Bus, nats_url: str, proxy: str, data_dir: Path, env: dict[str, str], replicas: int,
+                     leads: list[ScoredLead], label: str, timeout: float) -> tuple[float, int, dict[str, int]]:
+    """sites/s, farm requests and statuses of one run over ``leads`` by ``replicas`` fresh enricher processes."""
+    stack = Stack(data_dir=data_dir, nats_url=nats_url, env_extra=env, gateway=False, services=["enricher"],
+                  enricher_replicas=replicas)
+    stack.start()
+    try:
+        await wait_consumers(bus, replicas)
+        before = farm_site_requests(proxy)
+        elapsed, statuses = await enrich_run(bus, f"{label}-{time.time_ns()}", leads, timeout)
+        return len(leads) / elapsed, farm_site_requests(proxy) - before, statuses
+    finally:
+        stack.stop()
+
+
+async def measure(args: argparse.Namespace, nats_url: str, proxy: str, work: Path) -> dict[str, object]:
+    leads = bench_leads(args.sites)
+    env = {
+        "HUNTER_HTTP_PROXY": proxy, "FETCH_SCHEMES": "http", "FETCH_CONNECT_TIMEOUT": "5",
+        "FETCH_READ_TIMEOUT": "10", "ENRICHER_CONCURRENCY": str(args.concurrency),
+        "FETCH_CONCURRENCY": str(args.concurrency * 2), "HUNTER_ACK_WAIT": "60",
+        "RUN_BUDGET_REQUESTS": "10000000", "OTEL_TRACES_EXPORTER": "none", "LOG_LEVEL": "WARNING",
+    }
+    out: dict[str, object] = {"sites": args.sites, "latency_ms": args.latency_ms,
+                              "enricher_concurrency": args.concurrency, "cpus": os.cpu_count()}
+    async with connect_bus(nats_url, name="bench-enrich") as bus:
+        for replicas in args.replicas:
+            rate, requests, statuses = await one_config(bus, nats_url, proxy, work / f"r{replicas}", env, replicas,
+                                                        leads, f"bench-r{replicas}", args.timeout)
+            print(f"{replicas} replica(s): {len(leads)} sites, {rate:.0f} sites/s, "
+                  f"{requests} farm requests, statuses {statuses}", flush=True)
+            out[f"sites_per_s_{replicas}"] = round(rate, 1)
+            out[f"ok_{replicas}"] = statuses.get("ok", 0)
+        # the same leads again on the first configuration's data dir: new processes, HTTP cache on disk
+        replicas = args.replicas[0]
+        rate, requests, statuses = await one_config(bus, nats_url, proxy, work / f"r{replicas}", env, replicas,
+                                                    leads, "bench-rerun", args.timeout)
+        print(f"cache-hit rerun ({replicas} replica(s)): {rate:.0f} sites/s, {requests} farm requests, "
+              f"statuses {statuses}", flush=True)
+        out["rerun_sites_per_s"] = round(rate, 1)
+        out["rerun_farm_requests"] = requests
+    one = out.get(f"sites_per_s_{args.replicas[0]}")
+    for replicas in args.replicas[1:]:
+        if one:
+            out[f"speedup_{replicas}"] = round(float(out[f"sites_per_s_{replicas}"]) / float(one), 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="500 sites, replicas 1 and 2 (< 1 min)")
+    ap.add_argument("--sites", type=int, default=5000)
+    ap.add_argument("--latency-ms", type=float, default=200)
+    ap.add_argument("--replicas", default="1,2,4", help="comma-separated replica counts")
+    ap.add_argument("--concurrency", type=int, default=512, help="ENRICHER_CONCURRENCY per replica")
+    ap.add_argument("--timeout", type=float, default=600)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.sites, args.replicas = 500, "1,2"
+    args.replicas = [int(r) for r in str(args.replicas).split(",") if r.strip()]
+    with tempfile.TemporaryDirectory(prefix="hunter-bench-enrich-") as tmp:
+        work = Path(tmp)
+        nats = EmbeddedNats(work / "nats-data")
+        farm, proxy = start_farm(args.sites, args.latency_ms, work / "webfarm.log")
+        try:
+            url = nats.start()
+            result = asyncio.run(measure(args, url, proxy, work))
+        finally:
+            farm.terminate()
+            farm.wait(timeout=10)
+            nats.stop()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
