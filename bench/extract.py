@@ -30,9 +30,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.extractor.cnpj_check import check_digits  # noqa: E402
 from services.extractor.sources import iter_source  # noqa: E402
 from shared.events import RunFilters  # noqa: E402
+from shared.registry_ids import check_digits  # noqa: E402
 from shared.schemas import CompanyRecord  # noqa: E402
 
 UFS = ["SP"] * 6 + ["RJ"] * 3 + ["MG"] * 3 + ["RS", "PR", "SC", "BA", "PE", "CE", "GO", "DF", "ES", "PA", "AM"]

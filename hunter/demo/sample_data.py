@@ -21,6 +21,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.registry_ids import check_digits
+
 DATA_DIR = Path(__file__).parent / "data"
 
 COLUMNS = [
@@ -361,25 +363,7 @@ CATEGORY_LABEL = {
 # --------------------------------------------------------------------------- ids
 
 
-def cnpj_check_digits(base12: str) -> str:
-    """The two check digits of a numeric CNPJ given its first 12 digits."""
-    if len(base12) != 12 or not base12.isdigit():
-        raise ValueError(f"expected 12 digits, got {base12!r}")
-    digits = [int(c) for c in base12]
-    out = ""
-    for weights in ([5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2], [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]):
-        r = sum(d * w for d, w in zip(digits, weights, strict=True)) % 11
-        dv = 0 if r < 2 else 11 - r
-        digits.append(dv)
-        out += str(dv)
-    return out
-
-
-def is_valid_cnpj(cnpj: str) -> bool:
-    digits = re.sub(r"\D", "", cnpj)
-    if len(digits) != 14 or len(set(digits)) == 1:
-        return False
-    return cnpj_check_digits(digits[:12]) == digits[12:]
+cnpj_check_digits = check_digits  # the shared rule, so demo data and the pipeline agree
 
 
 def format_cnpj(cnpj: str) -> str:

@@ -17,11 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from services.extractor.cnpj_check import check_digits
 from services.extractor.sources import SourceError, iter_source
 from services.extractor.sources.casadosdados_records import EXPORT_COLUMNS
 from shared.config import Settings
 from shared.events import RunFilters
+from shared.registry_ids import check_digits
 from shared.schemas import ApiCall, CompanyRecord
 
 GOOD_KEY, BROKE_KEY = "good-key", "broke-key"

@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hunter.demo_run import DEMO_CSV
-from services.extractor.cnpj_check import build_cnpj
 from services.extractor.sources.csv_source import iter_csv
 from services.gateway.app import create_app
 from services.projector.db import make_engine
@@ -29,6 +28,7 @@ from shared.events import (
     Subjects,
     envelope,
 )
+from shared.registry_ids import build_cnpj
 from shared.schemas import CleanedLead, CompanyRecord, Partner
 from tests.factories import cleaned_lead, raw_events, run_events
 

@@ -18,11 +18,11 @@ from hunter.demo.sample_data import (
     cnpj_check_digits,
     generate_bench_sites,
     generate_world,
-    is_valid_cnpj,
     main,
     slugify,
 )
 from hunter.demo.site_pages import render_site_response
+from shared.registry_ids import is_valid_cnpj
 
 HEADER = (
     "cnpj,razao_social,nome_fantasia,situacao_cadastral,data_inicio_atividade,cnae_fiscal_principal,"

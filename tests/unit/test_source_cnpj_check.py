@@ -1,6 +1,6 @@
 import pytest
 
-from services.extractor.cnpj_check import build_cnpj, check_digits, clean_cnpj, is_valid_cnpj
+from shared.registry_ids import build_cnpj, check_digits, clean_cnpj, is_valid_cnpj
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from services.extractor.cnpj_check import check_digits
 from services.extractor.sources import SourceError, iter_source
 from services.extractor.sources.cnpj_files import iter_cnpj
 from shared.events import RunFilters
+from shared.registry_ids import check_digits
 from shared.schemas import CompanyRecord, DroppedLead
 
 DATA = Path(__file__).parents[2].parent / "shared" / "data"

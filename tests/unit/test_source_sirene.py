@@ -11,8 +11,8 @@ import pytest
 
 from services.extractor.sources import SourceError, iter_source
 from services.extractor.sources.sirene import iter_sirene
-from services.extractor.sources.siret_check import is_valid_siren, is_valid_siret
 from shared.events import RunFilters
+from shared.registry_ids import is_valid_siren, is_valid_siret
 from shared.schemas import CompanyRecord, DroppedLead
 
 SIRENE = Path(__file__).parents[2].parent / "shared" / "data" / "sirene"

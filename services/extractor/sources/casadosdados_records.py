@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.extractor.cnpj_check import clean_cnpj
 from shared.events import RunFilters
+from shared.registry_ids import clean_cnpj
 from shared.schemas import CompanyRecord, Partner
 
 from .filters import BR_STATUS_BY_CODE

@@ -24,15 +24,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from services.extractor.cnpj_check import clean_cnpj, is_valid_cnpj
 from shared.events import RunFilters
+from shared.registry_ids import clean_cnpj, is_valid_cnpj, is_valid_siren, is_valid_siret
 from shared.schemas import CompanyRecord, DroppedLead
 
 from .csv_columns import detect_columns
 from .errors import SourceError
 from .filters import BR_STATUS_BY_CODE, LeadFilter
 from .records import dropped, make_address, make_company
-from .siret_check import is_valid_siren, is_valid_siret
 from .text_streams import DataFile, data_files, read_head, sniff_encoding
 from .values import alnum_upper, collapse, iso_date, parse_flag, parse_money
 

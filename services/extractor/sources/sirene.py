@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from shared.events import RunFilters
+from shared.registry_ids import is_valid_siret
 from shared.schemas import CompanyRecord, DroppedLead
 
 from .errors import SourceError
 from .filters import LeadFilter
 from .records import dropped, make_address, make_company
 from .sirene_layout import UNITE_LEGALE_FIELDS, Layout, choose_layout, column_index
-from .siret_check import is_valid_siret
 from .text_streams import DataFile, data_files
 from .values import collapse, iso_date
 

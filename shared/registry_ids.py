@@ -1,6 +1,8 @@
-"""CNPJ check digits, numeric and alphanumeric (Receita's 2026 format).
+"""Registry identifiers every stage agrees on: CNPJ check digits (numeric and the alphanumeric
+format issued since July 2026) and SIREN/SIRET (Luhn, with La Poste's exception). The lead key
+is built from these ids, so the rules live in one place.
 
-Each of the first 12 characters is worth ``ord(c) - 48`` (so ``'0'..'9'`` -> 0..9 and
+Each of the first 12 CNPJ characters is worth ``ord(c) - 48`` (so ``'0'..'9'`` -> 0..9 and
 ``'A'..'Z'`` -> 17..42); the two check digits stay numeric.
 """
 
@@ -57,3 +59,34 @@ def is_valid_cnpj(value: str) -> bool:
     if not _CNPJ_RE.match(value) or value[:12] == value[0] * 12:
         return False
     return check_digits(value[:12]) == value[12:]
+
+
+# ---- France: SIREN / SIRET ---------------------------------------------------------------
+
+_LA_POSTE_SIREN = "356000000"
+_LA_POSTE_HEAD_OFFICE = "35600000000048"
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i & 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def is_valid_siren(value: str) -> bool:
+    return len(value) == 9 and value.isdigit() and luhn_ok(value)
+
+
+def is_valid_siret(value: str) -> bool:
+    """14 digits, Luhn; La Poste establishments (``356000000…``) use digit sum % 5 instead."""
+    if len(value) != 14 or not value.isdigit():
+        return False
+    if value.startswith(_LA_POSTE_SIREN) and value != _LA_POSTE_HEAD_OFFICE:
+        return sum(ord(c) - 48 for c in value) % 5 == 0
+    return luhn_ok(value)
