@@ -114,7 +114,7 @@ class RunStep(Event):
     SUBJECT: ClassVar[str] = Subjects.RUN_STEP
     run_id: str
     stage: StageName
-    status: Literal["started", "progress", "completed", "failed"]
+    status: Literal["started", "progress", "completed", "failed", "cancelled"]
     counts: dict[str, int] = Field(default_factory=dict)
     message: str = ""
 

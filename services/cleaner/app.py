@@ -23,12 +23,14 @@ from shared.events import (
     decode_event,
     subject_token,
 )
+from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.service import Service
 from shared.tracing import lead_trace_id, tracer
 
 service = Service("cleaner")
 app = service.app
 _vault_engine: Engine | None = None
+cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
 def vault_lookup(run: str) -> VaultLookup:
@@ -50,13 +52,19 @@ def vault_lookup(run: str) -> VaultLookup:
 async def on_extract_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
-    if step.status == "completed":
-        with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
-            await clean(step.run_id, env)
+    if step.status != "completed":
+        return
+    if await cancelled(step.run_id):
+        await publish_run_cancelled(service.bus, step.run_id, stage="clean", causation_id=env.event_id)
+        return
+    with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
+        await clean(step.run_id, env)
 
 
 async def clean(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
+    await bus.publish(RunStep(run_id=run, stage="clean", status="started"), key=(run, "clean", "started"),
+                      stage="clean", causation_id=cause.event_id)
     batches = await read_batches(bus, Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run)), LeadsExtracted)
     companies = [company for batch in batches for company in batch.companies]
     del batches

@@ -36,6 +36,7 @@ from shared.events import (
     decode_event,
     subject_token,
 )
+from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import Enrichment, FinalScore, ScoredLead
 from shared.service import Service
 
@@ -43,6 +44,7 @@ service = Service("exporter")
 app = service.app
 PROJECTION_WAIT_SECONDS = 120.0
 _engine: list[Engine] = []
+cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
 def vault_engine() -> Engine:
@@ -129,6 +131,11 @@ async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     if step.status != "completed":
         return
     bus, run = service.bus, step.run_id
+    if await cancelled(run):  # nothing is written for a cancelled run
+        await publish_run_cancelled(bus, run, stage="export", causation_id=env.event_id)
+        return
+    await bus.publish(RunStep(run_id=run, stage="export", status="started"), key=(run, "export", "started"),
+                      stage="export", causation_id=env.event_id)
     stored = await bus.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run)))
     request = stored.event() if stored else None
     segments = request.segments if isinstance(request, RunRequested) else ["hot"]

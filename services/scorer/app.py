@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from typing import Literal
 
 from faststream.nats import NatsMessage
 
 from services.cleaner.batch_codec import encode_batches, max_event_bytes, publish_encoded, read_batches
 from services.cleaner.logic import gc_paused
+from services.scorer.enrich_counts import enrichment_counts
 from services.scorer.icp import IcpProfile
 from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
 from services.scorer.logic import score_leads, score_v2
@@ -28,10 +30,12 @@ from shared.events import (
     LeadsCleaned,
     LeadsScored,
     RunStep,
+    StageName,
     Subjects,
     decode_event,
     subject_token,
 )
+from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.service import Service
 from shared.tracing import lead_context, tracer
 
@@ -41,6 +45,8 @@ RunIcp = tuple[IcpProfile, date, float]
 _icp_cache: dict[tuple[str, int], IcpProfile] = {}  # (name, seq of the saved event or 0) -> profile
 _run_cache: dict[str, RunIcp] = {}
 _RUN_CACHE_MAX = 256
+_rescore_started: dict[str, None] = {}  # runs whose rescore `started` step this process has published
+cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
 async def resolve_run_icp(name: str | None) -> IcpProfile:
@@ -73,13 +79,25 @@ async def run_icp(run: str, *, refresh: bool = False) -> RunIcp:
 async def on_clean_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
-    if step.status == "completed":
-        with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
-            await score_run(step.run_id, env)
+    if step.status != "completed":
+        return
+    if await cancelled(step.run_id):
+        await publish_run_cancelled(service.bus, step.run_id, stage="score", causation_id=env.event_id)
+        return
+    with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
+        await score_run(step.run_id, env)
+
+
+async def publish_step(run: str, stage: StageName, status: Literal["started", "completed"],
+                       counts: dict[str, int] | None = None, causation_id: str | None = None) -> None:
+    """A stage's `started` or `completed` step, keyed (run, stage, status) so a redelivery republishes nothing."""
+    await service.bus.publish(RunStep(run_id=run, stage=stage, status=status, counts=counts or {}),
+                              key=(run, stage, status), stage=stage, causation_id=causation_id)
 
 
 async def score_run(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
+    await publish_step(run, "score", "started", causation_id=cause.event_id)
     icp, as_of, enrich_top = await run_icp(run, refresh=True)
     batches = await read_batches(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), LeadsCleaned)
     leads = [lead for batch in batches for lead in batch.leads]
@@ -98,11 +116,12 @@ async def score_run(run: str, cause: Envelope) -> None:
     )
     counts = {"scored": len(scored), "selected_for_enrichment": len(selected)}
     service.log.info("score_completed", run_id=run, **counts)
-    await bus.publish(RunStep(run_id=run, stage="score", status="completed", counts=counts),
-                      key=(run, "score", "completed"), stage="score", causation_id=cause.event_id)
-    if not selected:
-        await bus.publish(RunStep(run_id=run, stage="rescore", status="completed", counts={"rescored": 0}),
-                          key=(run, "rescore", "completed"), stage="rescore", causation_id=cause.event_id)
+    await publish_step(run, "score", "completed", counts, causation_id=cause.event_id)
+    await publish_step(run, "enrich", "started", {"expected": len(selected)}, causation_id=cause.event_id)
+    if not selected:  # nothing to enrich: the enrich and rescore stages are done already
+        await publish_step(run, "enrich", "completed", enrichment_counts([], 0), causation_id=cause.event_id)
+        await publish_step(run, "rescore", "started", causation_id=cause.event_id)
+        await publish_step(run, "rescore", "completed", {"rescored": 0, "expected": 0}, causation_id=cause.event_id)
 
 
 @service.subscriber("lead.enriched.*", durable="scorer-v2", max_workers=4)
@@ -110,6 +129,11 @@ async def on_lead_enriched(env: Envelope, msg: NatsMessage) -> None:
     event = decode_event(env)
     assert isinstance(event, LeadEnriched)
     run, lead = event.run_id, event.lead
+    if run not in _rescore_started:  # once per process; the key dedups across replicas
+        await publish_step(run, "rescore", "started", causation_id=env.event_id)
+        if len(_rescore_started) >= _RUN_CACHE_MAX:
+            _rescore_started.pop(next(iter(_rescore_started)))
+        _rescore_started[run] = None
     icp, _, _ = await run_icp(run)
     ctx = lead_context(lead.lead.trace_id) if lead.lead.trace_id else None
     with tracer("scorer").start_as_current_span("score_v2", context=ctx, attributes={"lead_key": lead.lead.lead_key}):
@@ -119,12 +143,22 @@ async def on_lead_enriched(env: Envelope, msg: NatsMessage) -> None:
     done = await service.bus.count(Subjects.LEAD_RESCORED.format(run_id=subject_token(run)))
     expected = event.expected_total
     if done >= expected:
-        await service.bus.publish(
-            RunStep(run_id=run, stage="rescore", status="completed", counts={"rescored": done, "expected": expected}),
-            key=(run, "rescore", "completed"), stage="rescore", causation_id=env.event_id,
-        )
+        await publish_step(run, "enrich", "completed", await run_enrichment_counts(run, expected),
+                           causation_id=env.event_id)
+        await publish_step(run, "rescore", "completed", {"rescored": done, "expected": expected},
+                           causation_id=env.event_id)
     elif done % max(1, expected // 20) == 0:
         await service.bus.publish(
             RunStep(run_id=run, stage="enrich", status="progress", counts={"enriched": done, "expected": expected}),
             key=(run, "enrich", "progress", done), stage="enrich",
         )
+
+
+async def run_enrichment_counts(run: str, expected: int) -> dict[str, int]:
+    """Counted from the stream (every replica that sees the run complete publishes the same counts)."""
+    enrichments = []
+    async for stored in service.bus.read(Subjects.LEAD_ENRICHED.format(run_id=subject_token(run))):
+        event = stored.event()
+        assert isinstance(event, LeadEnriched)
+        enrichments.append(event.enrichment)
+    return enrichment_counts(enrichments, expected)

@@ -66,7 +66,8 @@ async def _wait_step(bus: Bus, run: str, stage: str, timeout: float = 30.0) -> R
     async def cb(msg) -> None:  # type: ignore[no-untyped-def]
         event = decode_event(decode(msg.data))
         assert isinstance(event, RunStep)
-        queue.put_nowait(event)
+        if event.status != "started":  # the stage's outcome, not its start
+            queue.put_nowait(event)
 
     sub = await bus.js.subscribe(f"run.step.{run}.{stage}", cb=cb, ordered_consumer=True)
     try:
