@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, or_
+from sqlalchemy import func, select
 
 from services.projector.models import Company, Lead
+from services.projector.search_text import search_needle
 
 SortKey = Literal["score", "-score", "name", "-name", "city", "-city", "updated", "-updated"]
 LEAD_STATUSES = ("new", "contacted", "replied", "won", "lost")
@@ -44,7 +45,9 @@ class LeadFilter(BaseModel):
 
 
 def lead_conditions(f: LeadFilter) -> list[Any]:
-    """SQL conditions over ``Lead`` joined with ``Company``."""
+    """SQL conditions over ``Lead`` joined with ``Company``. The free-text ``q`` is a
+    ``lead_key IN (companies whose search_text matches)``, which SQLite answers from the covering
+    index on ``search_text`` before touching leads."""
     conds: list[Any] = []
     if f.run_id:
         conds.append(Lead.run_id == f.run_id)
@@ -54,6 +57,23 @@ def lead_conditions(f: LeadFilter) -> list[Any]:
         conds.append(Lead.score >= f.min_score)  # type: ignore[operator]
     if f.max_score is not None:
         conds.append(Lead.score <= f.max_score)  # type: ignore[operator]
+    if f.has_site is not None:
+        conds.append(Lead.has_site == f.has_site)
+    if f.has_whatsapp is not None:
+        conds.append(Lead.has_whatsapp == f.has_whatsapp)
+    if f.technology:
+        conds.append(func.lower(Lead.technologies).contains(f.technology.lower()))
+    if f.status:
+        conds.append(Lead.status == f.status)
+    conds.extend(company_conditions(f))
+    if f.q and (needle := search_needle(f.q)):
+        matching = select(Company.lead_key).where(Company.search_text.contains(needle, autoescape=True))  # type: ignore[attr-defined]
+        conds.append(Lead.lead_key.in_(matching))  # type: ignore[attr-defined]
+    return conds
+
+
+def company_conditions(f: LeadFilter) -> list[Any]:
+    conds: list[Any] = []
     if f.uf:
         conds.append(Company.state == f.uf.upper())
     if f.city:
@@ -61,21 +81,14 @@ def lead_conditions(f: LeadFilter) -> list[Any]:
     if f.cnae:
         digits = "".join(c for c in f.cnae if c.isalnum())
         conds.append(Company.activity_main.startswith(digits))  # type: ignore[union-attr]
-    if f.has_site is not None:
-        conds.append(Lead.has_site == f.has_site)
-    if f.has_whatsapp is not None:
-        conds.append(Lead.has_whatsapp == f.has_whatsapp)
-    if f.technology:
-        conds.append(func.lower(Lead.technologies).contains(f.technology.lower()))
     if f.accountant_like is not None:
         conds.append(Company.accountant_like == f.accountant_like)
-    if f.status:
-        conds.append(Lead.status == f.status)
-    if f.q:
-        like = f"%{f.q.strip().upper()}%"
-        conds.append(or_(func.upper(Company.legal_name).like(like), func.upper(Company.trade_name).like(like),
-                         Company.registry_id.like(f"%{f.q.strip()}%")))  # type: ignore[union-attr]
     return conds
+
+
+def needs_company(f: LeadFilter) -> bool:
+    """Whether the conditions reach the companies table (else counting needs no join)."""
+    return bool(company_conditions(f))
 
 
 SORTS: dict[str, list[Any]] = {

@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions
+from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions, needs_company
 from services.projector.models import (
     ApiCallRow,
     Company,
@@ -58,34 +58,46 @@ def get_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
         return out
 
 
-def _lead_item(lead: Lead, company: Company) -> dict[str, Any]:
-    return {
-        **lead.model_dump(), "reasons": json.loads(lead.reasons),
-        "legal_name": company.legal_name, "trade_name": company.trade_name, "city": company.city,
-        "state": company.state, "activity_main": company.activity_main, "phone": company.phone,
-        "whatsapp": company.whatsapp, "email": company.email, "accountant_like": company.accountant_like,
-        "registry_id": company.registry_id,
-    }
+LEAD_COLUMNS = [c for c in Lead.__table__.columns]  # type: ignore[attr-defined]
+LIST_COMPANY_COLUMNS = [getattr(Company, n) for n in (
+    "legal_name", "trade_name", "city", "state", "activity_main", "phone", "whatsapp", "email", "accountant_like",
+    "registry_id")]  # never the big ``data`` column
+COUNT_CAP = 10_000
+
+
+def _lead_item(row: Any) -> dict[str, Any]:
+    item = dict(row._mapping)
+    item["reasons"] = json.loads(item["reasons"])
+    for flag in ("enrich", "enriched", "has_site", "has_whatsapp", "accountant_like"):
+        item[flag] = bool(item[flag])
+    return item
+
+
+def count_leads(s: Session, flt: LeadFilter, cap: int) -> tuple[int, bool]:
+    """Leads matching ``flt``, counted up to ``cap`` + 1: (count, whether the cap was passed)."""
+    inner = select(Lead.lead_key)
+    if needs_company(flt):
+        inner = inner.join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
+    for c in lead_conditions(flt):
+        inner = inner.where(c)
+    found = s.exec(select(func.count()).select_from(inner.limit(cap + 1).subquery())).one()
+    return found, found > cap
 
 
 def list_leads(engine: Engine, flt: LeadFilter | None = None, *, sort: str = "-score",
                limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """One page of leads with their company's list fields. ``total`` is exact up to 10,000 (or the
+    end of the page asked for); past that it is a lower bound and ``total_capped`` is true."""
     flt = flt or LeadFilter()
-    conds = lead_conditions(flt)
-    needs_company = any(getattr(flt, f) for f in ("uf", "city", "cnae", "q")) or flt.accountant_like is not None
     with Session(engine) as s:
-        count = select(func.count()).select_from(Lead)
-        if needs_company:
-            count = count.join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
-        for c in conds:
-            count = count.where(c)
-        total = s.exec(count).one()
-        stmt = select(Lead, Company).join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
-        for c in conds:
+        total, capped = count_leads(s, flt, max(COUNT_CAP, offset + limit))
+        stmt = select(*LEAD_COLUMNS, *LIST_COMPANY_COLUMNS).join(  # type: ignore[call-overload]
+            Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
+        for c in lead_conditions(flt):
             stmt = stmt.where(c)
-        rows = s.exec(stmt.order_by(*SORTS[sort]).offset(offset).limit(limit)).all()
-        items = [_lead_item(lead, company) for lead, company in rows]
-        return {"total": total, "items": items, "limit": limit, "offset": offset, "sort": sort}
+        rows = s.execute(stmt.order_by(*SORTS[sort]).offset(offset).limit(limit)).all()
+        return {"total": total, "total_capped": capped, "items": [_lead_item(r) for r in rows], "limit": limit,
+                "offset": offset, "sort": sort}
 
 
 def get_lead(engine: Engine, lead_key: str) -> dict[str, Any] | None:

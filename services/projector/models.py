@@ -3,6 +3,7 @@ vault's digest is stable and the same schema runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from sqlalchemy import Index, func
 from sqlmodel import Field, SQLModel
 
 
@@ -37,6 +38,7 @@ class Company(SQLModel, table=True):
     last_run: str | None = None
     updated_at: str | None = None
     data: str = "{}"  # the latest CleanedLead, canonical JSON
+    search_text: str = ""  # names and registry id folded for the ``q`` filter (projector/search_text.py)
 
 
 class Partner(SQLModel, table=True):
@@ -207,5 +209,14 @@ class ConfigRow(SQLModel, table=True):
     secret: bool = False
     updated_at: str | None = None
 
+
+# Indexes for the vault list endpoint's filters and sorts (they change no row, hence no digest).
+_companies, _leads = Company.__table__, Lead.__table__  # type: ignore[attr-defined]
+Index("ix_companies_search_text", _companies.c.search_text, _companies.c.lead_key)
+Index("ix_companies_upper_city", func.upper(_companies.c.city))
+Index("ix_companies_legal_name", _companies.c.legal_name)
+Index("ix_leads_score_key", _leads.c.score, _leads.c.lead_key)
+Index("ix_leads_bucket_score", _leads.c.bucket, _leads.c.score)
+Index("ix_leads_run_score", _leads.c.run_id, _leads.c.score)
 
 DIGEST_EXCLUDED = {"checkpoints"}

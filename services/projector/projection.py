@@ -36,6 +36,8 @@ from services.projector.models import (
     RunStepRow,
 )
 from services.projector.rows import CHUNK, AppendRows, StateRows, insert_rows, upsert
+from services.projector.schema_upgrade import upgrade_vault
+from services.projector.search_text import search_text
 from shared.events import Envelope, UnknownEvent
 
 RawEvent = tuple[int, str, bytes]  # (stream seq, subject, data)
@@ -50,6 +52,7 @@ class Projection:
                  observer: Callable[[Envelope], None] | None = None) -> None:
         self.engine = engine
         self.name = name
+        upgrade_vault(engine)  # a vault from before the search column / list indexes
         self.observer = observer  # sees every decoded envelope (tracing); must not touch the vault
         self.companies, self.leads, self.runs = StateRows(Company), StateRows(Lead), StateRows(Run)
         self.enrichments, self.exports = StateRows(EnrichmentRow), StateRows(ExportRow)
@@ -236,6 +239,7 @@ class Projection:
             email=lead.emails[0].address if lead.emails else None,
             accountant_like="accountant_like" in flags, repeated_phone="repeated_phone" in flags,
             source=c.source, last_run=run_id, updated_at=when, data=canonical_json(lead.model_dump(mode="json")),
+            search_text=search_text(c.legal_name, c.trade_name, c.registry_id),
         )
         if c.partners:  # the latest cleaned record with partners replaces them
             seen: set[tuple[str, str]] = set()
@@ -263,7 +267,9 @@ class Projection:
         en = e.enrichment
         techs = ",".join(sorted(t.name for t in en.technologies))
         row = self.enrichments.touch(conn, (en.lead_key,), status=en.status)
-        if not (en.reused and row["fetched_at"]):  # a reuse does not overwrite the fetched record
+        # a reuse, a cancelled run's skip or a spent budget does not overwrite a fetched record
+        keep_fetched = bool(row["fetched_at"]) and (en.reused or en.status in ("skipped", "budget_exceeded"))
+        if not keep_fetched:
             row.update(domain=en.domain, site=en.site, status=en.status, verified=en.verified,
                        fetched_at=en.fetched_at, technologies=techs, data=canonical_json(en.model_dump(mode="json")))
         row["reused"], row["run_id"] = en.reused, e.run_id

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from hunter.demo_run import DEMO_CSV
 from services.extractor.sources.csv_source import iter_csv
 from services.gateway.app import create_app
+from services.gateway.lead_filter import LeadFilter
+from services.gateway.queries import count_leads
 from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import connect_bus, encode
@@ -145,6 +148,42 @@ def test_leads_are_filtered_sorted_and_paginated(settings: Settings) -> None:
         assert bad.status_code == 422 and "min_score" in bad.text
         assert client.get("/api/leads", params={"bucket": "cold"}).json()["detail"][0]["loc"] == ["query", "bucket"]
         assert client.get("/api/leads", params={"sort": "random"}).status_code == 422
+
+
+def test_free_text_search_ignores_case_and_accents_and_finds_a_formatted_registry_id(settings: Settings) -> None:
+    bakery = cleaned_lead(5)
+    bakery.company.legal_name, bakery.company.trade_name = "Padaria São João Ltda", "Pão Quente"
+    Projection(make_engine(settings.vault_database_url)).apply(
+        raw_events([LeadsCleaned(run_id="r-api", batch=1, leads=[bakery])], start=200))
+    with TestClient(create_app(settings)) as client:
+        def found(q: str) -> list[str]:
+            page = client.get("/api/leads", params={"q": q}).json()
+            assert page["total"] == len(page["items"]) and page["total_capped"] is False
+            return [x["lead_key"] for x in page["items"]]
+
+        assert found("sao joao") == found("PÃO quente") == found("00.000.000/0000-05") == ["BR:00000000000005"]
+        assert found("acme 2") == ["BR:00000000000002"]
+        assert found("ltda pao") == []  # a match never spans the legal and the trade name
+        assert found("100%") == []
+
+
+def test_a_vault_from_before_the_search_column_is_upgraded_and_searchable(settings: Settings) -> None:
+    engine = make_engine(settings.vault_database_url)
+    with engine.begin() as conn:  # the schema as an older version left it
+        conn.exec_driver_sql("DROP INDEX ix_companies_search_text")
+        conn.exec_driver_sql("ALTER TABLE companies DROP COLUMN search_text")
+    Projection(engine)
+    with TestClient(create_app(settings)) as client:
+        page = client.get("/api/leads", params={"q": "acme 3"}).json()
+        assert [x["lead_key"] for x in page["items"]] == ["BR:00000000000003"]
+
+
+def test_the_lead_count_stops_at_its_cap_and_says_so(settings: Settings) -> None:
+    engine = make_engine(settings.vault_database_url)
+    with Session(engine) as s:
+        assert count_leads(s, LeadFilter(run_id="r-api"), cap=2) == (3, True)
+        assert count_leads(s, LeadFilter(run_id="r-api"), cap=4) == (4, False)
+        assert count_leads(s, LeadFilter(run_id="r-api", uf="SP", q="acme"), cap=3) == (4, True)
 
 
 def test_run_events_stream_the_history_then_end_after_the_final_step(settings: Settings, nats_url: str) -> None:
