@@ -197,8 +197,9 @@ async function pageVault(query) {
     location.hash = "#vault?" + new URLSearchParams({...filter, sort: next, offset: 0});
   }));
   const r = await api("/api/leads?" + new URLSearchParams({...filter, sort, limit, offset}));
-  $("#total").textContent = `${r.total} leads`;
-  $("#page").textContent = r.total ? `${offset + 1}–${Math.min(offset + limit, r.total)} of ${r.total}` : "";
+  const shown = r.total_capped ? `${(r.total - 1).toLocaleString()}+` : `${r.total}`;
+  $("#total").textContent = `${shown} leads`;
+  $("#page").textContent = r.total ? `${offset + 1}–${Math.min(offset + limit, r.total)} of ${shown}` : "";
   $("#prev").disabled = offset === 0; $("#next").disabled = offset + limit >= r.total;
   $("#prev").addEventListener("click", () => go({offset: Math.max(0, offset - limit)}));
   $("#next").addEventListener("click", () => go({offset: offset + limit}));
