@@ -42,16 +42,21 @@ def start_farm(data_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
     return proc, fields["proxy"], fields["search"]
 
 
+def farm_settings(proxy: str, search: str) -> dict[str, str]:
+    """Environment that points the enricher at the web farm (sites over its proxy, its search API)."""
+    return {
+        "HUNTER_HTTP_PROXY": proxy, "SEARCH_BASE_URL": search, "SERPER_API_KEY": "demo-key",
+        "FETCH_SCHEMES": "http", "FETCH_CONNECT_TIMEOUT": "2", "FETCH_READ_TIMEOUT": "5",
+    }
+
+
 def run_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     data_dir = Path(settings.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     farm, proxy, search = start_farm(data_dir)
-    env = {
-        "HUNTER_HTTP_PROXY": proxy, "SEARCH_BASE_URL": search, "SERPER_API_KEY": "demo-key",
-        "FETCH_SCHEMES": "http", "FETCH_CONNECT_TIMEOUT": "2", "FETCH_READ_TIMEOUT": "5",
-    }
+    env = farm_settings(proxy, search)
     if shutil.which("chromium") or Path(settings.chromium_path).exists():
         env["ENABLE_PLAYWRIGHT"] = "1"
     request = RunRequested(run_id=new_run_id(), source=f"csv:{DEMO_CSV}", filters=RunFilters(),

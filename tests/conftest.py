@@ -37,6 +37,19 @@ async def bus(nats_url: str) -> AsyncIterator[Bus]:
 
 
 @pytest.fixture
+def farm_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The loopback web farm running, and the environment pointing services at it."""
+    from hunter.demo_run import farm_settings, start_farm
+
+    proc, proxy, search = start_farm(tmp_path)
+    try:
+        yield {**farm_settings(proxy, search), "HUNTER_BATCH_SIZE": "100"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"product sample data not found at {SHARED_DATA}")

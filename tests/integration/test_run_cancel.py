@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
-from hunter.demo_run import DEMO_CSV, start_farm
+from hunter.demo_run import DEMO_CSV
 from hunter.stack import Stack
 from hunter.watch import wait_projected, watch_run
 from services.projector.db import make_engine
@@ -31,18 +30,6 @@ from shared.events import (
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def farm_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    proc, proxy, search = start_farm(tmp_path)
-    try:
-        yield {
-            "HUNTER_HTTP_PROXY": proxy, "SEARCH_BASE_URL": search, "SERPER_API_KEY": "test-key",
-            "FETCH_SCHEMES": "http", "FETCH_CONNECT_TIMEOUT": "2", "FETCH_READ_TIMEOUT": "5",
-            "HUNTER_BATCH_SIZE": "100",
-        }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def _lead_keys_requested(bus: Bus, run: str) -> list[str]:

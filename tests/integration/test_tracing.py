@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
-from hunter.demo_run import DEMO_CSV, start_farm
+from hunter.demo_run import DEMO_CSV
 from hunter.stack import Stack
 from hunter.watch import wait_projected, watch_run
 from services.projector.db import make_engine
@@ -26,17 +25,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def farm_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    proc, proxy, search = start_farm(tmp_path)
-    try:
-        yield {
-            "HUNTER_HTTP_PROXY": proxy, "SEARCH_BASE_URL": search, "SERPER_API_KEY": "test-key",
-            "FETCH_SCHEMES": "http", "FETCH_CONNECT_TIMEOUT": "2", "FETCH_READ_TIMEOUT": "5",
-            "HUNTER_BATCH_SIZE": "10",
-        }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def farm_env(farm_env: dict[str, str]) -> dict[str, str]:
+    return {**farm_env, "HUNTER_BATCH_SIZE": "10"}  # several batches even for a small run
+
+
 
 
 def _small_csv(path: Path, rows: int = 24) -> Path:
