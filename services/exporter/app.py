@@ -172,7 +172,8 @@ async def on_export_requested(env: Envelope, msg: NatsMessage) -> None:
     if request.vault_filter or not request.run_id:
         await wait_for_vault(msg.raw_message.metadata.sequence.stream)
         try:
-            rows = await asyncio.to_thread(vault_rows, vault_engine(), request.vault_filter)
+            scoped = {**request.vault_filter, **({"run_id": request.run_id} if request.run_id else {})}
+            rows = await asyncio.to_thread(vault_rows, vault_engine(), scoped)
         except ValueError as exc:  # a filter the vault cannot apply: a failed export, with the reason
             done = ExportCompleted(export_id=request.export_id, run_id=request.run_id, segment=request.segment,
                                    status="failed", error=f"bad vault filter: {exc}"[:500])

@@ -153,6 +153,7 @@ const VAULT_FIELDS = ["run_id", "bucket", "min_score", "max_score", "uf", "city"
   "technology", "accountant_like", "status", "q"];
 
 async function pageVault(query) {
+  const token = routeToken;
   const params = new URLSearchParams(query || "");
   const sel = (name, opts) => `<select name="${name}"><option value="">any</option>${opts.map(o =>
     `<option ${params.get(name) === o ? "selected" : ""}>${o}</option>`).join("")}</select>`;
@@ -197,6 +198,7 @@ async function pageVault(query) {
     location.hash = "#vault?" + new URLSearchParams({...filter, sort: next, offset: 0});
   }));
   const r = await api("/api/leads?" + new URLSearchParams({...filter, sort, limit, offset}));
+  if (token !== routeToken) return;  // superseded while loading: its listeners would carry a stale filter
   const shown = r.total_capped ? `${(r.total - 1).toLocaleString()}+` : `${r.total}`;
   $("#total").textContent = `${shown} leads`;
   $("#page").textContent = r.total ? `${offset + 1}–${Math.min(offset + limit, r.total)} of ${shown}` : "";
@@ -439,7 +441,10 @@ async function pageConfig() {
 const PAGES = {mission: pageMission, vault: pageVault, lead: pageLead, person: pagePerson, icp: pageIcp,
   exports: pageExports, recovery: pageRecovery, diagnostics: pageDiagnostics, config: pageConfig};
 
+let routeToken = 0;  // a page render that finishes after a newer route started must not touch the new DOM
+
 async function route() {
+  routeToken += 1;
   timers.forEach(clearInterval); timers = [];
   if (live) { live.close(); live = null; }
   const hash = location.hash.slice(1) || "mission";
