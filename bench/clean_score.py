@@ -3,7 +3,8 @@
 Synthetic CompanyRecords (valid CNPJs, mobiles and fixed lines, some shared phones, MEI rows,
 same-CNPJ duplicates, corporate and free e-mails) are
 
-- cleaned and scored in one plain loop: ``clean_run`` then ``score_leads`` (no bus, no JSON);
+- cleaned and scored in one plain loop: ``clean_run`` then ``score_leads`` (no bus, no JSON) over
+  the same records the services decode from the wire (the msgspec mirrors of ``services.cleaner.records``);
 - sent through the real cleaner and scorer services, each its own process, over an embedded
   JetStream: ``run.requested`` (enrich_top=0), N ``lead.extracted`` batches, then the extract
   ``completed`` step. The clock runs from that step to the scorer's ``completed`` step (the
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nats.js import api  # noqa: E402
 
+from services.cleaner import records  # noqa: E402
 from services.cleaner.logic import clean_run  # noqa: E402
 from services.scorer.icp import load_icp  # noqa: E402
 from services.scorer.logic import score_leads  # noqa: E402
@@ -82,11 +84,17 @@ def synthetic_companies(n: int, seed: int = 11) -> list[CompanyRecord]:
     return out
 
 
+def mirrors(companies: list[CompanyRecord]) -> list[records.CompanyRecord]:
+    """The companies as the cleaner holds them once decoded from the wire."""
+    return [records.to_struct(c, records.CompanyRecord) for c in companies]
+
+
 def plain_loop(companies: list[CompanyRecord]) -> tuple[float, int]:
     icp = load_icp(None)
-    score_leads(clean_run(synthetic_companies(500, seed=3)).leads, icp, date(2026, 11, 1), 0.0)  # as the services
+    score_leads(clean_run(mirrors(synthetic_companies(500, seed=3))).leads, icp, date(2026, 11, 1), 0.0)  # warm-up
+    run = mirrors(companies)
     t0 = time.perf_counter()
-    result = clean_run(companies)
+    result = clean_run(run)
     scored = score_leads(result.leads, icp, date(2026, 11, 1), 0.0)
     return time.perf_counter() - t0, len(scored)
 

@@ -4,7 +4,8 @@ Generates ``--rows`` Estabelecimentos rows in the official format (zipped like t
 files, with matching Empresas, Simples, some Socios and the code tables) into a temporary
 directory, then measures:
 
-- parsing every row (``cnpj:DIR``, no filter, no limit);
+- parsing every row (``cnpj:DIR``, no filter, no limit) into what the extractor publishes: each
+  lead as the JSON text of its ``CompanyRecord`` (``iter_source(..., as_json=True)``);
 - parsing with a UF filter (``uf=["SP"]``, default status ATIVA): input rows/s and matches;
 - publishing the records as ``LeadsExtracted`` batches to an embedded JetStream (skipped with
   ``--no-publish`` or when ``shared.bus`` is not available).
@@ -117,8 +118,8 @@ def peak_rss_mb() -> float:
 def time_parse(source: str, filters: RunFilters) -> tuple[int, int, float]:
     records = dropped = 0
     started = time.perf_counter()
-    for item in iter_source(source, filters):
-        if isinstance(item, CompanyRecord):
+    for item in iter_source(source, filters, as_json=True):
+        if isinstance(item, str | CompanyRecord):
             records += 1
         else:
             dropped += 1
@@ -136,7 +137,7 @@ async def time_publish(
     figures: dict[int, dict[str, float]] = {}
     async with embedded_nats(data_dir) as url, connect_bus(url) as bus:
         for size in batch_sizes:
-            encoder = BatchEncoder(bus, f"bench-{size}", iter_source(source, filters), batch_size=size,
+            encoder = BatchEncoder(bus, f"bench-{size}", iter_source(source, filters, as_json=True), batch_size=size,
                                    max_bytes=bus.nc.max_payload - HEADROOM)
             started = time.perf_counter()
             await publish_batches(bus, encoder)

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
 
     # vault
     vault_url: str | None = Field(default=None, alias="HUNTER_VAULT_URL")
-    projector_batch: int = Field(default=500, alias="HUNTER_PROJECTOR_BATCH")
+    projector_batch: int = Field(default=5000, alias="HUNTER_PROJECTOR_BATCH")
 
     # extract / clean / score
     batch_size: int = Field(default=500, alias="HUNTER_BATCH_SIZE")

@@ -25,6 +25,7 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js import api
+from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from shared import metrics
@@ -40,6 +41,16 @@ BAD_INPUT = (ValidationError, UnknownEvent, ValueError, UnicodeDecodeError)
 LOG_IDS = {"event", "level", "timestamp", "service", "run_id", "lead_key", "trace_id", "span_id", "no_ship"}
 
 
+def spans_are_recorded() -> bool:
+    """Whether a span started now reaches anyone: False when the process's tracer provider has no
+    span processor (``OTEL_TRACES_EXPORTER=none``, the default). Per-lead spans of batch events
+    cost ~25 us a lead to create; nobody can see them then, so they are not made."""
+    provider = otel_trace.get_tracer_provider()
+    active = getattr(provider, "_active_span_processor", None)
+    processors = getattr(active, "_span_processors", None)
+    return processors is None or len(processors) > 0
+
+
 class ObservedBus(Bus):
     """The bus as services use it: counts what they publish, marks each lead of a batch event with
     a span in the lead's trace, and turns recorded API calls into HTTP metrics."""
@@ -52,7 +63,7 @@ class ObservedBus(Bus):
         items = list(items)
         for _, env in items:
             metrics.EVENTS_PUBLISHED.inc(service=self.service, type=env.type)
-            if env.run_id and env.lead_key:
+            if env.run_id and env.lead_key and spans_are_recorded():
                 record_lead_spans(self.service, f"{self.service}.{env.type}", env.run_id, [env.lead_key])
         return await super().publish_many(items)
 
@@ -65,7 +76,7 @@ class ObservedBus(Bus):
         run_id = getattr(event, "run_id", None)
         if isinstance(event, ApiCallsRecorded):
             metrics.record_api_calls(self.service, run_id, event.calls)
-        elif run_id:
+        elif run_id and spans_are_recorded():
             keys = lead_keys_of(event)
             if keys:
                 record_lead_spans(self.service, f"{self.service}.{event.TYPE}", run_id, keys,

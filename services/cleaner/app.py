@@ -9,15 +9,13 @@ import asyncio
 from faststream.nats import NatsMessage
 from sqlalchemy.engine import Engine
 
+from services.cleaner import records
 from services.cleaner.batch_codec import encode_batches, max_event_bytes, publish_encoded, read_batches
 from services.cleaner.logic import VaultLookup, VaultMatches, clean_run, gc_paused
 from services.cleaner.vault_contacts import lookup_vault, vault_exists
 from services.projector.db import make_engine
 from shared.events import (
     Envelope,
-    LeadsCleaned,
-    LeadsExtracted,
-    LeadsRejected,
     RunStep,
     Subjects,
     decode_event,
@@ -65,7 +63,9 @@ async def clean(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
     await bus.publish(RunStep(run_id=run, stage="clean", status="started"), key=(run, "clean", "started"),
                       stage="clean", causation_id=cause.event_id)
-    batches = await read_batches(bus, Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run)), LeadsExtracted)
+    # the run as records mirrors (msgspec): decoded, cleaned and encoded without pydantic
+    batches = await read_batches(bus, Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run)),
+                                 records.LeadsExtracted)
     companies = [company for batch in batches for company in batch.companies]
     del batches
     with tracer("cleaner").start_as_current_span("clean_run", attributes={"run_id": run, "leads": len(companies)}):
@@ -77,10 +77,10 @@ async def clean(run: str, cause: Envelope) -> None:
         lead.trace_id = lead_trace_id(run, lead.lead_key)
     limit, cause_id = max_event_bytes(bus), cause.event_id
     await publish_encoded(bus, [
-        *encode_batches(result.leads, lambda n, leads: LeadsCleaned(run_id=run, batch=n, leads=leads),
+        *encode_batches(result.leads, lambda n, leads: records.LeadsCleaned(run_id=run, batch=n, leads=leads),
                         size=size, max_bytes=limit, key=lambda n: (run, n), causation_id=cause_id),
         *encode_batches(result.dropped,
-                        lambda n, dropped: LeadsRejected(run_id=run, stage="clean", batch=n, rejected=dropped),
+                        lambda n, dropped: records.LeadsRejected(run_id=run, stage="clean", batch=n, rejected=dropped),
                         size=size, max_bytes=limit, key=lambda n: (run, "clean", n), causation_id=cause_id),
     ])
     service.log.info("clean_completed", run_id=run, **result.counts)

@@ -6,6 +6,12 @@ metadata and the typed payload are serialised / validated by pydantic-core in on
 and headers are the same as :meth:`shared.bus.Bus.publish` sends (same envelope fields, same
 deterministic event id, same ``Nats-Msg-Id`` dedup), so consumers and replay see no difference.
 Events of another type or schema version fall back to the generic decoder (upcasters apply).
+
+The run-level stages read and write the msgspec mirrors of the batch events
+(``services.cleaner.records``): ``read_batches`` with a mirror class decodes with msgspec, and
+anything msgspec refuses (a coercion pydantic allows, an old version, a schema violation) takes
+the pydantic path, so what is accepted, upcast or refused stays the same. ``encode_event``
+writes a mirror with msgspec: the same bytes as pydantic writes for the same content.
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
+import msgspec
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, create_model
 
+from services.cleaner.records import to_struct
 from shared.bus import Bus, decode
-from shared.events import Envelope, Event, decode_event, event_id_for, subject_for
+from shared.events import EVENT_TYPES, Envelope, Event, decode_event, event_id_for, subject_for
 
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
@@ -51,19 +59,41 @@ def decode_as(data: bytes, cls: type[E]) -> E:
     return event
 
 
+@cache
+def _mirror_decoder(cls: type[Any]) -> msgspec.json.Decoder[Any]:
+    envelope = msgspec.defstruct(f"{cls.__name__}Envelope", [("type", str), ("version", int, 1), ("payload", cls)],
+                                 kw_only=True)
+    return msgspec.json.Decoder(envelope)
+
+
+def decode_mirror(data: bytes, cls: type[T]) -> T:
+    """The batch event carried by ``data`` as its records mirror ``cls`` (e.g. ``records.LeadsCleaned``).
+
+    msgspec validates it straight from JSON; whatever it refuses goes through :func:`decode_as`
+    (pydantic: its coercions, upcasters and errors), then becomes the mirror."""
+    try:
+        env = _mirror_decoder(cls).decode(data)
+        if env.type == cls.TYPE and env.version == cls.VERSION:  # type: ignore[attr-defined]
+            return env.payload  # type: ignore[no-any-return]
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    return to_struct(decode_as(data, EVENT_TYPES[cls.TYPE]), cls)  # type: ignore[attr-defined, no-any-return]
+
+
 class Encoded(NamedTuple):
     subject: str
     envelope: Envelope  # metadata only (empty payload): ids and headers
     data: bytes
-    event: Event
+    event: Event  # or its records mirror
 
 
 class IncompleteRead(RuntimeError):
     """The stream did not deliver every message of a subject in time (the handler is retried)."""
 
 
-async def read_batches(bus: Bus, subject: str, cls: type[E], *, fetch: int = 64, timeout: float = 30.0) -> list[E]:
-    """Every event on ``subject`` (as many as the stream held when called), decoded as ``cls``.
+async def read_batches(bus: Bus, subject: str, cls: type[T], *, fetch: int = 64, timeout: float = 30.0) -> list[T]:
+    """Every event on ``subject`` (as many as the stream held when called), decoded as ``cls``
+    (an event class, or a batch event's records mirror).
 
     Reads until that count is reached: a slow fetch (big batches on a busy server) waits, and a
     fetch that times out raises instead of returning part of a run.
@@ -76,24 +106,30 @@ async def read_batches(bus: Bus, subject: str, cls: type[E], *, fetch: int = 64,
         inactive_threshold=60.0, mem_storage=True, max_ack_pending=-1,
     )
     psub = await bus.js.pull_subscribe(subject, stream=bus.stream, config=config)
-    events: list[E] = []
+    decode_one: Callable[[bytes, type[T]], T] = (
+        decode_mirror if issubclass(cls, msgspec.Struct) else decode_as  # type: ignore[assignment]
+    )
+    events: list[T] = []
     try:
         while len(events) < expected:
             try:
                 msgs = await psub.fetch(min(fetch, expected - len(events)), timeout=timeout)
             except NatsTimeoutError:
                 raise IncompleteRead(f"{subject}: read {len(events)} of {expected} messages") from None
-            events.extend(decode_as(m.data, cls) for m in msgs)
+            events.extend(decode_one(m.data, cls) for m in msgs)
     finally:
         await psub.unsubscribe()
     return events[:expected]
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 def encode_event(
     event: Event, *, key: tuple[object, ...], causation_id: str | None = None, lead_key: str | None = None,
     **tokens: str,
 ) -> Encoded:
-    """One event encoded as ``Bus.publish`` would send it."""
+    """One event (or a batch event's records mirror) encoded as ``Bus.publish`` would send it."""
     run = getattr(event, "run_id", None)
     meta = Envelope(
         event_id=event_id_for(event.TYPE, *key), type=event.TYPE, version=event.VERSION, run_id=run,
@@ -101,13 +137,16 @@ def encode_event(
         payload={},
     )
     head = meta.model_dump_json(exclude={"payload"})
-    data = f'{head[:-1]},"payload":{event.model_dump_json()}}}'.encode()
+    if isinstance(event, msgspec.Struct):
+        data = b"".join((head[:-1].encode(), b',"payload":', _ENCODER.encode(event), b"}"))
+    else:
+        data = f'{head[:-1]},"payload":{event.model_dump_json()}}}'.encode()
     return Encoded(subject_for(event, **tokens), meta, data, event)
 
 
 def encode_batches(
     items: Sequence[T],
-    make: Callable[[int, list[T]], Event],
+    make: Callable[[int, list[T]], Any],  # an Event or a batch event's records mirror
     *,
     size: int,
     max_bytes: int,

@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from shared.schemas import CompanyRecord
+import msgspec
+
+from services.cleaner.records import dump_json, field_names, replace
 
 _LIST_FIELDS = ("phones", "emails", "activities_secondary")
 
@@ -27,13 +29,15 @@ _LIST_FIELDS = ("phones", "emails", "activities_secondary")
 def _is_empty(value: Any) -> bool:
     if value is None or value == "" or value == [] or value == {}:
         return True
+    if isinstance(value, msgspec.Struct):  # the address: empty when only its country is set
+        return all(getattr(value, f) is None for f in value.__struct_fields__ if f != "country")
     if hasattr(value, "model_dump"):
         return not value.model_dump(exclude={"country"}, exclude_none=True)
     return False
 
 
-def _completeness(record: CompanyRecord) -> int:
-    return sum(not _is_empty(getattr(record, name)) for name in CompanyRecord.model_fields)
+def _completeness(record: Any) -> int:
+    return sum(not _is_empty(getattr(record, name)) for name in field_names(record))
 
 
 def _unique(values: Iterable[Any]) -> list[Any]:
@@ -46,20 +50,21 @@ def _unique(values: Iterable[Any]) -> list[Any]:
     return out
 
 
-def merge_records(records: list[CompanyRecord]) -> tuple[CompanyRecord, list[CompanyRecord]]:
+def merge_records(records: list[Any]) -> tuple[Any, list[Any]]:
     """Merge records of one company (same lead_key): (merged record, records merged away).
 
     The merged record is the most complete one with its empty fields filled from the others.
+    Records are ``CompanyRecord`` models or their ``records`` mirrors (all of one kind).
     """
     if len(records) == 1:
         return records[0], []
     ordered = sorted(
         records,
-        key=lambda r: (-_completeness(r), r.source_file or "", r.source_line or -1, r.model_dump_json()),
+        key=lambda r: (-_completeness(r), r.source_file or "", r.source_line or -1, dump_json(r)),
     )
     base, others = ordered[0], ordered[1:]
     updates: dict[str, Any] = {}
-    for name in CompanyRecord.model_fields:
+    for name in field_names(base):
         value = getattr(base, name)
         if name in _LIST_FIELDS:
             merged = _unique(v for r in ordered for v in getattr(r, name))
@@ -82,7 +87,7 @@ def merge_records(records: list[CompanyRecord]) -> tuple[CompanyRecord, list[Com
                 if not _is_empty(candidate):
                     updates[name] = candidate
                     break
-    return (base.model_copy(update=updates) if updates else base), others
+    return (replace(base, **updates) if updates else base), others
 
 
 def find_duplicates(candidates: Mapping[str, tuple[bool, Iterable[str]]]) -> dict[str, str]:

@@ -134,6 +134,18 @@ def normalize_email(raw: str) -> ParsedEmail | None:
     return _normalize_email(raw)
 
 
+@lru_cache(maxsize=65536)
+def _domain_facts(domain: str) -> tuple[bool, str | None]:
+    """(free mail, accountant marker) of a domain: domains repeat across a run (gmail.com ...)."""
+    return _registrable_label(domain) in FREE_MAIL_LABELS, accountant_marker(domain)
+
+
+@lru_cache(maxsize=65536)
+def _local_facts(local: str) -> tuple[bool, str | None]:
+    """(role address, accountant marker) of a local part: contato@, vendas@ ... repeat."""
+    return is_role_local_part(local), accountant_marker(local)
+
+
 def _normalize_email(raw: str) -> ParsedEmail | None:
     address = clean_email_text(raw)
     if not address:
@@ -143,14 +155,9 @@ def _normalize_email(raw: str) -> ParsedEmail | None:
         return None
     address, domain = checked
     local = address.rsplit("@", 1)[0]
-    return ParsedEmail(
-        address,
-        domain,
-        _registrable_label(domain) in FREE_MAIL_LABELS,
-        is_role_local_part(local),
-        accountant_marker(local),
-        accountant_marker(domain),
-    )
+    free, domain_marker = _domain_facts(domain)
+    role, local_marker = _local_facts(local)
+    return ParsedEmail(address, domain, free, role, local_marker, domain_marker)
 
 
 @lru_cache(maxsize=262144)

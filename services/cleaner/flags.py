@@ -72,14 +72,18 @@ def is_accountant_exempt(company: CompanyRecord) -> bool:
     return accountant_marker(company.legal_name) is not None or accountant_marker(company.trade_name) is not None
 
 
+@lru_cache(maxsize=1024)
+def _is_mei_nature(legal_nature: str | None) -> bool:
+    return _NON_ALNUM.sub("", legal_nature or "") == MEI_LEGAL_NATURE
+
+
 def mei_reason(company: CompanyRecord) -> Reason | None:
     """Reason(code="mei") when the company is a MEI (see module docstring), else None."""
     if company.mei is True:
         return Reason(code="mei", detail="Simples: opção pelo MEI")
     if company.mei is False:
         return None
-    nature = _NON_ALNUM.sub("", company.legal_nature or "")
-    if nature == MEI_LEGAL_NATURE and company.legal_name:
+    if company.legal_name and _is_mei_nature(company.legal_nature):
         m = _CPF_SUFFIX.search(company.legal_name)
         if m is not None:
             return Reason(

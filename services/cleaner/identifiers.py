@@ -19,8 +19,25 @@ class InvalidRegistryId(ValueError):
     """The identifier is malformed or its check digits do not match."""
 
 
+def _numeric_cnpj_ok(value: str) -> bool:
+    """``shared.registry_ids.is_valid_cnpj`` for 14 ASCII digits, unrolled (the registry's usual shape)."""
+    d = value.encode()
+    if d[:12] == d[:1] * 12:
+        return False
+    r = (5 * d[0] + 4 * d[1] + 3 * d[2] + 2 * d[3] + 9 * d[4] + 8 * d[5] + 7 * d[6] + 6 * d[7] + 5 * d[8]
+         + 4 * d[9] + 3 * d[10] + 2 * d[11] - 48 * 58) % 11  # 48 * sum(weights): the digits' ASCII offset
+    dv1 = 0 if r < 2 else 11 - r
+    if dv1 != d[12] - 48:
+        return False
+    r = (6 * d[0] + 5 * d[1] + 4 * d[2] + 3 * d[3] + 2 * d[4] + 9 * d[5] + 8 * d[6] + 7 * d[7] + 6 * d[8]
+         + 5 * d[9] + 4 * d[10] + 3 * d[11] + 2 * d[12] - 48 * 64) % 11
+    return (0 if r < 2 else 11 - r) == d[13] - 48
+
+
 def cnpj_is_valid(cnpj: str) -> bool:
     """Check digits of a 14-character CNPJ, numeric or alphanumeric."""
+    if len(cnpj) == 14 and cnpj.isascii() and cnpj.isdigit():
+        return _numeric_cnpj_ok(cnpj)
     return is_valid_cnpj(cnpj)
 
 
@@ -32,13 +49,18 @@ siret_is_valid = is_valid_siret
 def normalize_registry_id(country: str, raw: str) -> str:
     """Canonical registry id for ``country`` ("BR" CNPJ, "FR" SIREN/SIRET), or InvalidRegistryId."""
     raw = raw or ""
-    value = raw if raw.isascii() and raw.isdigit() else _SEPARATORS.sub("", raw).upper()
+    digits_only = raw.isascii() and raw.isdigit()
+    value = raw if digits_only else _SEPARATORS.sub("", raw).upper()
     country = (country or "").upper()
     if not value:
         raise InvalidRegistryId("empty registry id")
     if country == "BR":
         if len(value) != 14:
             raise InvalidRegistryId(f"CNPJ {raw!r} must have 14 characters, has {len(value)}")
+        if digits_only:
+            if not _numeric_cnpj_ok(value):
+                raise InvalidRegistryId(f"CNPJ {raw!r} check digits do not match")
+            return value
         if not _CNPJ_SHAPE.fullmatch(value):
             raise InvalidRegistryId(f"CNPJ {raw!r} has invalid characters")
         if not cnpj_is_valid(value):

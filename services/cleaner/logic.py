@@ -13,6 +13,8 @@ Steps:
    rewritten with the ninth digit), already_in_vault (the company was first seen in an earlier
    run: it is kept and updated, not dropped; counted in ``already_in_vault``).
 Leads come out sorted by lead_key, dropped leads by (lead_key, reason code, source line).
+Records in, records out of the same kind: ``shared.schemas`` models, or their msgspec mirrors
+(``services.cleaner.records``) that the service decodes from the wire.
 Invariant: counts["in"] == counts["out"] + dropped_invalid_registry_id + dropped_mei + dropped_duplicate.
 """
 
@@ -24,6 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 from services.cleaner.dedup import find_duplicates, merge_records
 from services.cleaner.emails import ParsedEmail, is_free_mail_domain, parse_email_field
@@ -35,7 +39,9 @@ from services.cleaner.flags import (
 )
 from services.cleaner.identifiers import InvalidRegistryId, normalize_registry_id
 from services.cleaner.phones import ParsedPhone, parse_phone_field
-from shared.schemas import CleanedLead, CompanyRecord, DroppedLead, Email, Phone, Reason
+from services.cleaner.records import kind_of, replace
+from services.cleaner.records import this_module as _records
+from shared.schemas import CleanedLead, CompanyRecord, DroppedLead
 
 STAGE = "clean"
 
@@ -87,14 +93,14 @@ VaultLookup = Callable[[set[str], set[str]], VaultMatches]
 
 @dataclass
 class CleaningResult:
-    leads: list[CleanedLead]
+    leads: list[CleanedLead]  # or their records mirrors, as the input
     dropped: list[DroppedLead]
     counts: dict[str, int]
 
 
 @dataclass(slots=True)
 class _Draft:
-    company: CompanyRecord
+    company: Any  # CompanyRecord or its mirror
     phones: dict[str, tuple[str, ParsedPhone]] = field(default_factory=dict)  # e164 -> (raw, parsed)
     emails: dict[str, ParsedEmail] = field(default_factory=dict)  # address -> parsed
     invalid_phones: list[str] = field(default_factory=list)
@@ -117,18 +123,18 @@ def website_domain(url: str | None) -> str | None:
     return host
 
 
-def _dropped(company: CompanyRecord, code: str, detail: str, lead_key: str | None = None) -> DroppedLead:
-    return DroppedLead(
+def _dropped(k: ModuleType, company: Any, code: str, detail: str, lead_key: str | None = None) -> Any:
+    return k.DroppedLead(
         lead_key=lead_key or company.lead_key,
         stage=STAGE,
-        reason=Reason(code=code, detail=detail),
+        reason=k.Reason(code=code, detail=detail),
         source_file=company.source_file,
         source_line=company.source_line,
         raw={"registry_id": company.registry_id, "legal_name": company.legal_name or ""},
     )
 
 
-def _draft(company: CompanyRecord) -> _Draft:
+def _draft(company: Any) -> _Draft:
     draft = _Draft(company)
     country = company.country or "BR"
     phones = draft.phones
@@ -159,22 +165,18 @@ def _absorb(survivor: _Draft, other: _Draft) -> None:
     survivor.merged_from.extend(other.merged_from)
 
 
-def _normalise_ids(
-    companies: list[CompanyRecord], dropped: list[DroppedLead]
-) -> dict[str, list[CompanyRecord]]:
-    by_key: dict[str, list[CompanyRecord]] = {}
+def _normalise_ids(k: ModuleType, companies: list[Any], dropped: list[Any]) -> dict[str, list[Any]]:
+    by_key: dict[str, list[Any]] = {}
     for company in companies:
         country = (company.country or "BR").upper()
         try:
             registry_id = normalize_registry_id(country, company.registry_id)
         except InvalidRegistryId as exc:
-            dropped.append(_dropped(company, "invalid_registry_id", str(exc)))
+            dropped.append(_dropped(k, company, "invalid_registry_id", str(exc)))
             continue
         key = f"{country}:{registry_id}"
         if key != company.lead_key or registry_id != company.registry_id or country != company.country:
-            company = company.model_copy(
-                update={"lead_key": key, "registry_id": registry_id, "country": country}
-            )
+            company = replace(company, lead_key=key, registry_id=registry_id, country=country)
         by_key.setdefault(key, []).append(company)
     return by_key
 
@@ -197,7 +199,7 @@ def gc_paused() -> Iterator[None]:
 
 
 def clean_run(
-    companies: list[CompanyRecord],
+    companies: list[CompanyRecord],  # or their records mirrors
     *,
     repeated_phone_threshold: int = 3,
     known_phones: dict[str, int] | None = None,
@@ -212,22 +214,23 @@ def clean_run(
 
 
 def _clean_run(
-    companies: list[CompanyRecord],
+    companies: list[Any],
     repeated_phone_threshold: int,
     known_phones: dict[str, int] | None,
     vault: VaultLookup | None,
 ) -> CleaningResult:
     counts = dict.fromkeys(COUNT_KEYS, 0)
     counts["in"] = len(companies)
-    dropped: list[DroppedLead] = []
+    dropped: list[Any] = []
+    k = kind_of(companies[0]) if companies else _records
 
     # 1-3: ids, same-key merge, contacts.
     drafts: dict[str, _Draft] = {}
-    for key, records in _normalise_ids(companies, dropped).items():
-        company, merged_away = merge_records(records)
+    for key, records in _normalise_ids(k, companies, dropped).items():
+        company, merged_away = merge_records(records) if len(records) > 1 else (records[0], ())
         draft = _draft(company)
         for record in merged_away:
-            dropped.append(_dropped(record, "duplicate", f"merged into {key}", lead_key=key))
+            dropped.append(_dropped(k, record, "duplicate", f"merged into {key}", lead_key=key))
             draft.merged_from.append(key)
         drafts[key] = draft
 
@@ -238,7 +241,7 @@ def _clean_run(
         if reason is not None:
             draft = drafts.pop(key)
             mei_drafts.append(draft)
-            dropped.append(_dropped(draft.company, reason.code, reason.detail))
+            dropped.append(_dropped(k, draft.company, reason.code, reason.detail))
 
     # 5: same corporate e-mail + same legal name. Only addresses seen on 2+ leads can match.
     address_leads = Counter(a for d in drafts.values() for a, e in d.emails.items() if not e.free_mail)
@@ -251,15 +254,19 @@ def _clean_run(
     for merged_key, survivor_key in sorted(find_duplicates(candidates).items()):
         other = drafts.pop(merged_key)
         _absorb(drafts[survivor_key], other)
-        dropped.append(_dropped(other.company, "duplicate", f"merged into {survivor_key}"))
+        dropped.append(_dropped(k, other.company, "duplicate", f"merged into {survivor_key}"))
 
     # 6: shared phones and e-mails across the run's distinct companies (MEI rows included).
     phone_companies: Counter[str] = Counter()
     email_companies: Counter[str] = Counter()
     accounting_phones: dict[str, str] = {}
+    phone_get, email_get = phone_companies.get, email_companies.get
     for draft in (*drafts.values(), *mei_drafts):
-        phone_companies.update(draft.phones.keys())
-        email_companies.update(a for a, e in draft.emails.items() if not e.free_mail)
+        for e164 in draft.phones:
+            phone_companies[e164] = phone_get(e164, 0) + 1
+        for a, e in draft.emails.items():
+            if not e.free_mail:
+                email_companies[a] = email_get(a, 0) + 1
         activity = draft.company.activity_main
         if activity and activity.startswith("69") and is_accounting_activity(activity):
             for e164 in draft.phones:
@@ -279,7 +286,7 @@ def _clean_run(
             counts["vault_phones_matched"] += 1
 
     context = _RunContext(phone_companies, email_companies, accounting_phones, repeated_phone_threshold, counts,
-                          matches.known_leads)
+                          matches.known_leads, k)
     leads = [_build_lead(drafts[key], context) for key in sorted(drafts)]
     counts["phones_in"] = counts["phones_valid"] + counts["phones_invalid"]
     counts["emails_in"] = counts["emails_valid"] + counts["emails_invalid"]
@@ -298,23 +305,26 @@ class _RunContext:
     threshold: int
     counts: dict[str, int]
     known_leads: dict[str, str]
+    kind: ModuleType  # shared.schemas or services.cleaner.records
 
 
-def _build_lead(draft: _Draft, run: _RunContext) -> CleanedLead:
+def _build_lead(draft: _Draft, run: _RunContext) -> Any:
     company = draft.company
     counts = run.counts
     threshold = run.threshold
-    flags: list[dict[str, str]] = []
+    k = run.kind
+    make_phone, make_email, make_reason = k.Phone, k.Email, k.Reason
+    flags: list[Any] = []
     evidence: list[str] = []
 
     phones = []
     repeated: list[str] = []
     legacy: list[str] = []
+    phone_companies, accounting_phones = run.phone_companies, run.accounting_phones
     for e164, (raw, parsed) in draft.phones.items():
-        shared = run.phone_companies.get(e164, 1)
+        shared = phone_companies.get(e164, 1)
         kind = parsed.kind
-        phones.append({"e164": e164, "kind": kind, "whatsapp": parsed.whatsapp, "raw": raw, "shared_count": shared})
-        counts["phones_valid"] += 1
+        phones.append(make_phone(e164=e164, kind=kind, whatsapp=parsed.whatsapp, raw=raw, shared_count=shared))
         if kind == "mobile":
             counts["phones_mobile"] += 1
             if parsed.whatsapp:
@@ -326,9 +336,11 @@ def _build_lead(draft: _Draft, run: _RunContext) -> CleanedLead:
             counts["phones_fixed"] += 1
         if shared > threshold:
             repeated.append(f"{e164} on {shared} companies")
-        firm = run.accounting_phones.get(e164)
-        if firm is not None and firm != company.lead_key:
-            evidence.append(f"phone {e164} shared with accounting firm {firm}")
+        if accounting_phones:
+            firm = accounting_phones.get(e164)
+            if firm is not None and firm != company.lead_key:
+                evidence.append(f"phone {e164} shared with accounting firm {firm}")
+    counts["phones_valid"] += len(phones)
 
     emails = []
     candidates: list[str] = []
@@ -337,8 +349,7 @@ def _build_lead(draft: _Draft, run: _RunContext) -> CleanedLead:
         candidates.append(own)
     repeated_emails: list[str] = []
     for e in draft.emails.values():
-        emails.append({"address": e.address, "domain": e.domain, "free_mail": e.free_mail, "role": e.role})
-        counts["emails_valid"] += 1
+        emails.append(make_email(address=e.address, domain=e.domain, free_mail=e.free_mail, role=e.role))
         if e.role:
             counts["emails_role"] += 1
         if e.free_mail:
@@ -354,39 +365,41 @@ def _build_lead(draft: _Draft, run: _RunContext) -> CleanedLead:
             evidence.append(f"e-mail domain {e.domain} contains '{e.accountant_domain}'")
         elif e.accountant_local is not None:
             evidence.append(f"e-mail {e.address} contains '{e.accountant_local}'")
+    counts["emails_valid"] += len(emails)
 
     if evidence and not is_accountant_exempt(company):
-        flags.append({"code": "accountant_like", "detail": "; ".join(evidence)})
+        flags.append(make_reason(code="accountant_like", detail="; ".join(evidence)))
         counts["flag_accountant_like"] += 1
         # the accounting office's domain is not the company's website
         office_domains = {e.domain for e in draft.emails.values() if e.accountant_domain is not None}
         candidates = [c for c in candidates if c == own or c not in office_domains]
     if repeated:
-        flags.append({"code": "repeated_phone", "detail": "; ".join(repeated)})
+        flags.append(make_reason(code="repeated_phone", detail="; ".join(repeated)))
         counts["flag_repeated_phone"] += 1
     if repeated_emails:
-        flags.append({"code": "repeated_email", "detail": "; ".join(repeated_emails)})
+        flags.append(make_reason(code="repeated_email", detail="; ".join(repeated_emails)))
         counts["flag_repeated_email"] += 1
     if legacy:
-        flags.append({"code": "legacy_mobile", "detail": "; ".join(legacy)})
+        flags.append(make_reason(code="legacy_mobile", detail="; ".join(legacy)))
     if draft.invalid_phones:
-        flags.append({"code": "invalid_phone", "detail": "; ".join(draft.invalid_phones)})
+        flags.append(make_reason(code="invalid_phone", detail="; ".join(draft.invalid_phones)))
         counts["phones_invalid"] += len(draft.invalid_phones)
     if draft.invalid_emails:
-        flags.append({"code": "invalid_email", "detail": "; ".join(draft.invalid_emails)})
+        flags.append(make_reason(code="invalid_email", detail="; ".join(draft.invalid_emails)))
         counts["emails_invalid"] += len(draft.invalid_emails)
     if candidates:
         counts["leads_with_website_candidate"] += 1
-    first_run = run.known_leads.get(company.lead_key)
-    if first_run is not None:
-        flags.append({"code": "already_in_vault", "detail": f"first seen in run {first_run}; updated"})
-        counts["already_in_vault"] += 1
+    if run.known_leads:
+        first_run = run.known_leads.get(company.lead_key)
+        if first_run is not None:
+            flags.append(make_reason(code="already_in_vault", detail=f"first seen in run {first_run}; updated"))
+            counts["already_in_vault"] += 1
 
-    return CleanedLead(
+    return k.CleanedLead(
         company=company,
-        phones=[Phone(**p) for p in phones],
-        emails=[Email(**e) for e in emails],
-        flags=[Reason(code=f["code"], detail=f["detail"]) for f in flags],
+        phones=phones,
+        emails=emails,
+        flags=flags,
         website_candidates=candidates,
         merged_from=sorted(draft.merged_from) if draft.merged_from else [],
         trace_id=None,

@@ -72,34 +72,56 @@ def _classify_br_national(national: str) -> ParsedPhone | None:
     return None
 
 
+_UNDECIDED = (False, None)
+# National numbers whose validity the library decides by other types (shared cost 30[03]...,
+# premium [59]00..., toll-free 800...), or whose digits it may re-read (trunk / carrier prefix
+# 0 or 90, country code 55): a fast "invalid" is only given outside these.
+_OTHER_TYPE_PREFIXES = ("300", "303", "500", "800")
+
+
 def parse_br_phone_fast(raw: str) -> ParsedPhone | None:
     """Fast path for well-formed Brazilian numbers; None means "ask the library"."""
+    return br_phone_verdict(raw)[1]
+
+
+def br_phone_verdict(raw: str) -> tuple[bool, ParsedPhone | None]:
+    """(decided, parse) for a Brazilian number: decided=True when the result is the library's
+    without asking it, including None for a number it calls invalid (a well-formed 10/11-digit
+    number that is no fixed line, mobile or legacy mobile: an unassigned DDD, say)."""
     text = raw.strip()
     if "x" in text or "X" in text:
         text = _ZERO_XX.sub("0", text)
     plus = text.startswith("+")
     digits = (text[1:] if plus else text).translate(_PUNCTUATION)
     if not (digits.isascii() and digits.isdigit()):
-        return None
+        return _UNDECIDED
     n = len(digits)
+    plain = False  # the digits are the national number as the library reads them
     if plus:
         if not digits.startswith("55") or n not in (12, 13):
-            return None
+            return _UNDECIDED
         national = digits[2:]
+        plain = True
     elif digits.startswith("0"):
         if n in (11, 12):
             national = digits[1:]
         elif n in (13, 14) and _BR_CARRIER.fullmatch(digits[1:3]):
             national = digits[3:]
         else:
-            return None
+            return _UNDECIDED
     elif n in (10, 11):
         national = digits
+        plain = digits[0] != "9" and not digits.startswith("55")
     elif n in (12, 13) and digits.startswith("55"):
         national = digits[2:]
     else:
-        return None
-    return _classify_br_national(national)
+        return _UNDECIDED
+    parsed = _classify_br_national(national)
+    if parsed is not None:
+        return True, parsed
+    if plain and national[0] not in "09" and not national.startswith(_OTHER_TYPE_PREFIXES):
+        return True, None
+    return _UNDECIDED
 
 
 def parse_phone_library(raw: str, country: str = "BR") -> ParsedPhone | None:
@@ -135,8 +157,8 @@ def _normalize_phone(raw: str, country: str) -> ParsedPhone | None:
         return None
     country = (country or "BR").upper()
     if country == "BR":
-        fast = parse_br_phone_fast(raw)
-        if fast is not None:
+        decided, fast = br_phone_verdict(raw)
+        if decided:
             return fast
     return parse_phone_library(raw, country)
 

@@ -14,8 +14,8 @@
 from __future__ import annotations
 
 import bisect
+import operator
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,14 +30,19 @@ except ImportError:  # pragma: no cover - depends on the environment
 _ASCII_LOWERING = ("\u212a", "\u0130")
 
 
-def page_bytes(html: str) -> tuple[bytes, bytes | None]:
-    """``(raw, low)``: the page as UTF-8 and lowered byte for byte (ASCII letters only), or ``low`` None
-    when lowering it as text could turn a non-ASCII character into an ASCII literal (then use
-    :func:`lowered_text`, whose offsets do not line up with ``raw``)."""
-    raw = html.encode("utf-8", "replace")
-    if not html.isascii() and any(c in html for c in _ASCII_LOWERING):
-        return raw, None
-    return raw, raw.lower()
+def page_bytes(html: str) -> tuple[bytes, bytes | None, str]:
+    """``(raw, low, encoding)``: the page as bytes (Latin-1 when every character fits, one byte each, else
+    UTF-8) and lowered byte for byte (ASCII letters only), or ``low`` None when lowering it as text could
+    turn a non-ASCII character into an ASCII literal (then use :func:`lowered_text`, whose offsets do not
+    line up with ``raw``). ASCII literals are found alike in either encoding."""
+    try:
+        raw = html.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = html.encode("utf-8", "replace")
+        if any(c in html for c in _ASCII_LOWERING):
+            return raw, None, "utf-8"
+        return raw, raw.lower(), "utf-8"
+    return raw, raw.lower(), "latin-1"
 
 
 def lowered_text(html: str) -> bytes:
@@ -51,6 +56,7 @@ class LiteralScanner:
         self._words = list(literals)
         self._ids = [literals[w] for w in self._words]
         self._by_id = {i: w for w, i in literals.items()}
+        self._index_of: dict[str, int] = {}
         self._rs = None
         self._py = None
         if not self._words:
@@ -59,29 +65,67 @@ class LiteralScanner:
             self._rs = ahocorasick_rs.BytesAhoCorasick(
                 [w.encode() for w in self._words], implementation=ahocorasick_rs.Implementation.DFA
             )
+            self._index_of = {w: i for i, w in enumerate(self._words)}
         else:
             self._py = ahocorasick.Automaton()
             for w, i in literals.items():
                 self._py.add_word(w, i)
             self._py.make_automaton()
+            self._index_of = dict(literals)
 
     @property
     def backend(self) -> str:
         return "ahocorasick_rs" if self._rs is not None else "pyahocorasick"
 
-    def positions(self, haystack: bytes) -> dict[int, list[int]]:
-        """Every occurrence (start offset, ascending) of every literal found, by literal id."""
-        by_index: defaultdict[int, list[int]] = defaultdict(list)
+    def present(self, haystack: bytes) -> set[int]:
+        """Ids of the literals occurring in ``haystack`` (the hits are only counted, not kept)."""
+        return self.scan(haystack).present
+
+    def scan(self, haystack: bytes) -> Hits:
+        """Every occurrence of every literal, grouped by literal when first asked for."""
         if self._rs is not None:
-            for i, start, _end in self._rs.find_matches_as_indexes(haystack, overlapping=True):
-                by_index[i].append(start)
-            ids = self._ids
-            return {ids[i]: hits for i, hits in by_index.items()}
+            return Hits(self._rs.find_matches_as_indexes(haystack, overlapping=True), self._ids)
+        by_index: list[tuple[int, int, int]] = []
         if self._py is not None:
             words = self._by_id
             for end, lid in self._py.iter(haystack.decode("latin-1")):  # ASCII literals: offsets stay bytes'
-                by_index[lid].append(end - len(words[lid]) + 1)
-        return dict(by_index)
+                by_index.append((lid, end - len(words[lid]) + 1, end + 1))
+        return Hits(by_index, None)
+
+    def index_of(self, literal: str) -> int | None:
+        """The key of ``literal`` in this scanner's :class:`Hits` (None: not one of its literals)."""
+        return self._index_of.get(literal)
+
+
+class Hits:
+    """The (literal index, start, end) matches of a literal scan: which literals occur, and where."""
+
+    def __init__(self, matches: list[tuple[int, int, int]], ids: list[int] | None) -> None:
+        self._matches = matches
+        self._ids = ids  # literal index -> literal id (None: the indexes are the ids)
+        self._sorted: list[tuple[int, int, int]] | None = None
+        self._keys: list[int] = []
+
+    @property
+    def present(self) -> set[int]:
+        if not self._matches:
+            return set()
+        found = set(map(_FIRST, self._matches))
+        ids = self._ids
+        return found if ids is None else {ids[i] for i in found}
+
+    def offsets(self, index: int) -> list[int]:
+        """Start offsets (ascending) of the literal with this index."""
+        if self._sorted is None:  # grouped once, in C: a stable sort on the index keeps offsets ascending
+            self._sorted = sorted(self._matches, key=_FIRST)
+            self._keys = list(map(_FIRST, self._sorted))
+        lo = bisect.bisect_left(self._keys, index)
+        hi = bisect.bisect_right(self._keys, index, lo)
+        return list(map(_SECOND, self._sorted[lo:hi]))
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 # --------------------------------------------------------------------------- simple selectors
@@ -173,7 +217,7 @@ FREQUENT_TAGS = frozenset(
      "path", "section", "small", "span", "strong", "svg", "table", "tbody", "td", "th", "tr", "u", "ul"}
 )
 RAW_TEXT_OPENERS = [opener.decode() for opener, _closer in _RAW_TEXT_DELIMITERS]
-Positions = Callable[[str], list[int]]
+Positions = Callable[..., list[int]]  # (literal, limit=None): offsets, ascending; past limit, the first limit + 1
 
 
 class RawTags:
@@ -181,8 +225,9 @@ class RawTags:
     ``positions(literal)`` gives the sorted offsets of a literal in ``low`` (every literal asked for,
     including :data:`RAW_TEXT_OPENERS`, must have been searched for)."""
 
-    def __init__(self, raw: bytes, low: bytes, positions: Positions) -> None:
+    def __init__(self, raw: bytes, low: bytes, positions: Positions, encoding: str = "utf-8") -> None:
         self.raw = raw
+        self.encoding = encoding
         self.low = low
         self.positions = positions
         self._spans: tuple[list[int], list[int]] | None = None
@@ -221,11 +266,11 @@ class RawTags:
         from .fingerprints import parse_attrs
 
         low, out, seen = self.low, [], set()
-        hits = self.positions(literal)
         if tag is not None and tag not in FREQUENT_TAGS:
             openers = self.positions("<" + tag)
-            if len(openers) < len(hits):  # fewer such tags than occurrences of the literal: read each tag
-                return self._tags_named(tag, openers, literal)
+            if len(openers) < len(self.positions(literal, len(openers))):
+                return self._tags_named(tag, openers, literal)  # fewer such tags than literals: read each tag
+        hits = self.positions(literal, limit)
         if len(hits) > limit:
             return None
         for i in hits:
@@ -236,7 +281,7 @@ class RawTags:
                 seen.add(lt)
                 if gt != -1 and m is not None and (tag is None or m.group(1) == tag.encode()) \
                         and not self._inside_raw_text(lt):
-                    out.append(parse_attrs(self.raw[m.end():gt].decode("utf-8", "replace")))
+                    out.append(parse_attrs(self.raw[m.end():gt].decode(self.encoding, "replace")))
         return out
 
 
@@ -249,7 +294,7 @@ class RawTags:
                 continue
             gt = low.find(b">", lt)
             if gt != -1 and low.find(lit, lt, gt) != -1 and not self._inside_raw_text(lt):
-                out.append(parse_attrs(self.raw[lt + after:gt].decode("utf-8", "replace")))
+                out.append(parse_attrs(self.raw[lt + after:gt].decode(self.encoding, "replace")))
         return out
 
 
@@ -284,7 +329,7 @@ def regex_windows(positions: Positions, literals: Iterable[str], size: int, *, r
     A window's edges may cut a UTF-8 sequence: decode with errors="replace"."""
     hits: list[int] = []
     for literal in literals:
-        hits.extend(positions(literal))
+        hits.extend(positions(literal, limit - len(hits)))
         if len(hits) > limit:
             return None
     hits.sort()

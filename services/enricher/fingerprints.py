@@ -17,13 +17,12 @@ regexes, a real parse for every selector); tests compare both.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import json
 import logging
 import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,6 +37,7 @@ from .fingerprint_scan import (
     FREQUENT_TAGS,
     RAW_TEXT_OPENERS,
     WINDOW_MIN_PAGE,
+    Hits,
     LiteralScanner,
     RawTags,
     lowered_text,
@@ -64,6 +64,7 @@ MIN_LITERAL = 3
 _ENTITY_BREAKS = frozenset("&<>\"'")
 _HTML_FIELDS = ("html", "scriptSrc", "scripts", "text", "css", "url")
 _KEYED_FIELDS = ("meta", "headers", "cookies")
+_AUX_FIELDS = frozenset({"scriptSrc", "url", "meta"})  # values short and known before the literal search
 _COMMON_TAGS = frozenset(
     [
         "a", "abbr", "address", "area", "article", "aside", "audio", "b", "base", "body", "br", "button",
@@ -101,6 +102,7 @@ _SCRIPT_BODY_RE = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.I | re.S)
 _STYLE_BODY_RE = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.I | re.S)
 _META_RE = re.compile(r"<meta\b([^>]*)>", re.I)
 _ATTR_RE = re.compile(r"([^\s=/>\"']+)\s*(?:=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+)))?", re.S)
+_CONTINUATION_BYTES = bytes(1 if 0x80 <= b < 0xC0 else 0 for b in range(256))
 _TAG_RE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.I | re.S)
 
 
@@ -133,12 +135,12 @@ class _PageView:
     def script_srcs(self) -> list[str]:
         if self.page.script_srcs is not None:
             return list(self.page.script_srcs)
-        return [_unescape(a or b or c) for a, b, c in _SCRIPT_SRC_RE.findall(self.html)]
+        return [_unescape(m.group(1) or m.group(2) or m.group(3)) for m in self._tags("<script", _SCRIPT_SRC_RE)]
 
     @cached_property
     def script_elements(self) -> list[tuple[str, str]]:
         """(attributes text, content) of every script element."""
-        return _SCRIPT_BODY_RE.findall(self.html)
+        return [(m.group(1), m.group(2)) for m in self._tags("<script", _SCRIPT_BODY_RE)]
 
     @cached_property
     def scripts(self) -> str:
@@ -146,7 +148,7 @@ class _PageView:
 
     @cached_property
     def css(self) -> str:
-        return "\n".join(_STYLE_BODY_RE.findall(self.html))
+        return "\n".join(m.group(1) for m in self._tags("<style", _STYLE_BODY_RE))
 
     @cached_property
     def text(self) -> str:
@@ -155,11 +157,43 @@ class _PageView:
     @cached_property
     def meta(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for m in _META_RE.finditer(self.html):
+        for m in self._tags("<meta", _META_RE):
             attrs = parse_attrs(m.group(1))
             key = attrs.get("name") or attrs.get("property") or attrs.get("http-equiv") or attrs.get("itemprop")
             if key and "content" in attrs:
                 out.setdefault(key.lower(), []).append(attrs["content"])
+        return out
+
+    def _tags(self, opener: str, rx: re.Pattern[str]) -> list[re.Match[str]]:
+        """``rx.finditer(html)`` for a case-insensitive regex whose matches start with ``opener``: tried only
+        where the lowered page holds the opener (the DB's scan found where), not at every character."""
+        if not self.fast or self.low is None:
+            return list(rx.finditer(self.html))
+        out: list[re.Match[str]] = []
+        end = -1
+        for i in self._text_offsets(self.positions(opener)):
+            if i >= end and (m := rx.match(self.html, i)) is not None:
+                out.append(m)
+                end = m.end()
+        return out
+
+    @cached_property
+    def _continuations(self) -> bytes | None:
+        """The UTF-8 page with each continuation byte as 1, every other byte as 0 (None: an ASCII page)."""
+        if self.html.isascii() or self.encoding == "latin-1":
+            return None
+        return self.raw.translate(_CONTINUATION_BYTES)
+
+    def _text_offsets(self, byte_offsets: list[int]) -> list[int]:
+        """Offsets in the page's text of ascending offsets in its UTF-8 bytes."""
+        cont = self._continuations
+        if cont is None:
+            return byte_offsets
+        out, prev, skipped = [], 0, 0
+        for b in byte_offsets:
+            skipped += cont.count(1, prev, b)
+            prev = b
+            out.append(b - skipped)
         return out
 
     @cached_property
@@ -167,8 +201,13 @@ class _PageView:
         return LexborHTMLParser(self.html)
 
     @cached_property
-    def _bytes(self) -> tuple[bytes, bytes | None]:
+    def _bytes(self) -> tuple[bytes, bytes | None, str]:
         return page_bytes(self.html)
+
+    @property
+    def encoding(self) -> str:
+        """Of ``raw``: "latin-1" (a byte per character, offsets are the text's) or "utf-8"."""
+        return self._bytes[2]
 
     @property
     def raw(self) -> bytes:
@@ -183,21 +222,35 @@ class _PageView:
     def literal_haystack(self) -> bytes:
         return self.low if self.low is not None else lowered_text(self.html)
 
-    hits: dict[int, list[int]] | None = None  # literal id -> offsets in the haystack, set by the DB's scan
-    literal_ids: dict[str, int] | None = None
+    hits: Hits | None = None  # the DB's literal scan of the page (set by ``_candidates``)
+    index_of: Callable[[str], int | None] | None = None
 
-    def positions(self, literal: str) -> list[int]:
-        """Offsets of ``literal`` in the lowered page (from the DB's scan when it looked for it)."""
+    @cached_property
+    def _found(self) -> dict[str, tuple[bool, list[int]]]:
+        return {}  # literal -> (all of them, offsets)
+
+    def positions(self, literal: str, limit: int | None = None) -> list[int]:
+        """Offsets of ``literal`` in the lowered page, ascending; past ``limit`` only the first ``limit + 1``
+        (from the DB's scan when it searched for the literal, else searched for here)."""
         assert self.low is not None
-        lid = self.literal_ids.get(literal) if self.literal_ids is not None else None
-        if lid is not None and self.hits is not None:
-            found = self.hits.get(lid, ())
-            return found[: bisect.bisect_left(found, len(self.low))]  # not in the url or script srcs after it
+        known = self._found.get(literal)
+        if known is not None and (known[0] or limit is not None and len(known[1]) > limit):
+            return known[1]
+        index = self.index_of(literal) if self.index_of is not None and self.hits is not None else None
+        if index is not None:
+            assert self.hits is not None
+            out = self.hits.offsets(index)
+            self._found[literal] = (True, out)
+            return out
         low, out, lit = self.low, [], literal.encode()
         i = low.find(lit)
         while i != -1:
             out.append(i)
+            if limit is not None and len(out) > limit:
+                self._found[literal] = (False, out)
+                return out
             i = low.find(lit, i + 1)
+        self._found[literal] = (True, out)
         return out
 
     @cached_property
@@ -206,7 +259,7 @@ class _PageView:
 
     @cached_property
     def raw_tags(self) -> RawTags | None:
-        return RawTags(self.raw, self.low, self.positions) if self.low is not None else None
+        return RawTags(self.raw, self.low, self.positions, self.encoding) if self.low is not None else None
 
     @cached_property
     def script_texts(self) -> list[str]:
@@ -270,15 +323,33 @@ def _in_single_char(items: list[Any]) -> str | None:
     return chars.pop() if len(chars) == 1 else None
 
 
+_MAX_SPELLINGS = 4
+
+
+def _single_char(items: list[Any]) -> str | None:
+    """The one literal character a parsed sequence is (``s`` or ``[s]``), else None."""
+    if len(items) != 1:
+        return None
+    op, av = items[0]
+    if op is _sre_c.LITERAL:
+        return _lit_char(av)
+    if op is _sre_c.IN:
+        return _in_single_char(av)
+    return None
+
+
 def _seq_requirement(items: Iterable[Any], breaks: frozenset[str], min_len: int) -> frozenset[str] | None:
-    """The best 'any of these literals must occur' requirement of a parsed regex sequence."""
+    """The best 'any of these literals must occur' requirement of a parsed regex sequence.
+
+    A run of literal characters is kept as its spellings: an optional character (``s?``) doubles them
+    (``wss?://`` -> ``ws://`` or ``wss://``), up to ``_MAX_SPELLINGS``."""
     cands: list[frozenset[str]] = []
-    cur: list[str] = []
+    cur: list[str] = [""]
 
     def flush() -> None:
-        if len(cur) >= min_len:
-            cands.append(frozenset(["".join(cur)]))
-        cur.clear()
+        if min(len(c) for c in cur) >= min_len:
+            cands.append(frozenset(cur))
+        cur[:] = [""]
 
     for op, av in items:
         ch: str | None = None
@@ -287,8 +358,14 @@ def _seq_requirement(items: Iterable[Any], breaks: frozenset[str], min_len: int)
         elif op is _sre_c.IN:
             ch = _in_single_char(av)
         if ch is not None and ch not in breaks:
-            cur.append(ch)
+            cur[:] = [c + ch for c in cur]
             continue
+        if op is _sre_c.MAX_REPEAT or op is _sre_c.MIN_REPEAT:
+            lo, hi, sub = av
+            opt = _single_char(sub) if lo == 0 and hi == 1 else None
+            if opt is not None and opt not in breaks and len(cur) * 2 <= _MAX_SPELLINGS:
+                cur[:] = [*cur, *(c + opt for c in cur)]
+                continue
         flush()
         if op is _sre_c.SUBPATTERN:
             sub = av[-1]
@@ -572,7 +649,8 @@ class FingerprintDB:
         cands = [sel_lits] if sel_lits else []
         if attr and attr not in _COMMON_ATTRS and attr.isascii():
             cands.append(frozenset([attr]))
-        if rx is not None and (attr or not cands):  # node text may be split by inline tags in raw html
+        # node text may be split by inline tags in raw html, except a script's: its raw content
+        if rx is not None and (attr or not cands or sel.strip().lower() == "script"):
             lits_rx = regex_literals(raw, dom_value=True)
             if lits_rx:
                 cands.append(lits_rx)
@@ -580,9 +658,12 @@ class FingerprintDB:
         self.patterns.append(Pattern(tech, "dom", sel, rx, version, min(conf, sel_conf), attr, lits))  # type: ignore[arg-type]
 
     def _build_prefilter(self) -> None:
-        # One automaton over the document (html, url, script srcs), one over header/cookie text.
+        # Literals are searched where their field's values come from: the page (html, scripts, css, text,
+        # dom), the short "aux" text of url, script srcs and meta values, or the header/cookie text.
+        # A literal of a script src searched in the whole page would be found in any long page.
         self._kv = ahocorasick.Automaton()
         doc_ids: dict[str, int] = {}
+        aux_ids: dict[str, int] = {}
         kv_ids: dict[str, int] = {}
         self._lit_patterns: list[list[int]] = []
         extra: set[str] = set()
@@ -591,7 +672,7 @@ class FingerprintDB:
         for pid, p in enumerate(self.patterns):
             if p.literals:
                 kv = p.field in ("headers", "cookies")
-                ids = kv_ids if kv else doc_ids
+                ids = kv_ids if kv else aux_ids if p.field in _AUX_FIELDS else doc_ids
                 for lit in p.literals:
                     lid = ids.get(lit)
                     if lid is None:
@@ -611,17 +692,19 @@ class FingerprintDB:
                     extra.add(c.anchor)
                     if c.tag and c.tag not in FREQUENT_TAGS:
                         extra.add("<" + c.tag)
-        for word in sorted(extra | set(RAW_TEXT_OPENERS)):
+        for word in sorted(extra | set(RAW_TEXT_OPENERS) | {"<meta"}):
             if word not in doc_ids:
                 doc_ids[word] = len(self._lit_patterns)
                 self._lit_patterns.append([])
         self._doc_ids = doc_ids
         self._has_doc = bool(doc_ids)
+        self._has_aux = bool(aux_ids)
         self._has_kv = bool(kv_ids)
         self._doc = LiteralScanner(doc_ids)
+        self._aux = LiteralScanner(aux_ids)
         if kv_ids:
             self._kv.make_automaton()
-        self.literal_count = len(doc_ids) + len(kv_ids)
+        self.literal_count = len(doc_ids) + len(aux_ids) + len(kv_ids)
 
     # ---- loading
 
@@ -653,22 +736,19 @@ class FingerprintDB:
 
     # ---- detection
 
-    def _scan(self, view: _PageView) -> bytes:
-        """One literal search over the page (and url, script srcs); the view keeps where each was found."""
-        page = view.page
-        parts = [view.literal_haystack, page.url.lower().encode("utf-8", "replace")]
-        if page.script_srcs:
-            parts.append("\n".join(page.script_srcs).lower().encode("utf-8", "replace"))
-        hay = b"\x00".join(parts)
-        view.hits = self._doc.positions(hay) if self._has_doc else {}
-        view.literal_ids = self._doc_ids
-        return hay
-
     def _candidates(self, view: _PageView) -> list[int]:
         page = view.page
-        hay = self._scan(view)
-        assert view.hits is not None
-        lids = set(view.hits)
+        lids: set[int] = set()
+        if self._has_doc:
+            view.hits = self._doc.scan(view.literal_haystack)
+            view.index_of = self._doc.index_of
+            lids = view.hits.present
+        has_meta = b"<meta" in view.literal_haystack
+        if self._has_aux:
+            aux = [page.url, *view.script_srcs]
+            if has_meta:
+                aux.extend(v for values in view.meta.values() for v in values)
+            lids |= self._aux.present("\x00".join(aux).lower().encode("utf-8", "replace"))
         if self._has_kv and (page.headers or page.cookies):
             kv = "\n".join(f"{k}: {v}" for k, v in page.headers.items())
             kv += "\x00" + "\n".join(f"{k}={v}" for k, v in page.cookies.items())
@@ -681,7 +761,7 @@ class FingerprintDB:
             present = (
                 key in page.headers if fld == "headers"
                 else key in page.cookies if fld == "cookies"
-                else b"<meta" in hay and key in view.meta
+                else has_meta and key in view.meta
             )
             if present:
                 out.update(pids)
@@ -886,7 +966,7 @@ def _search_windows(
         return m is not None, m
     raw = view.raw
     for lo, hi in spans:
-        m = rx.search(raw[lo:hi].decode("utf-8", "replace"))
+        m = rx.search(raw[lo:hi].decode(view.encoding, "replace"))
         if m is not None:
             return True, m
     return False, None

@@ -41,8 +41,8 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
                       stage="extract", causation_id=env.event_id)
     calls: list[ApiCall] = []
     try:
-        items: Iterator[CompanyRecord | DroppedLead] = iter_source(
-            request.source, request.filters, settings=service.settings, on_api_call=calls.append
+        items: Iterator[CompanyRecord | str | DroppedLead] = iter_source(
+            request.source, request.filters, settings=service.settings, on_api_call=calls.append, as_json=True
         )
     except ValueError as exc:
         log.error("extract_failed", reason=str(exc))

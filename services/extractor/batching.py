@@ -6,18 +6,19 @@ from shared.schemas import CompanyRecord, DroppedLead
 
 
 def take_batch(
-    items: Iterator[CompanyRecord | DroppedLead], size: int
-) -> tuple[list[CompanyRecord], list[DroppedLead]]:
-    """Pull up to ``size`` companies (and whatever rejects come along) from a source."""
-    companies: list[CompanyRecord] = []
+    items: Iterator[CompanyRecord | str | DroppedLead], size: int
+) -> tuple[list[CompanyRecord | str], list[DroppedLead]]:
+    """Pull up to ``size`` companies (models or their JSON text) and whatever rejects come along."""
+    companies: list[CompanyRecord | str] = []
     dropped: list[DroppedLead] = []
+    add = companies.append
     for item in items:
-        if isinstance(item, CompanyRecord):
-            companies.append(item)
-            if len(companies) >= size:
-                break
-        else:
+        if isinstance(item, DroppedLead):
             dropped.append(item)
             if len(dropped) >= size:
+                break
+        else:
+            add(item)
+            if len(companies) >= size:
                 break
     return companies, dropped

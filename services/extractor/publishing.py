@@ -1,8 +1,9 @@
 """Publishing a run's leads fast: batches built and encoded off the event loop, several in flight.
 
 ``BatchEncoder.next()`` (run in a worker thread) pulls the next batch from the source and encodes
-it as ready-to-send messages: one JSON encoding per batch, the records serialised straight from
-their models, and a batch bigger than the server's max payload split in halves. ``publish_batches``
+it as ready-to-send messages: the envelope is encoded once per batch and the records spliced into
+it as they come (JSON text from a fast source such as ``cnpj``, else each model's own JSON), and a
+batch bigger than the server's max payload is split in halves. ``publish_batches``
 overlaps that with publishing: while batch *n* is acked, batch *n+1* is parsed and encoded.
 Event ids are keyed by (run, batch number), so a re-run publishes the same ids and JetStream's
 ``Nats-Msg-Id`` dedup drops them.
@@ -14,14 +15,28 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
 
 from services.extractor.batching import take_batch
+from services.extractor.sources.records import lead_key_of
 from shared.bus import Bus
 from shared.events import Event, LeadsExtracted, LeadsRejected, envelope, subject_for
 from shared.schemas import CompanyRecord, DroppedLead
 
+_LIST_JSON: dict[type, TypeAdapter[Any]] = {
+    CompanyRecord: TypeAdapter(list[CompanyRecord]), DroppedLead: TypeAdapter(list[DroppedLead])
+}
 DEFAULT_MAX_BYTES = 1024 * 1024
 HEADROOM = 8 * 1024  # headers and envelope metadata beside the payload
+
+
+@dataclass(frozen=True)
+class LeadRef:
+    """A lead known by its key only: what an observer sees of a lead published as JSON text."""
+
+    lead_key: str
 
 
 @dataclass(frozen=True)
@@ -29,7 +44,15 @@ class Message:
     subject: str
     data: bytes
     headers: dict[str, str]
-    event: Event  # with its leads, for the bus's observers (metrics, per-lead spans)
+    template: Event  # the event without its leads
+    field_name: str
+    leads: list  # type: ignore[type-arg]
+
+    @property
+    def event(self) -> Event:
+        """The event with its leads, for the bus's observers (metrics, per-lead spans)."""
+        leads = [LeadRef(lead_key_of(x)) if type(x) is str else x for x in self.leads]
+        return type(self.template).model_construct(**{**dict(self.template), self.field_name: leads})
 
 
 @dataclass
@@ -38,7 +61,7 @@ class BatchEncoder:
 
     bus: Bus
     run_id: str
-    items: Iterator[CompanyRecord | DroppedLead]
+    items: Iterator[CompanyRecord | str | DroppedLead]
     batch_size: int
     causation_id: str | None = None
     max_bytes: int = DEFAULT_MAX_BYTES - HEADROOM
@@ -61,7 +84,7 @@ class BatchEncoder:
             out += self._encode(dropped, self._rejected)
         return out
 
-    def _extracted(self, companies: list[CompanyRecord]) -> Message:
+    def _extracted(self, companies: list[CompanyRecord | str]) -> Message:
         run, n = self.run_id, self.batches
         message = self._message(LeadsExtracted(run_id=run, batch=n, companies=[]), (run, n), "companies", companies)
         if len(message.data) <= self.max_bytes or len(companies) == 1:
@@ -87,10 +110,17 @@ class BatchEncoder:
 
     def _message(self, event: Event, key: tuple[object, ...], field_name: str, leads: list) -> Message:  # type: ignore[type-arg]
         env = envelope(event, key=key, causation_id=self.causation_id)
-        env.payload[field_name] = leads  # serialised from the models by the one dump below
-        data = env.model_dump_json().encode()
-        return Message(subject_for(event), data, self.bus._headers(env),
-                       type(event).model_construct(**{**dict(event), field_name: leads}))
+        head = env.model_dump_json()  # ends with the empty list of leads: '"<field_name>":[]}}'
+        tail = f'"{field_name}":[]}}}}'
+        if not head.endswith(tail):
+            raise AssertionError(f"{event.TYPE}: the envelope does not end with its {field_name}")
+        adapter = _LIST_JSON.get(type(leads[0])) if leads else None
+        if adapter is not None and all(type(x) is type(leads[0]) for x in leads):
+            body = adapter.dump_json(leads)[1:-1].decode()  # models only: one dump
+        else:
+            body = ",".join(x if type(x) is str else x.model_dump_json() for x in leads)
+        data = f"{head[:-3]}{body}]}}}}".encode()
+        return Message(subject_for(event), data, self.bus._headers(env), event, field_name, leads)
 
 
 async def publish_batches(

@@ -13,9 +13,11 @@ from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from sqlalchemy import event
 
 from services.gateway import routes_admin, routes_leads, routes_runs
 from services.gateway.context import Ctx, Gateway
+from services.gateway.lead_pages import tune_connection
 from services.projector.db import make_engine
 from shared.bus import Bus, connect, ensure_stream
 from shared.config import Settings, get_settings
@@ -31,6 +33,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.production and not (settings.basic_auth_user and settings.basic_auth_pass):
         raise RuntimeError("HUNTER_PRODUCTION=1 needs BASIC_AUTH_USER and BASIC_AUTH_PASS")
     gw = Gateway(settings=settings, engine=make_engine(settings.vault_database_url))
+    if gw.engine.dialect.name == "sqlite":
+        event.listen(gw.engine, "connect", tune_connection)
+        gw.engine.dispose()  # the connection that created the tables is opened again, tuned
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await nc.drain()
             gw.engine.dispose()
 
-    def auth(creds: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> None:
+    async def auth(creds: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> None:
         if not settings.basic_auth_user:
             return
         ok = creds is not None and secrets.compare_digest(creds.username, settings.basic_auth_user) and \

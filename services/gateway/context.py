@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
+from services.gateway.run_events import RunFeeds
 from shared.bus import Bus
 from shared.config import Settings
 
@@ -17,14 +18,20 @@ class Gateway:
     settings: Settings
     engine: Engine
     bus: Bus | None = None
+    run_feeds: RunFeeds | None = None
 
     def publisher(self) -> Bus:
         if self.bus is None:
             raise RuntimeError("the gateway is not connected to NATS")
         return self.bus
 
+    def feeds(self) -> RunFeeds:
+        if self.run_feeds is None:
+            self.run_feeds = RunFeeds(self.publisher())
+        return self.run_feeds
 
-def gateway(request: Request) -> Gateway:
+
+async def gateway(request: Request) -> Gateway:
     return request.app.state.gateway
 
 

@@ -81,6 +81,10 @@ def company_conditions(f: LeadFilter) -> list[Any]:
     if f.cnae:
         digits = "".join(c for c in f.cnae if c.isalnum())
         conds.append(Company.activity_main.startswith(digits))  # type: ignore[union-attr]
+        if digits.isascii() and digits.isdigit():  # the same rows as a key range: the activity index answers it
+            upper = digits[:-1] + chr(ord(digits[-1]) + 1)
+            conds.append(Company.activity_main >= digits)  # type: ignore[operator]
+            conds.append(Company.activity_main < upper)  # type: ignore[operator]
     if f.accountant_like is not None:
         conds.append(Company.accountant_like == f.accountant_like)
     return conds
@@ -91,13 +95,14 @@ def needs_company(f: LeadFilter) -> bool:
     return bool(company_conditions(f))
 
 
+# ties end on (lead_key, run_id), the lead's primary key: pages never overlap or skip a lead
 SORTS: dict[str, list[Any]] = {
-    "score": [Lead.score.asc(), Lead.lead_key],  # type: ignore[union-attr]
-    "-score": [Lead.score.desc(), Lead.lead_key],  # type: ignore[union-attr]
-    "name": [Company.legal_name.asc(), Lead.lead_key],  # type: ignore[union-attr]
-    "-name": [Company.legal_name.desc(), Lead.lead_key],  # type: ignore[union-attr]
-    "city": [Company.city.asc(), Lead.lead_key],  # type: ignore[union-attr]
-    "-city": [Company.city.desc(), Lead.lead_key],  # type: ignore[union-attr]
-    "updated": [Lead.updated_at.asc(), Lead.lead_key],  # type: ignore[union-attr]
-    "-updated": [Lead.updated_at.desc(), Lead.lead_key],  # type: ignore[union-attr]
+    "score": [Lead.score.asc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
+    "-score": [Lead.score.desc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
+    "name": [Company.legal_name.asc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
+    "-name": [Company.legal_name.desc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
+    "city": [Company.city.asc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
+    "-city": [Company.city.desc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
+    "updated": [Lead.updated_at.asc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
+    "-updated": [Lead.updated_at.desc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
 }

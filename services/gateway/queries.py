@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, literal_column
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions, needs_company
+from services.gateway.lead_pages import LEAD_ROWID, match_rowids, page_rowids
 from services.projector.models import (
     ApiCallRow,
     Company,
@@ -62,11 +63,12 @@ LEAD_COLUMNS = [c for c in Lead.__table__.columns]  # type: ignore[attr-defined]
 LIST_COMPANY_COLUMNS = [getattr(Company, n) for n in (
     "legal_name", "trade_name", "city", "state", "activity_main", "phone", "whatsapp", "email", "accountant_like",
     "registry_id")]  # never the big ``data`` column
+LIST_KEYS = [c.key for c in (*LEAD_COLUMNS, *LIST_COMPANY_COLUMNS)]
 COUNT_CAP = 10_000
 
 
 def _lead_item(row: Any) -> dict[str, Any]:
-    item = dict(row._mapping)
+    item = {k: row[i] for i, k in enumerate(LIST_KEYS)}
     item["reasons"] = json.loads(item["reasons"])
     for flag in ("enrich", "enriched", "has_site", "has_whatsapp", "accountant_like"):
         item[flag] = bool(item[flag])
@@ -75,7 +77,7 @@ def _lead_item(row: Any) -> dict[str, Any]:
 
 def count_leads(s: Session, flt: LeadFilter, cap: int) -> tuple[int, bool]:
     """Leads matching ``flt``, counted up to ``cap`` + 1: (count, whether the cap was passed)."""
-    inner = select(Lead.lead_key)
+    inner = select(literal_column("1")).select_from(Lead)  # no column: an index holding the filter's columns suffices
     if needs_company(flt):
         inner = inner.join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
     for c in lead_conditions(flt):
@@ -89,13 +91,27 @@ def list_leads(engine: Engine, flt: LeadFilter | None = None, *, sort: str = "-s
     """One page of leads with their company's list fields. ``total`` is exact up to 10,000 (or the
     end of the page asked for); past that it is a lower bound and ``total_capped`` is true."""
     flt = flt or LeadFilter()
+    cap = max(COUNT_CAP, offset + limit)
     with Session(engine) as s:
-        total, capped = count_leads(s, flt, max(COUNT_CAP, offset + limit))
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:  # one read snapshot for the count and the page; the counted rowids are kept when few
+            s.connection().exec_driver_sql("BEGIN")
+            total, rowids = match_rowids(s, flt, cap)
+            capped = total > cap
+        else:
+            total, capped = count_leads(s, flt, cap)
         stmt = select(*LEAD_COLUMNS, *LIST_COMPANY_COLUMNS).join(  # type: ignore[call-overload]
             Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
-        for c in lead_conditions(flt):
-            stmt = stmt.where(c)
-        rows = s.execute(stmt.order_by(*SORTS[sort]).offset(offset).limit(limit)).all()
+        rows = None
+        if sqlite:  # the page's rowids first, then their columns
+            ids = page_rowids(s, flt, sort=sort, limit=limit, offset=offset, found=total, matches=rowids)
+            by_rowid = {r[-1]: r for r in s.execute(stmt.add_columns(LEAD_ROWID).where(LEAD_ROWID.in_(ids)))}
+            if len(by_rowid) == len(ids):  # else a lead was rewritten in between: read the page in one go
+                rows = [by_rowid[i] for i in ids]
+        if rows is None:
+            for c in lead_conditions(flt):
+                stmt = stmt.where(c)
+            rows = s.execute(stmt.order_by(*SORTS[sort]).offset(offset).limit(limit)).all()
         return {"total": total, "total_capped": capped, "items": [_lead_item(r) for r in rows], "limit": limit,
                 "offset": offset, "sort": sort}
 

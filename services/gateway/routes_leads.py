@@ -22,7 +22,7 @@ Bucket = Literal["hot", "warm", "nurture", "parked"]
 Status = Literal["new", "contacted", "replied", "won", "lost"]
 
 
-def lead_filter(
+async def lead_filter(
     run_id: str | None = None, bucket: Bucket | None = None,
     min_score: int | None = Query(None, ge=0, le=100), max_score: int | None = Query(None, ge=0, le=100),
     uf: str | None = Query(None, max_length=3), city: str | None = None,

@@ -10,7 +10,6 @@ from fastapi.responses import StreamingResponse
 from services.gateway import queries
 from services.gateway.api_models import RunCreate
 from services.gateway.context import Ctx
-from services.gateway.run_events import run_step_events
 from services.gateway.uploads import BadUpload, save_uploaded_csv
 from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
 
@@ -63,7 +62,7 @@ async def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
 async def run_events(ctx: Ctx, run_id: str, request: Request,
                      last_event_id: Annotated[int, Header(ge=0)] = 0) -> StreamingResponse:
     """The run's steps as Server-Sent Events (``step``), history then live; ``end`` when it finishes."""
-    frames = run_step_events(ctx.publisher(), run_id, after_seq=last_event_id, disconnected=request.is_disconnected)
+    frames = ctx.feeds().watch(run_id, after_seq=last_event_id, disconnected=request.is_disconnected)
     return StreamingResponse(frames, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

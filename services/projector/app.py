@@ -11,13 +11,14 @@ import contextlib
 import os
 import time
 
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 from nats.js.errors import NotFoundError
 
 from services.projector.batch_tracing import BatchTracer
 from services.projector.db import make_engine
 from services.projector.projection import Projection
+from services.projector.replay import collect_rarely
+from services.projector.stream_reader import StreamReader
 from shared import metrics
 from shared.service import Service
 
@@ -31,7 +32,8 @@ async def project_forever() -> None:
     settings = service.settings
     batch_tracer = BatchTracer(service.name)
     projection = Projection(make_engine(settings.vault_database_url), observer=batch_tracer.observe)
-    js = service.broker.connection.jetstream()
+    nc = service.broker.connection
+    js = nc.jetstream()
     start = projection.checkpoint() + 1
     with contextlib.suppress(NotFoundError):
         await js.delete_consumer(settings.stream_name, DURABLE)
@@ -43,32 +45,34 @@ async def project_forever() -> None:
         ack_wait=120.0,
         max_ack_pending=-1,
     )
-    psub = await js.pull_subscribe(">", durable=DURABLE, stream=settings.stream_name, config=config)
+    await js.add_consumer(settings.stream_name, config=config)
+    reader = StreamReader(nc, settings.stream_name, DURABLE, batch=max(settings.projector_batch, 1000),
+                          buffered=max(4 * settings.projector_batch, 10_000))
+    await reader.start()
+    collect_rarely()  # for the life of the process
     service.log.info("projector_started", from_seq=start, vault=settings.vault_database_url)
     try:
-        await _consume(psub, projection, batch_tracer)
+        await _consume(reader, projection, batch_tracer)
     finally:
-        with contextlib.suppress(Exception):
-            await psub.unsubscribe()
+        await reader.stop()
 
 
-async def _consume(psub, projection: Projection, batch_tracer: BatchTracer) -> None:  # type: ignore[no-untyped-def]
-    settings = service.settings
+async def _consume(reader: StreamReader, projection: Projection, batch_tracer: BatchTracer) -> None:
+    """Apply whatever has arrived, up to HUNTER_PROJECTOR_BATCH events a transaction, while the reader
+    keeps reading: under load batches grow to that size, so the lag stays bounded."""
+    limit = service.settings.projector_batch
     while True:
-        try:
-            msgs = await psub.fetch(settings.projector_batch, timeout=0.5 if _stopping.is_set() else 1.0)
-        except (NatsTimeoutError, TimeoutError):  # nats-py raises either on an empty fetch
+        msgs = await reader.take(limit, timeout=0.5 if _stopping.is_set() else 1.0)
+        if not msgs:
             if _stopping.is_set():
                 service.log.info("projector_drained", seq=projection.checkpoint())
                 return  # nothing pending: everything up to now is in the vault
             continue
-        if not msgs:
-            continue
-        batch = [(m.metadata.sequence.stream, m.subject, m.data) for m in msgs]
+        batch = [(m.seq, m.subject, m.data) for m in msgs]
         t0 = time.perf_counter()
         with batch_tracer.batch(batch, [m.headers for m in msgs]):
             applied = await asyncio.to_thread(projection.apply, batch)
-        await msgs[-1].ack()
+        await reader.nc.publish(msgs[-1].reply, b"+ACK")  # AckPolicy.ALL: everything up to it
         metrics.PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - t0, service=service.name)
         metrics.PROJECTOR_APPLIED.inc(applied, service=service.name)
         metrics.PROJECTOR_CHECKPOINT.set(batch[-1][0], service=service.name)

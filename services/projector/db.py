@@ -18,15 +18,19 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def make_engine(url: str, *, create: bool = True) -> Engine:
+def make_engine(url: str, *, create: bool = True, bulk: bool = False) -> Engine:
+    """``bulk``: a SQLite file being built by one writer and swapped in when complete (a replay), so
+    a crash midway loses nothing worth keeping: no fsync, the rollback journal in memory."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        pragmas = (["journal_mode=MEMORY", "synchronous=OFF", "cache_size=-262144", "temp_store=MEMORY"] if bulk
+                   else ["journal_mode=WAL", "synchronous=NORMAL"])
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            for pragma in pragmas:
+                cur.execute(f"PRAGMA {pragma}")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
     else:

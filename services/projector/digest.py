@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Boolean, Float, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Boolean, Float, Table, select
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from services.projector.models import DIGEST_EXCLUDED
+from services.projector.rows import TableSql
 
 
 def _normalise(value: Any, column: Any) -> Any:
@@ -23,24 +25,55 @@ def _normalise(value: Any, column: Any) -> Any:
     return value
 
 
+# json.dumps(values, sort_keys=True, ensure_ascii=False, default=str) without building an encoder per row
+_encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+
+
 def table_digests(engine: Engine) -> dict[str, tuple[int, str]]:
     out: dict[str, tuple[int, str]] = {}
     with engine.connect() as conn:
         for name in sorted(SQLModel.metadata.tables):
             if name in DIGEST_EXCLUDED:
                 continue
-            table = SQLModel.metadata.tables[name]
-            cols = list(table.columns)
-            order = list(table.primary_key.columns)
-            h = hashlib.sha256()
-            n = 0
-            for row in conn.execute(select(table).order_by(*order)):
-                values = [_normalise(v, c) for v, c in zip(row, cols, strict=True)]
-                h.update(json.dumps(values, sort_keys=True, ensure_ascii=False, default=str).encode())
-                h.update(b"\n")
-                n += 1
-            out[name] = (n, h.hexdigest())
+            out[name] = _table_digest(conn, SQLModel.metadata.tables[name])
     return out
+
+
+def _table_digest(conn: Connection, table: Table) -> tuple[int, str]:
+    """sha256 over the rows in primary-key order, one JSON list of normalised values a line."""
+    cols = list(table.columns)
+    bools = [i for i, c in enumerate(cols) if isinstance(c.type, Boolean)]
+    floats = [i for i, c in enumerate(cols) if isinstance(c.type, Float)]
+    h = hashlib.sha256()
+    n = 0
+    sql = TableSql.of(conn, table)
+    if not sql.raw:  # any other engine: through SQLAlchemy
+        rows: Iterable[Any] = conn.execute(select(table).order_by(*table.primary_key.columns))
+        for row in rows:
+            h.update(_encode([_normalise(v, c) for v, c in zip(row, cols, strict=True)]).encode() + b"\n")
+            n += 1
+        return n, h.hexdigest()
+    cur = conn.connection.cursor()
+    try:
+        order = ", ".join(sql.quoted_pk)
+        cur.execute(f"{sql.select}1 = 1 ORDER BY {order}")
+        while chunk := cur.fetchmany(10_000):
+            lines = []
+            for row in chunk:
+                values = list(row)
+                for i in bools:
+                    if values[i] is not None:
+                        values[i] = bool(values[i])
+                for i in floats:
+                    if values[i] is not None:
+                        values[i] = round(float(values[i]), 6)
+                lines.append(_encode(values))
+                lines.append("\n")
+            h.update("".join(lines).encode())
+            n += len(chunk)
+    finally:
+        cur.close()
+    return n, h.hexdigest()
 
 
 def vault_digest(engine: Engine) -> str:

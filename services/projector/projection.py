@@ -13,10 +13,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection, Engine
 
-from services.projector.db import canonical_json
 from services.projector.decoding import NOT_PROJECTED, decode_message, type_of
 from services.projector.models import (
     ApiCallRow,
@@ -35,9 +33,10 @@ from services.projector.models import (
     Run,
     RunStepRow,
 )
-from services.projector.rows import CHUNK, AppendRows, StateRows, insert_rows, upsert
+from services.projector.rows import AppendRows, StateRows, delete_keys, insert_rows, select_rows, upsert
 from services.projector.schema_upgrade import upgrade_vault
 from services.projector.search_text import search_text
+from services.projector.structs import canonical
 from shared.events import Envelope, UnknownEvent
 
 RawEvent = tuple[int, str, bytes]  # (stream seq, subject, data)
@@ -84,13 +83,16 @@ class Projection:
 
     def checkpoint(self) -> int:
         with self.engine.connect() as conn:
-            seq = conn.execute(select(CHECKPOINTS.c.seq).where(CHECKPOINTS.c.name == self.name)).scalar()
-        return int(seq or 0)
+            return self._checkpoint(conn)
+
+    def _checkpoint(self, conn: Connection) -> int:
+        rows = select_rows(conn, CHECKPOINTS, [(self.name,)])
+        return int(rows[0]["seq"] or 0) if rows else 0
 
     def apply(self, batch: Iterable[RawEvent]) -> int:
         """Apply one batch in one transaction; returns how many events were new (past the checkpoint)."""
         with self.engine.begin() as conn:
-            start = int(conn.execute(select(CHECKPOINTS.c.seq).where(CHECKPOINTS.c.name == self.name)).scalar() or 0)
+            start = self._checkpoint(conn)
             last, applied = start, 0
             decoded: list[tuple[int, Envelope, Any]] = []
             try:
@@ -121,7 +123,7 @@ class Projection:
             return None
         try:
             env, event = decode_message(data)
-        except (ValidationError, UnknownEvent, ValueError) as exc:
+        except (ValidationError, UnknownEvent, ValueError) as exc:  # (msgspec's errors are ValueErrors)
             self.errors.add(seq=seq, kind="projection", stage="projector", subject=subject,
                             reason=f"{type(exc).__name__}: {str(exc)[:500]}",
                             raw=data[:2000].decode("utf-8", "replace"), occurred_at="")
@@ -145,10 +147,10 @@ class Projection:
         for _, env, e in decoded:
             run_id = getattr(e, "run_id", None)
             if env.type == "LeadsCleaned":
-                companies.extend((lead.lead_key,) for lead in e.leads)
-                leads.extend((run_id, lead.lead_key) for lead in e.leads)
+                companies.extend((lead.company.lead_key,) for lead in e.leads)
+                leads.extend((run_id, lead.company.lead_key) for lead in e.leads)
             elif env.type == "LeadsScored":
-                leads.extend((run_id, sl.lead.lead_key) for sl in e.leads)
+                leads.extend((run_id, sl.lead.company.lead_key) for sl in e.leads)
             elif env.type == "LeadEnriched":
                 enrichments.append((e.enrichment.lead_key,))
                 leads.append((run_id, e.enrichment.lead_key))
@@ -165,9 +167,7 @@ class Projection:
 
     def _flush(self, conn: Connection) -> None:
         if self._partners:
-            keys = list(self._partners)
-            for start in range(0, len(keys), CHUNK):
-                conn.execute(delete(PARTNERS).where(PARTNERS.c.lead_key.in_(keys[start:start + CHUNK])))
+            delete_keys(conn, PARTNERS, "lead_key", list(self._partners))
             insert_rows(conn, PARTNERS, [p for rows in self._partners.values() for p in rows])
         for rows in self._state:
             rows.flush(conn)
@@ -184,7 +184,7 @@ class Projection:
 
     def _run_requested(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self._run(conn, e.run_id)
-        row.update(source=e.source, label=e.label, filters=canonical_json(e.filters.model_dump(mode="json")),
+        row.update(source=e.source, label=e.label, filters=canonical(e.filters),
                    enrich_top=e.enrich_top, icp=e.icp, requested_at=self._when(env))
 
     def _run_cancelled(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
@@ -194,13 +194,13 @@ class Projection:
 
     def _run_step(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)
-        self.steps.add(seq=seq, run_id=e.run_id, stage=e.stage, status=e.status, counts=canonical_json(e.counts),
+        self.steps.add(seq=seq, run_id=e.run_id, stage=e.stage, status=e.status, counts=canonical(e.counts),
                        message=e.message, occurred_at=when)
         run = self._run(conn, e.run_id)
         counts = json.loads(run["counts"])
         for k, v in e.counts.items():
             counts[f"{e.stage}.{k}"] = v
-        run["counts"] = canonical_json(counts)
+        run["counts"] = canonical(counts)
         if e.status == "failed":
             self.errors.add(seq=seq, kind="step_failed", stage=e.stage, run_id=e.run_id,
                             reason=e.message or "failed", occurred_at=when)
@@ -222,7 +222,7 @@ class Projection:
         when = self._when(env)
         for lead in e.leads:
             self._upsert_company(conn, lead, e.run_id, when)
-            row = self._lead(conn, e.run_id, lead.lead_key)
+            row = self._lead(conn, e.run_id, lead.company.lead_key)
             row["trace_id"], row["updated_at"] = lead.trace_id, when
 
     def _upsert_company(self, conn: Connection, lead: Any, run_id: str, when: str) -> None:
@@ -238,7 +238,7 @@ class Projection:
             whatsapp=next((p.e164 for p in lead.phones if p.whatsapp), None),
             email=lead.emails[0].address if lead.emails else None,
             accountant_like="accountant_like" in flags, repeated_phone="repeated_phone" in flags,
-            source=c.source, last_run=run_id, updated_at=when, data=canonical_json(lead.model_dump(mode="json")),
+            source=c.source, last_run=run_id, updated_at=when, data=canonical(lead),
             search_text=search_text(c.legal_name, c.trade_name, c.registry_id),
         )
         if c.partners:  # the latest cleaned record with partners replaces them
@@ -255,12 +255,12 @@ class Projection:
     def _leads_scored(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)
         for sl in e.leads:
-            row = self._lead(conn, e.run_id, sl.lead.lead_key)
+            row = self._lead(conn, e.run_id, sl.lead.company.lead_key)
             row.update(score_v1=sl.score, rank=sl.rank, enrich=sl.enrich, updated_at=when)
             row["trace_id"] = row["trace_id"] or sl.lead.trace_id
             if not row["enriched"]:  # a v2 score that arrived first wins
                 row["score"], row["bucket"] = sl.score, sl.bucket
-                row["reasons"] = canonical_json([r.model_dump(mode="json") for r in sl.reasons])
+                row["reasons"] = canonical(sl.reasons)
             row["has_whatsapp"] = bool(row["has_whatsapp"]) or any(p.whatsapp for p in sl.lead.phones)
 
     def _lead_enriched(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
@@ -271,7 +271,7 @@ class Projection:
         keep_fetched = bool(row["fetched_at"]) and (en.reused or en.status in ("skipped", "budget_exceeded"))
         if not keep_fetched:
             row.update(domain=en.domain, site=en.site, status=en.status, verified=en.verified,
-                       fetched_at=en.fetched_at, technologies=techs, data=canonical_json(en.model_dump(mode="json")))
+                       fetched_at=en.fetched_at, technologies=techs, data=canonical(en))
         row["reused"], row["run_id"] = en.reused, e.run_id
         lead = self._lead(conn, e.run_id, en.lead_key)
         lead["has_site"] = bool(en.site and en.verified)
@@ -281,7 +281,7 @@ class Projection:
     def _lead_rescored(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self._lead(conn, e.run_id, e.final.lead_key)
         row.update(score=e.final.score, bucket=e.final.bucket, enriched=True, updated_at=self._when(env),
-                   reasons=canonical_json([r.model_dump(mode="json") for r in e.final.reasons]))
+                   reasons=canonical(e.final.reasons))
 
     # ---- exports, observability -----------------------------------------------------------
 
@@ -294,7 +294,7 @@ class Projection:
     def _export_completed(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)
         row = self.exports.touch(conn, (e.export_id,), segment=e.segment, status=e.status)
-        row.update(run_id=e.run_id, segment=e.segment, status=e.status, path=e.path, files=canonical_json(e.files),
+        row.update(run_id=e.run_id, segment=e.segment, status=e.status, path=e.path, files=canonical(e.files),
                    rows=e.rows, bytes=e.bytes, sha256=e.sha256, error=e.error, completed_at=when)
         self.snapshots.add(seq=seq, export_id=e.export_id, status=e.status, rows=e.rows, occurred_at=when)
 
@@ -308,7 +308,7 @@ class Projection:
     def _log(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         context = {**e.context, "span_id": e.span_id} if e.span_id else e.context
         self.logs.add(seq=seq, service=e.service, level=e.level, message=e.message[:2000], run_id=e.run_id,
-                      lead_key=e.lead_key, trace_id=e.trace_id, fields=canonical_json(context),
+                      lead_key=e.lead_key, trace_id=e.trace_id, fields=canonical(context),
                       occurred_at=self._when(env))
 
     def _dead_lettered(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
@@ -317,7 +317,7 @@ class Projection:
 
     def _icp_saved(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self.icps.touch(conn, (e.name,))
-        row["profile"], row["updated_at"] = canonical_json(e.profile), self._when(env)
+        row["profile"], row["updated_at"] = canonical(e.profile), self._when(env)
 
     def _lead_status(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self._lead(conn, e.run_id, e.lead_key)

@@ -2,22 +2,172 @@
 
 Rows a batch touches are loaded with one query per table and key chunk, changed in memory, and
 written with one executemany per table: an upsert for tables of current state (companies, leads,
-runs...), a plain insert for append-only tables (steps, API calls, logs...). No ORM objects."""
+runs...), a plain insert for append-only tables (steps, API calls, logs...). No ORM objects, and
+no SQL compilation per batch: the statements are built once per table, dialect and schema and go
+straight to the driver (SQLite and PostgreSQL; any other engine takes SQLAlchemy Core)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, tuple_
+from sqlalchemy import Boolean, Table, delete, insert, tuple_
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 CHUNK = 500
+_MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+_UPSERT_DIALECTS = ("sqlite", "postgresql")
 
 
 def defaults_of(model: type[SQLModel]) -> dict[str, Any]:
     return {name: f.get_default(call_default_factory=True) for name, f in model.model_fields.items()}
+
+
+class TableSql:
+    """The SQL text of one table for one connection (dialect, schema translation), built once."""
+
+    _cache: dict[tuple[int, str, str | None], TableSql] = {}
+
+    def __init__(self, conn: Connection, table: Table) -> None:
+        dialect = conn.dialect
+        self.mark = _MARKS.get(dialect.paramstyle)
+        self.raw = self.mark is not None and dialect.name in _UPSERT_DIALECTS
+        self.sqlite = dialect.name == "sqlite"
+        q = dialect.identifier_preparer.quote
+        schema = _schema_of(conn, table)
+        self.name = f"{dialect.identifier_preparer.quote_schema(schema)}.{q(table.name)}" if schema else q(table.name)
+        self.columns = [c.name for c in table.columns]
+        self.pk = [c.name for c in table.primary_key.columns]
+        self.values = itemgetter(*self.columns)
+        self.bools = [i for i, c in enumerate(table.columns) if isinstance(c.type, Boolean)]
+        cols = ", ".join(q(c) for c in self.columns)
+        marks = ", ".join([self.mark or "?"] * len(self.columns))
+        self.select = f"SELECT {cols} FROM {self.name} WHERE "
+        self.insert = f"INSERT INTO {self.name} ({cols}) VALUES ({marks})"
+        sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in self.columns if c not in self.pk)
+        conflict = ", ".join(q(c) for c in self.pk)
+        self.upsert = f"{self.insert} ON CONFLICT ({conflict}) DO " + (f"UPDATE SET {sets}" if sets else "NOTHING")
+        self.quoted_pk = [q(c) for c in self.pk]
+
+    @classmethod
+    def of(cls, conn: Connection, table: Table) -> TableSql:
+        key = (id(table), conn.dialect.name, _schema_of(conn, table))
+        sql = cls._cache.get(key)
+        if sql is None:
+            sql = cls._cache[key] = cls(conn, table)
+        return sql
+
+    def tuples(self, rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        get = self.values
+        if self.sqlite or not self.bools:  # SQLite stores booleans as 0/1 whatever Python hands it
+            return [get(r) for r in rows]
+        out = []
+        for r in rows:
+            values = list(get(r))
+            for i in self.bools:
+                if values[i] is not None:
+                    values[i] = bool(values[i])
+            out.append(tuple(values))
+        return out
+
+    def in_list(self, n: int) -> str:
+        return ", ".join([self.mark or "?"] * n)
+
+
+def _schema_of(conn: Connection, table: Table) -> str | None:
+    translate = conn.get_execution_options().get("schema_translate_map")
+    if translate and table.schema in translate:
+        return translate[table.schema]  # type: ignore[no-any-return]
+    return table.schema
+
+
+def select_rows(conn: Connection, table: Table, keys: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The rows of ``table`` with these primary keys (one or two key columns)."""
+    sql = TableSql.of(conn, table)
+    if not sql.raw:
+        from sqlalchemy import select
+
+        cols = [table.c[n] for n in sql.pk]
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start:start + CHUNK]
+            where = cols[0].in_([k[0] for k in chunk]) if len(cols) == 1 else tuple_(*cols).in_(chunk)
+            out.extend(dict(r) for r in conn.execute(select(table).where(where)).mappings())
+        return out
+    if len(sql.pk) == 1:
+        groups: dict[tuple[Any, ...], list[Any]] = {(): [k[0] for k in keys]}
+    elif len(sql.pk) == 2:  # by first key column (a run): "run_id = ? AND lead_key IN (...)" uses the primary key
+        groups = {}
+        for k in keys:
+            groups.setdefault((k[0],), []).append(k[1])
+    else:
+        raise ValueError(f"{table.name}: primary keys of more than two columns are not supported")
+    cur = conn.connection.cursor()
+    columns = sql.columns
+    out = []
+    try:
+        for prefix, values in groups.items():
+            head = sql.select + "".join(f"{c} = {sql.mark} AND " for c in sql.quoted_pk[:len(prefix)])
+            for start in range(0, len(values), CHUNK):
+                chunk = values[start:start + CHUNK]
+                cur.execute(f"{head}{sql.quoted_pk[-1]} IN ({sql.in_list(len(chunk))})", (*prefix, *chunk))
+                out.extend(dict(zip(columns, row, strict=True)) for row in cur.fetchall())
+    finally:
+        cur.close()
+    return out
+
+
+def upsert(conn: Connection, table: Table, pk: list[str], rows: list[dict[str, Any]]) -> None:
+    sql = TableSql.of(conn, table)
+    if sql.raw:
+        _executemany(conn, sql.upsert, sql.tuples(rows))
+        return
+    cols = [table.c[n] for n in pk]  # any other engine: replace the rows
+    keys = [tuple(r[n] for n in pk) for r in rows]
+    for start in range(0, len(keys), CHUNK):
+        conn.execute(delete(table).where(tuple_(*cols).in_(keys[start:start + CHUNK])))
+    conn.execute(insert(table), rows)
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    sql = TableSql.of(conn, table)
+    if sql.raw:
+        _executemany(conn, sql.insert, sql.tuples(rows))
+    else:
+        conn.execute(insert(table), rows)
+
+
+def delete_keys(conn: Connection, table: Table, column: str, keys: list[Any]) -> None:
+    """Delete the rows whose ``column`` is one of ``keys``."""
+    sql = TableSql.of(conn, table)
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        if sql.raw:
+            q = conn.dialect.identifier_preparer.quote(column)
+            _execute(conn, f"DELETE FROM {sql.name} WHERE {q} IN ({sql.in_list(len(chunk))})", tuple(chunk))
+        else:
+            conn.execute(delete(table).where(table.c[column].in_(chunk)))
+
+
+def _executemany(conn: Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    cur = conn.connection.cursor()
+    try:
+        cur.executemany(statement, rows)
+    finally:
+        cur.close()
+
+
+def _execute(conn: Connection, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(statement, params)
+        return list(cur.fetchall()) if cur.description else []
+    finally:
+        cur.close()
 
 
 class StateRows:
@@ -29,7 +179,8 @@ class StateRows:
         self.defaults = defaults_of(model)
         self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.looked_up: set[tuple[Any, ...]] = set()
-        self.dirty: set[tuple[Any, ...]] = set()
+        self.dirty: dict[tuple[Any, ...], None] = {}  # in touch order: deterministic writes
+        self._key = itemgetter(*self.pk)
 
     def reset(self) -> None:
         self.rows.clear()
@@ -41,13 +192,10 @@ class StateRows:
         if not wanted:
             return
         self.looked_up.update(wanted)
-        cols = [self.table.c[n] for n in self.pk]
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start:start + CHUNK]
-            where = cols[0].in_([k[0] for k in chunk]) if len(cols) == 1 else tuple_(*cols).in_(chunk)
-            for row in conn.execute(select(self.table).where(where)).mappings():
-                d = dict(row)
-                self.rows[tuple(d[n] for n in self.pk)] = d
+        single = len(self.pk) == 1
+        for d in select_rows(conn, self.table, wanted):
+            key = self._key(d)
+            self.rows[(key,) if single else key] = d
 
     def get(self, conn: Connection, key: tuple[Any, ...]) -> dict[str, Any] | None:
         if key not in self.looked_up:
@@ -56,11 +204,13 @@ class StateRows:
 
     def touch(self, conn: Connection, key: tuple[Any, ...], **initial: Any) -> dict[str, Any]:
         """The row to change (created with defaults and ``initial`` if missing), marked for writing."""
-        row = self.get(conn, key)
+        row = self.rows.get(key)
         if row is None:
-            row = {**self.defaults, **dict(zip(self.pk, key, strict=True)), **initial}
-            self.rows[key] = row
-        self.dirty.add(key)
+            row = self.get(conn, key)
+            if row is None:
+                row = {**self.defaults, **dict(zip(self.pk, key, strict=True)), **initial}
+                self.rows[key] = row
+        self.dirty[key] = None
         return row
 
     def flush(self, conn: Connection) -> None:
@@ -69,28 +219,6 @@ class StateRows:
         rows = [self.rows[k] for k in self.dirty]
         upsert(conn, self.table, self.pk, rows)
         self.dirty.clear()
-
-
-def upsert(conn: Connection, table: Table, pk: list[str], rows: list[dict[str, Any]]) -> None:
-    dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        stmt = dialect_insert(table)
-        others = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in pk}
-        conn.execute(stmt.on_conflict_do_update(index_elements=pk, set_=others), rows)
-        return
-    cols = [table.c[n] for n in pk]  # any other engine: replace the rows
-    keys = [tuple(r[n] for n in pk) for r in rows]
-    for start in range(0, len(keys), CHUNK):
-        conn.execute(delete(table).where(tuple_(*cols).in_(keys[start:start + CHUNK])))
-    conn.execute(insert(table), rows)
-
-
-def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    conn.execute(insert(table), rows)
 
 
 class AppendRows:

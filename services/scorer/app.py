@@ -15,6 +15,7 @@ from typing import Literal
 
 from faststream.nats import NatsMessage
 
+from services.cleaner import records
 from services.cleaner.batch_codec import encode_batches, max_event_bytes, publish_encoded, read_batches
 from services.cleaner.logic import gc_paused
 from services.scorer.enrich_counts import enrichment_counts
@@ -27,8 +28,6 @@ from shared.events import (
     IcpProfileSaved,
     LeadEnriched,
     LeadRescored,
-    LeadsCleaned,
-    LeadsScored,
     RunStep,
     StageName,
     Subjects,
@@ -36,6 +35,7 @@ from shared.events import (
     subject_token,
 )
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
+from shared.schemas import ScoredLead
 from shared.service import Service
 from shared.tracing import lead_context, tracer
 
@@ -99,18 +99,19 @@ async def score_run(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
     await publish_step(run, "score", "started", causation_id=cause.event_id)
     icp, as_of, enrich_top = await run_icp(run, refresh=True)
-    batches = await read_batches(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), LeadsCleaned)
+    # the run as records mirrors (msgspec): decoded, scored and encoded without pydantic
+    batches = await read_batches(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), records.LeadsCleaned)
     leads = [lead for batch in batches for lead in batch.leads]
     del batches
     with tracer("scorer").start_as_current_span("score_v1", attributes={"run_id": run, "leads": len(leads)}):
         scored = await asyncio.to_thread(score_leads, leads, icp, as_of, enrich_top)
     await publish_encoded(bus, encode_batches(
-        scored, lambda n, batch: LeadsScored(run_id=run, batch=n, icp=icp.name, leads=batch),
+        scored, lambda n, batch: records.LeadsScored(run_id=run, batch=n, icp=icp.name, leads=batch),
         size=size, max_bytes=max_event_bytes(bus), key=lambda n: (run, n), causation_id=cause.event_id,
     ))
     selected = [s for s in scored if s.enrich]
     await bus.publish_many(
-        bus.wrap(EnrichmentRequested(run_id=run, lead=s, expected_total=len(selected)),
+        bus.wrap(EnrichmentRequested(run_id=run, lead=records.to_model(s, ScoredLead), expected_total=len(selected)),
                  key=(run, s.lead.lead_key), lead_key=s.lead.lead_key, causation_id=cause.event_id)
         for s in selected
     )

@@ -21,12 +21,14 @@ Decisions:
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from typing import Literal
 
 from services.cleaner.emails import is_free_mail_domain
 from services.cleaner.logic import gc_paused
-from services.scorer.icp import IcpProfile, fold, normalize_code
+from services.cleaner.records import kind_of
+from services.scorer.icp import DEFAULT_WEIGHTS, IcpProfile, fold, normalize_code
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
 
 Bucket = Literal["hot", "warm", "nurture", "parked"]
@@ -75,6 +77,9 @@ TECH_GROUPS: dict[str, str] = {
     **dict.fromkeys(("cms", "page builders", "blogs"), "cms"),
 }
 TECH_GROUP_ORDER = ("ecommerce", "advertising", "analytics", "engagement", "cms")
+
+
+_Points = tuple[str, str, int]  # (code, detail, points) of a v1 reason, made a Reason at the end
 
 
 def _reason(code: str, detail: str, points: int) -> Reason:
@@ -128,18 +133,59 @@ def _words_found(words: tuple[str, ...], text: str) -> list[str]:
     return [w for w in words if text.startswith(w) or f" {w}" in text]
 
 
-def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date) -> list[Reason]:
-    company = lead.company
-    w = icp.weight
-    reasons: list[Reason] = []
+class _Memo:
+    """What one run's scoring computes once per profile, and per repeated value (activity codes,
+    states, opening dates and statuses repeat across a run): same results, computed once."""
 
-    main = normalize_code(company.activity_main or "")
+    def __init__(self, icp: IcpProfile, as_of: date) -> None:
+        self.icp, self.as_of = icp, as_of
+        self.w = {key: icp.weight(key) for key in DEFAULT_WEIGHTS}
+        self.activity: dict[str | None, tuple[str, _Points | None, _Points | None]] = {}
+        self.region: dict[tuple[str | None, str | None, str | None], _Points | None] = {}
+        self.age: dict[str | None, _Points | None] = {}
+        self.status: dict[str | None, _Points | None] = {}
+        self.excluded_any = _any_word(icp.excluded_keywords)
+        self.keyword_any = _any_word(icp.folded_keywords)
+        self.has_capital_band = icp.capital_min is not None or icp.capital_max is not None
+        self.capital_low = icp.capital_min if icp.capital_min is not None else 0.0
+        self.capital_high = icp.capital_max if icp.capital_max is not None else math.inf
+
+
+def _any_word(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A quick test for ``_words_found(words, text) != []`` (a word at the start or after a space)."""
+    if not words:
+        return None
+    return re.compile("(?:^| )(?:" + "|".join(re.escape(w) for w in words) + ")")
+
+
+def _activity(memo: _Memo, activity_main: str | None) -> tuple[str, _Points | None, _Points | None]:
+    """(normalised code, the main-activity reason or None when secondaries decide, exclusion reason)."""
+    hit = memo.activity.get(activity_main)
+    if hit is not None:
+        return hit
+    icp, w = memo.icp, memo.w
+    main = normalize_code(activity_main or "")
+    fit: _Points | None = None
     if not icp.activity_prefixes:
-        reasons.append(_reason("icp_activity_any", "the profile targets every activity", w("activity_main")))
+        fit = ("icp_activity_any", "the profile targets every activity", w["activity_main"])
     elif main and (prefix := _matching_prefix(main, icp.activity_prefixes)):
-        reasons.append(
-            _reason("icp_activity_main", f"main activity {company.activity_main} matches {prefix}", w("activity_main"))
-        )
+        fit = ("icp_activity_main", f"main activity {activity_main} matches {prefix}", w["activity_main"])
+    excluded = _matching_prefix(main, icp.excluded_activity_prefixes) if main else None
+    exclusion = None if excluded is None else (
+        "icp_excluded", f"activity {activity_main} excluded ({excluded})", w["excluded"])
+    memo.activity[activity_main] = hit = (main, fit, exclusion)
+    return hit
+
+
+def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date, memo: _Memo | None = None) -> list[_Points]:
+    company = lead.company
+    memo = memo or _Memo(icp, as_of)
+    w = memo.w
+    reasons: list[_Points] = []
+
+    main, fit, exclusion = _activity(memo, company.activity_main)
+    if fit is not None:
+        reasons.append(fit)
     else:
         secondary = next(
             (
@@ -151,82 +197,134 @@ def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date) -> list[Reason
         )
         if secondary is not None:
             reasons.append(
-                _reason(
+                (
                     "icp_activity_secondary",
                     f"secondary activity {secondary[0]} matches {secondary[1]}",
-                    w("activity_secondary"),
+                    w["activity_secondary"],
                 )
             )
         else:
             detail = f"activity {company.activity_main or 'unknown'} outside the profile"
-            reasons.append(_reason("icp_activity_mismatch", detail, 0))
+            reasons.append(("icp_activity_mismatch", detail, 0))
 
     names = fold(" ".join(n for n in (company.legal_name, company.trade_name) if n))
-    excluded = _matching_prefix(main, icp.excluded_activity_prefixes) if main else None
-    if excluded is not None:
-        detail = f"activity {company.activity_main} excluded ({excluded})"
-        reasons.append(_reason("icp_excluded", detail, w("excluded")))
-    elif found := _words_found(icp.excluded_keywords, names):
-        reasons.append(_reason("icp_excluded", f"name contains {', '.join(found)}", w("excluded")))
+    if exclusion is not None:
+        reasons.append(exclusion)
+    elif memo.excluded_any is not None and memo.excluded_any.search(names) and (
+        found := _words_found(icp.excluded_keywords, names)
+    ):
+        reasons.append(("icp_excluded", f"name contains {', '.join(found)}", w["excluded"]))
 
     if icp.region_codes:
-        region = _region(lead)
-        if region is not None and region in icp.region_codes:
-            reasons.append(_reason("icp_region", f"region {region} targeted", w("region")))
+        address = company.address
+        key = (address.state, company.country, address.postal_code)
+        if key in memo.region:
+            region_reason = memo.region[key]
+        else:
+            region = _region(lead)
+            region_reason = ("icp_region", f"region {region} targeted", w["region"]) if (
+                region is not None and region in icp.region_codes) else None
+            memo.region[key] = region_reason
+        if region_reason is not None:
+            reasons.append(region_reason)
 
-    if found := _words_found(icp.folded_keywords, names):
-        reasons.append(_reason("icp_keyword", f"name contains {', '.join(found)}", w("keyword")))
+    if memo.keyword_any is not None and memo.keyword_any.search(names) and (
+        found := _words_found(icp.folded_keywords, names)
+    ):
+        reasons.append(("icp_keyword", f"name contains {', '.join(found)}", w["keyword"]))
 
-    if company.capital is not None and (icp.capital_min is not None or icp.capital_max is not None):
-        low = icp.capital_min if icp.capital_min is not None else 0.0
-        high = icp.capital_max if icp.capital_max is not None else math.inf
-        if low <= company.capital <= high:
-            reasons.append(_reason("capital_in_band", f"capital {company.capital:,.0f} in the band", w("capital")))
+    capital = company.capital
+    if capital is not None and memo.has_capital_band and memo.capital_low <= capital <= memo.capital_high:
+        reasons.append(("capital_in_band", f"capital {capital:,.0f} in the band", w["capital"]))
 
-    opened = _parse_date(company.opened_on)
-    if opened is not None and (icp.min_age_years is not None or icp.max_age_years is not None):
-        years = (as_of - opened).days / 365.25
-        low = icp.min_age_years if icp.min_age_years is not None else 0.0
-        high = icp.max_age_years if icp.max_age_years is not None else math.inf
-        if low <= years <= high:
-            reasons.append(_reason("age_in_band", f"{years:.1f} years old on {as_of.isoformat()}", w("age")))
+    opened_on = company.opened_on
+    if opened_on in memo.age:
+        age = memo.age[opened_on]
+    else:
+        age = None
+        opened = _parse_date(opened_on)
+        if opened is not None and (icp.min_age_years is not None or icp.max_age_years is not None):
+            years = (as_of - opened).days / 365.25
+            low = icp.min_age_years if icp.min_age_years is not None else 0.0
+            high = icp.max_age_years if icp.max_age_years is not None else math.inf
+            if low <= years <= high:
+                age = ("age_in_band", f"{years:.1f} years old on {as_of.isoformat()}", w["age"])
+        memo.age[opened_on] = age
+    if age is not None:
+        reasons.append(age)
 
-    if company.status and company.status.strip().upper() not in ACTIVE_STATUSES:
-        reasons.append(_reason("inactive_status", f"registry status {company.status}", w("inactive")))
+    status = company.status
+    if status in memo.status:
+        inactive = memo.status[status]
+    else:
+        inactive = None
+        if status and status.strip().upper() not in ACTIVE_STATUSES:
+            inactive = ("inactive_status", f"registry status {status}", w["inactive"])
+        memo.status[status] = inactive
+    if inactive is not None:
+        reasons.append(inactive)
     return reasons
 
 
-def _contact_reasons(lead: CleanedLead, icp: IcpProfile) -> list[Reason]:
-    w = icp.weight
-    reasons: list[Reason] = []
-    corporate = next((e for e in lead.emails if not e.free_mail), None)
-    if corporate is not None:
-        reasons.append(_reason("email_corporate", corporate.address, w("email_corporate")))
-    elif lead.emails:
-        reasons.append(_reason("email_free", lead.emails[0].address, w("email_free")))
+_FLAG_CODES = ("accountant_like", "repeated_phone")
 
-    whatsapp = next((p for p in lead.phones if p.whatsapp), None)
-    mobile = next((p for p in lead.phones if p.kind == "mobile"), None)
-    fixed = next((p for p in lead.phones if p.kind == "fixed"), None)
-    if whatsapp is not None:
-        reasons.append(_reason("phone_whatsapp", whatsapp.e164, w("whatsapp")))
-    elif mobile is not None:
-        reasons.append(_reason("phone_mobile", mobile.e164, w("mobile")))
-    if fixed is not None:
-        reasons.append(_reason("phone_fixed", fixed.e164, w("fixed")))
-    if not lead.phones and not lead.emails:
-        reasons.append(_reason("no_contact", "no valid phone or e-mail", w("no_contact")))
+
+def _contact_reasons(lead: CleanedLead, icp: IcpProfile, memo: _Memo | None = None) -> list[_Points]:
+    w = memo.w if memo is not None else {key: icp.weight(key) for key in DEFAULT_WEIGHTS}
+    reasons: list[_Points] = []
+    emails, phones = lead.emails, lead.phones
+    if emails:
+        corporate = None
+        for e in emails:
+            if not e.free_mail:
+                corporate = e
+                break
+        if corporate is not None:
+            reasons.append(("email_corporate", corporate.address, w["email_corporate"]))
+        else:
+            reasons.append(("email_free", emails[0].address, w["email_free"]))
+
+    if phones:
+        whatsapp = mobile = fixed = None
+        for p in phones:
+            if whatsapp is None and p.whatsapp:
+                whatsapp = p
+            kind = p.kind
+            if kind == "mobile":
+                if mobile is None:
+                    mobile = p
+            elif kind == "fixed" and fixed is None:
+                fixed = p
+        if whatsapp is not None:
+            reasons.append(("phone_whatsapp", whatsapp.e164, w["whatsapp"]))
+        elif mobile is not None:
+            reasons.append(("phone_mobile", mobile.e164, w["mobile"]))
+        if fixed is not None:
+            reasons.append(("phone_fixed", fixed.e164, w["fixed"]))
+    elif not emails:
+        reasons.append(("no_contact", "no valid phone or e-mail", w["no_contact"]))
 
     for flag in lead.flags:
-        if flag.code in ("accountant_like", "repeated_phone"):
-            reasons.append(_reason(flag.code, flag.detail, w(flag.code)))
+        if flag.code in _FLAG_CODES:
+            reasons.append((flag.code, flag.detail, w[flag.code]))
     return reasons
 
 
-def score_v1(lead: CleanedLead, icp: IcpProfile, *, as_of: date) -> tuple[int, list[Reason]]:
-    """Registry-data score 0..100 and the reasons behind it (each with its points)."""
-    reasons = _fit_reasons(lead, icp, as_of) + _contact_reasons(lead, icp)
-    return _clamp(sum(r.points for r in reasons)), reasons
+def score_v1(lead: CleanedLead, icp: IcpProfile, *, as_of: date, memo: _Memo | None = None) -> tuple[int, list[Reason]]:
+    """Registry-data score 0..100 and the reasons behind it (each with its points).
+
+    The reasons are of the lead's kind: ``shared.schemas.Reason``, or the records mirror for a
+    mirrored lead. ``memo`` (one per run) spares recomputing what repeats across the run."""
+    memo = memo or _Memo(icp, as_of)
+    points = _fit_reasons(lead, icp, as_of, memo)
+    points += _contact_reasons(lead, icp, memo)
+    make = kind_of(lead).Reason
+    total = 0
+    reasons = []
+    for code, detail, p in points:
+        total += p
+        reasons.append(make(code=code, detail=detail, points=p))
+    return _clamp(total), reasons
 
 
 def rank_and_select(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_top: float) -> list[ScoredLead]:
@@ -239,8 +337,9 @@ def rank_and_select(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_
     else:
         selected = min(n, math.ceil(enrich_top * n - 1e-9))  # 0.1 * 30 is 3.0000000000000004
     ordered = sorted(scored, key=lambda item: (-item[1], item[0].lead_key))
+    make = kind_of(ordered[0][0]).ScoredLead if ordered else ScoredLead
     return [
-        ScoredLead(lead=lead, score=score, reasons=reasons, rank=i + 1, enrich=i < selected)
+        make(lead=lead, score=score, reasons=reasons, rank=i + 1, enrich=i < selected)
         for i, (lead, score, reasons) in enumerate(ordered)
     ]
 
@@ -328,7 +427,8 @@ def score_leads(leads: list[CleanedLead], icp: IcpProfile, as_of: date, enrich_t
     full passes over a whole run in memory cost half the time.
     """
     with gc_paused():
-        scored = rank_and_select([(lead, *score_v1(lead, icp, as_of=as_of)) for lead in leads], enrich_top)
+        memo = _Memo(icp, as_of)
+        scored = rank_and_select([(lead, *score_v1(lead, icp, as_of=as_of, memo=memo)) for lead in leads], enrich_top)
         for s in scored:
             s.bucket = bucket_for(s.score)
     return scored

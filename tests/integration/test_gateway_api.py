@@ -1,21 +1,29 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import random
 import uuid
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from hunter.demo_run import DEMO_CSV
 from services.extractor.sources.csv_source import iter_csv
 from services.gateway.app import create_app
-from services.gateway.lead_filter import LeadFilter
+from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions
+from services.gateway.lead_pages import LEAD_ROWID, match_rowids, page_of_matches, page_rowids
 from services.gateway.queries import count_leads
+from services.gateway.run_events import RunFeeds
 from services.projector.db import make_engine
+from services.projector.models import Company, Lead
 from services.projector.projection import Projection
+from services.projector.search_text import search_text
 from shared.bus import connect_bus, encode
 from shared.config import Settings
 from shared.events import (
@@ -26,6 +34,7 @@ from shared.events import (
     IcpProfileSaved,
     LeadsCleaned,
     LeadStatusChanged,
+    RunCancelled,
     RunRequested,
     RunStep,
     Subjects,
@@ -184,6 +193,80 @@ def test_the_lead_count_stops_at_its_cap_and_says_so(settings: Settings) -> None
         assert count_leads(s, LeadFilter(run_id="r-api"), cap=2) == (3, True)
         assert count_leads(s, LeadFilter(run_id="r-api"), cap=4) == (4, False)
         assert count_leads(s, LeadFilter(run_id="r-api", uf="SP", q="acme"), cap=3) == (4, True)
+
+
+def _bulk_vault(engine: Engine, n: int = 240) -> None:
+    """Companies with repeated names and cities, a third of them leads of two runs, one lead with no company."""
+    rnd = random.Random(5)
+    places = [("SP", "SAO PAULO"), ("SP", "CAMPINAS"), ("RJ", "NITEROI"), ("MG", "BELO HORIZONTE"), ("SP", None)]
+    companies, leads = [], []
+    for i in range(n):
+        uf, city = places[i % len(places)]
+        key, name = f"BR:{i:014d}", f"CO {rnd.randint(0, 40)} LTDA"
+        companies.append({"lead_key": key, "country": "BR", "registry_id": f"{i:014d}", "legal_name": name,
+                          "city": city, "state": uf, "activity_main": rnd.choice(["6201501", "6202300", "4711302"]),
+                          "accountant_like": i % 7 == 0, "search_text": search_text(name, None, f"{i:014d}")})
+    for i, run in [(i, "r-a") for i in range(n + 1)] + [(i, "r-b") for i in range(0, n, 3)]:
+        score = rnd.choice([None, *range(0, 101, 5)])
+        leads.append({"run_id": run, "lead_key": f"BR:{i:014d}" if i < n else "BR:orphan", "score": score,
+                      "bucket": None if score is None else "hot" if score >= 80 else "warm", "reasons": "[]",
+                      "has_site": i % 2 == 0, "has_whatsapp": i % 3 == 0, "technologies": "Shopify" if i % 4 else "",
+                      "status": "new", "notes": "", "updated_at": f"2026-11-0{1 + i % 3}T12:00:00"})
+    with engine.begin() as conn:
+        conn.execute(Company.__table__.insert(), companies)  # type: ignore[attr-defined]
+        conn.execute(Lead.__table__.insert(), leads)  # type: ignore[attr-defined]
+
+
+def test_every_way_of_reading_a_page_gives_the_same_leads_in_the_same_order(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'vault.db'}")
+    _bulk_vault(engine)
+    filters = [LeadFilter(), LeadFilter(bucket="hot"), LeadFilter(uf="SP", min_score=40), LeadFilter(city="campinas"),
+               LeadFilter(cnae="6201", has_whatsapp=True), LeadFilter(run_id="r-b", technology="shop"),
+               LeadFilter(q="co 1", accountant_like=False), LeadFilter(uf="rj")]
+    for flt, sort, offset in itertools.product(filters, SORTS, (0, 7, 40)):
+        plain = select(LEAD_ROWID).select_from(Lead).join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
+        with Session(engine) as s:
+            expected = list(s.execute(plain.where(*lead_conditions(flt)).order_by(*SORTS[sort])
+                                      .offset(offset).limit(10)).scalars())
+            found, rowids = match_rowids(s, flt, cap=10_000)
+            assert rowids is not None and (found, False) == count_leads(s, flt, cap=10_000)
+            among_matches = page_of_matches(s, rowids, sort=sort, limit=10, offset=offset)
+            in_sort_order = page_rowids(s, flt, sort=sort, limit=10, offset=offset, found=10**6)
+            filtered_first = page_rowids(s, flt, sort=sort, limit=10, offset=offset, found=0)
+        assert among_matches == in_sort_order == filtered_first == expected, (flt, sort, offset)
+        assert expected or offset, (flt, sort)
+    with Session(engine) as s:
+        assert match_rowids(s, LeadFilter(), cap=100) == (101, None)
+
+
+def test_watchers_of_a_run_share_one_feed_and_each_gets_every_step(nats_url: str) -> None:
+    run, cancelled = f"r-fan-{uuid.uuid4().hex[:6]}", f"r-cancel-{uuid.uuid4().hex[:6]}"
+
+    async def scenario() -> None:
+        async with connect_bus(nats_url, name="test-feeds") as bus:
+            feeds = RunFeeds(bus)
+            await bus.publish(RunStep(run_id=run, stage="extract", status="completed"), stage="extract")
+            first = feeds.watch(run)
+            assert await anext(first) == "retry: 2000\n\n" and '"stage":"extract"' in await anext(first)
+            second = feeds.watch(run)  # joins the same feed: the history it has read, then live
+            assert list(feeds.feeds) == [run]
+            seq = await bus.publish(RunStep(run_id=run, stage="clean", status="completed"), stage="clean")
+            await bus.publish(RunStep(run_id=run, stage="run", status="completed"), stage="run")
+            rest_of_first = "".join([f async for f in first])
+            all_of_second = "".join([f async for f in second])
+            assert '"stage":"extract"' not in rest_of_first and '"stage":"extract"' in all_of_second
+            done = "event: end\ndata: " + json.dumps({"run_id": run, "status": "completed"}, separators=(",", ":"))
+            for text in (rest_of_first, all_of_second):
+                assert '"stage":"clean"' in text and text.endswith(done + "\n\n")
+            assert feeds.feeds == {}  # closed with its last watcher
+            resumed = "".join([f async for f in feeds.watch(run, after_seq=seq)])
+            assert '"stage":"clean"' not in resumed and '"stage":"run"' in resumed and feeds.feeds == {}
+            await bus.publish(RunCancelled(run_id=cancelled, reason="stop"), key=(cancelled,))
+            ended = "".join([f async for f in feeds.watch(cancelled)])
+            end = {"run_id": cancelled, "status": "cancelled", "reason": "stop"}
+            assert ended.endswith("event: end\ndata: " + json.dumps(end, separators=(",", ":")) + "\n\n")
+
+    asyncio.run(scenario())
 
 
 def test_run_events_stream_the_history_then_end_after_the_final_step(settings: Settings, nats_url: str) -> None:

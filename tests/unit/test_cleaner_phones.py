@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.cleaner.phones import (
+    br_phone_verdict,
     normalize_phone,
     parse_br_phone_fast,
     parse_phone_field,
@@ -110,3 +111,35 @@ def test_fast_path_agrees_with_phonenumbers_for_every_ddd() -> None:
 def test_shapes_outside_the_fast_path_fall_back_to_the_library(raw: str) -> None:
     assert parse_br_phone_fast(raw) is None
     assert normalize_phone(raw, "BR") == parse_phone_library(raw, "BR")
+
+
+_VERDICT_SHAPES = [*_SHAPES, "{d}{s}", "+55({d}){s}", "({d}) {a}-{b}", "{d} {a} {b}"]
+_VERDICT_SUBSCRIBERS = [*_SUBSCRIBERS, "30012345", "3001234567", "80012345", "900123456", "50012345", "12345678",
+                        "1234567", "0123456789"]
+
+
+def test_fast_verdicts_are_the_librarys_for_every_ddd_including_invalid_numbers() -> None:
+    """A decided fast verdict (valid with its type, or invalid: None) is what the library answers."""
+    decided = invalid = 0
+    for ddd in [*_DDDS, "0", "00", "1", "9"]:
+        for sub in _VERDICT_SUBSCRIBERS:
+            for shape in _VERDICT_SHAPES:
+                raw = shape.format(d=ddd, s=sub, a=sub[: len(sub) // 2], b=sub[len(sub) // 2:])
+                known, fast = br_phone_verdict(raw)
+                if known:
+                    decided += 1
+                    invalid += fast is None
+                    assert fast == parse_phone_library(raw, "BR"), raw
+                    assert normalize_phone(raw, "BR") == fast
+    assert decided > 6000 and invalid > 1500
+
+
+@pytest.mark.parametrize("raw", ["30 91234-5678", "(20) 3333-4444", "10 98765-4321", "+55 23 98765 4321"])
+def test_numbers_of_unassigned_ddds_are_invalid_without_asking_the_library(raw: str) -> None:
+    assert br_phone_verdict(raw) == (True, None)
+    assert parse_phone_library(raw, "BR") is None
+
+
+@pytest.mark.parametrize("raw", ["90 98765-4321", "3003 1234 56", "55 2222 3333", "0800 123 4567"])
+def test_shapes_the_library_may_read_otherwise_are_left_to_it(raw: str) -> None:
+    assert br_phone_verdict(raw)[0] is False or br_phone_verdict(raw)[1] is not None

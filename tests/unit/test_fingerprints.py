@@ -242,3 +242,17 @@ def test_prefilter_equals_brute_force_on_bundled_samples() -> None:
     for html, headers in BUNDLED_SAMPLES.values():
         page = PageInput(url="https://a.com.br/x.php", html=html, headers=headers)
         assert db.detect(page) == db.detect(page, prefilter=False)
+
+
+@needs_full
+@pytest.mark.parametrize("text", ["Promo\u00e7\u00e3o \u00b7 entrega", "Promo \u2014 \u2713 \U0001f600",
+                                  "\u0130stanbul"])
+def test_pages_in_each_byte_encoding_give_the_same_result_as_brute_force(text: str) -> None:
+    """Latin-1 pages are scanned a byte per character, others as UTF-8 (offsets mapped back to the text),
+    and pages whose lowering could make ASCII out of other characters are searched as lowered text."""
+    db = FingerprintDB.load(FULL_DB)
+    for page in _mutated_pages(2, size=60_000):
+        page.html = page.html.replace("Comprar", f"Comprar {text}")
+        fast = db.detect(page)
+        assert [t.model_dump() for t in fast] == [t.model_dump() for t in db.detect(page, prefilter=False)]
+        assert len(fast) >= 5

@@ -90,3 +90,41 @@ def test_postgres_vault_gets_the_same_digest_as_sqlite(tmp_path: Path) -> None:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def test_json_columns_are_spelled_like_canonical_json_even_for_exponent_floats() -> None:
+    from services.projector.db import canonical_json
+    from services.projector.structs import canonical
+
+    for value in ({"b": 1e16, "a": [9.99e-5, {"d": 2.5e-7, "c": "é\u2028\x00"}]}, {"x": [1, 2.5, None, True]}, []):
+        assert canonical(value) == canonical_json(value)
+
+
+def test_a_value_only_pydantic_accepts_projects_like_its_strict_spelling(tmp_path: Path) -> None:
+    """msgspec refuses a capital sent as a string; the pydantic path takes it and the row is the same."""
+    raw = raw_events(run_events())
+    cleaned = next(i for i, (_, subject, _) in enumerate(raw) if subject.startswith("lead.cleaned"))
+    seq, subject, data = raw[cleaned]
+    assert b'"capital":null' in data
+
+    def with_capital(spelling: bytes) -> list[tuple[int, str, bytes]]:
+        return [*raw[:cleaned], (seq, subject, data.replace(b'"capital":null', spelling, 1)), *raw[cleaned + 1:]]
+
+    strict, lax = with_capital(b'"capital":1234.5'), with_capital(b'"capital":"1234.5"')
+    digests = []
+    for name, events in (("strict", strict), ("lax", lax)):
+        engine = make_engine(f"sqlite:///{tmp_path / f'{name}.db'}")
+        Projection(engine).apply(events)
+        with Session(engine) as s:
+            assert s.exec(select(ErrorRow)).all() == []
+            assert {c.capital for c in s.exec(select(Company)).all()} == {1234.5, None}
+        digests.append(vault_digest(engine))
+    assert digests[0] == digests[1]
+
+
+def test_the_ack_subject_gives_the_stream_sequence_and_time_in_both_formats() -> None:
+    from services.projector.stream_reader import reply_metadata
+
+    assert reply_metadata("$JS.ACK.HUNTER.projector.1.4321.17.1764100000000000000.5") == (4321, 1764100000000000000)
+    assert reply_metadata("$JS.ACK.hub.ACCHASH.HUNTER.projector.1.4321.17.1764100000000000000.5.tok") == (
+        4321, 1764100000000000000)

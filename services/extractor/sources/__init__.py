@@ -10,6 +10,8 @@
 It yields ``CompanyRecord``s (at most ``filters.limit``) and, for rows it cannot use,
 ``DroppedLead``s (``stage="extract"``, reason ``malformed_row`` or ``invalid_registry_id``).
 A bad source (unknown scheme, missing path, unreadable layout, refused key) raises ``SourceError``.
+With ``as_json=True`` a source that has a fast path for it (``cnpj``) yields each lead as the JSON
+text of its ``CompanyRecord`` (a ``str``) instead of the model: what the extractor publishes.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def iter_source(
     *,
     settings: Settings | None = None,
     on_api_call: Callable[[ApiCall], None] | None = None,
-) -> Iterator[CompanyRecord | DroppedLead]:
+    as_json: bool = False,
+) -> Iterator[CompanyRecord | str | DroppedLead]:
     """Leads of ``source`` matching ``filters``. Checks the source eagerly, then streams."""
     scheme, sep, rest = source.partition(":")
     scheme = scheme.strip().lower()
@@ -73,7 +76,7 @@ def iter_source(
 
         directory = Path(rest)
         find_receita_files(directory)  # raises SourceError for a missing/empty directory
-        return iter_cnpj(directory, filters)
+        return iter_cnpj(directory, filters, as_json=as_json)
     if scheme == "sirene":
         from .sirene import iter_sirene, resolve_paths
 

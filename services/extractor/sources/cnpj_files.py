@@ -1,13 +1,16 @@
 """Receita Federal CNPJ open data (``cnpj:DIR``): the official zips (or their plain members).
 
-1. stream Estabelecimentos; a raw-bytes prefilter (UF / municipality / CNAE tokens) skips most
-   lines before any decoding, then the exact filters run on the split fields; matching lines are
-   kept raw;
+1. stream Estabelecimentos. Without filters, a block whose lines are all clean (quoted fields
+   needing no cleaning: ``receita_join.is_clean_block``, nearly every block) is decoded once and
+   its lines kept as text; the rest goes line by line, raw, where a prefilter on UF /
+   municipality / CNAE tokens skips most lines before any decoding, then the exact filters run
+   on the split fields;
 2. join them with Empresas, Simples and Socios by ``cnpj_basico`` (``receita_join``): in memory
    when at most ``chunk_size`` establishments match (a filtered or limited hunt: leads come out in
    file order), else through a hash join on disk (a national import: leads come out partition by
    partition). Either way each file is read once and memory stays bounded;
-3. build one ``CompanyRecord`` per establishment (``receita_records``).
+3. build one ``CompanyRecord`` per establishment (``receita_records``), or with ``as_json`` its
+   JSON text straight from the line (``receita_json``): what the extractor publishes.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from shared.schemas import CompanyRecord, DroppedLead
 
 from .errors import SourceError
 from .filters import BR_STATUS_BY_CODE, LeadFilter
-from .receita_join import CompanyRows, Establishment, Spill, company_lines, record_lines
+from .receita_join import CompanyRows, Establishment, Spill, company_lines, record_runs
+from .receita_json import Encoder, json_encoder
 from .receita_layout import E_CNAE, E_CNAE_SEC, E_MUNICIPIO, E_SITUACAO, E_UF, ESTAB_COLUMNS, file_kind, split_line
 from .receita_records import Builder, company_builder, estab_fields
 from .records import dropped
@@ -143,8 +147,8 @@ class _EstablishmentFilter:
         return not flt.activities or flt.activity_ok(f[E_CNAE], f[E_CNAE_SEC])
 
 
-def _text(raw: bytes) -> str:
-    line = raw.decode("latin-1")
+def _text(raw: bytes | str) -> str:
+    line = raw.decode("latin-1") if type(raw) is bytes else raw
     if "\x00" in line:
         line = line.replace("\x00", "")
     return line.rstrip("\r\n")
@@ -152,35 +156,74 @@ def _text(raw: bytes) -> str:
 
 def _scan_establishments(
     files: list[DataFile], check: _EstablishmentFilter
-) -> Iterator[Establishment | DroppedLead]:
+) -> Iterator[list[Establishment] | DroppedLead]:
+    """The matching establishments, in lists (a clean block at a time when there is no filter),
+    and the malformed rows, in file order."""
     expected = len(ESTAB_COLUMNS)
     quotes = 2 * expected
     prefilter = None if not check.groups else check.prefilter
     trivial = check.is_trivial
     accepts = check.accepts
+
+    def exact(label: str, line_no: int, raw: bytes) -> Establishment | DroppedLead | None:
+        """The establishment of a raw line that passed the prefilter, its rejection, or ``None``."""
+        line = _text(raw)
+        if not line.strip():
+            return None
+        fields = split_line(line, expected)
+        if len(fields) != expected:
+            return dropped(
+                "malformed_row",
+                f"Estabelecimentos row has {len(fields)} columns, expected {expected}",
+                source_file=label,
+                source_line=line_no,
+                raw={"line": line[:2000]},
+            )
+        if trivial or accepts(fields):
+            return label, line_no, fields[0].strip().zfill(8).encode("latin-1"), raw
+        return None
+
     for data in files:
         label = data.label
-        for line_no, raw in record_lines(data):
+        matched: list[Establishment] = []
+
+        for line_no, raw in record_runs(data, expected if trivial else None):
+            if type(raw) is list:  # a clean block, no filter: its lines decoded
+                if matched:
+                    yield matched
+                    matched = []
+                yield [(label, i, line[1:9].encode("latin-1") if line[9:12] == '";"' else _key(line), line)
+                       for i, line in enumerate(raw, line_no)]
+                continue
             if trivial and raw.count(b'"') == quotes and raw[:1] == b'"' and raw[9:12] == b'";"':
-                yield label, line_no, raw[1:9], raw  # well formed, no filter: no parsing yet
+                matched.append((label, line_no, raw[1:9], raw))  # well formed, no filter: no parsing yet
                 continue
             if prefilter is not None and not prefilter(raw):
                 continue
-            line = _text(raw)
-            if not line.strip():
-                continue
-            fields = split_line(line, expected)
-            if len(fields) != expected:
-                yield dropped(
-                    "malformed_row",
-                    f"Estabelecimentos row has {len(fields)} columns, expected {expected}",
-                    source_file=label,
-                    source_line=line_no,
-                    raw={"line": line[:2000]},
-                )
-                continue
-            if trivial or accepts(fields):
-                yield label, line_no, fields[0].strip().zfill(8).encode("latin-1"), raw
+            item = exact(label, line_no, raw)
+            if isinstance(item, DroppedLead):
+                if matched:
+                    yield matched
+                    matched = []
+                yield item
+            elif item is not None:
+                matched.append(item)
+                if len(matched) >= 1000:
+                    yield matched
+                    matched = []
+        if matched:
+            yield matched
+
+
+def _key(line: str) -> bytes:
+    return split_line(line, len(ESTAB_COLUMNS))[0].strip().zfill(8).encode("latin-1")
+
+
+def _malformed(label: str, line_no: int, raw: bytes | str) -> DroppedLead:
+    expected = len(ESTAB_COLUMNS)
+    found = len(estab_fields(raw, expected))
+    return dropped("malformed_row", f"Estabelecimentos row has {found} columns, expected {expected}",
+                   source_file=label, source_line=line_no, raw={"line": _text(raw)[:2000]})
 
 
 def _emit(
@@ -191,10 +234,18 @@ def _emit(
     for label, line_no, key, raw in establishments:
         f = estab_fields(raw, expected)
         if len(f) != expected:
-            yield dropped("malformed_row", f"Estabelecimentos row has {len(f)} columns, expected {expected}",
-                          source_file=label, source_line=line_no, raw={"line": _text(raw)[:2000]})
+            yield _malformed(label, line_no, raw)
             continue
         yield build(f, label, line_no, empresa(key), simples(key), socios(key))
+
+
+def _emit_json(
+    establishments: Iterable[Establishment], rows: CompanyRows, encode: Encoder
+) -> Iterator[str | DroppedLead]:
+    empresa, simples, socios = rows.empresas.get, rows.simples.get, rows.socios.get
+    for label, line_no, key, raw in establishments:
+        text = encode(raw, label, line_no, empresa(key), simples(key), socios(key))
+        yield _malformed(label, line_no, raw) if text is None else text
 
 
 def estimated_rows(files: list[DataFile]) -> int:
@@ -210,12 +261,18 @@ def estimated_rows(files: list[DataFile]) -> int:
 
 
 def iter_cnpj(
-    directory: Path, filters: RunFilters, *, chunk_size: int = DEFAULT_CHUNK_SIZE, spill_dir: Path | None = None
-) -> Iterator[CompanyRecord | DroppedLead]:
+    directory: Path,
+    filters: RunFilters,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    spill_dir: Path | None = None,
+    as_json: bool = False,
+) -> Iterator[CompanyRecord | str | DroppedLead]:
     """Leads of a Receita publication directory, filtered; at most ``filters.limit`` records.
 
     Up to ``chunk_size`` matched establishments are joined in memory; beyond, on disk under
-    ``spill_dir`` (default: the system's temporary directory).
+    ``spill_dir`` (default: the system's temporary directory). With ``as_json`` each lead comes
+    as the JSON text of its ``CompanyRecord`` (``receita_json``), not as a model.
     """
     files = find_receita_files(directory)
     tables = CodeTables.load(files)
@@ -226,28 +283,37 @@ def iter_cnpj(
     if limit == 0:
         return
     build = company_builder(tables)
+    if as_json:
+        encode = json_encoder(tables, build)
+
+        def emit(items: Iterable[Establishment], rows: CompanyRows) -> Iterator[CompanyRecord | str | DroppedLead]:
+            return _emit_json(items, rows, encode)
+    else:
+        def emit(items: Iterable[Establishment], rows: CompanyRows) -> Iterator[CompanyRecord | str | DroppedLead]:
+            return _emit(items, rows, build)
     chunk: list[Establishment] = []
     scan = _scan_establishments(files["estabelecimentos"], check)
     for item in scan:
         if isinstance(item, DroppedLead):
             yield item
             continue
-        chunk.append(item)
+        chunk += item
         if limit is not None and len(chunk) >= limit:
+            del chunk[limit:]
             break
         if len(chunk) > chunk_size:
             break
     else:
-        yield from _emit(chunk, CompanyRows.read(files, {m[2] for m in chunk}), build)
+        yield from emit(chunk, CompanyRows.read(files, {m[2] for m in chunk}))
         return
     if len(chunk) <= chunk_size:  # the limit was reached
-        yield from _emit(chunk, CompanyRows.read(files, {m[2] for m in chunk}), build)
+        yield from emit(chunk, CompanyRows.read(files, {m[2] for m in chunk}))
         return
     partitions = min(256, max(2, -(-estimated_rows(files["estabelecimentos"]) // chunk_size)))
     with Spill(partitions, spill_dir) as spill:
+        matched = len(chunk)
         spill.add_establishments(chunk)
         del chunk
-        matched = chunk_size + 1
         rejects: list[DroppedLead] = []
         for item in scan:
             if isinstance(item, DroppedLead):
@@ -256,11 +322,12 @@ def iter_cnpj(
                     yield from rejects
                     rejects.clear()
                 continue
-            spill.add_establishments((item,))
-            matched += 1
-            if limit is not None and matched >= limit:
+            if limit is not None and matched + len(item) >= limit:
+                spill.add_establishments(item[: limit - matched])
                 break
+            spill.add_establishments(item)
+            matched += len(item)
         yield from rejects
         spill.add_company_rows(company_lines(files, None))
         for rows, establishments in spill.joined():
-            yield from _emit(establishments, rows, build)
+            yield from emit(establishments, rows)

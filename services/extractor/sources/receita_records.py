@@ -38,9 +38,9 @@ def is_clean_line(line: str) -> bool:
     return "  " not in line and '" ' not in line and ' "' not in line and "\t" not in line and "\n" not in line
 
 
-def estab_fields(raw: bytes, expected: int) -> list[str]:
-    """Fields of a raw Estabelecimentos record, trimmed and collapsed unless the line is clean."""
-    line = raw.decode("latin-1")
+def estab_fields(raw: bytes | str, expected: int) -> list[str]:
+    """Fields of a raw (or decoded) Estabelecimentos record, trimmed and collapsed unless the line is clean."""
+    line = raw.decode("latin-1") if type(raw) is bytes else raw
     if "\x00" in line:
         line = line.replace("\x00", "")
     line = line.rstrip("\r\n")
@@ -51,19 +51,21 @@ def estab_fields(raw: bytes, expected: int) -> list[str]:
     return [collapse(v) or "" for v in split_line(line, expected)]
 
 
-def split_raw(raw: bytes, expected: int) -> list[str] | None:
-    """Fields of a company-level raw record (``None`` when it has the wrong number of columns)."""
-    line = raw.decode("latin-1")
+def split_raw(raw: bytes | str, expected: int) -> list[str] | None:
+    """Fields of a company-level raw (or decoded) record (``None`` when it has the wrong number of columns)."""
+    line = raw.decode("latin-1") if type(raw) is bytes else raw
     if "\x00" in line:
         line = line.replace("\x00", "")
     fields = split_line(line.rstrip("\r\n"), expected)
     return fields if len(fields) == expected else None
 
 
-def simples_flags(raw: bytes | None) -> tuple[bool | None, bool | None] | None:
-    """(opção pelo Simples, opção MEI) of a raw Simples record."""
+def simples_flags(raw: bytes | str | None) -> tuple[bool | None, bool | None] | None:
+    """(opção pelo Simples, opção MEI) of a raw (or decoded) Simples record."""
     if raw is None:
         return None
+    if type(raw) is str:
+        raw = raw.encode("latin-1")
     parts = raw.rstrip(b"\r\n").split(b";")
     if len(parts) != 7:
         f = split_raw(raw, 7)
@@ -82,7 +84,7 @@ def normal_cnpj(basico: str, ordem: str, dv: str) -> str:
     return (basico + ordem + dv.zfill(2)).upper()
 
 
-def _capital(money: str) -> float | None:
+def capital_value(money: str) -> float | None:
     if money.count(",") == 1 and "." not in money:
         try:
             return float(money.replace(",", "."))
@@ -103,11 +105,12 @@ def company_info(raw: bytes | None, tables: CodeTables) -> CompanyInfo:
         natureza or None,
         tables.naturezas.get(natureza) if natureza else None,
         PORTE.get(porte, porte or None),
-        _capital(empresa[4].strip()),
+        capital_value(empresa[4].strip()),
     )
 
 
-def partners(raws: list[bytes], tables: CodeTables) -> list[Partner]:
+def partner_values(raws: list[bytes], tables: CodeTables) -> list[dict[str, str | None]]:
+    """The partners of a company as plain values (``Partner`` fields), from raw Socios rows."""
     out = []
     qualifications = tables.qualificacoes
     for raw in raws:
@@ -119,8 +122,7 @@ def partners(raws: list[bytes], tables: CodeTables) -> list[Partner]:
             continue
         qualification = r[4].strip()
         age = r[10].strip()
-        partner = _new_partner(Partner)
-        _set(partner, "__dict__", {
+        out.append({
             "name": name,
             "kind": PARTNER_KIND.get(r[1].strip(), "unknown"),
             "document": r[3].strip() or None,
@@ -128,6 +130,14 @@ def partners(raws: list[bytes], tables: CodeTables) -> list[Partner]:
             "joined_on": iso_date(r[5]),
             "age_band": AGE_BAND.get(age) if age else None,
         })
+    return out
+
+
+def partners(raws: list[bytes], tables: CodeTables) -> list[Partner]:
+    out = []
+    for values in partner_values(raws, tables):
+        partner = _new_partner(Partner)
+        _set(partner, "__dict__", values)
         _set(partner, "__pydantic_fields_set__", _PARTNER_FIELDS)
         _set(partner, "__pydantic_extra__", None)
         _set(partner, "__pydantic_private__", None)

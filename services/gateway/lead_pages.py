@@ -1,0 +1,131 @@
+"""Which leads are on a page of the vault list, on SQLite: the join order and the index that drives it.
+
+The vault has no planner statistics, so SQLite takes any indexed filter as very selective: for
+``uf=SP`` it reads every company of the state, joins their leads and sorts them all, when walking
+the score index and stopping at ``offset + limit`` would read a few hundred rows. The count comes
+first (capped; ``match_rowids`` keeps the rowids it counted when they are all the matches), and
+says how dense the matches are. Dense: the page is read in the sort's own order, the sorted table
+driving (``CROSS JOIN`` keeps SQLite's join order as written, ``INDEXED BY`` its index) and the
+other looked up by key. Sparse: the counted matches are sorted, without running the filter again.
+Either way only rowids are sorted; the list's columns are read for the page's rows alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Integer, func, literal_column, select, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import Join
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions, needs_company
+from services.projector.models import Company, Lead
+
+LEAD_ROWID = literal_column("leads.rowid", Integer)
+LEADS_BY_KEY = "ix_leads_lead_key"
+# the company index each company sort walks in order (ties on lead_key are sorted within a value)
+COMPANY_SORT_INDEX = {"name": "ix_companies_legal_name", "city": "ix_companies_city"}
+READ_PRAGMAS = ("PRAGMA mmap_size=268435456",)  # index lookups read pages in place, not through read()
+
+
+class DrivenJoin(Join):
+    """An inner join that SQLite runs in the written order, left table outer, each table read
+    through the index named for it (when one is). Other databases get a plain ``JOIN``."""
+
+    inherit_cache = True
+    _traverse_internals = [*Join._traverse_internals, ("left_index", InternalTraversal.dp_string),
+                           ("right_index", InternalTraversal.dp_string)]
+
+    def __init__(self, left: Any, right: Any, onclause: Any, *, left_index: str | None = None,
+                 right_index: str | None = None) -> None:
+        super().__init__(left, right, onclause)
+        self.left_index, self.right_index = left_index, right_index
+
+
+@compiles(DrivenJoin)
+def _plain_join(join: DrivenJoin, compiler: Any, **kw: Any) -> str:
+    return compiler.visit_join(join, **kw)
+
+
+@compiles(DrivenJoin, "sqlite")
+def _sqlite_join(join: DrivenJoin, compiler: Any, **kw: Any) -> str:
+    kw.pop("asfrom", None)
+    if (linter := kw.get("from_linter")) is not None:
+        linter.edges.add((join.left, join.right))
+
+    def side(table: Any, index: str | None) -> str:
+        text = table._compiler_dispatch(compiler, asfrom=True, **kw)
+        return f"{text} INDEXED BY {compiler.preparer.quote(index)}" if index else text
+
+    return (f"{side(join.left, join.left_index)} CROSS JOIN {side(join.right, join.right_index)} ON "
+            f"{join.onclause._compiler_dispatch(compiler, **kw)}")
+
+
+def tune_connection(dbapi_conn: Any, _record: Any) -> None:
+    """``connect`` listener for the gateway's (read-only) SQLite connections."""
+    cur = dbapi_conn.cursor()
+    for pragma in READ_PRAGMAS:
+        cur.execute(pragma)
+    cur.close()
+
+
+def _indexes(s: Session) -> set[str]:
+    return set(s.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
+
+
+def _walks_sort_order(s: Session, flt: LeadFilter, base: str, *, found: int, offset: int, limit: int) -> bool:
+    """Whether reading in sort order should reach ``offset + limit`` matches sooner than reading
+    every match: at least ``found`` match (the count, maybe capped), spread evenly over the leads."""
+    if base == "updated":
+        return False  # no index to walk
+    if base == "city" and (flt.city or flt.uf):
+        return False  # the matches sit in a few cities, maybe far down the city order
+    leads = s.execute(select(func.max(LEAD_ROWID)).select_from(Lead)).scalar() or 0
+    return (offset + limit) * leads <= 2 * found * found
+
+
+def match_rowids(s: Session, flt: LeadFilter, cap: int) -> tuple[int, str | None]:
+    """``count_leads`` that also keeps what it counted: (matches up to ``cap`` + 1, their rowids as
+    a JSON array when they are all of them, i.e. at most ``cap``)."""
+    inner = select(LEAD_ROWID.label("rid")).select_from(Lead)
+    if needs_company(flt):
+        inner = inner.join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
+    for c in lead_conditions(flt):
+        inner = inner.where(c)
+    sub = inner.limit(cap + 1).subquery()
+    found, rowids = s.execute(select(func.count(), func.json_group_array(sub.c.rid))).one()
+    return found, (rowids if found <= cap else None)
+
+
+def page_of_matches(s: Session, rowids: str, *, sort: str, limit: int, offset: int) -> list[int]:
+    """The page among leads already found (``match_rowids``): each read by rowid, sorted."""
+    matches = func.json_each(rowids).table_valued("value")
+    source = DrivenJoin(DrivenJoin(matches, Lead.__table__, matches.c.value == LEAD_ROWID),  # type: ignore[attr-defined]
+                        Company.__table__, Company.lead_key == Lead.lead_key)  # type: ignore[attr-defined]
+    stmt = select(LEAD_ROWID).select_from(source).order_by(*SORTS[sort]).offset(offset).limit(limit)
+    return list(s.execute(stmt).scalars())
+
+
+def page_rowids(s: Session, flt: LeadFilter, *, sort: str, limit: int, offset: int, found: int,
+                matches: str | None = None) -> list[int]:
+    """The ``leads.rowid`` of the page's rows, in page order (SQLite only). ``found``: the count;
+    ``matches``: the matches' rowids when ``match_rowids`` kept them."""
+    base = sort.lstrip("-")
+    on = Company.lead_key == Lead.lead_key
+    walk = _walks_sort_order(s, flt, base, found=found, offset=offset, limit=limit)
+    if not walk and matches is not None:
+        return page_of_matches(s, matches, sort=sort, limit=limit, offset=offset)
+    if walk and base in COMPANY_SORT_INDEX and {COMPANY_SORT_INDEX[base], LEADS_BY_KEY} <= _indexes(s):
+        source: Any = DrivenJoin(Company.__table__, Lead.__table__, on,  # type: ignore[attr-defined]
+                                 left_index=COMPANY_SORT_INDEX[base], right_index=LEADS_BY_KEY)
+    elif walk and base == "score" or not needs_company(flt):
+        # leads drive; the company of each is one primary-key lookup
+        source = DrivenJoin(Lead.__table__, Company.__table__, on)  # type: ignore[attr-defined]
+    else:
+        source = Lead.__table__.join(Company.__table__, on)  # type: ignore[attr-defined]  # the planner's pick
+    stmt = select(LEAD_ROWID).select_from(source)
+    for c in lead_conditions(flt):
+        stmt = stmt.where(c)
+    return list(s.execute(stmt.order_by(*SORTS[sort]).offset(offset).limit(limit)).scalars())

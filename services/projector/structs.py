@@ -1,0 +1,173 @@
+"""msgspec mirrors of the event schemas, for the projector's fast decoding path.
+
+The mirrors are *generated* from the pydantic models of ``shared/`` (same fields, types and
+defaults), so a schema change needs no second edit here. They are not tracked by the garbage
+collector (``gc=False``: a decoded event holds no reference cycle), which keeps the collector's
+passes short while a batch holds hundreds of thousands of them. ``canonical`` writes the vault's JSON
+columns: sorted keys, compact, UTF-8 — byte for byte what ``db.canonical_json`` writes for the
+same value."""
+
+from __future__ import annotations
+
+import json
+import types
+from datetime import datetime
+from typing import Any, Literal, Union, get_args, get_origin
+
+import msgspec
+from pydantic import BaseModel
+
+from shared.events import EVENT_TYPES
+from shared.schemas import Enrichment, Reason
+
+_STRUCTS: dict[type[BaseModel], type[msgspec.Struct]] = {}
+_FLOAT_FIELDS: dict[type[msgspec.Struct], tuple[str, ...]] = {}  # fields that may hold a float, nested or not
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _mirror_type(annotation: Any) -> Any:
+    if annotation is Any or annotation in _SCALARS:
+        return annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return struct_of(annotation)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Literal:
+        return annotation
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_mirror_type(a) for a in args)]  # noqa: UP007  (built at run time)
+    if origin is list:
+        return list[_mirror_type(args[0])]
+    if origin is dict:
+        return dict[_mirror_type(args[0]), _mirror_type(args[1])]  # type: ignore[misc]
+    raise TypeError(f"no msgspec mirror for {annotation!r}")
+
+
+def _mirror_factory(factory: Any) -> Any:
+    if isinstance(factory, type) and issubclass(factory, BaseModel):
+        return struct_of(factory)
+    return factory
+
+
+def struct_of(model: type[BaseModel]) -> type[msgspec.Struct]:
+    """The msgspec Struct with ``model``'s fields, types and defaults (unknown fields ignored)."""
+    if model not in _STRUCTS:
+        fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
+        for name, f in model.model_fields.items():
+            kind = _mirror_type(f.annotation)
+            if f.is_required():
+                fields.append((name, kind))
+            elif f.default_factory is not None:
+                fields.append((name, kind, msgspec.field(default_factory=_mirror_factory(f.default_factory))))
+            else:
+                fields.append((name, kind, f.default))
+        struct = msgspec.defstruct(model.__name__, fields, kw_only=True, gc=False)
+        _STRUCTS[model] = struct
+        _FLOAT_FIELDS[struct] = tuple(name for name, f in model.model_fields.items() if _may_float(f.annotation))
+    return _STRUCTS[model]
+
+
+def _may_float(annotation: Any) -> bool:
+    if annotation is Any or annotation is float:
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return any(_may_float(f.annotation) for f in annotation.model_fields.values())
+    return get_origin(annotation) is not Literal and any(_may_float(a) for a in get_args(annotation))
+
+
+EVENT_STRUCTS: dict[str, type[msgspec.Struct]] = {name: struct_of(cls) for name, cls in EVENT_TYPES.items()}
+ReasonStruct = struct_of(Reason)
+EnrichmentStruct = struct_of(Enrichment)
+
+
+# ---- views: what the vault keeps of the biggest events (the decoder skips the rest) ---------------
+
+
+class _PhoneView(msgspec.Struct, gc=False):
+    whatsapp: bool = False
+
+
+class _CompanyKey(msgspec.Struct, gc=False):
+    lead_key: str
+
+
+class _LeadView(msgspec.Struct, gc=False):
+    company: _CompanyKey
+    phones: list[_PhoneView] = []
+    trace_id: str | None = None
+
+
+class _ScoredLeadView(msgspec.Struct, kw_only=True, gc=False):
+    lead: _LeadView
+    score: int
+    reasons: list[ReasonStruct] = []  # type: ignore[valid-type]
+    rank: int = 0
+    enrich: bool = False
+    bucket: str | None = None
+
+
+class LeadsScoredView(msgspec.Struct, gc=False):
+    run_id: str
+    batch: int
+    icp: str
+    leads: list[_ScoredLeadView]
+
+
+class LeadEnrichedView(msgspec.Struct, gc=False):
+    run_id: str
+    enrichment: EnrichmentStruct  # type: ignore[valid-type]
+
+
+VIEWS: dict[str, type[msgspec.Struct]] = {**EVENT_STRUCTS, "LeadsScored": LeadsScoredView,
+                                          "LeadEnriched": LeadEnrichedView}
+
+
+def envelope_struct(payload: type[msgspec.Struct]) -> type[msgspec.Struct]:
+    """The wire envelope (``shared.events.Envelope``) with a typed payload."""
+    return msgspec.defstruct(f"{payload.__name__}Envelope", [
+        ("event_id", str), ("type", str), ("occurred_at", datetime), ("payload", payload),
+        ("version", int, 1), ("run_id", str | None, None), ("lead_key", str | None, None),
+        ("causation_id", str | None, None), ("correlation_id", str | None, None),
+    ], kw_only=True, gc=False)
+
+
+# ---- canonical JSON ------------------------------------------------------------------------------
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def _plain_float(x: float) -> bool:
+    """Spelled the same by msgspec and json (no exponent; finite)."""
+    return x == 0 or 1e-4 <= abs(x) < 1e16
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind in _NO_FLOATS:
+        return True
+    if kind is float:
+        return _plain_float(value)
+    if kind is list or kind is tuple:
+        values = value
+    elif kind is dict:
+        values = value.values()
+    else:
+        fields = _FLOAT_FIELDS.get(kind)
+        if fields is None:  # a hand-written view: look at every field
+            fields = value.__struct_fields__ if isinstance(value, msgspec.Struct) else ()
+        values = [getattr(value, f) for f in fields]
+    for v in values:  # noqa: SIM110  (a loop: all() of a generator costs twice as much here)
+        if type(v) not in _NO_FLOATS and not _plain(v):
+            return False
+    return True
+
+
+_NO_FLOATS = {str, int, bool, type(None), bytes} | {s for s, fields in _FLOAT_FIELDS.items() if not fields}
+
+
+def canonical(value: Any) -> str:
+    """Sorted-keys compact JSON of a struct / list / dict: byte for byte ``db.canonical_json`` of its
+    builtin form (msgspec and json spell floats alike but for exponents: those go through json)."""
+    if _plain(value):
+        return _encoder.encode(value).decode()
+    return json.dumps(msgspec.to_builtins(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str)
