@@ -23,7 +23,6 @@ from services.projector.projection import Projection
 from shared.bus import Bus
 from shared.events import (
     ApiCallsRecorded,
-    ConfigSaved,
     Envelope,
     ExportCompleted,
     ExportRequested,
@@ -39,6 +38,7 @@ from shared.events import (
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import Enrichment, FinalScore, ScoredLead
 from shared.service import Service
+from shared.stored_config import stored_setting
 
 service = Service("exporter")
 app = service.app
@@ -63,18 +63,12 @@ async def wait_for_vault(seq: int, timeout: float = PROJECTION_WAIT_SECONDS) -> 
         await asyncio.sleep(0.1)
 
 
-async def config_value(bus: Bus, key: str) -> str | None:
-    stored = await bus.last(Subjects.CONFIG_SAVED.format(key=subject_token(key)))
-    event = stored.event() if stored else None
-    return event.value if isinstance(event, ConfigSaved) and event.value else None
-
-
 async def notify(bus: Bus, event: str, payload: dict[str, Any], run_id: str | None) -> None:
     """POST to the configured webhook (if any); every attempt is recorded as an api_call."""
-    url = await config_value(bus, "webhook_url")
+    url = await stored_setting(bus, "webhook_url")
     if not url:
         return
-    secret = await config_value(bus, "webhook_secret")
+    secret = await stored_setting(bus, "webhook_secret")
     async with httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0)) as client:
         delivery = await post_webhook(client, url, event, payload, secret=secret)
     await bus.publish(ApiCallsRecorded(run_id=run_id, calls=delivery.calls), service="exporter")

@@ -14,10 +14,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import event
+from swagger_ui_bundle import swagger_ui_path
 
 from services.gateway import routes_admin, routes_leads, routes_runs
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
+from services.gateway.vault_swap import follow_swaps
 from services.projector.db import make_engine
 from shared.bus import Bus, connect, ensure_stream
 from shared.config import Settings, get_settings
@@ -25,6 +27,8 @@ from shared.metrics import metrics_endpoint
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
+SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+                 "favicon-32x32.png": "image/png"}
 _basic = HTTPBasic(auto_error=False)
 
 
@@ -35,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     gw = Gateway(settings=settings, engine=make_engine(settings.vault_database_url))
     if gw.engine.dialect.name == "sqlite":
         event.listen(gw.engine, "connect", tune_connection)
+        follow_swaps(gw.engine)
         gw.engine.dispose()  # the connection that created the tables is opened again, tuned
 
     @contextlib.asynccontextmanager
@@ -68,7 +73,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Hunter API")
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Hunter API",
+                                   swagger_js_url="/docs/static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/static/swagger-ui.css",
+                                   swagger_favicon_url="/docs/static/favicon-32x32.png")
+
+    @app.get("/docs/static/{name}", include_in_schema=False)
+    async def docs_static(name: str) -> FileResponse:
+        """Swagger UI from the swagger-ui-bundle package: /docs works with no Internet access."""
+        if name not in SWAGGER_FILES:
+            raise HTTPException(404, "no such file")
+        return FileResponse(Path(swagger_ui_path) / name, media_type=SWAGGER_FILES[name])
 
     @app.get("/health", tags=["meta"])
     async def health(ctx: Ctx) -> dict[str, Any]:

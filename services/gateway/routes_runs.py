@@ -21,16 +21,28 @@ async def submit(ctx: Ctx, event: RunRequested) -> dict[str, str]:
     return {"run_id": event.run_id, "status": "requested", "source": event.source}
 
 
+def default_enrich_top(ctx: Ctx, fallback: float) -> float:
+    """The ``enrich_top_default`` saved on the Config page, else ``fallback``."""
+    row = queries.config(ctx.engine).get("enrich_top_default")
+    try:
+        return float(row.value) if row and row.value else fallback
+    except ValueError:
+        return fallback
+
+
 @router.post("", status_code=202)
 async def create_run(ctx: Ctx, body: RunCreate) -> dict[str, str]:
-    """Start a hunt: publishes ``RunRequested``."""
-    return await submit(ctx, RunRequested(run_id=new_run_id(), requested_by="ui", **body.model_dump()))
+    """Start a hunt: publishes ``RunRequested``. Without ``enrich_top``, the Config page's default applies."""
+    fields = body.model_dump()
+    if "enrich_top" not in body.model_fields_set:
+        fields["enrich_top"] = default_enrich_top(ctx, body.enrich_top)
+    return await submit(ctx, RunRequested(run_id=new_run_id(), requested_by="ui", **fields))
 
 
 @router.post("/upload", status_code=202)
 async def reprocess_upload(
     ctx: Ctx, file: Annotated[UploadFile, File(description="a CSV, e.g. one downloaded from Exports")],
-    enrich_top: Annotated[float, Form(ge=0.0, le=1.0)] = 0.2,
+    enrich_top: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
     icp: Annotated[str | None, Form(pattern=r"^[a-z0-9][a-z0-9_\-]*$")] = None,
 ) -> dict[str, Any]:
     """Recovery: save an uploaded CSV under ``uploads/`` and reprocess it as a run of the csv source."""
@@ -38,6 +50,8 @@ async def reprocess_upload(
         path, rows = save_uploaded_csv(ctx.settings.data_dir, file.filename or "upload.csv", await file.read())
     except BadUpload as exc:
         raise HTTPException(422, [{"loc": ["body", "file"], "msg": str(exc), "type": "value_error"}]) from exc
+    if enrich_top is None:
+        enrich_top = default_enrich_top(ctx, 0.2)
     event = RunRequested(run_id=new_run_id(), source=f"csv:{path}", filters=RunFilters(status=["*"]),
                          enrich_top=enrich_top, icp=icp or None, segments=["hot", "all"], formats=["csv"],
                          label=f"recovery: {file.filename}", requested_by="ui")

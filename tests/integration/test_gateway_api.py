@@ -92,6 +92,26 @@ def test_posting_a_run_publishes_run_requested(settings: Settings, nats_url: str
     assert event.filters.uf == ["SP"] and event.enrich_top == 0.3
 
 
+def test_a_saved_enrich_top_default_applies_to_runs_that_do_not_set_it(settings: Settings, nats_url: str) -> None:
+    saved = ConfigSaved(key="enrich_top_default", value="0.35")
+    Projection(make_engine(settings.vault_database_url)).apply(
+        [(400, "config.saved.enrich_top_default", encode(envelope(saved)))])
+    with TestClient(create_app(settings)) as client:
+        defaulted = client.post("/api/runs", json={"source": "csv:x.csv"}).json()["run_id"]
+        explicit = client.post("/api/runs", json={"source": "csv:x.csv", "enrich_top": 0.1}).json()["run_id"]
+        uploaded = client.post("/api/runs/upload", files={"file": ("a.csv", b"cnpj;razao_social\n1;A\n")}).json()
+
+    async def enrich_top(run_id: str) -> float:
+        async with connect_bus(nats_url) as bus:
+            stored = await bus.last(Subjects.RUN_REQUESTED.format(run_id=run_id))
+            assert stored is not None
+            return stored.event().enrich_top
+
+    assert asyncio.run(enrich_top(defaulted)) == 0.35
+    assert asyncio.run(enrich_top(explicit)) == 0.1
+    assert asyncio.run(enrich_top(uploaded["run_id"])) == 0.35
+
+
 def test_basic_auth_refuses_without_credentials(tmp_path: Path, nats_url: str) -> None:
     s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, BASIC_AUTH_USER="ana", BASIC_AUTH_PASS="s3cret")
     with TestClient(create_app(s)) as client:
@@ -422,3 +442,9 @@ def test_the_ui_docs_and_event_streams_are_behind_basic_auth(tmp_path: Path, nat
         assert "Mission" in client.get("/", auth=("ana", "s3cret")).text
         assert "/api/leads" in client.get("/openapi.json", auth=("ana", "s3cret")).json()["paths"]
         assert client.get("/static/../app.py", auth=("ana", "s3cret")).status_code == 404
+        assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 401
+        docs = client.get("/docs", auth=("ana", "s3cret")).text
+        assert "/docs/static/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()  # works offline
+        bundle = client.get("/docs/static/swagger-ui-bundle.js", auth=("ana", "s3cret"))
+        assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
+        assert client.get("/docs/static/index.html", auth=("ana", "s3cret")).status_code == 404

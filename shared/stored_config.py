@@ -1,0 +1,37 @@
+"""Settings saved from the gateway's Config page, read back from the stream.
+
+The Config page publishes ``ConfigSaved`` on ``config.saved.<key>``; the stream keeps the latest
+per key. Services read them here (not from the vault, which only the projector writes), so a key
+saved in the UI takes effect without a restart. A value saved in the UI wins over the environment
+variable of the same setting: it is the later, explicit choice.
+"""
+
+from __future__ import annotations
+
+import time
+
+from shared.bus import Bus
+from shared.events import ConfigSaved, Subjects, subject_token
+
+
+async def stored_setting(bus: Bus, key: str) -> str | None:
+    """The latest non-empty value saved for ``key``, or None."""
+    stored = await bus.last(Subjects.CONFIG_SAVED.format(key=subject_token(key)))
+    event = stored.event() if stored else None
+    return event.value if isinstance(event, ConfigSaved) and event.value else None
+
+
+class StoredSettings:
+    """``stored_setting`` with a short per-key cache, for code that asks once per lead."""
+
+    def __init__(self, bus: Bus, ttl_seconds: float = 5.0) -> None:
+        self.bus, self.ttl = bus, ttl_seconds
+        self._cache: dict[str, tuple[float, str | None]] = {}
+
+    async def get(self, key: str, default: str | None = None) -> str | None:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or now - hit[0] > self.ttl:
+            hit = (now, await stored_setting(self.bus, key))
+            self._cache[key] = hit
+        return hit[1] if hit[1] is not None else default
