@@ -10,10 +10,12 @@ of the run. Each replica count gets a fresh data dir (empty HTTP cache). Afterwa
 configuration reruns the same leads as a new run: the enrichers answer from their HTTP cache, and
 the farm's request counter shows how many requests still reached it.
 
-Per site the enricher fetches robots.txt, the homepage and the contact page it links to: three
-round trips of ``latency`` each, so one replica's ceiling is ``ENRICHER_CONCURRENCY / (3 x latency)``
-unless CPU runs out first. The last line printed is one JSON object with the figures.
-``--quick``: 500 sites, replicas 1 and 2, < 1 min.
+Per site the enricher fetches robots.txt and the homepage (the bench homepages show an e-mail and a
+phone, so no contact page is needed): two round trips of ``latency`` each, so one replica's ceiling is
+``ENRICHER_CONCURRENCY / (2 x latency)`` unless CPU runs out first. Each run also reports the CPU the
+enrichers, the farm and nats-server used per site (``/proc``; on 2 shared cores the wall-clock rate is
+noisy, the CPU per site is not). The farm pre-renders every bench site's robots.txt and homepage.
+The last line printed is one JSON object with the figures. ``--quick``: 500 sites, replicas 1 and 2, < 1 min.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +71,18 @@ def start_farm(sites: int, latency_ms: float, log: Path) -> tuple[subprocess.Pop
     return proc, fields["proxy"]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by the processes ``pids`` (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
+
+
 def farm_site_requests(proxy: str) -> int:
     with urllib.request.urlopen(f"{proxy}/__farm/stats", timeout=30) as resp:  # noqa: S310 - loopback farm
         return int(json.load(resp)["site_requests"])
@@ -107,22 +122,39 @@ async def enrich_run(bus: Bus, run_id: str, leads: list[ScoredLead], timeout: fl
     return elapsed, statuses
 
 
-async def one_config(bus: Bus, nats_url: str, proxy: str, data_dir: Path, env: dict[str, str], replicas: int,
-                     leads: list[ScoredLead], label: str, timeout: float) -> tuple[float, int, dict[str, int]]:
-    """sites/s, farm requests and statuses of one run over ``leads`` by ``replicas`` fresh enricher processes."""
+@dataclass
+class RunFigures:
+    rate: float  # sites/s
+    requests: int  # requests that reached the farm
+    statuses: dict[str, int]
+    enricher_cpu_ms: float  # CPU of all enricher processes per site, during the run
+    farm_cpu_ms: float  # CPU of the web farm per site, during the run
+    nats_cpu_ms: float  # CPU of nats-server per site, during the run
+
+
+async def one_config(bus: Bus, nats_url: str, proxy: str, pids: dict[str, int], data_dir: Path, env: dict[str, str],
+                     replicas: int, leads: list[ScoredLead], label: str, timeout: float) -> RunFigures:
+    """sites/s, farm requests, statuses and CPU of one run over ``leads`` by ``replicas`` fresh enricher processes."""
     stack = Stack(data_dir=data_dir, nats_url=nats_url, env_extra=env, gateway=False, services=["enricher"],
                   enricher_replicas=replicas)
     stack.start()
     try:
         await wait_consumers(bus, replicas)
+        enrichers = [p.pid for p in stack.procs["enricher"]]
         before = farm_site_requests(proxy)
+        cpu0, farm0, nats0 = cpu_seconds(enrichers), cpu_seconds([pids["farm"]]), cpu_seconds([pids["nats"]])
         elapsed, statuses = await enrich_run(bus, f"{label}-{time.time_ns()}", leads, timeout)
-        return len(leads) / elapsed, farm_site_requests(proxy) - before, statuses
+        cpu, farm = cpu_seconds(enrichers) - cpu0, cpu_seconds([pids["farm"]]) - farm0
+        nats = cpu_seconds([pids["nats"]]) - nats0
+        n = len(leads)
+        return RunFigures(n / elapsed, farm_site_requests(proxy) - before, statuses,
+                          1000 * cpu / n, 1000 * farm / n, 1000 * nats / n)
     finally:
         stack.stop()
 
 
-async def measure(args: argparse.Namespace, nats_url: str, proxy: str, work: Path) -> dict[str, object]:
+async def measure(args: argparse.Namespace, nats_url: str, proxy: str, pids: dict[str, int],
+                  work: Path) -> dict[str, object]:
     leads = bench_leads(args.sites)
     env = {
         "HUNTER_HTTP_PROXY": proxy, "FETCH_SCHEMES": "http", "FETCH_CONNECT_TIMEOUT": "5",
@@ -134,20 +166,26 @@ async def measure(args: argparse.Namespace, nats_url: str, proxy: str, work: Pat
                               "enricher_concurrency": args.concurrency, "cpus": os.cpu_count()}
     async with connect_bus(nats_url, name="bench-enrich") as bus:
         for replicas in args.replicas:
-            rate, requests, statuses = await one_config(bus, nats_url, proxy, work / f"r{replicas}", env, replicas,
-                                                        leads, f"bench-r{replicas}", args.timeout)
-            print(f"{replicas} replica(s): {len(leads)} sites, {rate:.0f} sites/s, "
-                  f"{requests} farm requests, statuses {statuses}", flush=True)
-            out[f"sites_per_s_{replicas}"] = round(rate, 1)
-            out[f"ok_{replicas}"] = statuses.get("ok", 0)
+            f = await one_config(bus, nats_url, proxy, pids, work / f"r{replicas}", env, replicas, leads,
+                                 f"bench-r{replicas}", args.timeout)
+            print(f"{replicas} replica(s): {len(leads)} sites, {f.rate:.0f} sites/s, {f.requests} farm requests, "
+                  f"CPU ms/site: enrichers {f.enricher_cpu_ms:.2f}, farm {f.farm_cpu_ms:.2f}, "
+                  f"nats-server {f.nats_cpu_ms:.2f}; statuses {f.statuses}", flush=True)
+            out[f"sites_per_s_{replicas}"] = round(f.rate, 1)
+            out[f"ok_{replicas}"] = f.statuses.get("ok", 0)
+            out[f"farm_requests_{replicas}"] = f.requests
+            out[f"enricher_cpu_ms_per_site_{replicas}"] = round(f.enricher_cpu_ms, 2)
+            out[f"farm_cpu_ms_per_site_{replicas}"] = round(f.farm_cpu_ms, 2)
+            out[f"nats_cpu_ms_per_site_{replicas}"] = round(f.nats_cpu_ms, 2)
         # the same leads again on the first configuration's data dir: new processes, HTTP cache on disk
         replicas = args.replicas[0]
-        rate, requests, statuses = await one_config(bus, nats_url, proxy, work / f"r{replicas}", env, replicas,
-                                                    leads, "bench-rerun", args.timeout)
-        print(f"cache-hit rerun ({replicas} replica(s)): {rate:.0f} sites/s, {requests} farm requests, "
-              f"statuses {statuses}", flush=True)
-        out["rerun_sites_per_s"] = round(rate, 1)
-        out["rerun_farm_requests"] = requests
+        f = await one_config(bus, nats_url, proxy, pids, work / f"r{replicas}", env, replicas, leads,
+                             "bench-rerun", args.timeout)
+        print(f"cache-hit rerun ({replicas} replica(s)): {f.rate:.0f} sites/s, {f.requests} farm requests, "
+              f"enricher CPU {f.enricher_cpu_ms:.2f} ms/site, statuses {f.statuses}", flush=True)
+        out["rerun_sites_per_s"] = round(f.rate, 1)
+        out["rerun_farm_requests"] = f.requests
+        out["rerun_enricher_cpu_ms_per_site"] = round(f.enricher_cpu_ms, 2)
     one = out.get(f"sites_per_s_{args.replicas[0]}")
     for replicas in args.replicas[1:]:
         if one:
@@ -173,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         farm, proxy = start_farm(args.sites, args.latency_ms, work / "webfarm.log")
         try:
             url = nats.start()
-            result = asyncio.run(measure(args, url, proxy, work))
+            pids = {"farm": farm.pid, "nats": nats.proc.pid if nats.proc is not None else 0}
+            result = asyncio.run(measure(args, url, proxy, pids, work))
         finally:
             farm.terminate()
             farm.wait(timeout=10)

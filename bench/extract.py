@@ -8,7 +8,14 @@ directory, then measures:
   lead as the JSON text of its ``CompanyRecord`` (``iter_source(..., as_json=True)``);
 - parsing with a UF filter (``uf=["SP"]``, default status ATIVA): input rows/s and matches;
 - publishing the records as ``LeadsExtracted`` batches to an embedded JetStream (skipped with
-  ``--no-publish`` or when ``shared.bus`` is not available).
+  ``--no-publish`` or when ``shared.bus`` is not available), the source read as the extractor
+  service reads it: in a parser process of its own for a big ``cnpj`` source
+  (``services.extractor.source_process``; ``--parser-process always|never`` to force it).
+
+Figures: rows/s of wall time, and rows per CPU second (``*_rows_per_cpu_s``: this process's CPU,
+its reader threads and, for publishing, the parser process included; the NATS server's is not),
+peak RSS of this process and of the parser process. On a shared machine the CPU figures are the
+ones to compare; the load average is printed too.
 
 The last line printed is one JSON object with the figures. ``--quick`` = 50,000 rows.
 Run: ``python bench/extract.py --quick --batch-sizes 250,500,1000,2000`` or
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import sys
@@ -115,38 +123,49 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
-def time_parse(source: str, filters: RunFilters) -> tuple[int, int, float]:
+def time_parse(source: str, filters: RunFilters) -> tuple[int, int, float, float]:
+    """(records, rejects, wall seconds, CPU seconds of this process: its reader threads included)."""
     records = dropped = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for item in iter_source(source, filters, as_json=True):
         if isinstance(item, str | CompanyRecord):
             records += 1
         else:
             dropped += 1
-    return records, dropped, time.perf_counter() - started
+    return records, dropped, time.perf_counter() - started, time.process_time() - cpu
 
 
 async def time_publish(
-    source: str, filters: RunFilters, data_dir: Path, batch_sizes: list[int]
-) -> dict[int, dict[str, float]]:
+    source: str, filters: RunFilters, data_dir: Path, batch_sizes: list[int], min_rows: int | None = None
+) -> dict[int, dict[str, Any]]:
     """Parse and publish the whole source once per batch size, the way the extractor service does."""
     from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
+    from services.extractor.source_process import PROCESS_MIN_ROWS, source_items
     from shared.bus import connect_bus
     from shared.nats_server import embedded_nats
 
-    figures: dict[int, dict[str, float]] = {}
+    min_rows = PROCESS_MIN_ROWS if min_rows is None else min_rows
+    figures: dict[int, dict[str, Any]] = {}
     async with embedded_nats(data_dir) as url, connect_bus(url) as bus:
         for size in batch_sizes:
-            encoder = BatchEncoder(bus, f"bench-{size}", iter_source(source, filters, as_json=True), batch_size=size,
-                                   max_bytes=bus.nc.max_payload - HEADROOM)
             started = time.perf_counter()
+            cpu = time.process_time()
+            items = source_items(source, filters, min_rows=min_rows)  # as the extractor service reads it
+            encoder = BatchEncoder(bus, f"bench-{size}", items, batch_size=size,
+                                   max_bytes=bus.nc.max_payload - HEADROOM)
             await publish_batches(bus, encoder)
             seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
             stored = await bus.count(f"lead.extracted.bench-{size}")
+            child_rss = getattr(items, "child_peak_rss_kb", None)
+            cpu += getattr(items, "child_cpu_s", None) or 0.0  # the parser process's CPU too
             figures[size] = {"published": encoder.extracted, "messages": stored, "s": round(seconds, 2),
-                             "rows_per_s": round(encoder.extracted / seconds)}
-            print(f"publish, batch {size}: {encoder.extracted} leads in {stored} messages, {seconds:.2f}s",
-                  file=sys.stderr)
+                             "rows_per_s": round(encoder.extracted / seconds), "cpu_s": round(cpu, 2),
+                             "rows_per_cpu_s": round(encoder.extracted / cpu),
+                             "parser_process": child_rss is not None,
+                             "parser_peak_rss_mb": None if child_rss is None else round(child_rss / 1024, 1)}
+            print(f"publish, batch {size}: {encoder.extracted} leads in {stored} messages, {seconds:.2f}s "
+                  f"({cpu:.2f}s CPU, parser process: {child_rss is not None})", file=sys.stderr)
     return figures
 
 
@@ -157,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-publish", action="store_true", help="skip the JetStream publish step")
     parser.add_argument("--batch-sizes", default="500", help="comma-separated, e.g. 250,500,1000,2000")
     parser.add_argument("--dir", type=Path, help="keep the generated files here (reused if present)")
+    parser.add_argument("--parser-process", choices=["auto", "always", "never"], default="auto",
+                        help="publish: parse in a child process as the service does (auto: big sources only)")
     args = parser.parse_args(argv)
     rows = 50_000 if args.quick else args.rows
     result: dict[str, Any] = {"rows": rows}
@@ -168,27 +189,33 @@ def main(argv: list[str] | None = None) -> int:
         result["generate_s"] = round(time.perf_counter() - started, 2)
         source = f"cnpj:{data}"
 
-        records, dropped, seconds = time_parse(source, RunFilters(status=["*"]))
+        records, dropped, seconds, cpu = time_parse(source, RunFilters(status=["*"]))
         result.update(parse_records=records, parse_dropped=dropped, parse_s=round(seconds, 2),
-                      parse_rows_per_s=round(rows / seconds))
-        print(f"parse, no filter: {records} records in {seconds:.2f}s", file=sys.stderr)
+                      parse_rows_per_s=round(rows / seconds), parse_cpu_s=round(cpu, 2),
+                      parse_rows_per_cpu_s=round(rows / cpu))
+        print(f"parse, no filter: {records} records in {seconds:.2f}s ({cpu:.2f}s CPU)", file=sys.stderr)
 
-        records, _, seconds = time_parse(source, RunFilters(uf=["SP"]))
+        records, _, seconds, cpu = time_parse(source, RunFilters(uf=["SP"]))
         result.update(uf_filter_records=records, uf_filter_s=round(seconds, 2),
-                      parse_uf_rows_per_s=round(rows / seconds))
-        print(f"parse, uf=SP + ATIVA: {records} records in {seconds:.2f}s", file=sys.stderr)
+                      parse_uf_rows_per_s=round(rows / seconds), parse_uf_rows_per_cpu_s=round(rows / cpu))
+        print(f"parse, uf=SP + ATIVA: {records} records in {seconds:.2f}s ({cpu:.2f}s CPU)", file=sys.stderr)
         result["parse_peak_rss_mb"] = peak_rss_mb()
 
         result["publish_rows_per_s"] = None
         if not args.no_publish:
             sizes = [int(v) for v in args.batch_sizes.split(",") if v.strip()]
-            figures = asyncio.run(time_publish(source, RunFilters(status=["*"]), Path(tmp) / "nats", sizes))
+            min_rows = {"auto": None, "always": 0, "never": 1 << 62}[args.parser_process]
+            figures = asyncio.run(time_publish(source, RunFilters(status=["*"]), Path(tmp) / "nats", sizes, min_rows))
             best = max(figures, key=lambda k: figures[k]["rows_per_s"])
             result.update(publish_batch_size=best, published=figures[best]["published"],
-                          publish_s=figures[best]["s"], publish_rows_per_s=figures[best]["rows_per_s"])
+                          publish_s=figures[best]["s"], publish_rows_per_s=figures[best]["rows_per_s"],
+                          publish_cpu_s=figures[best]["cpu_s"], publish_rows_per_cpu_s=figures[best]["rows_per_cpu_s"],
+                          parser_process=figures[best]["parser_process"],
+                          parser_peak_rss_mb=figures[best]["parser_peak_rss_mb"])
             if len(figures) > 1:
                 result["publish_by_batch_size"] = {str(k): v["rows_per_s"] for k, v in figures.items()}
     result["peak_rss_mb"] = peak_rss_mb()
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result))
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     fetch_max_redirects: int = Field(default=5, alias="FETCH_MAX_REDIRECTS")
     fetch_schemes: str = Field(default="https,http", alias="FETCH_SCHEMES")
     fetch_pages_per_site: int = Field(default=3, alias="FETCH_PAGES_PER_SITE")
+    # "always": the contact/about pages too, for the contacts found only there; "missing": only while
+    # the homepage lacks an e-mail or a phone (a request or two fewer per site, fewer contacts)
+    fetch_contact_pages: Literal["always", "missing"] = Field(default="always", alias="FETCH_CONTACT_PAGES")
     user_agent: str = Field(default="HunterBot/0.1 (+https://github.com/hunter)", alias="HUNTER_USER_AGENT")
     run_budget_requests: int = Field(default=100_000, alias="RUN_BUDGET_REQUESTS")
     run_budget_bytes: int = Field(default=2_000_000_000, alias="RUN_BUDGET_BYTES")

@@ -1,8 +1,14 @@
-"""Whether a run was cancelled: one direct get of ``run.cancelled.<run>`` per question, and a yes is
-remembered by the process (a cancellation is never taken back)."""
+"""Whether a run was cancelled: a direct get of ``run.cancelled.<run>``, and a yes is remembered by the
+process (a cancellation is never taken back).
+
+A stage that asks once per lead passes ``fresh_for`` (seconds): a "no" is then trusted that long and
+concurrent questions about the same run share one get, so a cancellation is noticed within
+``fresh_for`` seconds at the cost of one request per run per period instead of one per lead."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from shared.bus import Bus, StoredEvent
@@ -12,14 +18,43 @@ LastOn = Callable[[str], Awaitable[StoredEvent | None]]
 
 
 class CancelledRuns:
-    def __init__(self, last: LastOn, *, remember: int = 4096) -> None:
+    def __init__(self, last: LastOn, *, remember: int = 4096, fresh_for: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._last = last
+        self._clock = clock
         self._remember = remember
+        self._fresh_for = fresh_for
         self._cancelled: dict[str, None] = {}  # insertion-ordered: the oldest is forgotten first
+        self._not_yet: dict[str, float] = {}  # run -> until when its "no" holds
+        self._asking: dict[str, asyncio.Future[bool | None]] = {}  # None: the get failed, ask again
 
     async def __call__(self, run_id: str) -> bool:
         if run_id in self._cancelled:
             return True
+        if self._fresh_for <= 0:
+            return await self._ask(run_id)
+        if self._not_yet.get(run_id, 0.0) > self._clock():
+            return False
+        pending = self._asking.get(run_id)
+        if pending is not None:
+            shared = await asyncio.shield(pending)
+            return await self._ask(run_id) if shared is None else shared
+        pending = self._asking[run_id] = asyncio.get_running_loop().create_future()
+        try:
+            answer = await self._ask(run_id)
+        except BaseException:
+            pending.set_result(None)
+            raise
+        finally:
+            del self._asking[run_id]
+        if not answer:
+            if len(self._not_yet) >= self._remember:
+                self._not_yet.pop(next(iter(self._not_yet)))
+            self._not_yet[run_id] = self._clock() + self._fresh_for
+        pending.set_result(answer)
+        return answer
+
+    async def _ask(self, run_id: str) -> bool:
         if await self._last(Subjects.RUN_CANCELLED.format(run_id=subject_token(run_id))) is None:
             return False
         if len(self._cancelled) >= self._remember:

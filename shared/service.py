@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -29,7 +30,7 @@ from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from shared import metrics
-from shared.bus import Bus, connect_bus, decode
+from shared.bus import Bus, connect_bus, decode, encode
 from shared.config import Settings, get_settings
 from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, UnknownEvent
 from shared.logging import drain_shipped, get_logger, setup_logging
@@ -67,6 +68,20 @@ class ObservedBus(Bus):
                 record_lead_spans(self.service, f"{self.service}.{env.type}", env.run_id, [env.lead_key])
         return await super().publish_many(items)
 
+    async def publish_events(self, events: Iterable[tuple[Event, dict[str, Any]]], *,
+                             timeout: float = 10.0) -> list[int]:
+        """Publish several events in order, pipelined: one write to the server and the stream's acks awaited
+        together (a handler that emits two events per message pays one round trip). Each ``(event, kwargs)``
+        takes ``publish``'s keyword arguments; observed like ``publish``. Returns the stream sequences."""
+        futures = []
+        for event, kwargs in events:
+            self._observe(event)
+            subject, env = self.wrap(event, **kwargs)
+            futures.append(await self.js.publish_async(subject, encode(env), stream=self.stream,
+                                                       headers=self._headers(env)))
+        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        return [ack.seq for ack in acks]
+
     def observe(self, event: Event) -> None:
         """What ``publish`` does besides publishing, for code that publishes pre-encoded events."""
         self._observe(event)
@@ -83,6 +98,39 @@ class ObservedBus(Bus):
                                   {"batch": getattr(event, "batch", -1)})
 
 
+# Young-generation size for the cyclic garbage collector of a running service (CPython's default: 700).
+# A stage handling hundreds of messages at once keeps many young objects alive, and with the default
+# every few hundred allocations the collector traversed them all again: on the enricher benchmark ~16%
+# of the CPU went to collections, and this threshold with the startup objects frozen took ~0.6 ms of
+# CPU off each site (~5.0 -> ~4.3 ms).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def tune_gc() -> None:
+    """Once the service started: move what startup built (modules, settings, a stage's lookup tables)
+    out of the collector's sight for good, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
+def run_event_loop(main: Awaitable[None]) -> None:
+    """``asyncio.run`` on uvloop's event loop when it is installed (it comes with ``uvicorn[standard]``):
+    the loop's own work is a sixth of an I/O-bound stage's CPU on asyncio's pure-Python loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)  # type: ignore[arg-type]
+        return
+    uvloop.run(main)  # type: ignore[arg-type]
+
+
+async def _the_message(msg: NatsMessage) -> NatsMessage:
+    """The subscribers' decoder: the handler is called with the message itself."""
+    return msg
+
+
 class Service:
     def __init__(self, name: str, settings: Settings | None = None) -> None:
         self.name = name
@@ -91,15 +139,19 @@ class Service:
         setup_logging(name, self.settings.log_level)
         self.tracer_provider = setup_tracing(name)
         self.log = get_logger(name)
+        # Handlers take the raw message (see ``subscriber``): no FastDepends injection, which resolves a
+        # ``NatsMessage`` parameter on a worker thread for every message, and no JSON decoding of the body
+        # before ``decode`` reads it again. Consumer spans only when a span can reach an exporter.
         self.broker = NatsBroker(
             self.settings.nats_url or "nats://127.0.0.1:4222",
             name=self.worker_id,
-            middlewares=[NatsTelemetryMiddleware(tracer_provider=self.tracer_provider)],
+            middlewares=[NatsTelemetryMiddleware(tracer_provider=self.tracer_provider)] if spans_are_recorded() else [],
+            apply_types=False,
             log_level=logging.DEBUG,
             max_reconnect_attempts=-1,
         )
         self.app = FastStream(self.broker)
-        self._bus: Bus | None = None
+        self._bus: ObservedBus | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._durables: list[str] = []
         self._metrics_server: asyncio.Server | None = None
@@ -108,12 +160,13 @@ class Service:
         self.stream = JStream(self.settings.stream_name, declare=False)
 
     @property
-    def bus(self) -> Bus:
+    def bus(self) -> ObservedBus:
         if self._bus is None:
             raise RuntimeError("bus used before the service started")
         return self._bus
 
     async def _after_startup(self) -> None:
+        tune_gc()
         self._bus = ObservedBus(self.broker.connection, stream=self.settings.stream_name, service=self.name)
         self._tasks.append(asyncio.create_task(self._ship_logs()))
         port = metrics.metrics_port()
@@ -253,6 +306,7 @@ class Service:
                 max_workers=max_workers,
                 config=config,
                 ack_policy=AckPolicy.NACK_ON_ERROR,
+                decoder=_the_message,
             )(handle)
             return fn
 
@@ -279,4 +333,4 @@ class Service:
                     pass  # the stream exists before any consumer is created
                 await self.app.run()
 
-            asyncio.run(main())
+            run_event_loop(main())

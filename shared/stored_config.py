@@ -9,8 +9,10 @@ variable of the same setting: it is the later, explicit choice.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from shared.bus import Bus
+from shared.config import Settings
 from shared.events import ConfigSaved, Subjects, subject_token
 
 
@@ -35,3 +37,34 @@ class StoredSettings:
             hit = (now, await stored_setting(self.bus, key))
             self._cache[key] = hit
         return hit[1] if hit[1] is not None else default
+
+
+# Config-page keys that override a field of ``Settings``: the field, and how to read the stored text.
+SETTING_OVERRIDES: dict[str, tuple[str, type]] = {
+    "serper_api_key": ("serper_api_key", str),
+    "casa_dos_dados_api_key": ("casa_api_key", str),
+    "fetch_pages_per_site": ("fetch_pages_per_site", int),
+    "enable_playwright": ("enable_playwright", bool),
+}
+
+
+def _parse(kind: type, text: str) -> object:
+    if kind is bool:
+        return text.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(text)
+
+
+async def effective_settings(bus: Bus, settings: Settings, keys: Iterable[str]) -> Settings:
+    """``settings`` with the values saved on the Config page for ``keys`` (a value that cannot be
+    read as its setting's type is ignored: the environment's stays)."""
+    update: dict[str, object] = {}
+    for key in keys:
+        text = await stored_setting(bus, key)
+        if text is None:
+            continue
+        field, kind = SETTING_OVERRIDES[key]
+        try:
+            update[field] = _parse(kind, text)
+        except ValueError:
+            continue
+    return settings.model_copy(update=update) if update else settings

@@ -4,28 +4,55 @@ consumer ``enricher`` and split the work; each replica runs many leads concurren
 from __future__ import annotations
 
 import contextlib
+import time
+from collections.abc import Sequence
+from typing import Any
 
 from faststream.nats import NatsMessage
 
 from services.enricher.logic import Enricher
 from services.enricher.vault_reuse import VaultReuse
-from shared.events import ApiCallsRecorded, EnrichmentRequested, Envelope, LeadEnriched, decode_event
+from shared.events import ApiCallsRecorded, EnrichmentRequested, Envelope, Event, LeadEnriched, decode_event
 from shared.run_cancellation import CancelledRuns
 from shared.schemas import Enrichment
-from shared.service import Service
+from shared.service import Service, spans_are_recorded
+from shared.stored_config import effective_settings
 from shared.tracing import lead_context, tracer
 
 service = Service("enricher")
 app = service.app
 _state: dict[str, object] = {}
 _stack = contextlib.AsyncExitStack()
-cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
+# asked once per lead: a run's "not cancelled" is trusted for a second (one NATS get per run per second)
+cancelled = CancelledRuns(lambda subject: service.bus.last(subject), fresh_for=1.0)
+
+
+# settings saved on the gateway's Config page, read back from the stream at most every few seconds
+CONFIG_KEYS = ("serper_api_key", "fetch_pages_per_site", "enable_playwright")
+CONFIG_REFRESH_SECONDS = 5.0
+_config = {"next": 0.0, "busy": False}
 
 
 @app.on_startup
 async def open_enricher() -> None:
     reuse = VaultReuse(service.settings)
     _state["enricher"] = await _stack.enter_async_context(Enricher(service.settings, vault_lookup=reuse.lookup))
+
+
+async def apply_saved_config(enricher: Enricher) -> None:
+    now = time.monotonic()
+    if now < _config["next"] or _config["busy"]:
+        return
+    _config["busy"], _config["next"] = True, now + CONFIG_REFRESH_SECONDS
+    try:
+        wanted = await effective_settings(service.bus, service.settings, CONFIG_KEYS)
+        if wanted != enricher.settings:
+            await enricher.reconfigure(wanted)
+            service.log.info("config_applied")
+    except Exception as exc:  # noqa: BLE001 - the settings in force stay; try again later
+        service.log.warning("config_unreadable", error=str(exc))
+    finally:
+        _config["busy"] = False
 
 
 @app.after_shutdown
@@ -45,23 +72,29 @@ async def on_enrich_requested(env: Envelope, msg: NatsMessage) -> None:
         return
     enricher = _state["enricher"]
     assert isinstance(enricher, Enricher)
+    await apply_saved_config(enricher)
     lead = request.lead
-    ctx = lead_context(lead.lead.trace_id) if lead.lead.trace_id else None
-    with tracer("enricher").start_as_current_span(
-        "enrich", context=ctx, attributes={"lead_key": lead_key, "run_id": request.run_id}
-    ):
+    span = contextlib.nullcontext()
+    if spans_are_recorded():
+        ctx = lead_context(lead.lead.trace_id) if lead.lead.trace_id else None
+        span = tracer("enricher").start_as_current_span(
+            "enrich", context=ctx, attributes={"lead_key": lead_key, "run_id": request.run_id})
+    with span:
         outcome = await enricher.enrich(lead, run_id=request.run_id)
+        calls: list[tuple[Event, dict[str, Any]]] = []
         if outcome.api_calls:
-            await service.bus.publish(ApiCallsRecorded(run_id=request.run_id, calls=outcome.api_calls),
-                                      service="enricher", key=(request.run_id, lead_key, "api_calls"),
-                                      causation_id=env.event_id)
-        await publish_enriched(request, outcome.enrichment, env)
+            calls.append((ApiCallsRecorded(run_id=request.run_id, calls=outcome.api_calls),
+                          {"service": "enricher", "key": (request.run_id, lead_key, "api_calls"),
+                           "causation_id": env.event_id}))
+        await publish_enriched(request, outcome.enrichment, env, before=calls)
 
 
-async def publish_enriched(request: EnrichmentRequested, enrichment: Enrichment, cause: Envelope) -> None:
+async def publish_enriched(request: EnrichmentRequested, enrichment: Enrichment, cause: Envelope, *,
+                           before: Sequence[tuple[Event, dict[str, Any]]] = ()) -> None:
+    """Publish the lead's ``lead.enriched`` (after the events in ``before``, pipelined with them)."""
     lead_key = request.lead.lead.lead_key
-    await service.bus.publish(
-        LeadEnriched(run_id=request.run_id, lead=request.lead, enrichment=enrichment,
-                     expected_total=request.expected_total, worker=service.worker_id),
-        key=(request.run_id, lead_key), lead_key=lead_key, causation_id=cause.event_id,
-    )
+    enriched = LeadEnriched(run_id=request.run_id, lead=request.lead, enrichment=enrichment,
+                            expected_total=request.expected_total, worker=service.worker_id)
+    await service.bus.publish_events([
+        *before, (enriched, {"key": (request.run_id, lead_key), "lead_key": lead_key, "causation_id": cause.event_id}),
+    ])

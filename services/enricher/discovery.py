@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -60,12 +61,21 @@ def bare_domain(host: str) -> str:
     return host.lower().removeprefix("www.")
 
 
+_EXCLUDED_SUFFIX_SET = frozenset(EXCLUDED_HOST_SUFFIXES)
+
+
 def is_excluded_host(host: str) -> bool:
     h = bare_domain(host)
     if not h or "." not in h:
         return True
-    if any(h == s or h.endswith("." + s) for s in EXCLUDED_HOST_SUFFIXES):
-        return True
+    # the host or one of its parent domains is excluded: look each of them up
+    i = -1
+    while True:
+        if h[i + 1:] in _EXCLUDED_SUFFIX_SET:
+            return True
+        i = h.find(".", i + 1)
+        if i < 0:
+            break
     return any(w in h for w in EXCLUDED_HOST_WORDS)
 
 
@@ -223,6 +233,7 @@ class Verification:
         return bool(self.evidence)
 
 
+_DIGIT_RUN_RE = re.compile(r"\d[\d.\-/ ]{7,22}\d")
 _WEIGHTS = {"registry_id": 0.95, "phone": 0.85, "name": 0.6, "email_domain": 0.3}
 
 
@@ -239,9 +250,12 @@ def verify_page(lead: ScoredLead, pc: PageContacts, html: str, domain: str, *, d
         wanted = {rid}
         if country == "FR" and len(rid) in (9, 14):
             wanted = {rid[:9]}
-        digits_in_html = {re.sub(r"\D", "", m) for m in re.findall(r"\d[\d.\-/ ]{7,22}\d", html)}
-        found = ids | digits_in_html
-        if any(any(f == w or (country == "FR" and f.startswith(w)) for w in wanted) for f in found):
+
+        def has_id(found: Iterable[str]) -> bool:
+            return any(any(f == w or (country == "FR" and f.startswith(w)) for w in wanted) for f in found)
+
+        # the page's own registry ids first; the digit runs of the whole markup only when they miss
+        if has_id(ids) or has_id({re.sub(r"\D", "", m) for m in _DIGIT_RUN_RE.findall(html)}):
             v.evidence.append("registry_id")
     lead_phones = {p.e164 for p in lead.lead.phones}
     for raw in c.phones:
@@ -265,7 +279,7 @@ def verify_page(lead: ScoredLead, pc: PageContacts, html: str, domain: str, *, d
 def _name_matches(lead: ScoredLead, pc: PageContacts) -> bool:
     head = " ".join(x for x in (pc.title, pc.jsonld.get("name"), pc.jsonld.get("legalName"), pc.description) if x)
     head_toks = " " + " ".join(name_tokens(head)) + " "
-    text_toks = " " + " ".join(name_tokens(pc.text[:20000])) + " "
+    text_toks: str | None = None  # the page text's tokens, made only when a name is not in the head
     for name in lead_names(lead):
         toks = name_tokens(name)
         phrase = " ".join(toks)
@@ -273,6 +287,9 @@ def _name_matches(lead: ScoredLead, pc: PageContacts) -> bool:
             continue
         if f" {phrase} " in head_toks:
             return True
-        if len(toks) >= 2 and len(phrase) >= 10 and f" {phrase} " in text_toks:
-            return True
+        if len(toks) >= 2 and len(phrase) >= 10:
+            if text_toks is None:
+                text_toks = " " + " ".join(name_tokens(pc.text[:20000])) + " "
+            if f" {phrase} " in text_toks:
+                return True
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html as _html
 import json
 import re
@@ -83,7 +84,10 @@ def clean_email(raw: str) -> str | None:
     return e
 
 
+@functools.lru_cache(maxsize=8192)
 def normalize_phone(raw: str, country: str = "BR") -> str | None:
+    """E.164 form of a phone written any way, or None. Cached: parsing a number costs ~50 us, and the same
+    numbers come back on every page of a site (header, footer, JSON-LD)."""
     digits = re.sub(r"\D", "", raw)
     if len(digits) < 8:
         return None
@@ -189,6 +193,9 @@ _AT_TOKEN_RE = re.compile(r"[\[({\s](?:at|arroba)[\])}\s]", re.I)
 _PHONE_RUN_RE = re.compile(r"[\d(+][\d\s.\-()+]{7,}")
 _REGISTRY_ID_RE = re.compile(r"\b\d{2}\.?\d{3}\.?\d{3}\s*/?\s*\d{4}\s*-?\s*\d{2}\b|\b\d{3}\s?\d{3}\s?\d{3}\b")
 _ID_RUN_RE = re.compile(r"\d[\d\s./\-]{8,}")
+# a run of characters that phones and registry ids are made of: every phone run and every id run lies
+# inside one, so one scan of the text finds where both are worth looking for
+_NUMBER_RUN_RE = re.compile(r"[\d(+][\d\s./\-()+]{7,}")
 _LOCAL_MAX = 64  # an e-mail's local part: 1 + {0,63} characters
 _DOMAIN_MAX = 320
 
@@ -205,17 +212,49 @@ def _windows(starts: list[int], before: int, after: int, size: int) -> list[tupl
     return spans
 
 
+# every character ``[a-z0-9._%+\-]`` matches under re.I (a few non-ASCII letters case-fold into a-z)
+_LOCAL_CHARS = frozenset(c for c in map(chr, range(0x10000)) if re.fullmatch(r"[a-z0-9._%+\-]", c, re.I))
+
+
 def _email_matches(text: str) -> list[re.Match[str]]:
-    """``_EMAIL_RE.finditer(text)``, scanning only the spans around each "@"."""
-    ats = [m.start() for m in re.finditer("@", text)]
-    return [m for lo, hi in _windows(ats, _LOCAL_MAX, _DOMAIN_MAX, len(text)) for m in _EMAIL_RE.finditer(text, lo, hi)]
+    """``_EMAIL_RE.finditer(text)``, tried only where a match can start: a match holds one "@" right after
+    its local part, so for each "@" the candidates are the starts of the local-part characters before it,
+    leftmost first (as finditer would reach them), and never inside the previous match."""
+    out: list[re.Match[str]] = []
+    pos = 0
+    at = text.find("@")
+    while at >= 0:
+        lo = max(pos, at - _LOCAL_MAX)
+        start = at
+        while start > lo and text[start - 1] in _LOCAL_CHARS:
+            start -= 1
+        for q in range(start, at):
+            m = _EMAIL_RE.match(text, q)
+            if m is not None:
+                out.append(m)
+                pos = m.end()
+                break
+        at = text.find("@", max(at + 1, pos))
+    return out
+
+
+_AT_WORD_RE = re.compile(r"(?:at|arroba)[\])}\s]")  # on lowered text: a case-sensitive scan, twice as fast
+
+
+def _at_tokens(text: str) -> list[int]:
+    """Starts of the "at"/"arroba" tokens (``_AT_TOKEN_RE``): where an obfuscated e-mail can be. Tokens that
+    share a delimiter are all found (a whole-text finditer skips the second), so never fewer windows."""
+    low = text.lower()
+    if len(low) != len(text):  # lower-casing moved the offsets
+        return [m.start() for m in _AT_TOKEN_RE.finditer(text)]
+    return [i - 1 for i in (m.start() for m in _AT_WORD_RE.finditer(low))
+            if i > 0 and (low[i - 1] in "[({" or low[i - 1].isspace())]
 
 
 def _emails_from_text(text: str, emails: list[str]) -> None:
     for m in _email_matches(text):
         _add(emails, clean_email(m.group(0)))
-    tokens = [m.start() for m in _AT_TOKEN_RE.finditer(text)]
-    for lo, hi in _windows(tokens, _LOCAL_MAX + 16, _DOMAIN_MAX, len(text)):
+    for lo, hi in _windows(_at_tokens(text), _LOCAL_MAX + 16, _DOMAIN_MAX, len(text)):
         for m in _OBFUSCATED_RE.finditer(text, lo, hi):
             domain = _DOT_RE.sub(".", m.group(2)).replace(" ", "")
             if "." not in domain:
@@ -223,9 +262,42 @@ def _emails_from_text(text: str, emails: list[str]) -> None:
             _add(emails, clean_email(f"{m.group(1)}@{domain}"))
 
 
-def _phone_matches(text: str) -> list[re.Match[str]]:
+def _number_runs(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _NUMBER_RUN_RE.finditer(text)]
+
+
+def _phone_matches(text: str, number_runs: list[tuple[int, int]] | None = None) -> list[re.Match[str]]:
     """``_PHONE_TEXT_RE.finditer(text)``: a phone is made of phone characters, so scan only their runs."""
-    return [m for run in _PHONE_RUN_RE.finditer(text) for m in _PHONE_TEXT_RE.finditer(text, run.start(), run.end())]
+    spans = _number_runs(text) if number_runs is None else number_runs
+    return [m for lo, hi in spans for run in _PHONE_RUN_RE.finditer(text, lo, hi)
+            for m in _PHONE_TEXT_RE.finditer(text, run.start(), run.end())]
+
+
+def _registry_id_matches(text: str, number_runs: list[tuple[int, int]] | None = None) -> list[re.Match[str]]:
+    """``_REGISTRY_ID_RE`` matches inside the runs of id characters (as ``_phone_matches``)."""
+    spans = _number_runs(text) if number_runs is None else number_runs
+    return [m for lo, hi in spans for run in _ID_RUN_RE.finditer(text, lo, hi)
+            for m in _REGISTRY_ID_RE.finditer(text, run.start(), run.end())]
+
+
+_WA_HOSTS = ("wa.me/", "whatsapp.com/")
+_WA_BEFORE = len("https://chat.") + 1  # from the start of a match to its host
+_WA_AFTER = 2048
+
+
+def _wa_matches(html: str, low: str) -> list[re.Match[str]]:
+    """``_WA_RE.finditer(html)``, scanning only the spans around each WhatsApp host (``low`` is
+    ``html.lower()``; when lower-casing changed the length, offsets differ and the whole page is scanned)."""
+    if len(low) != len(html):
+        return list(_WA_RE.finditer(html))
+    starts: list[int] = []
+    for host in _WA_HOSTS:
+        i = low.find(host)
+        while i >= 0:
+            starts.append(i)
+            i = low.find(host, i + 1)
+    starts.sort()
+    return [m for lo, hi in _windows(starts, _WA_BEFORE, _WA_AFTER, len(html)) for m in _WA_RE.finditer(html, lo, hi)]
 
 
 def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageContacts:
@@ -284,7 +356,8 @@ def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageConta
         e = clean_email(m.group(0))
         if e and not re.search(r"\.(?:png|jpe?g|gif|svg|webp)$", m.group(0), re.I):
             _add(pc.emails, e)
-    for m in _phone_matches(text):
+    number_runs = _number_runs(text)
+    for m in _phone_matches(text, number_runs):
         _add(pc.phones, normalize_phone(m.group(0), region))
     low = html.lower()
     if pc.google_maps_url is None and ("maps" in low or "goo.gl" in low):
@@ -292,13 +365,12 @@ def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageConta
         if m is not None:
             pc.google_maps_url = _html.unescape(m.group(0))
     if "wa.me" in low or "whatsapp.com" in low:
-        for m in _WA_RE.finditer(html):
+        for m in _wa_matches(html, low):
             wa = whatsapp_number(_html.unescape(m.group(0)), region)
             if wa:
                 _add(pc.whatsapp, wa)
-    for run in _ID_RUN_RE.finditer(text):
-        for m in _REGISTRY_ID_RE.finditer(text, run.start(), run.end()):
-            _add(pc.registry_ids, re.sub(r"\D", "", m.group(0)))
+    for m in _registry_id_matches(text, number_runs):
+        _add(pc.registry_ids, re.sub(r"\D", "", m.group(0)))
 
     ld = pc.jsonld
     if ld.get("email"):

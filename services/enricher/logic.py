@@ -6,6 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from shared.config import Settings
@@ -69,6 +70,10 @@ class Enricher:
         self._search = search
         self._fetcher = fetcher
         self._browser: BrowserRenderer | None = None
+        self._retired: list[Any] = []  # replaced by reconfigure, closed on exit (leads may still use them)
+        # "missing": a site's contact pages are fetched only while its homepage lacks an e-mail or a phone;
+        # "always": also when it shows both (contacts found only there, e.g. a finance e-mail, are kept)
+        self.contact_pages = settings.fetch_contact_pages
         self.schemes = [
             s.strip() for s in str(getattr(settings, "fetch_schemes", "https,http")).split(",") if s.strip()
         ] or ["https", "http"]
@@ -92,8 +97,28 @@ class Enricher:
             await self._fetcher.aclose()
         if isinstance(self._search, SerperSearch):
             await self._search.aclose()
+        for retired in self._retired:
+            await retired.aclose()
         if self._browser is not None:
             await self._browser.aclose()
+
+    async def reconfigure(self, settings: Settings) -> None:
+        """Take settings saved on the Config page while running: the search provider's key, pages per
+        site, which contact pages, the browser fallback. Leads in flight finish with what they had."""
+        old, self.settings = self.settings, settings
+        self.contact_pages = settings.fetch_contact_pages
+        search_changed = (settings.search_base_url, settings.serper_api_key) != \
+            (old.search_base_url, old.serper_api_key)
+        if search_changed and settings.search_base_url and (self._search is None or
+                                                            isinstance(self._search, SerperSearch)):
+            if isinstance(self._search, SerperSearch):
+                self._retired.append(self._search)
+            self._search = SerperSearch(settings.search_base_url, settings.serper_api_key)
+        if settings.enable_playwright and self._browser is None:
+            self._browser = BrowserRenderer(settings, max_pages=max(1, min(8, settings.enricher_concurrency // 8)))
+        elif not settings.enable_playwright and self._browser is not None:
+            self._retired.append(self._browser)
+            self._browser = None
 
     # ------------------------------------------------------------------ public
 
@@ -152,9 +177,11 @@ class Enricher:
 
         pages = [(site.home.final_url, site.html, site.contacts)]
         limit = max(1, int(self.settings.fetch_pages_per_site))
-        extra = contact_links(site.contacts, site.home.final_url, limit=limit)
-        if not extra and limit > 1:
-            extra = await self._sitemap_hints(site.home.final_url, run_id, key, calls, stats)
+        extra: list[str] = []
+        if limit > 1 and (self.contact_pages == "always" or needs_contact_pages(site.contacts)):
+            extra = contact_links(site.contacts, site.home.final_url, limit=limit)
+            if not extra:
+                extra = await self._sitemap_hints(site.home.final_url, run_id, key, calls, stats)
         for url in extra[: limit - 1]:
             res = await self._fetch(url, run_id, key, calls, stats)
             if res.ok and _is_html(res):
@@ -254,6 +281,12 @@ class Enricher:
         words = ("contato", "contact", "fale-conosco", "sobre", "quem-somos", "about")
         hits = [u for u in urls if urlsplit(u).netloc == host and any(w in u.lower() for w in words)]
         return hits[:3]
+
+
+def needs_contact_pages(home: PageContacts) -> bool:
+    """With ``FETCH_CONTACT_PAGES=missing``: fetch the contact/about pages only while the homepage lacks
+    an e-mail or a phone (two or three requests fewer on sites that show both on every page)."""
+    return not home.emails or not home.phones
 
 
 def _is_html(res: FetchResult) -> bool:

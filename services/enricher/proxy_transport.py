@@ -53,12 +53,14 @@ class ForwardProxyTransport(httpx.AsyncBaseTransport):
         if proxy.scheme != "http":
             raise ValueError(f"forward proxying needs an http:// proxy, not {proxy_url}")
         self._proxy = proxy
+        # every request is sent to this one URL; the absolute target travels as httpcore's "target" extension
+        self._to_proxy = httpx.URL(scheme="http", host=proxy.host, port=proxy.port, path="/")
         self._pool = httpx.AsyncHTTPTransport(limits=limits, verify=verify, trust_env=False)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        # the Host header stays the origin's (httpx set it from the original URL)
+        # the Host header stays the origin's (httpx set it from the original URL); no URL is parsed here
         request.extensions = {**request.extensions, "target": str(request.url).encode("ascii")}
-        request.url = request.url.copy_with(scheme="http", host=self._proxy.host, port=self._proxy.port)
+        request.url = self._to_proxy
         return await self._pool.handle_async_request(request)
 
     async def aclose(self) -> None:

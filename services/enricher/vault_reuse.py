@@ -6,6 +6,7 @@ The vault is the projector's: this only reads it (no table creation), off the ev
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,9 +19,14 @@ from shared.schemas import Enrichment
 
 
 class VaultReuse:
-    def __init__(self, settings: Settings) -> None:
+    """``retry_after``: after a failed query (no vault yet, its table not created), the vault is not asked
+    again for that many seconds: each lead would otherwise pay a thread hop and a failing query."""
+
+    def __init__(self, settings: Settings, *, retry_after: float = 5.0) -> None:
         self.ttl = timedelta(hours=settings.cache_ttl_hours)
         self.engine = make_engine(settings.vault_database_url, create=False)
+        self.retry_after = retry_after
+        self._unavailable_until = 0.0
 
     def find(self, lead_key: str, domain: str | None, *, now: datetime | None = None) -> Enrichment | None:
         now = now or datetime.now(UTC)
@@ -30,6 +36,7 @@ class VaultReuse:
                 if row is None and domain:
                     row = s.exec(select(EnrichmentRow).where(EnrichmentRow.domain == domain)).first()
         except SQLAlchemyError:
+            self._unavailable_until = time.monotonic() + self.retry_after
             return None
         if row is None or row.status != "ok" or not row.fetched_at:
             return None
@@ -42,4 +49,6 @@ class VaultReuse:
         return found.model_copy(update={"lead_key": lead_key, "reused": True})
 
     async def lookup(self, lead_key: str, domain: str | None) -> Enrichment | None:
+        if time.monotonic() < self._unavailable_until:
+            return None
         return await asyncio.to_thread(self.find, lead_key, domain)

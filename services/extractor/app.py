@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from faststream.nats import NatsMessage
 
 from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
-from services.extractor.sources import iter_source
+from services.extractor.source_process import source_items
 from shared.events import (
     ApiCallsRecorded,
     Envelope,
@@ -20,6 +20,7 @@ from shared.events import (
 )
 from shared.schemas import ApiCall, CompanyRecord, DroppedLead
 from shared.service import Service
+from shared.stored_config import effective_settings
 
 PROGRESS_EVERY_S = 1.0
 
@@ -41,8 +42,11 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
                       stage="extract", causation_id=env.event_id)
     calls: list[ApiCall] = []
     try:
-        items: Iterator[CompanyRecord | str | DroppedLead] = iter_source(
-            request.source, request.filters, settings=service.settings, on_api_call=calls.append, as_json=True
+        settings = service.settings
+        if request.source.startswith("casadosdados"):  # its key may have been saved on the Config page
+            settings = await effective_settings(bus, settings, ["casa_dos_dados_api_key"])
+        items: Iterator[CompanyRecord | str | DroppedLead] = source_items(
+            request.source, request.filters, settings=settings, on_api_call=calls.append
         )
     except ValueError as exc:
         log.error("extract_failed", reason=str(exc))

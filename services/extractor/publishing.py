@@ -6,7 +6,8 @@ it as they come (JSON text from a fast source such as ``cnpj``, else each model'
 batch bigger than the server's max payload is split in halves. ``publish_batches``
 overlaps that with publishing: while batch *n* is acked, batch *n+1* is parsed and encoded.
 Event ids are keyed by (run, batch number), so a re-run publishes the same ids and JetStream's
-``Nats-Msg-Id`` dedup drops them.
+``Nats-Msg-Id`` dedup drops them. A big ``cnpj`` source is parsed by a process of its own
+(``source_process``), so parsing does not take turns with the event loop for the GIL.
 """
 
 from __future__ import annotations
@@ -157,6 +158,9 @@ async def publish_batches(
     finally:
         if not pending.done():
             await asyncio.wait([pending])  # a worker thread cannot be cancelled: let it finish its batch
+        close = getattr(encoder.items, "close", None)
+        if close is not None:  # a source left before its end (cancelled) stops reading now
+            await asyncio.to_thread(close)
         while acks:
             await acks.popleft()
     return completed

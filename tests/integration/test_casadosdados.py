@@ -267,3 +267,34 @@ def test_no_api_key_is_a_source_error(tmp_path: Path) -> None:
     settings = Settings(HUNTER_DATA_DIR=tmp_path, CASA_DOS_DADOS_API_KEY=None)
     with pytest.raises(SourceError, match="CASA_DOS_DADOS_API_KEY"):
         list(iter_source("casadosdados", RunFilters(limit=5), settings=settings))
+
+
+async def test_the_extractor_service_uses_a_key_saved_on_the_config_page(
+        casa: FakeCasa, fresh_nats_url: str, tmp_path: Path) -> None:
+    from hunter.stack import Stack
+    from shared.bus import connect_bus
+    from shared.events import ConfigSaved, RunRequested, Subjects, subject_token
+
+    from .test_extractor_service import _extract_step
+
+    env = {"CASA_DOS_DADOS_BASE_URL": f"http://127.0.0.1:{casa.port}", "CASA_DOS_DADOS_API_KEY": ""}
+    stack = Stack(data_dir=tmp_path / "stack", nats_url=fresh_nats_url, services=["extractor"], gateway=False,
+                  env_extra=env)
+    stack.start()
+    try:
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            refused = RunRequested(run_id="casa-nokey", source="casadosdados", filters=RunFilters(limit=5))
+            await bus.publish(refused, key=(refused.run_id,))
+            failed = await _extract_step(bus, refused.run_id, "completed")
+            assert failed.status == "failed" and "Config page" in failed.message
+
+            await bus.publish(ConfigSaved(key="casa_dos_dados_api_key", value=GOOD_KEY, secret=True),
+                              subject=Subjects.CONFIG_SAVED.format(key=subject_token("casa_dos_dados_api_key")))
+            request = RunRequested(run_id="casa-saved-key", source="casadosdados", filters=RunFilters(limit=5))
+            await bus.publish(request, key=(request.run_id,))
+            done = await _extract_step(bus, request.run_id, "completed")
+            assert done.status == "completed", done.message
+            assert done.counts["extracted"] == 5
+        assert not stack.crashed()
+    finally:
+        stack.stop()

@@ -166,6 +166,18 @@ def test_rows_without_30_columns_are_dropped_as_malformed_and_reading_goes_on(tm
     assert [r.registry_id[:8] for r in _leads(items)] == ["11111111", "33333333"]
 
 
+def test_a_stray_quote_that_takes_in_the_next_line_is_a_malformed_row_not_a_crash(tmp_path: Path) -> None:
+    stray = _q(_estab("22222222", "0001")).replace(b'"contato@x.com.br"', b'"contato"@x.com.br"')
+    lines = [_q(_estab("11111111", "0001")), stray, _q(_estab("33333333", "0001")), _q(_estab("44444444", "0001"))]
+    (tmp_path / "Estabelecimentos0").write_bytes(b"".join(lines))
+    for as_json in (False, True):
+        items = list(iter_cnpj(tmp_path, RunFilters(status=["*"]), as_json=as_json))
+        rejected = [i for i in items if isinstance(i, DroppedLead)]
+        assert [r.reason.code for r in rejected] == ["malformed_row"]  # the lines it took in, as one record
+        [lead] = [i for i in items if not isinstance(i, DroppedLead)]
+        assert "11111111" in (lead if isinstance(lead, str) else lead.registry_id)
+
+
 def test_nul_bytes_and_runs_of_spaces_are_cleaned_and_alphanumeric_cnpjs_kept(tmp_path: Path) -> None:
     row = _estab("12ABC345", "01DE", fantasia="LOJA\x00  DO   ZE ")
     (tmp_path / "Estabelecimentos0").write_bytes(_q(row))

@@ -62,7 +62,7 @@ class CasaClient:
 
     def __init__(self, settings: Settings, on_api_call: ApiCallSink | None, *, transport: Any = None) -> None:
         if not settings.casa_api_key:
-            raise SourceError("casadosdados: no API key; set CASA_DOS_DADOS_API_KEY")
+            raise SourceError("casadosdados: no API key; set CASA_DOS_DADOS_API_KEY or save it on the Config page")
         self.settings = settings
         self.report = on_api_call or (lambda call: None)
         self.http = httpx.Client(
@@ -105,7 +105,8 @@ class CasaClient:
             if status in ok:
                 return response
             if status == 401:
-                raise SourceError("casadosdados: API key refused (401); check CASA_DOS_DADOS_API_KEY")
+                raise SourceError("casadosdados: API key refused (401); check CASA_DOS_DADOS_API_KEY "
+                                  "or the key saved on the Config page")
             if status == 403:
                 raise SourceError(
                     f"casadosdados: Sem saldo para a operação (403): no balance left ({_message(response)})"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from shared.schemas import CompanyRecord, DroppedLead
 from .errors import SourceError
 from .filters import BR_STATUS_BY_CODE, LeadFilter
 from .receita_join import CompanyRows, Establishment, Spill, company_lines, record_runs
-from .receita_json import Encoder, json_encoder
+from .receita_json import json_records
 from .receita_layout import E_CNAE, E_CNAE_SEC, E_MUNICIPIO, E_SITUACAO, E_UF, ESTAB_COLUMNS, file_kind, split_line
 from .receita_records import Builder, company_builder, estab_fields
 from .records import dropped
@@ -239,13 +239,11 @@ def _emit(
         yield build(f, label, line_no, empresa(key), simples(key), socios(key))
 
 
-def _emit_json(
-    establishments: Iterable[Establishment], rows: CompanyRows, encode: Encoder
-) -> Iterator[str | DroppedLead]:
-    empresa, simples, socios = rows.empresas.get, rows.simples.get, rows.socios.get
-    for label, line_no, key, raw in establishments:
-        text = encode(raw, label, line_no, empresa(key), simples(key), socios(key))
-        yield _malformed(label, line_no, raw) if text is None else text
+def _company_rows(files: ReceitaFiles, chunk: list[Establishment]) -> CompanyRows:
+    """The company rows of the establishments of ``chunk``, read whole block by whole block when
+    they are many (a quarter of the publication's establishments or more)."""
+    keys = {m[2] for m in chunk}
+    return CompanyRows.read(files, keys, clean_blocks=4 * len(keys) >= estimated_rows(files["estabelecimentos"]))
 
 
 def estimated_rows(files: list[DataFile]) -> int:
@@ -283,11 +281,9 @@ def iter_cnpj(
     if limit == 0:
         return
     build = company_builder(tables)
+    emit: Callable[[Iterable[Establishment], CompanyRows], Iterator[CompanyRecord | str | DroppedLead]]
     if as_json:
-        encode = json_encoder(tables, build)
-
-        def emit(items: Iterable[Establishment], rows: CompanyRows) -> Iterator[CompanyRecord | str | DroppedLead]:
-            return _emit_json(items, rows, encode)
+        emit = json_records(tables, build, _malformed)
     else:
         def emit(items: Iterable[Establishment], rows: CompanyRows) -> Iterator[CompanyRecord | str | DroppedLead]:
             return _emit(items, rows, build)
@@ -304,10 +300,10 @@ def iter_cnpj(
         if len(chunk) > chunk_size:
             break
     else:
-        yield from emit(chunk, CompanyRows.read(files, {m[2] for m in chunk}))
+        yield from emit(chunk, _company_rows(files, chunk))
         return
     if len(chunk) <= chunk_size:  # the limit was reached
-        yield from emit(chunk, CompanyRows.read(files, {m[2] for m in chunk}))
+        yield from emit(chunk, _company_rows(files, chunk))
         return
     partitions = min(256, max(2, -(-estimated_rows(files["estabelecimentos"]) // chunk_size)))
     with Spill(partitions, spill_dir) as spill:

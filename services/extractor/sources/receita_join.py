@@ -20,6 +20,7 @@ import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -77,21 +78,32 @@ def read_blocks(data: DataFile, size: int = 1 << 20) -> Iterator[bytes]:
 # Bytes a clean line may hold: printable latin-1 but the backslash (what str.isprintable() accepts),
 # plus the line feed between lines.
 _CLEAN_BYTES = bytes(b for b in range(256) if (0x20 <= b < 0x7F or b >= 0xA1) and b not in (0x5C, 0xAD)) + b"\n"
+# what ``translate`` deletes to leave a block's structure: its quotes, separators and line feeds,
+# and whatever byte no clean line holds
+_VALUE_BYTES = bytes(b for b in _CLEAN_BYTES if b not in b'";\n')
+
+
+@lru_cache(maxsize=8)
+def _structure(fields: int) -> bytes:
+    return b'""' + b';""' * (fields - 1)
 
 
 def is_clean_block(body: bytes, lines: int, fields: int) -> bool:
-    """Whether every line of ``body`` (``lines`` lines, no final line feed) starts and ends with a
-    quote, every ``;`` is a quoted separator (``";"``), there are ``fields - 1`` of them and
-    ``2 * fields`` quotes a line on average, and no backslash, control character, padding or run
-    of spaces. Each line's own count of ``;`` is still to check: when it is ``fields - 1``, the
-    line is ``fields`` quoted fields with no quote inside."""
-    separators = (fields - 1) * lines
+    """Whether every line of ``body`` (``lines`` lines, no final line feed) is ``fields`` quoted
+    fields separated by ``;`` whose values need no cleaning: no quote, separator, backslash or
+    control character inside, no padding, no run of spaces.
+
+    Deleting the value bytes leaves the structure, to compare with ``lines`` times the expected
+    one (every line's quotes and separators, in order, and nothing else); counting the separators
+    and line feeds between two quotes then checks that no value byte stands outside quotes."""
+    if body[:1] != b'"' or body[-1:] != b'"':
+        return False
+    structure = _structure(fields)
+    left = body.translate(None, _VALUE_BYTES)
     return (
-        body[:1] == b'"' and body[-1:] == b'"' and body.count(b'"\n"') == lines - 1
-        and body.count(b";") == separators and body.count(b'";"') == separators
-        and body.count(b'"') == 2 * fields * lines
+        len(left) == (len(structure) + 1) * lines - 1 and left == b"\n".join((structure,) * lines)
+        and body.count(b'";"') == (fields - 1) * lines and body.count(b'"\n"') == lines - 1
         and b"  " not in body and b'" ' not in body and b' "' not in body
-        and not body.translate(None, _CLEAN_BYTES)
     )
 
 
@@ -154,24 +166,36 @@ def record_key(raw: bytes) -> bytes | None:
 _FIELDS = {EMPRESA: 7, SIMPLES: 7, SOCIO: 11}
 
 
-def company_lines(files: ReceitaFiles, keys: set[bytes] | None) -> Iterator[list[tuple[int, bytes, bytes | str]]]:
-    """Lists of (kind, key, record) of every Empresas/Simples/Socios row, or of the rows of ``keys``;
-    the record raw, or decoded when its block was found clean (``is_clean_block``)."""
+# (kind, keys, records) of a block of one company file: each record raw, or decoded when its block
+# was found clean (``is_clean_block``)
+CompanyBlock = tuple[int, "list[bytes] | tuple[bytes, ...]", "list[bytes | str] | tuple[bytes | str, ...]"]
+
+
+def company_lines(
+    files: ReceitaFiles, keys: set[bytes] | None, *, clean_blocks: bool | None = None
+) -> Iterator[CompanyBlock]:
+    """Every Empresas/Simples/Socios row, or the rows of ``keys``, a block at a time: (kind, their
+    keys, the records). Clean blocks are taken whole with ``clean_blocks`` (by default when every
+    row is wanted): that pays off when most rows are kept, not for the few of a filtered hunt."""
+    if clean_blocks is None:
+        clean_blocks = keys is None
     for kind_name, kind in _COMPANY_KINDS:
         for data in files[kind_name]:
-            # clean blocks pay off when most rows are kept, not for the few of a filtered hunt
-            for _, run in record_runs(data, _FIELDS[kind] if keys is None else None, decode=False):
-                if type(run) is list:  # a clean block: its lines kept decoded (no cleaning needed)
-                    pairs = ((raw[1:9] if raw[9:12] == b'";"' else record_key(raw), raw) for raw in run)
-                    rows = [(kind, key, raw.decode("latin-1")) for key, raw in pairs
-                            if key is not None and (keys is None or key in keys)]
+            for _, run in record_runs(data, _FIELDS[kind] if clean_blocks else None):
+                if type(run) is list:  # a clean block, decoded as a whole (no cleaning needed)
+                    found = [line[1:9].encode("latin-1") if line[9:12] == '";"' else record_key(line.encode("latin-1"))
+                             for line in run]
+                    if keys is None and None not in found:
+                        yield kind, found, run  # type: ignore[misc]
+                        continue
+                    pairs = [(key, line) for key, line in zip(found, run, strict=True)
+                             if key is not None and (keys is None or key in keys)]
+                    if pairs:
+                        yield kind, [key for key, _ in pairs], [line for _, line in pairs]
                 else:
                     key = record_key(run)  # type: ignore[arg-type]
-                    if key is None or (keys is not None and key not in keys):
-                        continue
-                    rows = [(kind, key, run)]  # type: ignore[list-item]
-                if rows:
-                    yield rows
+                    if key is not None and (keys is None or key in keys):
+                        yield kind, [key], [run]  # type: ignore[list-item]
 
 
 @dataclass
@@ -182,25 +206,28 @@ class CompanyRows:
     simples: dict[bytes, bytes | str] = field(default_factory=dict)
     socios: dict[bytes, list[bytes | str]] = field(default_factory=dict)
 
-    def add_all(self, batches: Iterable[list[tuple[int, bytes, bytes | str]]]) -> CompanyRows:
-        empresas, simples, socios = self.empresas, self.simples, self.socios
-        for kind, key, raw in (row for rows in batches for row in rows):
+    def add_all(self, blocks: Iterable[CompanyBlock]) -> CompanyRows:
+        socios = self.socios
+        for kind, keys, records in blocks:
             if kind == EMPRESA:
-                empresas[key] = raw
+                self.empresas.update(zip(keys, records, strict=True))  # the last row of a key wins
             elif kind == SIMPLES:
-                simples[key] = raw
-            elif key in socios:
-                socios[key].append(raw)
+                self.simples.update(zip(keys, records, strict=True))
             else:
-                socios[key] = [raw]
+                for key, raw in zip(keys, records, strict=True):
+                    rows = socios.get(key)
+                    if rows is None:
+                        socios[key] = [raw]
+                    else:
+                        rows.append(raw)
         return self
 
     @classmethod
-    def read(cls, files: ReceitaFiles, keys: set[bytes]) -> CompanyRows:
-        return cls().add_all(company_lines(files, keys))
+    def read(cls, files: ReceitaFiles, keys: set[bytes], *, clean_blocks: bool | None = None) -> CompanyRows:
+        return cls().add_all(company_lines(files, keys, clean_blocks=clean_blocks))
 
 
-def _load_pickled(fh: IO[bytes]) -> Iterator[list[tuple]]:  # type: ignore[type-arg]
+def _load_pickled(fh: IO[bytes]) -> Iterator[tuple]:  # type: ignore[type-arg]
     while True:
         try:
             yield pickle.load(fh)
@@ -209,7 +236,10 @@ def _load_pickled(fh: IO[bytes]) -> Iterator[list[tuple]]:  # type: ignore[type-
 
 
 class _Partitioned:
-    """``n`` append-only files of pickled lists, buffered in memory up to ``flush_at`` items each."""
+    """``n`` append-only files of pickled lists, buffered in memory up to ``flush_at`` items each.
+
+    A list of tuples is pickled column by column (a tuple of its columns): five times faster to
+    write and half the time to read than tuple by tuple."""
 
     def __init__(self, root: Path, prefix: str, n: int, flush_at: int) -> None:
         self.paths = [root / f"{prefix}{i}" for i in range(n)]
@@ -229,18 +259,19 @@ class _Partitioned:
         if self.pending >= self.flush_at:
             for buf, fh in zip(buffers, self.files, strict=True):
                 if len(buf) >= self.flush_at:
-                    pickle.dump(buf, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                    pickle.dump(tuple(zip(*buf, strict=True)), fh, protocol=pickle.HIGHEST_PROTOCOL)
                     buf.clear()
             self.pending = 0
 
     def close(self) -> None:
         for buf, fh in zip(self.buffers, self.files, strict=True):
             if buf:
-                pickle.dump(buf, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(tuple(zip(*buf, strict=True)), fh, protocol=pickle.HIGHEST_PROTOCOL)
                 buf.clear()
             fh.close()
 
-    def read(self, i: int) -> Iterator[list[tuple]]:  # type: ignore[type-arg]
+    def read(self, i: int) -> Iterator[tuple[tuple, ...]]:  # type: ignore[type-arg]
+        """The items of partition ``i``, in the order added, as columns: a tuple per member."""
         with self.paths[i].open("rb", buffering=1 << 20) as fh:
             yield from _load_pickled(fh)
         self.paths[i].unlink()
@@ -257,13 +288,14 @@ class Spill:
         root = Path(self._tmp.name)
         flush_at = max(256, self.BUFFERED_ITEMS // self.n)
         self.establishments = _Partitioned(root, "e", self.n, flush_at)
-        self.companies = _Partitioned(root, "c", self.n, flush_at)
+        # (key, record) items, a side per kind of company file: EMPRESA, SIMPLES, SOCIO
+        self.companies = [_Partitioned(root, f"c{kind}-", self.n, max(256, flush_at // 3)) for kind in range(3)]
 
     def __enter__(self) -> Spill:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for side in (self.establishments, self.companies):
+        for side in (self.establishments, *self.companies):
             for fh in side.files:
                 fh.close()
         self._tmp.cleanup()
@@ -271,14 +303,18 @@ class Spill:
     def add_establishments(self, items: Iterable[Establishment]) -> None:
         self.establishments.add(items, 2)
 
-    def add_company_rows(self, batches: Iterable[list[tuple[int, bytes, bytes | str]]]) -> None:
-        for rows in batches:
-            self.companies.add(rows, 1)
+    def add_company_rows(self, blocks: Iterable[CompanyBlock]) -> None:
+        for kind, keys, records in blocks:
+            self.companies[kind].add(zip(keys, records, strict=True), 0)
 
     def joined(self) -> Iterator[tuple[CompanyRows, Iterator[Establishment]]]:
         """Per partition: its company rows and an iterator over its establishments (file order)."""
         self.establishments.close()
-        self.companies.close()
+        for side in self.companies:
+            side.close()
         for i in range(self.n):
-            rows = CompanyRows().add_all(self.companies.read(i))
-            yield rows, (item for items in self.establishments.read(i) for item in items)  # type: ignore[misc]
+            rows = CompanyRows()
+            for kind, side in enumerate(self.companies):
+                rows.add_all((kind, keys, records) for keys, records in side.read(i))
+            yield rows, (item for columns in self.establishments.read(i)  # type: ignore[misc]
+                         for item in zip(*columns, strict=True))

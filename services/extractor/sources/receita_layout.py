@@ -73,4 +73,7 @@ def split_line(line: str, expected: int) -> list[str]:
     """Fields of one record: a fast split for the usual fully-quoted line, ``csv`` otherwise."""
     if line.count('"') == 2 * expected and line[:1] == '"' and line[-1:] == '"':
         return line[1:-1].split('";"')
-    return next(csv.reader([line], delimiter=";", quotechar='"'), [])
+    try:
+        return next(csv.reader([line], delimiter=";", quotechar='"'), [])
+    except csv.Error:  # a stray quote took in the next line: no columns to trust (a malformed row)
+        return []
