@@ -1,6 +1,10 @@
 """Cleaner: when a run's extraction completes, clean the whole run (run-level dedup and repeated
 phones need every lead of the run, and the vault is asked once what it already knows about the
-run's phones and companies) -> batches of ``lead.cleaned`` and ``lead.rejected``."""
+run's phones and companies) -> batches of ``lead.cleaned`` and ``lead.rejected``.
+
+The per-record work (ids checked, phones and e-mails parsed) is done on each ``lead.extracted``
+batch as it is published (``batch_prefetch``); the step's handler takes the prepared batches
+(reading from the stream whatever was not seen) and does the run-level rest."""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from faststream.nats import NatsMessage
 from sqlalchemy.engine import Engine
 
 from services.cleaner import records
-from services.cleaner.batch_codec import encode_batches, max_event_bytes, publish_encoded, read_batches
-from services.cleaner.logic import VaultLookup, VaultMatches, clean_run, gc_paused
+from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, encode_batches, max_event_bytes
+from services.cleaner.batch_prefetch import BatchPrefetch
+from services.cleaner.logic import Prepared, VaultLookup, VaultMatches, gc_paused, plan_cleaning, prepare_records
 from services.cleaner.vault_contacts import lookup_vault, vault_exists
 from services.projector.db import make_engine
 from shared.events import (
@@ -29,6 +34,24 @@ service = Service("cleaner")
 app = service.app
 _vault_engine: Engine | None = None
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
+
+
+def prepare_batch(_: None, batch: records.LeadsExtracted) -> list[Prepared]:
+    return prepare_records(batch.companies)
+
+
+extracted: BatchPrefetch[records.LeadsExtracted, None, list[Prepared]] = BatchPrefetch(
+    Subjects.LEAD_EXTRACTED.format(run_id="*"), records.LeadsExtracted, prepare_batch)
+
+
+@app.after_startup
+async def start_prefetch() -> None:
+    await extracted.start(service.bus)
+
+
+@app.on_shutdown
+async def stop_prefetch() -> None:
+    await extracted.stop()
 
 
 def vault_lookup(run: str) -> VaultLookup:
@@ -50,9 +73,12 @@ def vault_lookup(run: str) -> VaultLookup:
 async def on_extract_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
+    if step.status in ("failed", "cancelled"):
+        extracted.forget(step.run_id)
     if step.status != "completed":
         return
     if await cancelled(step.run_id):
+        extracted.forget(step.run_id)
         await publish_run_cancelled(service.bus, step.run_id, stage="clean", causation_id=env.event_id)
         return
     with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
@@ -63,26 +89,33 @@ async def clean(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
     await bus.publish(RunStep(run_id=run, stage="clean", status="started"), key=(run, "clean", "started"),
                       stage="clean", causation_id=cause.event_id)
-    # the run as records mirrors (msgspec): decoded, cleaned and encoded without pydantic
-    batches = await read_batches(bus, Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run)),
-                                 records.LeadsExtracted)
-    companies = [company for batch in batches for company in batch.companies]
+    # the run as records mirrors (msgspec), prepared batch by batch as they were published
+    batches = await extracted.take(bus, Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run)), run)
+    prepared = [record for batch in batches for record in batch]
     del batches
-    with tracer("cleaner").start_as_current_span("clean_run", attributes={"run_id": run, "leads": len(companies)}):
-        result = await asyncio.to_thread(
-            clean_run, companies, repeated_phone_threshold=service.settings.repeated_phone_threshold,
+    limit, cause_id = max_event_bytes(bus), cause.event_id
+    with tracer("cleaner").start_as_current_span("clean_run", attributes={"run_id": run, "leads": len(prepared)}):
+        cleaning = await asyncio.to_thread(
+            plan_cleaning, prepared, repeated_phone_threshold=service.settings.repeated_phone_threshold,
             vault=vault_lookup(run),
         )
-    for lead in result.leads:
-        lead.trace_id = lead_trace_id(run, lead.lead_key)
-    limit, cause_id = max_event_bytes(bus), cause.event_id
-    await publish_encoded(bus, [
-        *encode_batches(result.leads, lambda n, leads: records.LeadsCleaned(run_id=run, batch=n, leads=leads),
-                        size=size, max_bytes=limit, key=lambda n: (run, n), causation_id=cause_id),
-        *encode_batches(result.dropped,
-                        lambda n, dropped: records.LeadsRejected(run_id=run, stage="clean", batch=n, rejected=dropped),
-                        size=size, max_bytes=limit, key=lambda n: (run, "clean", n), causation_id=cause_id),
-    ])
-    service.log.info("clean_completed", run_id=run, **result.counts)
-    await bus.publish(RunStep(run_id=run, stage="clean", status="completed", counts=result.counts),
+        del prepared
+        # each batch of leads is published while the next is built: the scorer starts on the first
+        publisher = EncodedPublisher(bus)
+        cleaned = BatchEncoder(lambda n, leads: records.LeadsCleaned(run_id=run, batch=n, leads=leads),
+                               size=size, max_bytes=limit, key=lambda n: (run, n), causation_id=cause_id)
+        for start in range(0, len(cleaning), size):
+            leads = cleaning.build(start, start + size)
+            for lead in leads:
+                lead.trace_id = lead_trace_id(run, lead.lead_key)
+            await publisher.send(cleaned.add(leads))
+            await asyncio.sleep(0)  # the connection's reader and writer go on between batches
+        await publisher.send(cleaned.flush())
+        counts = cleaning.finish()
+    await publisher.send(encode_batches(
+        cleaning.dropped, lambda n, out: records.LeadsRejected(run_id=run, stage="clean", batch=n, rejected=out),
+        size=size, max_bytes=limit, key=lambda n: (run, "clean", n), causation_id=cause_id))
+    await publisher.acked()
+    service.log.info("clean_completed", run_id=run, **counts)
+    await bus.publish(RunStep(run_id=run, stage="clean", status="completed", counts=counts),
                       key=(run, "clean", "completed"), stage="clean", causation_id=cause.event_id)

@@ -80,6 +80,19 @@ def decode_mirror(data: bytes, cls: type[T]) -> T:
     return to_struct(decode_as(data, EVENT_TYPES[cls.TYPE]), cls)  # type: ignore[attr-defined, no-any-return]
 
 
+def decode_mirror_raw(data: bytes, cls: type[T], raw_cls: type[Any]) -> tuple[T, Any | None]:
+    """:func:`decode_mirror`, plus the same event as ``raw_cls`` (its records left as JSON,
+    ``msgspec.Raw``) when msgspec took it as it stands; None when it went the pydantic way
+    (coerced, upcast: its JSON is not what the mirror would write)."""
+    try:
+        env = _mirror_decoder(cls).decode(data)
+        if env.type == cls.TYPE and env.version == cls.VERSION:  # type: ignore[attr-defined]
+            return env.payload, _mirror_decoder(raw_cls).decode(data).payload
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    return decode_mirror(data, cls), None
+
+
 class Encoded(NamedTuple):
     subject: str
     envelope: Envelope  # metadata only (empty payload): ids and headers
@@ -144,6 +157,48 @@ def encode_event(
     return Encoded(subject_for(event, **tokens), meta, data, event)
 
 
+class BatchEncoder:
+    """:func:`encode_batches` fed piece by piece: ``add`` items as they are made, take the batches
+    that are full, ``flush`` the rest at the end. The batches are the same as ``encode_batches``
+    gives for all the items at once (a batch only ever looks at the next ``size`` items)."""
+
+    def __init__(self, make: Callable[[int, list[Any]], Any], *, size: int, max_bytes: int,
+                 key: Callable[[int], tuple[object, ...]], causation_id: str | None = None) -> None:
+        self.make, self.size, self.max_bytes, self.key, self.causation_id = make, size, max_bytes, key, causation_id
+        self.batches = 0
+        self._pending: list[Any] = []
+        self._start = 0  # items before this one in _pending are encoded already
+
+    def add(self, items: Iterable[Any]) -> list[Encoded]:
+        if self._start:
+            del self._pending[:self._start]
+            self._start = 0
+        self._pending.extend(items)
+        out = []
+        while len(self._pending) - self._start >= self.size:
+            out.append(self._next())
+        return out
+
+    def flush(self) -> list[Encoded]:
+        out = []
+        while len(self._pending) > self._start:
+            out.append(self._next())
+        return out
+
+    def _next(self) -> Encoded:
+        items, start = self._pending, self._start
+        count = min(self.size, len(items) - start)
+        while True:
+            encoded = encode_event(self.make(self.batches, items[start:start + count]), key=self.key(self.batches),
+                                   causation_id=self.causation_id)
+            if len(encoded.data) <= self.max_bytes or count == 1:
+                break
+            count = max(1, min(count - 1, int(count * 0.9 * self.max_bytes / len(encoded.data))))
+        self._start += count
+        self.batches += 1
+        return encoded
+
+
 def encode_batches(
     items: Sequence[T],
     make: Callable[[int, list[T]], Any],  # an Event or a batch event's records mirror
@@ -159,19 +214,8 @@ def encode_batches(
     content only, so batch numbers and event ids stay deterministic. A single item over the limit
     is left to fail at publish (and be dead-lettered).
     """
-    out: list[Encoded] = []
-    start = 0
-    while start < len(items):
-        count = min(size, len(items) - start)
-        while True:
-            encoded = encode_event(make(len(out), list(items[start:start + count])), key=key(len(out)),
-                                   causation_id=causation_id)
-            if len(encoded.data) <= max_bytes or count == 1:
-                break
-            count = max(1, min(count - 1, int(count * 0.9 * max_bytes / len(encoded.data))))
-        out.append(encoded)
-        start += count
-    return out
+    encoder = BatchEncoder(make, size=size, max_bytes=max_bytes, key=key, causation_id=causation_id)
+    return [*encoder.add(items), *encoder.flush()]
 
 
 def max_event_bytes(bus: Bus) -> int:
@@ -195,14 +239,35 @@ async def publish_encoded(bus: Bus, items: Iterable[Encoded]) -> int:
     A service's bus that observes what it publishes (metrics, per-lead spans: ``_observe``) still
     sees every event.
     """
-    observe = getattr(bus, "_observe", None)
-    futures = []
-    for item in items:
-        if callable(observe):
-            observe(item.event)
-        futures.append(
-            await bus.js.publish_async(item.subject, item.data, stream=bus.stream, headers=_headers(item.envelope))
-        )
-    if futures:
-        await asyncio.gather(*futures)
-    return len(futures)
+    publisher = EncodedPublisher(bus)
+    await publisher.send(items)
+    return await publisher.acked()
+
+
+class EncodedPublisher:
+    """Pre-encoded events published as they come (``send``), their acks awaited at the end (``acked``)."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        observe = getattr(bus, "_observe", None)
+        self._observe = observe if callable(observe) else None
+        self._futures: list[asyncio.Future[Any]] = []
+
+    async def send(self, items: Iterable[Encoded]) -> None:
+        bus, observe = self.bus, self._observe
+        for item in items:
+            if observe is not None:
+                observe(item.event)
+            self._futures.append(
+                await bus.js.publish_async(item.subject, item.data, stream=bus.stream, headers=_headers(item.envelope))
+            )
+            # let the connection write and read (acks, heartbeats) between big events: a loop that
+            # never yields makes the server drop the connection as a slow consumer, with the acks
+            await asyncio.sleep(0)
+
+    async def acked(self, timeout: float = 300.0) -> int:
+        """Wait for every ack; an ack that never comes (its connection dropped) raises
+        ``TimeoutError`` (the handler is retried, and the stream's dedup drops what it has)."""
+        if self._futures:
+            await asyncio.wait_for(asyncio.gather(*self._futures), timeout)
+        return len(self._futures)

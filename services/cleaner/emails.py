@@ -79,10 +79,18 @@ def split_raw_emails(raw: str) -> list[str]:
     return [part.strip() for part in _MULTI_SEPARATORS.split(raw) if part.strip()]
 
 
+_TWO_LABEL_SUFFIXES = frozenset(s for s in _PUBLIC_SUFFIXES if s.count(".") == 2)
+_ONE_LABEL_SUFFIXES = frozenset(s for s in _PUBLIC_SUFFIXES if s.count(".") == 1)
+
+
 def _registrable_label(domain: str) -> str:
-    for suffix in _PUBLIC_SUFFIXES:
-        if domain.endswith(suffix) and len(domain) > len(suffix):
-            return domain[: -len(suffix)].rsplit(".", 1)[-1]
+    """The label in front of the public suffix (the first of ``_PUBLIC_SUFFIXES`` that matches:
+    the two-label ones come first)."""
+    labels = domain.rsplit(".", 3)  # a suffix matches only with something in front of it
+    if len(labels) >= 3 and (len(labels) > 3 or labels[-3]) and f".{labels[-2]}.{labels[-1]}" in _TWO_LABEL_SUFFIXES:
+        return labels[-3]
+    if len(labels) >= 2 and (len(labels) > 2 or labels[-2]) and f".{labels[-1]}" in _ONE_LABEL_SUFFIXES:
+        return labels[-2]
     return domain.rsplit(".", 2)[-2] if domain.count(".") >= 1 else domain
 
 

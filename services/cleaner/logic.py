@@ -15,6 +15,9 @@ Steps:
 Leads come out sorted by lead_key, dropped leads by (lead_key, reason code, source line).
 Records in, records out of the same kind: ``shared.schemas`` models, or their msgspec mirrors
 (``services.cleaner.records``) that the service decodes from the wire.
+The per-record part (steps 1 and 3, and the MEI test) is ``prepare_records``, which the service
+runs on each batch as it arrives; ``plan_cleaning`` does the run-level rest and ``RunCleaning``
+builds the leads batch by batch. ``clean_run`` is the three in a row.
 Invariant: counts["in"] == counts["out"] + dropped_invalid_registry_id + dropped_mei + dropped_duplicate.
 """
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -106,6 +110,8 @@ class _Draft:
     invalid_phones: list[str] = field(default_factory=list)
     invalid_emails: list[str] = field(default_factory=list)
     merged_from: list[str] = field(default_factory=list)
+    corporate: tuple[str, ...] = ()  # the addresses of ``emails`` that are not free-mail, in order
+    mei: Any = None  # flags.mei_reason of the company (None: not a MEI)
 
     @property
     def lead_key(self) -> str:
@@ -151,34 +157,82 @@ def _draft(company: Any) -> _Draft:
                 draft.invalid_emails.append(raw)
             elif parsed_email.address not in emails:
                 emails[parsed_email.address] = parsed_email
+    if emails:
+        draft.corporate = tuple(a for a, e in emails.items() if not e.free_mail)
+    draft.mei = mei_reason(company)
     return draft
 
 
-def _absorb(survivor: _Draft, other: _Draft) -> None:
+def _absorbed(survivor: _Draft, other: _Draft) -> _Draft:
+    """The survivor with the other lead's contacts and keys (a new draft: prepared drafts are shared)."""
+    merged = _Draft(survivor.company, dict(survivor.phones), dict(survivor.emails), list(survivor.invalid_phones),
+                    list(survivor.invalid_emails), list(survivor.merged_from))
     for e164, value in other.phones.items():
-        survivor.phones.setdefault(e164, value)
+        merged.phones.setdefault(e164, value)
     for address, value in other.emails.items():
-        survivor.emails.setdefault(address, value)
-    survivor.invalid_phones.extend(other.invalid_phones)
-    survivor.invalid_emails.extend(other.invalid_emails)
-    survivor.merged_from.append(other.lead_key)
-    survivor.merged_from.extend(other.merged_from)
+        merged.emails.setdefault(address, value)
+    merged.invalid_phones.extend(other.invalid_phones)
+    merged.invalid_emails.extend(other.invalid_emails)
+    merged.merged_from.append(other.lead_key)
+    merged.merged_from.extend(other.merged_from)
+    merged.corporate = tuple(a for a, e in merged.emails.items() if not e.free_mail)
+    merged.mei = survivor.mei
+    return merged
 
 
-def _normalise_ids(k: ModuleType, companies: list[Any], dropped: list[Any]) -> dict[str, list[Any]]:
-    by_key: dict[str, list[Any]] = {}
+@dataclass(slots=True)
+class Prepared:
+    """One company record checked on its own: its lead key and contacts, or why it is dropped.
+
+    What ``prepare_records`` computes per record needs no other record of the run, so a service
+    prepares each batch as it arrives and :func:`clean_prepared` does only the run-level rest."""
+
+    key: str | None  # None: invalid registry id (``dropped`` says why)
+    company: Any  # the record, its id normalised
+    draft: _Draft | None = None
+    dropped: Any = None
+
+
+def prepare_records(companies: list[Any]) -> list[Prepared]:
+    """Steps 1 and 3 per record: registry id checked and normalised, phones and e-mails parsed."""
+    k = kind_of(companies[0]) if companies else _records
+    out: list[Prepared] = []
     for company in companies:
         country = (company.country or "BR").upper()
         try:
             registry_id = normalize_registry_id(country, company.registry_id)
         except InvalidRegistryId as exc:
-            dropped.append(_dropped(k, company, "invalid_registry_id", str(exc)))
+            out.append(Prepared(None, company, dropped=_dropped(k, company, "invalid_registry_id", str(exc))))
             continue
         key = f"{country}:{registry_id}"
         if key != company.lead_key or registry_id != company.registry_id or country != company.country:
             company = replace(company, lead_key=key, registry_id=registry_id, country=country)
-        by_key.setdefault(key, []).append(company)
-    return by_key
+        out.append(Prepared(key, company, _draft(company)))
+    return out
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+def pause_gc() -> None:
+    """Pause the cyclic garbage collector until the matching :func:`resume_gc` (calls nest, from
+    any thread: the collector runs again when the last pause ends, if it ran before the first)."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+
+
+def resume_gc() -> None:
+    global _gc_pauses
+    with _gc_lock:
+        _gc_pauses -= 1
+        if _gc_pauses == 0 and _gc_was_enabled:
+            gc.enable()
 
 
 @contextmanager
@@ -189,13 +243,11 @@ def gc_paused() -> Iterator[None]:
     collector's full passes rescan every live object and cost ~60% of the run (measured on 50k
     leads). Nothing here creates reference cycles; reference counting frees everything as usual.
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    pause_gc()
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        resume_gc()
 
 
 def clean_run(
@@ -210,50 +262,119 @@ def clean_run(
     ``vault`` is called once, with the run's phones and lead keys, when the run's contacts are known.
     """
     with gc_paused():
-        return _clean_run(companies, repeated_phone_threshold, known_phones, vault)
+        return _clean_run(prepare_records(companies), repeated_phone_threshold, known_phones, vault)
+
+
+def clean_prepared(
+    prepared: list[Prepared],
+    *,
+    repeated_phone_threshold: int = 3,
+    known_phones: dict[str, int] | None = None,
+    vault: VaultLookup | None = None,
+) -> CleaningResult:
+    """``clean_run`` of the records ``prepare_records`` prepared (in run order, batch after batch):
+    the same result. The prepared records are not changed (they may be cached and read again)."""
+    with gc_paused():
+        return _clean_run(prepared, repeated_phone_threshold, known_phones, vault)
 
 
 def _clean_run(
-    companies: list[Any],
+    prepared: list[Prepared],
     repeated_phone_threshold: int,
     known_phones: dict[str, int] | None,
     vault: VaultLookup | None,
 ) -> CleaningResult:
+    cleaning = plan_cleaning(prepared, repeated_phone_threshold=repeated_phone_threshold, known_phones=known_phones,
+                             vault=vault)
+    leads = cleaning.build(0, len(cleaning))
+    return CleaningResult(leads=leads, dropped=cleaning.dropped, counts=cleaning.finish())
+
+
+class RunCleaning:
+    """A run cleaned up to its leads, which are built on demand, in lead_key order: a service
+    encodes and publishes one batch while the next is built. ``build`` every lead (once, in
+    order), then ``finish`` for the counts; ``dropped`` is sorted by then."""
+
+    def __init__(self, drafts: dict[str, _Draft], context: _RunContext, dropped: list[Any]) -> None:
+        self._drafts, self._context, self.dropped = drafts, context, dropped
+        self.keys = sorted(drafts)
+        self.counts = context.counts
+        self._built = 0
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def build(self, start: int, stop: int) -> list[Any]:
+        drafts, context = self._drafts, self._context
+        leads = [_build_lead(drafts[key], context) for key in self.keys[start:stop]]
+        self._built += len(leads)
+        return leads
+
+    def finish(self) -> dict[str, int]:
+        counts, dropped = self.counts, self.dropped
+        counts["phones_in"] = counts["phones_valid"] + counts["phones_invalid"]
+        counts["emails_in"] = counts["emails_valid"] + counts["emails_invalid"]
+        counts["out"] = self._built
+        for d in dropped:
+            counts[f"dropped_{d.reason.code}"] = counts.get(f"dropped_{d.reason.code}", 0) + 1
+        dropped.sort(key=lambda d: (d.lead_key or "", d.reason.code, d.source_file or "", d.source_line or -1))
+        return counts
+
+
+def plan_cleaning(
+    prepared: list[Prepared],
+    *,
+    repeated_phone_threshold: int = 3,
+    known_phones: dict[str, int] | None = None,
+    vault: VaultLookup | None = None,
+) -> RunCleaning:
+    """Steps 1-6 over the prepared records of a run (call with the GC paused: ``gc_paused``);
+    the leads themselves are built by :meth:`RunCleaning.build`."""
     counts = dict.fromkeys(COUNT_KEYS, 0)
-    counts["in"] = len(companies)
+    counts["in"] = len(prepared)
     dropped: list[Any] = []
-    k = kind_of(companies[0]) if companies else _records
+    k = kind_of(prepared[0].company) if prepared else _records
 
-    # 1-3: ids, same-key merge, contacts.
+    # 1-3: ids, same-key merge, contacts (per record: prepare_records).
+    by_key: dict[str, list[Prepared]] = {}
+    for p in prepared:
+        if p.key is None:
+            dropped.append(p.dropped)
+        elif p.key in by_key:
+            by_key[p.key].append(p)
+        else:
+            by_key[p.key] = [p]
     drafts: dict[str, _Draft] = {}
-    for key, records in _normalise_ids(k, companies, dropped).items():
-        company, merged_away = merge_records(records) if len(records) > 1 else (records[0], ())
-        draft = _draft(company)
-        for record in merged_away:
-            dropped.append(_dropped(k, record, "duplicate", f"merged into {key}", lead_key=key))
-            draft.merged_from.append(key)
-        drafts[key] = draft
-
-    # 4: MEI.
     mei_drafts: list[_Draft] = []
-    for key in list(drafts):
-        reason = mei_reason(drafts[key].company)
-        if reason is not None:
-            draft = drafts.pop(key)
+    for key, group in by_key.items():
+        if len(group) == 1:
+            draft = group[0].draft  # type: ignore[assignment]
+        else:
+            company, merged_away = merge_records([p.company for p in group])
+            draft = _draft(company)
+            for record in merged_away:
+                dropped.append(_dropped(k, record, "duplicate", f"merged into {key}", lead_key=key))
+                draft.merged_from.append(key)
+        # 4: MEI (mei_reason, from the draft).
+        if draft.mei is not None:
             mei_drafts.append(draft)
-            dropped.append(_dropped(k, draft.company, reason.code, reason.detail))
+            dropped.append(_dropped(k, draft.company, draft.mei.code, draft.mei.detail))
+        else:
+            drafts[key] = draft
 
     # 5: same corporate e-mail + same legal name. Only addresses seen on 2+ leads can match.
-    address_leads = Counter(a for d in drafts.values() for a, e in d.emails.items() if not e.free_mail)
+    address_leads = Counter(a for d in drafts.values() for a in d.corporate)
     candidates: dict[str, tuple[bool, list[str]]] = {}
     for key, draft in drafts.items():
-        shared = [a for a, e in draft.emails.items() if not e.free_mail and address_leads[a] > 1]
+        if not draft.corporate:
+            continue
+        shared = [a for a in draft.corporate if address_leads[a] > 1]
         name = normalize_legal_name(draft.company.legal_name) if shared else ""
         if name:
             candidates[key] = (draft.company.head_office is True, [f"{a}|{name}" for a in shared])
     for merged_key, survivor_key in sorted(find_duplicates(candidates).items()):
         other = drafts.pop(merged_key)
-        _absorb(drafts[survivor_key], other)
+        drafts[survivor_key] = _absorbed(drafts[survivor_key], other)
         dropped.append(_dropped(k, other.company, "duplicate", f"merged into {survivor_key}"))
 
     # 6: shared phones and e-mails across the run's distinct companies (MEI rows included).
@@ -264,9 +385,8 @@ def _clean_run(
     for draft in (*drafts.values(), *mei_drafts):
         for e164 in draft.phones:
             phone_companies[e164] = phone_get(e164, 0) + 1
-        for a, e in draft.emails.items():
-            if not e.free_mail:
-                email_companies[a] = email_get(a, 0) + 1
+        for a in draft.corporate:
+            email_companies[a] = email_get(a, 0) + 1
         activity = draft.company.activity_main
         if activity and activity.startswith("69") and is_accounting_activity(activity):
             for e164 in draft.phones:
@@ -274,7 +394,11 @@ def _clean_run(
                     accounting_phones[e164] = draft.lead_key
     matches = VaultMatches(known_phones=dict(known_phones or {}))
     if vault is not None:
-        run_keys = {key for d in (*drafts.values(), *mei_drafts) for key in (d.lead_key, *d.merged_from)}
+        run_keys = set(drafts)  # a draft's key is its lead_key
+        for d in (*drafts.values(), *mei_drafts):
+            if d.merged_from:
+                run_keys.update(d.merged_from)
+        run_keys.update(d.lead_key for d in mei_drafts)
         run_keys.update(d.lead_key for d in dropped if d.lead_key)
         found = vault(set(phone_companies), run_keys)
         for e164, n in found.known_phones.items():
@@ -287,14 +411,7 @@ def _clean_run(
 
     context = _RunContext(phone_companies, email_companies, accounting_phones, repeated_phone_threshold, counts,
                           matches.known_leads, k)
-    leads = [_build_lead(drafts[key], context) for key in sorted(drafts)]
-    counts["phones_in"] = counts["phones_valid"] + counts["phones_invalid"]
-    counts["emails_in"] = counts["emails_valid"] + counts["emails_invalid"]
-    counts["out"] = len(leads)
-    for d in dropped:
-        counts[f"dropped_{d.reason.code}"] = counts.get(f"dropped_{d.reason.code}", 0) + 1
-    dropped.sort(key=lambda d: (d.lead_key or "", d.reason.code, d.source_file or "", d.source_line or -1))
-    return CleaningResult(leads=leads, dropped=dropped, counts=counts)
+    return RunCleaning(drafts, context, dropped)
 
 
 @dataclass(slots=True)

@@ -51,9 +51,12 @@ _KINDS: dict[int, PhoneKind] = {
 }
 
 
+_SEPARATOR_CHARS = frozenset("/;,|oOeE")  # a field without any of these holds one number at most
+
+
 def split_raw_phones(raw: str) -> list[str]:
     """One registry field may hold several numbers: "11 3333-4444 / 11 98765-4321"."""
-    if _MULTI_SEPARATORS.search(raw) is None:
+    if _SEPARATOR_CHARS.isdisjoint(raw) or _MULTI_SEPARATORS.search(raw) is None:
         return [raw.strip()] if raw.strip() else []
     return [part.strip() for part in _MULTI_SEPARATORS.split(raw) if part.strip()]
 

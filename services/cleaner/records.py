@@ -173,6 +173,45 @@ class LeadsScored(_Batch, kw_only=True):
     leads: list[ScoredLead]
 
 
+# ---- wire-only forms: a lead passed through as the JSON it arrived as ---------------------------
+
+
+class ScoredLeadOnWire(_Record, kw_only=True):
+    """``ScoredLead`` whose lead is the cleaned lead's JSON as it was read (``msgspec.Raw``):
+    written back as the same bytes instead of being encoded again (same JSON as ``ScoredLead``
+    for a lead the cleaner wrote)."""
+
+    lead: msgspec.Raw
+    score: int
+    reasons: list[Reason] = []
+    rank: int = 0
+    enrich: bool = False
+    bucket: str | None = None
+
+    @property
+    def lead_key(self) -> str:
+        return _LEAD_KEY.decode(self.lead).company.lead_key  # type: ignore[no-any-return]
+
+
+class LeadsScoredOnWire(_Batch, kw_only=True):
+    TYPE: ClassVar[str] = "LeadsScored"
+    SUBJECT: ClassVar[str] = "lead.scored.{run_id}"
+    run_id: str
+    batch: int
+    icp: str
+    leads: list[ScoredLeadOnWire]
+
+
+class LeadsCleanedRaw(_Batch, kw_only=True):
+    """``LeadsCleaned`` with each lead left as its JSON (read alongside the decoded batch)."""
+
+    TYPE: ClassVar[str] = "LeadsCleaned"
+    SUBJECT: ClassVar[str] = "lead.cleaned.{run_id}"
+    run_id: str
+    batch: int
+    leads: list[msgspec.Raw]
+
+
 def kind_of(record: object) -> ModuleType:
     """The module whose record classes match ``record``'s kind: this one or ``shared.schemas``."""
     return _THIS if isinstance(record, msgspec.Struct) else schemas
@@ -207,5 +246,14 @@ def dump_json(record: Any) -> bytes:
     return record.model_dump_json().encode()  # type: ignore[no-any-return]
 
 
+class _KeyOnly(msgspec.Struct):
+    lead_key: str
+
+
+class _LeadKeyOnly(msgspec.Struct):
+    company: _KeyOnly
+
+
 _ENCODER = msgspec.json.Encoder()
+_LEAD_KEY = msgspec.json.Decoder(_LeadKeyOnly)
 this_module = _THIS = __import__(__name__, fromlist=["_"])

@@ -5,23 +5,28 @@ A run's ICP is resolved when v1 starts: the latest saved profile of that name on
 it (per process). The run's rescoring is complete when the stream holds as many ``lead.rescored.<run>`` events
 as leads sent to enrichment; the count is read from the stream, so replicas and restarts
 agree on it.
+
+v1 scores each ``lead.cleaned`` batch as the cleaner publishes it (``batch_prefetch``); the step's
+handler ranks the whole run and writes each cleaned lead's JSON back as it read it, unencoded.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
+import msgspec
 from faststream.nats import NatsMessage
 
 from services.cleaner import records
-from services.cleaner.batch_codec import encode_batches, max_event_bytes, publish_encoded, read_batches
+from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
+from services.cleaner.batch_prefetch import BatchPrefetch
 from services.cleaner.logic import gc_paused
 from services.scorer.enrich_counts import enrichment_counts
 from services.scorer.icp import IcpProfile
 from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
-from services.scorer.logic import score_leads, score_v2
+from services.scorer.logic import RunScorer, score_v2
 from shared.events import (
     EnrichmentRequested,
     Envelope,
@@ -46,6 +51,7 @@ _icp_cache: dict[tuple[str, int], IcpProfile] = {}  # (name, seq of the saved ev
 _run_cache: dict[str, RunIcp] = {}
 _RUN_CACHE_MAX = 256
 _rescore_started: dict[str, None] = {}  # runs whose rescore `started` step this process has published
+_scorers: dict[str, RunScorer] = {}
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
@@ -75,13 +81,57 @@ async def run_icp(run: str, *, refresh: bool = False) -> RunIcp:
     return _run_cache[run]
 
 
+async def run_scorer(run: str) -> RunScorer:
+    """The run's v1 scorer for its current profile (a new one when the profile changed)."""
+    icp, as_of, _ = await run_icp(run)
+    scorer = _scorers.get(run)
+    if scorer is None or scorer.icp is not icp or scorer.as_of != as_of:
+        if len(_scorers) >= _RUN_CACHE_MAX:
+            _scorers.pop(next(iter(_scorers)))
+        _scorers[run] = scorer = RunScorer(icp, as_of)
+    return scorer
+
+
+V1 = list[tuple[records.CleanedLead, int, list[records.Reason]]]
+Cleaned = tuple[records.LeadsCleaned, records.LeadsCleanedRaw | None]  # the batch, and its leads' JSON
+
+
+def decode_cleaned(data: bytes) -> Cleaned:
+    return decode_mirror_raw(data, records.LeadsCleaned, records.LeadsCleanedRaw)
+
+
+def score_batch(scorer: RunScorer, cleaned: Cleaned) -> tuple[V1, list[msgspec.Raw] | None]:
+    """v1 of a batch's leads, and their JSON as read (written back unchanged in lead.scored)."""
+    batch, raw = cleaned
+    return scorer.score(batch.leads), raw.leads if raw is not None else None
+
+
+cleaned_batches: BatchPrefetch[Cleaned, RunScorer, tuple[V1, list[msgspec.Raw] | None]] = BatchPrefetch(
+    Subjects.LEAD_CLEANED.format(run_id="*"), records.LeadsCleaned, score_batch, context=run_scorer,
+    decode=decode_cleaned,
+)
+
+
+@app.after_startup
+async def start_prefetch() -> None:
+    await cleaned_batches.start(service.bus)
+
+
+@app.on_shutdown
+async def stop_prefetch() -> None:
+    await cleaned_batches.stop()
+
+
 @service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1")
 async def on_clean_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
+    if step.status in ("failed", "cancelled"):
+        cleaned_batches.forget(step.run_id)
     if step.status != "completed":
         return
     if await cancelled(step.run_id):
+        cleaned_batches.forget(step.run_id)
         await publish_run_cancelled(service.bus, step.run_id, stage="score", causation_id=env.event_id)
         return
     with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
@@ -99,16 +149,32 @@ async def score_run(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
     await publish_step(run, "score", "started", causation_id=cause.event_id)
     icp, as_of, enrich_top = await run_icp(run, refresh=True)
-    # the run as records mirrors (msgspec): decoded, scored and encoded without pydantic
-    batches = await read_batches(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), records.LeadsCleaned)
-    leads = [lead for batch in batches for lead in batch.leads]
+    # the run as records mirrors (msgspec), scored batch by batch as they were published
+    batches = await cleaned_batches.take(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), run)
+    v1 = [item for batch, _ in batches for item in batch]
+    # each lead's JSON as the cleaner wrote it, when every batch was read as it stands
+    raws = None if any(r is None for _, r in batches) else {
+        id(item[0]): raw for batch, batch_raws in batches for item, raw in zip(batch, batch_raws or (), strict=True)}
     del batches
-    with tracer("scorer").start_as_current_span("score_v1", attributes={"run_id": run, "leads": len(leads)}):
-        scored = await asyncio.to_thread(score_leads, leads, icp, as_of, enrich_top)
-    await publish_encoded(bus, encode_batches(
-        scored, lambda n, batch: records.LeadsScored(run_id=run, batch=n, icp=icp.name, leads=batch),
-        size=size, max_bytes=max_event_bytes(bus), key=lambda n: (run, n), causation_id=cause.event_id,
-    ))
+    with tracer("scorer").start_as_current_span("score_v1", attributes={"run_id": run, "leads": len(v1)}):
+        scored = await asyncio.to_thread(RunScorer.rank, v1, enrich_top)
+    del v1
+    if raws is None:
+        out: list[Any] = scored
+        make: Any = lambda n, batch: records.LeadsScored(run_id=run, batch=n, icp=icp.name, leads=batch)  # noqa: E731
+    else:  # the same JSON, without encoding every lead again
+        out = [records.ScoredLeadOnWire(lead=raws[id(s.lead)], score=s.score, reasons=s.reasons, rank=s.rank,
+                                        enrich=s.enrich, bucket=s.bucket) for s in scored]
+        make = lambda n, batch: records.LeadsScoredOnWire(run_id=run, batch=n, icp=icp.name, leads=batch)  # noqa: E731
+    del raws
+    publisher = EncodedPublisher(bus)  # each batch published as soon as it is encoded
+    encoder = BatchEncoder(make, size=size, max_bytes=max_event_bytes(bus), key=lambda n: (run, n),
+                           causation_id=cause.event_id)
+    for start in range(0, len(out), size):
+        await publisher.send(encoder.add(out[start:start + size]))
+    await publisher.send(encoder.flush())
+    await publisher.acked()
+    del out
     selected = [s for s in scored if s.enrich]
     await bus.publish_many(
         bus.wrap(EnrichmentRequested(run_id=run, lead=records.to_model(s, ScoredLead), expected_total=len(selected)),

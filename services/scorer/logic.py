@@ -420,6 +420,31 @@ def score_v2(scored: ScoredLead, enrichment: Enrichment, icp: IcpProfile) -> Fin
     )
 
 
+class RunScorer:
+    """v1 of one run's leads, batch after batch (as the batches arrive), then ranked as a whole.
+
+    ``score_leads(leads, ...)`` is ``RunScorer(...).rank(RunScorer(...).score(leads))``: scoring a
+    lead needs only the lead, the profile and the date; ranking and the top share need the run."""
+
+    def __init__(self, icp: IcpProfile, as_of: date) -> None:
+        self.icp, self.as_of = icp, as_of
+        self.memo = _Memo(icp, as_of)
+
+    def score(self, leads: list[CleanedLead]) -> list[tuple[CleanedLead, int, list[Reason]]]:
+        icp, as_of, memo = self.icp, self.as_of, self.memo
+        with gc_paused():
+            return [(lead, *score_v1(lead, icp, as_of=as_of, memo=memo)) for lead in leads]
+
+    @staticmethod
+    def rank(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_top: float) -> list[ScoredLead]:
+        """Rank, select the top share for enrichment, bucket (``scored`` is not changed)."""
+        with gc_paused():
+            ranked = rank_and_select(scored, enrich_top)
+            for s in ranked:
+                s.bucket = bucket_for(s.score)
+        return ranked
+
+
 def score_leads(leads: list[CleanedLead], icp: IcpProfile, as_of: date, enrich_top: float) -> list[ScoredLead]:
     """v1 over a whole run: score, rank, select the top share for enrichment, bucket.
 
@@ -427,8 +452,4 @@ def score_leads(leads: list[CleanedLead], icp: IcpProfile, as_of: date, enrich_t
     full passes over a whole run in memory cost half the time.
     """
     with gc_paused():
-        memo = _Memo(icp, as_of)
-        scored = rank_and_select([(lead, *score_v1(lead, icp, as_of=as_of, memo=memo)) for lead in leads], enrich_top)
-        for s in scored:
-            s.bucket = bucket_for(s.score)
-    return scored
+        return RunScorer.rank(RunScorer(icp, as_of).score(leads), enrich_top)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from services.cleaner.batch_codec import Encoded, decode_as, encode_batches, encode_event
+from services.cleaner import records
+from services.cleaner.batch_codec import (
+    BatchEncoder,
+    Encoded,
+    decode_as,
+    decode_mirror_raw,
+    encode_batches,
+    encode_event,
+)
 from shared.bus import decode, encode
 from shared.events import LeadsCleaned, LeadsExtracted, RunStep, decode_event, envelope, subject_for
 from tests.factories import cleaned_lead
@@ -59,3 +67,32 @@ def test_batches_under_the_byte_limit_keep_the_batch_size() -> None:
     encoded = encode_batches(leads, lambda n, part: LeadsCleaned(run_id="r1", batch=n, leads=part),
                              size=4, max_bytes=1_000_000, key=lambda n: ("r1", n))
     assert [len(decode_as(e.data, LeadsCleaned).leads) for e in encoded] == [4, 4, 2]
+
+
+def test_batches_encoded_piece_by_piece_are_the_batches_encoded_at_once() -> None:
+    leads = [cleaned_lead(n) for n in range(1, 40)]
+    make = lambda n, batch: LeadsCleaned(run_id="r1", batch=n, leads=batch)  # noqa: E731
+    limit = len(encode_event(make(0, leads[:5]), key=("r1", 0)).data)  # forces cuts below the size
+    at_once = encode_batches(leads, make, size=8, max_bytes=limit, key=lambda n: ("r1", n))
+    encoder = BatchEncoder(make, size=8, max_bytes=limit, key=lambda n: ("r1", n))
+    pieces = [*encoder.add(leads[:3]), *encoder.add(leads[3:20]), *encoder.add(leads[20:21]),
+              *encoder.add(leads[21:]), *encoder.flush()]
+    assert len(at_once) > len(leads) // 8 + 1
+    assert [(e.subject, e.envelope.event_id, e.event) for e in pieces] == [
+        (e.subject, e.envelope.event_id, e.event) for e in at_once]
+
+
+def test_raw_leads_read_alongside_a_batch_are_the_json_the_mirror_writes() -> None:
+    event = records.to_struct(_batch(), records.LeadsCleaned)
+    data = encode_event(event, key=("r1", 3)).data
+    batch, raw = decode_mirror_raw(data, records.LeadsCleaned, records.LeadsCleanedRaw)
+    assert raw is not None and [bytes(r) for r in raw.leads] == [records.dump_json(lead) for lead in batch.leads]
+    scored = records.ScoredLeadOnWire(lead=raw.leads[0], score=7)
+    assert records.dump_json(scored) == records.dump_json(records.ScoredLead(lead=batch.leads[0], score=7))
+    assert scored.lead_key == batch.leads[0].lead_key
+
+
+def test_a_batch_taken_the_pydantic_way_has_no_raw_leads() -> None:
+    coerced = encode(envelope(_batch(), key=("x",))).replace(b'"batch":3', b'"batch":"3"')  # pydantic coerces it
+    batch, raw = decode_mirror_raw(coerced, records.LeadsCleaned, records.LeadsCleanedRaw)
+    assert raw is None and batch.batch == 3

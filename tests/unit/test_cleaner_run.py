@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.cleaner.logic import COUNT_KEYS, clean_run, website_domain
+from services.cleaner.logic import COUNT_KEYS, clean_prepared, clean_run, prepare_records, website_domain
 from shared.schemas import Address, CompanyRecord
 
 
@@ -298,3 +298,15 @@ def test_output_is_sorted_and_deterministic_whatever_the_input_order() -> None:
 def test_empty_run() -> None:
     result = clean_run([])
     assert result.leads == [] and result.dropped == [] and result.counts["in"] == 0
+
+
+def test_a_run_prepared_batch_by_batch_cleans_like_the_whole_run_and_its_prepared_records_stay_as_they_were() -> None:
+    rnd = random.Random(4)
+    records = [company(n % 40 + 1, phones=[f"11 9{rnd.randint(1000, 9999)}-{n % 7:04d}"],
+                       emails=[f"contato@acme{n % 9}.com.br"], legal_name=f"ACME {n % 9} LTDA",
+                       head_office=n % 2 == 0) for n in range(90)]
+    prepared = [p for start in range(0, len(records), 25) for p in prepare_records(records[start:start + 25])]
+    whole = clean_run(records)
+    assert whole.counts["dropped_duplicate"] > 40
+    assert clean_prepared(prepared) == whole
+    assert clean_prepared(prepared) == whole  # merges build new drafts: the prepared ones are not changed
