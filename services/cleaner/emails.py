@@ -108,25 +108,27 @@ def is_role_local_part(local: str) -> bool:
     return _TRAILING_DIGITS.sub("", first) in ROLE_LOCAL_PARTS
 
 
-def _fast_validate(address: str) -> tuple[str, str] | None:
+def _fast_validate(address: str) -> tuple[str, str, str] | None:
+    """(address, domain, local part) when the conservative regex accepts the address, else None."""
     if len(address) > 254:
         return None
     m = _FAST_EMAIL.fullmatch(address)
-    if m is None or len(m.group("local")) > 64 or m.group("tld") in _SPECIAL_USE:
+    if m is None:
         return None
-    domain = m.group("domain")
-    if "--" in domain:  # IDNA-reserved label shapes: let the library decide
+    local, domain, tld = m.groups()
+    if len(local) > 64 or tld in _SPECIAL_USE or "--" in domain:  # "--": IDNA-reserved label shapes
         return None
-    return address, domain
+    return address, domain, local
 
 
-def _library_validate(address: str) -> tuple[str, str] | None:
+def _library_validate(address: str) -> tuple[str, str, str] | None:
     try:
         result = validate_email(address, check_deliverability=False)
     except EmailNotValidError:
         return None
     normalized = result.normalized.lower()
-    return normalized, normalized.rsplit("@", 1)[1]
+    local, domain = normalized.rsplit("@", 1)
+    return normalized, domain, local
 
 
 def clean_email_text(raw: str) -> str:
@@ -161,8 +163,7 @@ def _normalize_email(raw: str) -> ParsedEmail | None:
     checked = _fast_validate(address) or _library_validate(address)
     if checked is None:
         return None
-    address, domain = checked
-    local = address.rsplit("@", 1)[0]
+    address, domain, local = checked
     free, domain_marker = _domain_facts(domain)
     role, local_marker = _local_facts(local)
     return ParsedEmail(address, domain, free, role, local_marker, domain_marker)
@@ -171,4 +172,7 @@ def _normalize_email(raw: str) -> ParsedEmail | None:
 @lru_cache(maxsize=262144)
 def parse_email_field(field: str) -> tuple[tuple[str, ParsedEmail | None], ...]:
     """Every address of one raw registry field, each with its parse (None = invalid)."""
+    if ";" not in field and "," not in field:  # one address (split_raw_emails' own shortcut)
+        raw = field.strip()
+        return ((raw, _normalize_email(raw)),) if raw else ()
     return tuple((raw, _normalize_email(raw)) for raw in split_raw_emails(field))

@@ -63,6 +63,10 @@ def split_raw_phones(raw: str) -> list[str]:
 
 def _classify_br_national(national: str) -> ParsedPhone | None:
     """Type a Brazilian national significant number (DDD + subscriber) with the library's patterns."""
+    if len(national) == 11:  # the fixed-line pattern has 10 digits: only a mobile can match
+        if _BR_MOBILE.fullmatch(national):
+            return ParsedPhone("+55" + national, "mobile", True)
+        return None
     if _BR_FIXED.fullmatch(national):
         return ParsedPhone("+55" + national, "fixed", False)
     if _BR_MOBILE.fullmatch(national):
@@ -95,9 +99,14 @@ def br_phone_verdict(raw: str) -> tuple[bool, ParsedPhone | None]:
     if "x" in text or "X" in text:
         text = _ZERO_XX.sub("0", text)
     plus = text.startswith("+")
-    digits = (text[1:] if plus else text).translate(_PUNCTUATION)
+    if plus:
+        text = text[1:]
+    # the usual shapes ("11 98765-4321") hold only spaces and dashes: two replaces beat translate
+    digits = text.replace(" ", "").replace("-", "")
     if not (digits.isascii() and digits.isdigit()):
-        return _UNDECIDED
+        digits = digits.translate(_PUNCTUATION)
+        if not (digits.isascii() and digits.isdigit()):
+            return _UNDECIDED
     n = len(digits)
     plain = False  # the digits are the national number as the library reads them
     if plus:
@@ -169,4 +178,7 @@ def _normalize_phone(raw: str, country: str) -> ParsedPhone | None:
 @lru_cache(maxsize=262144)
 def parse_phone_field(field: str, country: str = "BR") -> tuple[tuple[str, ParsedPhone | None], ...]:
     """Every number of one raw registry field, each with its parse (None = invalid)."""
+    if _SEPARATOR_CHARS.isdisjoint(field):  # one number at most (split_raw_phones' own shortcut)
+        raw = field.strip()
+        return ((raw, _normalize_phone(raw, country)),) if raw else ()
     return tuple((raw, _normalize_phone(raw, country)) for raw in split_raw_phones(field))

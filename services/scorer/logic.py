@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
+from operator import itemgetter
 from typing import Literal
 
 from services.cleaner.emails import is_free_mail_domain
@@ -101,6 +102,10 @@ def bucket_for(score: int) -> Bucket:
     return "parked"
 
 
+_MISSING: object = object()  # a memo miss (a memoised None means "no reason")
+_BUCKETS = tuple(bucket_for(score) for score in range(101))
+
+
 def _parse_date(value: str | None) -> date | None:
     if not value:
         return None
@@ -130,7 +135,24 @@ def _matching_prefix(code: str, prefixes: tuple[str, ...]) -> str | None:
 def _words_found(words: tuple[str, ...], text: str) -> list[str]:
     """Words of ``words`` that start a word of ``text`` (both folded): "tech" finds "techsul"."""
     # both sides are folded (single spaces), so "starts a word" is: at the start, or after a space
-    return [w for w in words if text.startswith(w) or f" {w}" in text]
+    return _words_in(_spaced(words), text)
+
+
+def _spaced(words: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((w, f" {w}") for w in words)
+
+
+def _words_in(spaced: tuple[tuple[str, str], ...], text: str) -> list[str]:
+    """``_words_found`` over ``_spaced(words)``, computed once per run."""
+    return [w for w, with_space in spaced if text.startswith(w) or with_space in text]
+
+
+def _fold_names(text: str) -> str:
+    """``icp.fold(text)``; registry names are mostly upper-case ASCII words and digits separated by
+    single spaces, which fold to their lower-case self."""
+    if text.isascii() and text.replace(" ", "").isalnum() and "  " not in text and text[0] != " " and text[-1] != " ":
+        return text.lower()
+    return fold(text)
 
 
 class _Memo:
@@ -143,9 +165,12 @@ class _Memo:
         self.activity: dict[str | None, tuple[str, _Points | None, _Points | None]] = {}
         self.region: dict[tuple[str | None, str | None, str | None], _Points | None] = {}
         self.age: dict[str | None, _Points | None] = {}
+        self.mismatch: dict[str | None, _Points] = {}
         self.status: dict[str | None, _Points | None] = {}
         self.excluded_any = _any_word(icp.excluded_keywords)
         self.keyword_any = _any_word(icp.folded_keywords)
+        self.excluded_words = _spaced(icp.excluded_keywords)
+        self.keywords = _spaced(icp.folded_keywords)
         self.has_capital_band = icp.capital_min is not None or icp.capital_max is not None
         self.capital_low = icp.capital_min if icp.capital_min is not None else 0.0
         self.capital_high = icp.capital_max if icp.capital_max is not None else math.inf
@@ -194,7 +219,7 @@ def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date, memo: _Memo | 
                 if (prefix := _matching_prefix(normalize_code(code), icp.activity_prefixes))
             ),
             None,
-        )
+        ) if company.activities_secondary else None
         if secondary is not None:
             reasons.append(
                 (
@@ -204,23 +229,26 @@ def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date, memo: _Memo | 
                 )
             )
         else:
-            detail = f"activity {company.activity_main or 'unknown'} outside the profile"
-            reasons.append(("icp_activity_mismatch", detail, 0))
+            mismatch = memo.mismatch.get(company.activity_main)
+            if mismatch is None:
+                detail = f"activity {company.activity_main or 'unknown'} outside the profile"
+                memo.mismatch[company.activity_main] = mismatch = ("icp_activity_mismatch", detail, 0)
+            reasons.append(mismatch)
 
-    names = fold(" ".join(n for n in (company.legal_name, company.trade_name) if n))
+    legal, trade = company.legal_name, company.trade_name
+    names = _fold_names(f"{legal} {trade}" if legal and trade else legal or trade or "")
     if exclusion is not None:
         reasons.append(exclusion)
     elif memo.excluded_any is not None and memo.excluded_any.search(names) and (
-        found := _words_found(icp.excluded_keywords, names)
+        found := _words_in(memo.excluded_words, names)
     ):
         reasons.append(("icp_excluded", f"name contains {', '.join(found)}", w["excluded"]))
 
     if icp.region_codes:
         address = company.address
         key = (address.state, company.country, address.postal_code)
-        if key in memo.region:
-            region_reason = memo.region[key]
-        else:
+        region_reason = memo.region.get(key, _MISSING)
+        if region_reason is _MISSING:
             region = _region(lead)
             region_reason = ("icp_region", f"region {region} targeted", w["region"]) if (
                 region is not None and region in icp.region_codes) else None
@@ -229,7 +257,7 @@ def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date, memo: _Memo | 
             reasons.append(region_reason)
 
     if memo.keyword_any is not None and memo.keyword_any.search(names) and (
-        found := _words_found(icp.folded_keywords, names)
+        found := _words_in(memo.keywords, names)
     ):
         reasons.append(("icp_keyword", f"name contains {', '.join(found)}", w["keyword"]))
 
@@ -238,9 +266,8 @@ def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date, memo: _Memo | 
         reasons.append(("capital_in_band", f"capital {capital:,.0f} in the band", w["capital"]))
 
     opened_on = company.opened_on
-    if opened_on in memo.age:
-        age = memo.age[opened_on]
-    else:
+    age = memo.age.get(opened_on, _MISSING)
+    if age is _MISSING:
         age = None
         opened = _parse_date(opened_on)
         if opened is not None and (icp.min_age_years is not None or icp.max_age_years is not None):
@@ -254,9 +281,8 @@ def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date, memo: _Memo | 
         reasons.append(age)
 
     status = company.status
-    if status in memo.status:
-        inactive = memo.status[status]
-    else:
+    inactive = memo.status.get(status, _MISSING)
+    if inactive is _MISSING:
         inactive = None
         if status and status.strip().upper() not in ACTIVE_STATUSES:
             inactive = ("inactive_status", f"registry status {status}", w["inactive"])
@@ -329,6 +355,11 @@ def score_v1(lead: CleanedLead, icp: IcpProfile, *, as_of: date, memo: _Memo | N
 
 def rank_and_select(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_top: float) -> list[ScoredLead]:
     """Rank by score (1 = best; ties by lead_key ascending); enrich the top ceil(enrich_top * n)."""
+    return _ranked(scored, enrich_top, with_bucket=False)
+
+
+def _ranked(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_top: float, *,
+            with_bucket: bool) -> list[ScoredLead]:
     n = len(scored)
     if enrich_top <= 0:
         selected = 0
@@ -336,8 +367,16 @@ def rank_and_select(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_
         selected = n
     else:
         selected = min(n, math.ceil(enrich_top * n - 1e-9))  # 0.1 * 30 is 3.0000000000000004
-    ordered = sorted(scored, key=lambda item: (-item[1], item[0].lead_key))
+    # by (-score, lead_key): two stable sorts on plain keys (cheaper than comparing tuples)
+    ordered = sorted(scored, key=lambda item: item[0].lead_key)
+    ordered.sort(key=itemgetter(1), reverse=True)  # reverse=True keeps the sort stable
     make = kind_of(ordered[0][0]).ScoredLead if ordered else ScoredLead
+    if with_bucket:
+        return [
+            make(lead=lead, score=score, reasons=reasons, rank=i + 1, enrich=i < selected,
+                 bucket=_BUCKETS[score] if 0 <= score <= 100 else bucket_for(score))
+            for i, (lead, score, reasons) in enumerate(ordered)
+        ]
     return [
         make(lead=lead, score=score, reasons=reasons, rank=i + 1, enrich=i < selected)
         for i, (lead, score, reasons) in enumerate(ordered)
@@ -439,10 +478,7 @@ class RunScorer:
     def rank(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_top: float) -> list[ScoredLead]:
         """Rank, select the top share for enrichment, bucket (``scored`` is not changed)."""
         with gc_paused():
-            ranked = rank_and_select(scored, enrich_top)
-            for s in ranked:
-                s.bucket = bucket_for(s.score)
-        return ranked
+            return _ranked(scored, enrich_top, with_bucket=True)
 
 
 def score_leads(leads: list[CleanedLead], icp: IcpProfile, as_of: date, enrich_top: float) -> list[ScoredLead]:

@@ -10,6 +10,7 @@ from services.cleaner.emails import (
     is_free_mail_domain,
     is_role_local_part,
     normalize_email,
+    parse_email_field,
     split_raw_emails,
 )
 
@@ -115,3 +116,35 @@ def test_fast_path_agrees_with_email_validator(address: str) -> None:
     fast = _fast_validate(address)
     if fast is not None:
         assert fast == _library_validate(address)
+
+
+def _generated_addresses(n: int, seed: int) -> list[str]:
+    import random
+
+    rnd = random.Random(seed)
+    local_chars = "abcxyz019._%+-'!#"
+    label_chars = "abcmnz0189-_"
+    tlds = ["com", "br", "io", "technology", "onion", "local", "test", "x", "c0m", "invalid", "example", "com.br"]
+    out = []
+    for _ in range(n):
+        plain = rnd.random() < 0.7  # mostly the shapes the fast path takes, then everything else
+        chars, label_chars_here = (local_chars[:9], label_chars[:9]) if plain else (local_chars, label_chars)
+        local = "".join(rnd.choice(chars) for _ in range(rnd.choice([1, 3, 8, 20, 64, 65])))
+        labels = ["".join(rnd.choice(label_chars_here) for _ in range(rnd.choice([1, 2, 5, 12, 63, 64])))
+                  for _ in range(rnd.randint(1, 3))]
+        address = f"{local}@{'.'.join(labels)}.{rnd.choice(tlds)}"
+        if rnd.random() < 0.05:
+            address = address.replace("@", "@@" if rnd.random() < 0.5 else ".@")
+        out.append(address)
+    return out
+
+
+def test_fast_path_agrees_with_email_validator_on_many_generated_addresses() -> None:
+    fast_checked = 0
+    for address in _generated_addresses(6000, seed=26):
+        fast = _fast_validate(address)
+        if fast is not None:
+            fast_checked += 1
+            assert fast == _library_validate(address), address
+        assert parse_email_field(address) == ((address, normalize_email(address)),)
+    assert fast_checked > 1000

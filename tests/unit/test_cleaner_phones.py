@@ -143,3 +143,33 @@ def test_numbers_of_unassigned_ddds_are_invalid_without_asking_the_library(raw: 
 @pytest.mark.parametrize("raw", ["90 98765-4321", "3003 1234 56", "55 2222 3333", "0800 123 4567"])
 def test_shapes_the_library_may_read_otherwise_are_left_to_it(raw: str) -> None:
     assert br_phone_verdict(raw)[0] is False or br_phone_verdict(raw)[1] is not None
+
+
+def test_fast_verdicts_are_the_librarys_for_many_generated_numbers() -> None:
+    """Random digits in every registry shape (separators, trunk and carrier prefixes, +55, 0xx,
+    wrong lengths): each decided fast verdict is the library's, and a field parses as its numbers do.
+    Tabs are left out: the fast path reads "11\t3333-4444" as a number, the library does not."""
+    import random
+
+    rnd = random.Random(20261126)
+    prefixes = ["", "", "", "0", "0xx", "0 XX ", "+55 ", "+55", "55 ", "0 15 ", "015", "0 21 ", "+1 ", "90 "]
+    seps = [" ", "-", "", ".", "  ", " - ", "/"]
+    decided = 0
+    for _ in range(20000):
+        ddd = rnd.choice([*_DDDS, f"{rnd.randint(0, 99):02d}", str(rnd.randint(0, 9))])
+        n = rnd.choice([7, 8, 8, 9, 9, 9, 10])
+        first = rnd.choice("0123456789" if rnd.random() < 0.3 else "2345789")
+        sub = first + "".join(rnd.choice("0123456789") for _ in range(n - 1))
+        cut = rnd.randint(1, n - 1)
+        ddd_shape = rnd.choice(["{d}", "({d})", "({d}) ", "{d} "])
+        raw = rnd.choice(prefixes) + ddd_shape.format(d=ddd) + sub[:cut] + rnd.choice(seps) + sub[cut:]
+        if rnd.random() < 0.05:
+            raw = f"  {raw} "
+        known, fast = br_phone_verdict(raw)
+        if known:
+            decided += 1
+            assert fast == parse_phone_library(raw, "BR"), raw
+        expected = fast if known else parse_phone_library(raw, "BR")
+        assert normalize_phone(raw, "BR") == expected, raw
+        assert parse_phone_field(raw, "BR") == tuple((r, normalize_phone(r, "BR")) for r in split_raw_phones(raw)), raw
+    assert decided > 5000

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.scorer.icp import IcpProfile, load_icp
-from services.scorer.logic import bucket_for, rank_and_select, score_v1, score_v2
+from services.scorer.icp import IcpProfile, fold, load_icp
+from services.scorer.logic import RunScorer, _fold_names, bucket_for, rank_and_select, score_v1, score_v2
 from shared.schemas import Address, CleanedLead, CompanyRecord, Email, Enrichment, Phone, Reason, Technology
 
 AS_OF = date(2025, 6, 1)
@@ -170,6 +170,30 @@ def test_ranks_are_by_score_then_lead_key() -> None:
         ("1", 1, 90), ("3", 2, 70), ("0", 3, 50), ("2", 4, 50)
     ]
     assert [s.enrich for s in ranked] == [True, True, False, False]
+
+
+def test_ranking_is_by_score_then_lead_key_whatever_the_input_order() -> None:
+    import random
+
+    rnd = random.Random(4)
+    scored = [(lead(f"BR:{rnd.randint(0, 40):014d}"), rnd.randint(0, 100), []) for _ in range(400)]
+    expected = sorted(scored, key=lambda item: (-item[1], item[0].lead_key))
+    ranked = rank_and_select(scored, 0.3)
+    assert [(s.lead, s.score) for s in ranked] == [(x[0], x[1]) for x in expected]
+    assert [s.lead is x[0] for s, x in zip(ranked, expected, strict=True)] == [True] * len(scored)
+    assert [s.rank for s in ranked] == list(range(1, 401))
+    by_run = RunScorer.rank(scored, 0.3)
+    assert [s.model_dump() for s in by_run] == [s.model_copy(update={"bucket": bucket_for(s.score)}).model_dump()
+                                                for s in ranked]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ACME SISTEMAS LTDA ACME", "Acme  Sistemas", " ACME", "ACME ", "ACME-SISTEMAS", "Tecnologia da Informação",
+     "", "A", "SÃO PAULO TECH 123", "ACME\tSIS", "ACME_SIS", "ACME. SIS", "x1 y2 z3"],
+)
+def test_name_folding_shortcut_is_icp_fold(text: str) -> None:
+    assert _fold_names(text) == fold(text)
 
 
 @pytest.mark.parametrize(
