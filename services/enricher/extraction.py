@@ -241,9 +241,21 @@ def _email_matches(text: str) -> list[re.Match[str]]:
 _AT_WORD_RE = re.compile(r"(?:at|arroba)[\])}\s]")  # on lowered text: a case-sensitive scan, twice as fast
 
 
+# ``_AT_WORD_RE`` on Latin-1 bytes lower-cased (ASCII only: no Latin-1 letter lower-cases into "at"/"arroba",
+# and bytes keep the offsets); the class spells out the Latin-1 characters that ``\s`` matches
+_AT_WORD_LATIN1_RE = re.compile(rb"(?:at|arroba)[\])}\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0]")
+
+
 def _at_tokens(text: str) -> list[int]:
     """Starts of the "at"/"arroba" tokens (``_AT_TOKEN_RE``): where an obfuscated e-mail can be. Tokens that
     share a delimiter are all found (a whole-text finditer skips the second), so never fewer windows."""
+    try:
+        low_bytes = text.encode("latin-1").lower()  # far cheaper than str.lower() on accented text
+    except UnicodeEncodeError:
+        pass
+    else:
+        return [i - 1 for i in (m.start() for m in _AT_WORD_LATIN1_RE.finditer(low_bytes))
+                if i > 0 and (text[i - 1] in "[({" or text[i - 1].isspace())]
     low = text.lower()
     if len(low) != len(text):  # lower-casing moved the offsets
         return [m.start() for m in _AT_TOKEN_RE.finditer(text)]
@@ -262,7 +274,19 @@ def _emails_from_text(text: str, emails: list[str]) -> None:
             _add(emails, clean_email(f"{m.group(1)}@{domain}"))
 
 
+# ``_NUMBER_RUN_RE`` on Latin-1 text without its two non-ASCII spaces (\x85, \xa0): there ``\d`` and ``\s``
+# are the ASCII digits and spaces, and a class of ASCII characters scans three times faster than theirs
+_NUMBER_RUN_LATIN1_RE = re.compile(r"[0-9(+][0-9\t\n\x0b\x0c\r\x1c-\x1f ./\-()+]{7,}")
+
+
 def _number_runs(text: str) -> list[tuple[int, int]]:
+    if "\x85" not in text and "\xa0" not in text:
+        try:
+            text.encode("latin-1")  # a copy when every character fits, else fails at the first that does not
+        except UnicodeEncodeError:
+            pass
+        else:
+            return [m.span() for m in _NUMBER_RUN_LATIN1_RE.finditer(text)]
     return [m.span() for m in _NUMBER_RUN_RE.finditer(text)]
 
 
@@ -300,19 +324,49 @@ def _wa_matches(html: str, low: str) -> list[re.Match[str]]:
     return [m for lo, hi in _windows(starts, _WA_BEFORE, _WA_AFTER, len(html)) for m in _WA_RE.finditer(html, lo, hi)]
 
 
+# Every URL that ``_WA_RE``/"whatsapp.com/send", ``_MAPS_RE`` or ``social_kind`` accepts holds one of these
+# (lower-cased); none spans a "/", so a joined URL holds one only if its base or its href does.
+_CONTACT_URL_WORDS = ("wa.me", "whatsapp", "google", "goo.gl") + tuple(
+    h for hosts in SOCIAL_HOSTS.values() for h in hosts)
+
+
+def _may_be_contact_url(href: str) -> bool:
+    """False when no URL joined from ``href`` can be a WhatsApp, Maps or social link (unless its base can).
+    Entities, tabs and newlines (urlsplit drops them) and non-ASCII (case folds such as the long s) go the
+    full way."""
+    if "&" in href or "\t" in href or "\n" in href or "\r" in href or not href.isascii():
+        return True
+    low = href.lower()
+    return any(w in low for w in _CONTACT_URL_WORDS)
+
+
 def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageContacts:
+    """Everything one page tells: contacts, title, description, links, visible text, registry ids."""
+    return _extract(html, base_url, country, full=True)
+
+
+def extract_page_contacts(html: str, base_url: str, country: str = "BR") -> PageContacts:
+    """What a secondary (contact/about) page adds to a site's enrichment: e-mails, phones, WhatsApp, socials,
+    the Maps URL and JSON-LD, as ``extract_contacts`` finds them; no title, description, links, text or ids,
+    and links that cannot be a WhatsApp/Maps/social URL are not resolved."""
+    return _extract(html, base_url, country, full=False)
+
+
+def _extract(html: str, base_url: str, country: str, *, full: bool) -> PageContacts:
     tree = LexborHTMLParser(html or "<html></html>")
     pc = PageContacts()
-    title = tree.css_first("title")
-    if title is not None:
-        pc.title = re.sub(r"\s+", " ", title.text(deep=True) or "").strip() or None
-    for sel in ('meta[name="description"]', 'meta[property="og:description"]'):
-        node = tree.css_first(sel)
-        if node is not None and (node.attributes.get("content") or "").strip():
-            pc.description = (node.attributes.get("content") or "").strip()
-            break
+    if full:
+        title = tree.css_first("title")
+        if title is not None:
+            pc.title = re.sub(r"\s+", " ", title.text(deep=True) or "").strip() or None
+        for sel in ('meta[name="description"]', 'meta[property="og:description"]'):
+            node = tree.css_first(sel)
+            if node is not None and (node.attributes.get("content") or "").strip():
+                pc.description = (node.attributes.get("content") or "").strip()
+                break
     pc.jsonld = _parse_jsonld(tree)
     region = country.upper() if country else "BR"
+    resolve_all = full or _may_be_contact_url(base_url)
 
     for node in tree.css("a[href], area[href], iframe[src]"):
         href = (node.attributes.get("href") or node.attributes.get("src") or "").strip()
@@ -326,7 +380,7 @@ def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageConta
         if low.startswith(("tel:", "callto:")):
             _add(pc.phones, normalize_phone(unquote(href.split(":", 1)[1]), region))
             continue
-        if low.startswith(("javascript:", "#", "data:")):
+        if low.startswith(("javascript:", "#", "data:")) or not (resolve_all or _may_be_contact_url(href)):
             continue
         url = urljoin(base_url, _html.unescape(href))
         if _WA_RE.match(url) or "whatsapp.com/send" in url.lower():
@@ -340,7 +394,7 @@ def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageConta
         if kind:
             pc.socials.setdefault(kind, url.split("?")[0].rstrip("/"))
             continue
-        if node.tag != "iframe":
+        if full and node.tag != "iframe":
             pc.links.append((url, re.sub(r"\s+", " ", node.text(deep=True) or "").strip()[:80]))
 
     # visible text (scripts/styles removed) for e-mails, phones and ids
@@ -349,7 +403,8 @@ def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageConta
         junk.decompose()
     text = body.text(separator=" ") if body is not None else ""
     text = " ".join(text.split())
-    pc.text = text
+    if full:
+        pc.text = text
     _emails_from_text(text, pc.emails)
     # e-mails also hide in attributes (data-email, content) and raw markup
     for m in _email_matches(html):
@@ -359,18 +414,22 @@ def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageConta
     number_runs = _number_runs(text)
     for m in _phone_matches(text, number_runs):
         _add(pc.phones, normalize_phone(m.group(0), region))
-    low = html.lower()
-    if pc.google_maps_url is None and ("maps" in low or "goo.gl" in low):
+    # the words below are ASCII without "k" or "i", the only letters a non-ASCII character lower-cases
+    # into: they are in ``html.lower()`` exactly when they are in its UTF-8 bytes ASCII-lower-cased, a
+    # fraction of the cost of lower-casing a str that holds accents
+    low_bytes = html.encode("utf-8", "surrogatepass").lower()
+    if pc.google_maps_url is None and (b"maps" in low_bytes or b"goo.gl" in low_bytes):
         m = _MAPS_RE.search(html)
         if m is not None:
             pc.google_maps_url = _html.unescape(m.group(0))
-    if "wa.me" in low or "whatsapp.com" in low:
-        for m in _wa_matches(html, low):
+    if b"wa.me" in low_bytes or b"whatsapp.com" in low_bytes:
+        for m in _wa_matches(html, html.lower()):
             wa = whatsapp_number(_html.unescape(m.group(0)), region)
             if wa:
                 _add(pc.whatsapp, wa)
-    for m in _registry_id_matches(text, number_runs):
-        _add(pc.registry_ids, re.sub(r"\D", "", m.group(0)))
+    if full:
+        for m in _registry_id_matches(text, number_runs):
+            _add(pc.registry_ids, re.sub(r"\D", "", m.group(0)))
 
     ld = pc.jsonld
     if ld.get("email"):
@@ -382,7 +441,7 @@ def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageConta
         if kind:
             pc.socials.setdefault(kind, url.rstrip("/"))
     for key in ("taxID", "vatID"):
-        if ld.get(key):
+        if full and ld.get(key):
             _add(pc.registry_ids, re.sub(r"\D", "", ld[key]))
     pc.phones = [p for p in pc.phones if p]
     pc.emails = [e for e in pc.emails if e]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from .discovery import (
     split_search_hits,
     verify_page,
 )
-from .extraction import PageContacts, contact_links, extract_contacts
+from .extraction import PageContacts, contact_links, extract_contacts, extract_page_contacts
 from .fetcher import Fetcher, FetchResult
 from .fingerprints import FingerprintDB, PageInput
 from .http_cache import HttpCache
@@ -182,11 +183,20 @@ class Enricher:
             extra = contact_links(site.contacts, site.home.final_url, limit=limit)
             if not extra:
                 extra = await self._sitemap_hints(site.home.final_url, run_id, key, calls, stats)
-        for url in extra[: limit - 1]:
-            res = await self._fetch(url, run_id, key, calls, stats)
-            if res.ok and _is_html(res):
-                html = res.text
-                pages.append((res.final_url, html, extract_contacts(html, res.final_url, country)))
+        if extra[: limit - 1]:
+            # the contact pages at once (one round trip instead of one each; the fetcher's per-host limit
+            # still applies); merged below in link order, each read for its contacts only
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tasks = [tg.create_task(self._fetch(url, run_id, key, calls, stats))
+                             for url in extra[: limit - 1]]
+            except BaseExceptionGroup as group:  # e.g. BudgetExceeded: raised as itself, as a sequential fetch
+                raise group.exceptions[0] from None
+            for task in tasks:
+                res = task.result()
+                if res.ok and _is_html(res):
+                    html = res.text
+                    pages.append((res.final_url, html, extract_page_contacts(html, res.final_url, country)))
 
         enr = Enrichment(
             lead_key=key, status="ok", site=site.home.final_url, domain=site.domain,
