@@ -11,7 +11,10 @@ calls, logs, exports) into an embedded JetStream, then measures:
   ``--rate`` events/s for ``--live-seconds``: the lag (stream last sequence - vault checkpoint)
   sampled every 0.25 s, and the time it takes to catch up once publishing stops.
 
-Prints one JSON object as its last line. ``--quick`` = 50,000 events and 2 s of live load.
+The replay builds the vault's secondary indexes after the load and ends with its digest
+(``replay_s`` includes both; ``of_which_digest_s`` says how much the digest takes). Prints one
+JSON object as its last line, with the machine's load average at start and end. ``--quick`` =
+50,000 events and 2 s of live load.
 Run: ``python bench/replay.py --quick`` or ``python bench/replay.py --events 1000000``.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -143,6 +147,7 @@ async def measure_live(url: str, messages: list[Message], work: Path, rate: int,
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     live_count = int(args.rate * args.live_seconds) + 1
     messages = list(synthetic_stream(max(args.events, live_count)))
@@ -162,6 +167,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             server.stop()
     result["generate_s"] = round(generated, 2)
+    result["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]  # (1 min) at start, at end
     return result
 
 

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.schema import CreateTable
 from sqlmodel import SQLModel, create_engine
 
 from services.projector import models  # noqa: F401  (registers the tables)
+from services.projector.schema_upgrade import create_indexes
 
 
 def canonical_json(value: Any) -> str:
@@ -19,11 +21,13 @@ def canonical_json(value: Any) -> str:
 
 
 def make_engine(url: str, *, create: bool = True, bulk: bool = False) -> Engine:
-    """``bulk``: a SQLite file being built by one writer and swapped in when complete (a replay), so
-    a crash midway loses nothing worth keeping: no fsync, the rollback journal in memory."""
+    """``bulk``: a fresh vault being filled by one writer (a replay): its tables are created without
+    their secondary indexes (:func:`build_indexes` once loaded). On SQLite it is a file swapped in
+    only once complete, so a crash midway loses nothing worth keeping: no fsync, no rollback journal."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        pragmas = (["journal_mode=MEMORY", "synchronous=OFF", "cache_size=-262144", "temp_store=MEMORY"] if bulk
+        pragmas = (["journal_mode=OFF", "synchronous=OFF", "cache_size=-524288",
+                    "temp_store=MEMORY"] if bulk
                    else ["journal_mode=WAL", "synchronous=NORMAL"])
 
         @event.listens_for(engine, "connect")
@@ -36,17 +40,32 @@ def make_engine(url: str, *, create: bool = True, bulk: bool = False) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if create:
-        create_tables(engine)
+        create_tables(engine, indexes=not bulk)
     return engine
 
 
-def create_tables(engine: Engine, attempts: int = 10) -> None:
-    """Create missing tables; several processes may race to do it on a fresh vault."""
+def create_tables(engine: Engine, attempts: int = 10, *, indexes: bool = True) -> None:
+    """Create missing tables; several processes may race to do it on a fresh vault. Without
+    ``indexes`` only the tables and their primary keys (a bulk load: :func:`build_indexes` after it)."""
     for attempt in range(attempts):
         try:
-            SQLModel.metadata.create_all(engine)
+            if indexes:
+                SQLModel.metadata.create_all(engine)
+            else:
+                with engine.begin() as conn:
+                    for table in SQLModel.metadata.sorted_tables:
+                        conn.execute(CreateTable(table, if_not_exists=True))
             return
-        except OperationalError as exc:  # another process created a table between check and create
-            if "already exists" not in str(exc) and "locked" not in str(exc) or attempt == attempts - 1:
+        except (OperationalError, IntegrityError, ProgrammingError) as exc:
+            # another process created a table between check and create (PostgreSQL: a duplicate
+            # pg_type row or "already exists"; SQLite: "already exists" or a lock)
+            racing = ("already exists", "locked", "duplicate key")
+            if not any(r in str(exc) for r in racing) or attempt == attempts - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+def build_indexes(engine: Engine) -> None:
+    """Create every secondary index (after a bulk load into tables made without them), then ``ANALYZE``."""
+    with engine.begin() as conn:
+        create_indexes(conn, [i for t in SQLModel.metadata.sorted_tables for i in t.indexes])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any
 
 from sqlalchemy import Boolean, Float, Table, select
@@ -27,6 +28,21 @@ def _normalise(value: Any, column: Any) -> Any:
 
 # json.dumps(values, sort_keys=True, ensure_ascii=False, default=str) without building an encoder per row
 _encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
+# the same text, from json's C encoder made once (JSONEncoder.encode makes one per call)
+_c_encode: Callable[[Any, int], Iterable[str]] | None = None if c_make_encoder is None else \
+    c_make_encoder(None, str, c_encode_basestring, None, ": ", ", ", True, False, True)
+
+
+def _lines(rows: list[Any]) -> str:
+    """``_encode(row) + "\n"`` for each row, joined."""
+    if _c_encode is None:
+        return "".join(_encode(row) + "\n" for row in rows)
+    out: list[str] = []
+    extend, append, encode = out.extend, out.append, _c_encode
+    for row in rows:
+        extend(encode(row, 0))
+        append("\n")
+    return "".join(out)
 
 
 def table_digests(engine: Engine) -> dict[str, tuple[int, str]]:
@@ -58,18 +74,19 @@ def _table_digest(conn: Connection, table: Table) -> tuple[int, str]:
         order = ", ".join(sql.quoted_pk)
         cur.execute(f"{sql.select}1 = 1 ORDER BY {order}")
         while chunk := cur.fetchmany(10_000):
-            lines = []
-            for row in chunk:
-                values = list(row)
-                for i in bools:
-                    if values[i] is not None:
-                        values[i] = bool(values[i])
-                for i in floats:
-                    if values[i] is not None:
-                        values[i] = round(float(values[i]), 6)
-                lines.append(_encode(values))
-                lines.append("\n")
-            h.update("".join(lines).encode())
+            if bools or floats:
+                fixed = []
+                for row in chunk:
+                    values = list(row)
+                    for i in bools:
+                        if values[i] is not None:
+                            values[i] = bool(values[i])
+                    for i in floats:
+                        if values[i] is not None:
+                            values[i] = round(float(values[i]), 6)
+                    fixed.append(values)
+                chunk = fixed
+            h.update(_lines(chunk).encode())
             n += len(chunk)
     finally:
         cur.close()

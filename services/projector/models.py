@@ -26,8 +26,8 @@ class Company(SQLModel, table=True):
     capital: float | None = None
     size: str | None = None
     legal_nature: str | None = None
-    city: str | None = Field(default=None, index=True)
-    state: str | None = Field(default=None, index=True)
+    city: str | None = None
+    state: str | None = None
     phone: str | None = None
     whatsapp: str | None = None
     email: str | None = None
@@ -56,12 +56,12 @@ class Lead(SQLModel, table=True):
 
     __tablename__ = "leads"
     run_id: str = Field(primary_key=True)
-    lead_key: str = Field(primary_key=True, index=True)
+    lead_key: str = Field(primary_key=True)
     score_v1: int | None = None
     rank: int | None = None
     enrich: bool = False
-    score: int | None = Field(default=None, index=True)  # final: v2 when enriched, else v1
-    bucket: str | None = Field(default=None, index=True)
+    score: int | None = None  # final: v2 when enriched, else v1
+    bucket: str | None = None
     reasons: str = "[]"
     enriched: bool = False
     has_site: bool = False
@@ -210,13 +210,22 @@ class ConfigRow(SQLModel, table=True):
     updated_at: str | None = None
 
 
-# Indexes for the vault list endpoint's filters and sorts (they change no row, hence no digest).
+# Indexes for the vault list endpoint's filters and sorts (they change no row, hence no digest). The
+# gateway names some of them (``INDEXED BY``): a company sort walks ix_companies_legal_name or
+# ix_companies_city, a lead joins through ix_leads_lead_key. Ties sort on lead_key, hence its second place.
 _companies, _leads = Company.__table__, Lead.__table__  # type: ignore[attr-defined]
 Index("ix_companies_search_text", _companies.c.search_text, _companies.c.lead_key)
-Index("ix_companies_upper_city", func.upper(_companies.c.city))
-Index("ix_companies_legal_name", _companies.c.legal_name)
+Index("ix_companies_upper_city", func.upper(_companies.c.city))  # the city filter: upper(city) = ?
+Index("ix_companies_city", _companies.c.city, _companies.c.lead_key)  # the city sort
+Index("ix_companies_state", _companies.c.state, _companies.c.lead_key)
+Index("ix_companies_legal_name", _companies.c.legal_name, _companies.c.lead_key)
+Index("ix_leads_lead_key", _leads.c.lead_key, _leads.c.score)
 Index("ix_leads_score_key", _leads.c.score, _leads.c.lead_key)
 Index("ix_leads_bucket_score", _leads.c.bucket, _leads.c.score)
 Index("ix_leads_run_score", _leads.c.run_id, _leads.c.score)
+Index("ix_leads_run_bucket_score", _leads.c.run_id, _leads.c.bucket, _leads.c.score)
+Index("ix_leads_updated_key", _leads.c.updated_at, _leads.c.lead_key)
+# older single-column indexes the ones above cover (their leading column): dropped from older vaults
+OBSOLETE_INDEXES = ("ix_leads_score", "ix_leads_bucket")
 
 DIGEST_EXCLUDED = {"checkpoints"}

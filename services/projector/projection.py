@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
@@ -40,26 +40,53 @@ from services.projector.structs import canonical
 from shared.events import Envelope, UnknownEvent
 
 RawEvent = tuple[int, str, bytes]  # (stream seq, subject, data)
+
+
+class Decoded(NamedTuple):
+    """A batch's events past the checkpoint: their sequences, the projected ones decoded, and the
+    error rows of those that could not be."""
+
+    seqs: list[int]
+    items: list[tuple[int, Envelope, Any]]
+    errors: list[dict[str, Any]]
+
+
 TERMINAL = {"completed", "failed", "cancelled"}
 Handler = Callable[[Connection, int, Envelope, Any], None]
 CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
 PARTNERS = Partner.__table__  # type: ignore[attr-defined]
+HOLD_COMPANIES = 100_000  # company rows a replay holds before writing them (about 2-3 KB each)
 
 
 class Projection:
     def __init__(self, engine: Engine, name: str = "projector",
-                 observer: Callable[[Envelope], None] | None = None) -> None:
+                 observer: Callable[[Envelope], None] | None = None, *, fresh: bool = False,
+                 hold_companies: int = 0) -> None:
+        """``fresh``: a bulk load into a new vault whose secondary indexes are built after it (a replay:
+        ``make_engine(bulk=True)``, then ``build_indexes``); rows are written whole, not by change.
+
+        ``hold_companies`` (with ``fresh``): company rows are held across batches, up to that many, and
+        written from their latest cleaned record only (the last ones by :meth:`finish`). Until then the
+        vault lags its checkpoint: only for a vault nobody uses before the load is complete (a replay
+        into a file swapped in at the end)."""
         self.engine = engine
+        self._held: dict[str, tuple[Any, str, str, str]] | None = {} if fresh and hold_companies > 0 else None
+        self._hold = hold_companies
         self.name = name
-        upgrade_vault(engine)  # a vault from before the search column / list indexes
+        if not fresh:
+            upgrade_vault(engine)  # a vault from before the search column / list indexes
         self.observer = observer  # sees every decoded envelope (tracing); must not touch the vault
-        self.companies, self.leads, self.runs = StateRows(Company), StateRows(Lead), StateRows(Run)
+        # a company row is all set from its latest cleaned record, but for what its first one set
+        self.companies = StateRows(Company, write_only=("country", "registry_id", "first_run"))
+        self.leads, self.runs = StateRows(Lead), StateRows(Run)
         self.enrichments, self.exports = StateRows(EnrichmentRow), StateRows(ExportRow)
         self.icps, self.config = StateRows(IcpProfileRow), StateRows(ConfigRow)
         self.steps, self.dropped = AppendRows(RunStepRow), AppendRows(DroppedRow)
         self.api_calls, self.errors = AppendRows(ApiCallRow), AppendRows(ErrorRow)
         self.logs, self.snapshots = AppendRows(LogRow), AppendRows(ExportStatusSnapshot)
         self._state = [self.companies, self.leads, self.runs, self.enrichments, self.exports, self.icps, self.config]
+        for state in self._state:
+            state.fresh = fresh
         self._append = [self.steps, self.dropped, self.api_calls, self.errors, self.logs, self.snapshots]
         self._partners: dict[str, list[dict[str, Any]]] = {}
         self._handlers: dict[str, Handler] = {
@@ -93,40 +120,63 @@ class Projection:
         """Apply one batch in one transaction; returns how many events were new (past the checkpoint)."""
         with self.engine.begin() as conn:
             start = self._checkpoint(conn)
-            last, applied = start, 0
-            decoded: list[tuple[int, Envelope, Any]] = []
-            try:
-                for seq, subject, data in batch:
-                    if seq <= last:
-                        continue
-                    last, applied = seq, applied + 1
-                    item = self._decode(seq, subject, data)
-                    if item is not None:
-                        decoded.append(item)
-                if not applied:
-                    return 0
-                self._prefetch(conn, decoded)
-                for seq, env, event in decoded:
-                    self._handlers[env.type](conn, seq, env, event)
-                self._flush(conn)
-            finally:
-                for rows in self._state:
-                    rows.reset()
-                for append in self._append:
-                    append.rows = []
-                self._partners = {}
-            upsert(conn, CHECKPOINTS, ["name"], [{"name": self.name, "seq": last}])
-        return applied
+            return self._apply(conn, start, self.decode(batch, after=start))
 
-    def _decode(self, seq: int, subject: str, data: bytes) -> tuple[int, Envelope, Any] | None:
+    def decode(self, batch: Iterable[RawEvent], *, after: int = 0) -> Decoded:
+        """The events of ``batch`` past sequence ``after``, decoded: the first half of :meth:`apply`,
+        which a replay runs on the next batch while the previous one is written (it touches no state)."""
+        seqs: list[int] = []
+        items: list[tuple[int, Envelope, Any]] = []
+        errors: list[dict[str, Any]] = []
+        last = after
+        for seq, subject, data in batch:
+            if seq <= last:
+                continue
+            last = seq
+            seqs.append(seq)
+            item = self._decode(seq, subject, data, errors)
+            if item is not None:
+                items.append(item)
+        return Decoded(seqs, items, errors)
+
+    def apply_decoded(self, decoded: Decoded) -> int:
+        """Apply a batch :meth:`decode` read, in one transaction (what the checkpoint already holds is skipped)."""
+        with self.engine.begin() as conn:
+            return self._apply(conn, self._checkpoint(conn), decoded)
+
+    def _apply(self, conn: Connection, start: int, decoded: Decoded) -> int:
+        seqs, items, errors = decoded
+        if seqs and seqs[0] <= start:  # (decoded before an earlier batch reached the checkpoint)
+            seqs = [seq for seq in seqs if seq > start]
+            items = [item for item in items if item[0] > start]
+            errors = [error for error in errors if error["seq"] > start]
+        if not seqs:
+            return 0
+        try:
+            self.errors.rows.extend(errors)
+            self._prefetch(conn, items)
+            for seq, env, event in items:
+                self._handlers[env.type](conn, seq, env, event)
+            self._flush(conn)
+        finally:
+            for rows in self._state:
+                rows.reset()
+            for append in self._append:
+                append.rows = []
+            self._partners = {}
+        upsert(conn, CHECKPOINTS, ["name"], [{"name": self.name, "seq": seqs[-1]}])
+        return len(seqs)
+
+    def _decode(self, seq: int, subject: str, data: bytes,
+                errors: list[dict[str, Any]]) -> tuple[int, Envelope, Any] | None:
         if type_of(data) in NOT_PROJECTED:
             return None
         try:
             env, event = decode_message(data)
         except (ValidationError, UnknownEvent, ValueError) as exc:  # (msgspec's errors are ValueErrors)
-            self.errors.add(seq=seq, kind="projection", stage="projector", subject=subject,
-                            reason=f"{type(exc).__name__}: {str(exc)[:500]}",
-                            raw=data[:2000].decode("utf-8", "replace"), occurred_at="")
+            errors.append({**self.errors.defaults, "seq": seq, "kind": "projection", "stage": "projector",
+                           "subject": subject, "reason": f"{type(exc).__name__}: {str(exc)[:500]}",
+                           "raw": data[:2000].decode("utf-8", "replace"), "occurred_at": ""})
             return None
         if self.observer is not None:
             self.observer(env)
@@ -160,12 +210,14 @@ class Projection:
                 leads.append((run_id, e.lead_key))
             elif env.type in ("RunRequested", "RunCancelled", "RunStep"):
                 runs.append((run_id,))
-        self.companies.load(conn, companies)
+        self.companies.load(conn, companies)  # (nothing to read in a fresh vault: written blind)
         self.leads.load(conn, leads)
         self.runs.load(conn, runs)
         self.enrichments.load(conn, enrichments)
 
     def _flush(self, conn: Connection) -> None:
+        if self._held is not None and len(self._held) >= self._hold:
+            self._write_held(conn)
         if self._partners:
             delete_keys(conn, PARTNERS, "lead_key", list(self._partners))
             insert_rows(conn, PARTNERS, [p for rows in self._partners.values() for p in rows])
@@ -227,9 +279,28 @@ class Projection:
 
     def _upsert_company(self, conn: Connection, lead: Any, run_id: str, when: str) -> None:
         c = lead.company
-        row = self.companies.touch(conn, (c.lead_key,), country=c.country, registry_id=c.registry_id,
-                                   first_run=run_id)
-        flags = {f.code for f in lead.flags}
+        if self._held is not None:  # the row is made from the latest record when the rows are written
+            held = self._held.get(c.lead_key)
+            self._held[c.lead_key] = (lead, run_id, when, held[3] if held else run_id)
+        else:
+            row = self.companies.touch(conn, (c.lead_key,), country=c.country, registry_id=c.registry_id,
+                                       first_run=run_id)
+            self._company_row(row, lead, run_id, when)
+        if c.partners:  # the latest cleaned record with partners replaces them
+            seen: set[tuple[str, str]] = set()
+            rows = []
+            for p in c.partners:
+                pk = (p.name, p.document or "")
+                if pk not in seen:
+                    seen.add(pk)
+                    rows.append({"lead_key": c.lead_key, "name": p.name, "document": p.document or "",
+                                 "kind": p.kind, "qualification": p.qualification, "joined_on": p.joined_on})
+            self._partners[c.lead_key] = rows
+
+    @staticmethod
+    def _company_row(row: dict[str, Any], lead: Any, run_id: str, when: str) -> None:
+        c = lead.company
+        flags = {f.code for f in lead.flags} if lead.flags else ()
         row.update(
             legal_name=c.legal_name, trade_name=c.trade_name, status=c.status, activity_main=c.activity_main,
             opened_on=c.opened_on, capital=c.capital, size=c.size, legal_nature=c.legal_nature,
@@ -241,16 +312,24 @@ class Projection:
             source=c.source, last_run=run_id, updated_at=when, data=canonical(lead),
             search_text=search_text(c.legal_name, c.trade_name, c.registry_id),
         )
-        if c.partners:  # the latest cleaned record with partners replaces them
-            seen: set[tuple[str, str]] = set()
-            rows = []
-            for p in c.partners:
-                pk = (p.name, p.document or "")
-                if pk not in seen:
-                    seen.add(pk)
-                    rows.append({"lead_key": c.lead_key, "name": p.name, "document": p.document or "",
-                                 "kind": p.kind, "qualification": p.qualification, "joined_on": p.joined_on})
-            self._partners[c.lead_key] = rows
+
+    def _write_held(self, conn: Connection) -> None:
+        """Write the held company rows (each from its latest cleaned record; the first one's run is its
+        ``first_run`` unless the vault has the company already)."""
+        held, self._held = self._held or {}, {}
+        for lead_key, (lead, run_id, when, first_run) in held.items():
+            c = lead.company
+            row = self.companies.touch(conn, (lead_key,), country=c.country, registry_id=c.registry_id,
+                                       first_run=first_run)
+            self._company_row(row, lead, run_id, when)
+        self.companies.flush(conn)
+        self.companies.reset()
+
+    def finish(self) -> None:
+        """End a load that holds company rows: write what it holds (one transaction)."""
+        if self._held:
+            with self.engine.begin() as conn:
+                self._write_held(conn)
 
     def _leads_scored(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)

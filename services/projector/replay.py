@@ -17,9 +17,9 @@ from nats.js import api
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from services.projector.db import make_engine
+from services.projector.db import build_indexes, make_engine
 from services.projector.digest import vault_digest
-from services.projector.projection import Projection, RawEvent
+from services.projector.projection import HOLD_COMPANIES, Projection, RawEvent
 from services.projector.stream_reader import StreamReader
 from shared.bus import Bus
 from shared.events import STREAM_NAME
@@ -73,13 +73,30 @@ async def read_batches(bus: Bus, *, to_seq: int | None = None, to_time: datetime
 async def rebuild_into(bus: Bus, url: str, *, to_seq: int | None = None, to_time: datetime | None = None,
                        apply_batch: int = 5000) -> tuple[int, str]:
     """Project every event up to ``to_seq`` / ``to_time`` (default: all) into the fresh database at
-    ``url``, ``apply_batch`` events at a time (one transaction each) while the next ones are read."""
-    engine = make_engine(url, bulk=True)
-    projection = Projection(engine)
-    total = 0
-    with few_collections():
-        async for events in read_batches(bus, to_seq=to_seq, to_time=to_time, batch=apply_batch):
-            total += await asyncio.to_thread(projection.apply, events)
+    ``url``, ``apply_batch`` events at a time (one transaction each) while the next ones are read and
+    decoded; then build the secondary indexes and return (events applied, the vault's digest)."""
+    engine = make_engine(url, bulk=True)  # no secondary index yet: they are built once, after the load
+    # a SQLite file is swapped in once complete: company rows can wait for their latest record
+    projection = Projection(engine, fresh=True, hold_companies=HOLD_COMPANIES if engine.dialect.name == "sqlite" else 0)
+    total, last = 0, 0
+    writing: asyncio.Future[int] | None = None
+    try:
+        with few_collections():
+            async for events in read_batches(bus, to_seq=to_seq, to_time=to_time, batch=apply_batch):
+                # decoded while the previous batch is applied in a thread (its SQLite work lets go of the GIL)
+                decoded = projection.decode(events, after=last)
+                last = decoded.seqs[-1] if decoded.seqs else last
+                if writing is not None:
+                    total += await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(projection.apply_decoded, decoded))
+            if writing is not None:
+                total, writing = total + await writing, None
+            await asyncio.to_thread(projection.finish)
+    finally:
+        if writing is not None:  # failed while a batch was being applied: let it end before the engine goes
+            with contextlib.suppress(Exception):
+                await writing
+    await asyncio.to_thread(build_indexes, engine)
     digest = vault_digest(engine)
     engine.dispose()
     return total, digest

@@ -50,6 +50,45 @@ class TableSql:
         conflict = ", ".join(q(c) for c in self.pk)
         self.upsert = f"{self.insert} ON CONFLICT ({conflict}) DO " + (f"UPDATE SET {sets}" if sets else "NOTHING")
         self.quoted_pk = [q(c) for c in self.pk]
+        self._q = q
+        self._upserts_keeping: dict[tuple[str, ...], str] = {}
+        self._updates: dict[tuple[str, ...], str] = {}
+
+    def update_of(self, columns: tuple[str, ...]) -> str:
+        """``UPDATE`` of these columns of the row with a primary key; parameters: values, then the key."""
+        sql = self._updates.get(columns)
+        if sql is None:
+            q, mark = self._q, self.mark or "?"
+            sets = ", ".join(f"{q(c)} = {mark}" for c in columns)
+            where = " AND ".join(f"{c} = {mark}" for c in self.quoted_pk)
+            sql = self._updates[columns] = f"UPDATE {self.name} SET {sets} WHERE {where}"
+        return sql
+
+    def fix_bools(self, positions: tuple[int, ...], params: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """``params`` whose first values are of the columns at ``positions``, booleans as the driver wants them."""
+        at = [j for j, i in enumerate(positions) if i in self.bools]
+        if self.sqlite or not at:
+            return params
+        out = []
+        for p in params:
+            values = list(p)
+            for j in at:
+                if values[j] is not None:
+                    values[j] = bool(values[j])
+            out.append(tuple(values))
+        return out
+
+    def upsert_keeping(self, keep: tuple[str, ...]) -> str:
+        """The upsert that leaves the ``keep`` columns of an existing row as they are."""
+        if not keep:
+            return self.upsert
+        sql = self._upserts_keeping.get(keep)
+        if sql is None:
+            q = self._q
+            sets = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in self.columns if c not in self.pk and c not in keep)
+            sql = self._upserts_keeping[keep] = (f"{self.insert} ON CONFLICT ({', '.join(self.quoted_pk)}) DO "
+                                                 + (f"UPDATE SET {sets}" if sets else "NOTHING"))
+        return sql
 
     @classmethod
     def of(cls, conn: Connection, table: Table) -> TableSql:
@@ -119,11 +158,14 @@ def select_rows(conn: Connection, table: Table, keys: list[tuple[Any, ...]]) -> 
     return out
 
 
-def upsert(conn: Connection, table: Table, pk: list[str], rows: list[dict[str, Any]]) -> None:
+def upsert(conn: Connection, table: Table, pk: list[str], rows: list[dict[str, Any]],
+           keep: tuple[str, ...] = ()) -> None:
+    """Insert or replace these rows; ``keep``: columns an existing row keeps (SQLite, PostgreSQL)."""
     sql = TableSql.of(conn, table)
     if sql.raw:
-        _executemany(conn, sql.upsert, sql.tuples(rows))
+        _executemany(conn, sql.upsert_keeping(keep), sql.tuples(rows))
         return
+    assert not keep, "keep needs an upsert statement"
     cols = [table.c[n] for n in pk]  # any other engine: replace the rows
     keys = [tuple(r[n] for n in pk) for r in rows]
     for start in range(0, len(keys), CHUNK):
@@ -171,31 +213,65 @@ def _execute(conn: Connection, statement: str, params: tuple[Any, ...]) -> list[
 
 
 class StateRows:
-    """Current-state rows of one table keyed by primary key (a tuple)."""
+    """Current-state rows of one table keyed by primary key (a tuple), in one of two modes.
 
-    def __init__(self, model: type[SQLModel]) -> None:
+    Into a vault with its indexes (``fresh`` False, the live projector): a row read from the vault is
+    written back with an ``UPDATE`` of the columns that changed alone, or not at all, since an index
+    over a column ``SET`` is rewritten even when its value stays the same.
+
+    Into a fresh vault being filled before its secondary indexes exist (``fresh``, a replay): rows
+    are written whole. ``write_only`` names the columns set when a row is first inserted and kept
+    after, the rest being all set at every touch and never read back: such rows are not read from
+    the vault at all, a touch starts from the defaults, and the write is an upsert that keeps those
+    columns of a row already there.
+
+    SQLite and PostgreSQL; any other engine reads every row and replaces it."""
+
+    def __init__(self, model: type[SQLModel], *, write_only: tuple[str, ...] | None = None) -> None:
         self.table: Table = model.__table__  # type: ignore[attr-defined]
         self.pk = [c.name for c in self.table.primary_key.columns]
         self.defaults = defaults_of(model)
         self.rows: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.looked_up: set[tuple[Any, ...]] = set()
         self.dirty: dict[tuple[Any, ...], None] = {}  # in touch order: deterministic writes
+        self.stored: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # values as read, for writing changes only
         self._key = itemgetter(*self.pk)
+        self.write_only = write_only
+        self.fresh = False
+        self._mode: str | None = None  # "blind", "fresh", "changes" or "replace": decided on first use
+
+    def mode(self, conn: Connection) -> str:
+        if self._mode is None:
+            if not TableSql.of(conn, self.table).raw:
+                self._mode = "replace"
+            elif self.fresh:
+                self._mode = "blind" if self.write_only is not None else "fresh"
+            else:
+                self._mode = "changes"
+        return self._mode
 
     def reset(self) -> None:
         self.rows.clear()
         self.looked_up.clear()
         self.dirty.clear()
+        self.stored.clear()
 
     def load(self, conn: Connection, keys: Iterable[tuple[Any, ...]]) -> None:
+        mode = self.mode(conn)
+        if mode == "blind":
+            return
         wanted = [k for k in dict.fromkeys(keys) if k not in self.looked_up]
         if not wanted:
             return
         self.looked_up.update(wanted)
         single = len(self.pk) == 1
+        sql = TableSql.of(conn, self.table)
         for d in select_rows(conn, self.table, wanted):
             key = self._key(d)
-            self.rows[(key,) if single else key] = d
+            key = (key,) if single else key
+            self.rows[key] = d
+            if mode == "changes":
+                self.stored[key] = sql.values(d)
 
     def get(self, conn: Connection, key: tuple[Any, ...]) -> dict[str, Any] | None:
         if key not in self.looked_up:
@@ -206,7 +282,7 @@ class StateRows:
         """The row to change (created with defaults and ``initial`` if missing), marked for writing."""
         row = self.rows.get(key)
         if row is None:
-            row = self.get(conn, key)
+            row = None if self.mode(conn) == "blind" else self.get(conn, key)
             if row is None:
                 row = {**self.defaults, **dict(zip(self.pk, key, strict=True)), **initial}
                 self.rows[key] = row
@@ -216,9 +292,36 @@ class StateRows:
     def flush(self, conn: Connection) -> None:
         if not self.dirty:
             return
-        rows = [self.rows[k] for k in self.dirty]
-        upsert(conn, self.table, self.pk, rows)
+        mode = self.mode(conn)
+        if mode == "changes":
+            self._write_changes(conn)
+        else:
+            rows = [self.rows[k] for k in self.dirty]
+            upsert(conn, self.table, self.pk, rows, (self.write_only or ()) if mode == "blind" else ())
         self.dirty.clear()
+
+    def _write_changes(self, conn: Connection) -> None:
+        """New rows upserted whole; stored ones updated in the columns that changed, grouped by those."""
+        sql = TableSql.of(conn, self.table)
+        values, stored, columns = sql.values, self.stored, sql.columns
+        new: list[dict[str, Any]] = []
+        changed: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+        for key in self.dirty:
+            row = self.rows[key]
+            before = stored.get(key)
+            if before is None:
+                new.append(row)
+                continue
+            after = values(row)
+            if after == before:
+                continue
+            which = tuple(i for i, (a, b) in enumerate(zip(after, before, strict=True)) if a != b)
+            if which:
+                changed.setdefault(which, []).append(tuple(after[i] for i in which) + key)
+        if new:
+            upsert(conn, self.table, self.pk, new)
+        for which, params in changed.items():
+            _executemany(conn, sql.update_of(tuple(columns[i] for i in which)), sql.fix_bools(which, params))
 
 
 class AppendRows:

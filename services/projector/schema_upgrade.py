@@ -1,24 +1,40 @@
 """Additive upgrades of a vault created by an older version: ``create_all`` adds missing tables
 (with their indexes), never a column nor an index of a table that exists. So: add the column,
-fill it as the projection would have, create the missing indexes."""
+fill it as the projection would have, create the missing indexes, rebuild those whose columns
+changed under the same name and drop the ones a newer index covers."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, inspect, select, update
-from sqlalchemy.engine import Engine
+from typing import Any
+
+from sqlalchemy import Column, Index, bindparam, inspect, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 
-from services.projector.models import Company, Lead
+from services.projector.models import OBSOLETE_INDEXES, Company, Lead
+from services.projector.rows import TableSql
 from services.projector.search_text import search_text
 
 COMPANIES = Company.__table__  # type: ignore[attr-defined]
 LEADS = Lead.__table__  # type: ignore[attr-defined]
+LIST_INDEXES: list[Index] = [*COMPANIES.indexes, *LEADS.indexes]
 
 
-def _index_names(engine: Engine) -> set[str]:
-    """SQLite's index names (its reflection skips expression indexes such as ``upper(city)``)."""
-    with engine.connect() as conn:
-        return set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+def _shape(index: Index) -> tuple[str | None, ...]:
+    """An index's column names in order (None for an expression such as ``upper(city)``)."""
+    return tuple(e.name if isinstance(e, Column) else None for e in index.expressions)
+
+
+def _present(engine: Engine, schema: str | None) -> dict[str, tuple[str | None, ...]]:
+    """The vault's indexes on companies and leads and their shapes."""
+    if engine.dialect.name == "sqlite":  # (SQLAlchemy's reflection skips expression indexes)
+        with engine.connect() as conn:
+            names = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN "
+                                         "('companies', 'leads') AND sql IS NOT NULL").scalars().all()
+            return {n: tuple(r[2] for r in conn.exec_driver_sql(f'PRAGMA index_info("{n}")')) for n in names}
+    found = inspect(engine)
+    return {i["name"]: tuple(i["column_names"]) for t in ("companies", "leads")  # type: ignore[misc]
+            for i in found.get_indexes(t, schema=schema)}
 
 
 def upgrade_vault(engine: Engine) -> bool:
@@ -26,10 +42,11 @@ def upgrade_vault(engine: Engine) -> bool:
     schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
     found = inspect(engine)
     added = "search_text" not in {c["name"] for c in found.get_columns("companies", schema=schema)}
-    present = _index_names(engine) if engine.dialect.name == "sqlite" else \
-        {i["name"] for t in ("companies", "leads") for i in found.get_indexes(t, schema=schema)}
-    missing = [i for i in [*COMPANIES.indexes, *LEADS.indexes] if i.name not in present]
-    if not added and not missing:
+    present = _present(engine, schema)
+    stale = [i for i in LIST_INDEXES if i.name in present and present[i.name] != _shape(i)]
+    missing = [i for i in LIST_INDEXES if i.name not in present]
+    obsolete = [name for name in OBSOLETE_INDEXES if name in present]
+    if not added and not missing and not stale and not obsolete:
         return False  # the usual case: no write, no lock
     with engine.begin() as conn:
         if added:
@@ -41,6 +58,20 @@ def upgrade_vault(engine: Engine) -> bool:
                 conn.execute(update(COMPANIES).where(c.lead_key == bindparam("key")),
                              [{"key": key, "search_text": search_text(legal, trade, registry)}
                               for key, legal, trade, registry in rows])
-        for index in missing:
-            conn.execute(CreateIndex(index, if_not_exists=True))
+        for name in [*obsolete, *(i.name for i in stale)]:
+            _drop_index(conn, name, schema)
+        create_indexes(conn, [*stale, *missing])
     return added
+
+
+def _drop_index(conn: Connection, name: str, schema: str | None) -> None:
+    q = conn.dialect.identifier_preparer
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {q.quote_schema(schema) + '.' if schema else ''}{q.quote(name)}")
+
+
+def create_indexes(conn: Connection, indexes: list[Any]) -> None:
+    """Create these indexes, then refresh the planner's statistics of their tables (``ANALYZE``)."""
+    for index in indexes:
+        conn.execute(CreateIndex(index, if_not_exists=True))
+    for table in dict.fromkeys(index.table for index in indexes):
+        conn.exec_driver_sql(f"ANALYZE {TableSql.of(conn, table).name}")

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.projector.db import make_engine
+from services.projector.db import build_indexes, create_tables, make_engine
 from services.projector.digest import vault_digest
 from services.projector.models import Company, DroppedRow, ErrorRow, Lead, Run
 from services.projector.projection import Projection
@@ -128,3 +129,121 @@ def test_the_ack_subject_gives_the_stream_sequence_and_time_in_both_formats() ->
     assert reply_metadata("$JS.ACK.HUNTER.projector.1.4321.17.1764100000000000000.5") == (4321, 1764100000000000000)
     assert reply_metadata("$JS.ACK.hub.ACCHASH.HUNTER.projector.1.4321.17.1764100000000000000.5.tok") == (
         4321, 1764100000000000000)
+
+
+def _index_shapes(engine: Engine) -> dict[str, tuple[str | None, ...]]:
+    from services.projector.schema_upgrade import _present
+
+    schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
+    return _present(engine, schema)
+
+
+def _older_list_indexes(engine: Engine, schema: str | None = None) -> None:
+    """The list indexes as the previous release left them: single-column ones under today's names, two
+    single-column ones a composite index now covers, none of the indexes added since."""
+    prefix = f"{schema}." if schema else ""
+    with engine.begin() as conn:
+        for name in ("ix_companies_city", "ix_companies_state", "ix_companies_legal_name", "ix_leads_lead_key",
+                     "ix_leads_run_bucket_score", "ix_leads_updated_key"):
+            conn.exec_driver_sql(f"DROP INDEX {prefix}{name}")
+        for name, table, column in (("ix_companies_city", "companies", "city"),
+                                    ("ix_companies_state", "companies", "state"),
+                                    ("ix_companies_legal_name", "companies", "legal_name"),
+                                    ("ix_leads_lead_key", "leads", "lead_key"), ("ix_leads_score", "leads", "score"),
+                                    ("ix_leads_bucket", "leads", "bucket")):
+            conn.exec_driver_sql(f"CREATE INDEX {name} ON {prefix}{table} ({column})")
+
+
+def _check_upgrade(engine: Engine, schema: str | None = None) -> None:
+    Projection(engine).apply(raw_events(run_events()))
+    expected, before = _index_shapes(engine), vault_digest(engine)
+    assert expected["ix_companies_city"] == ("city", "lead_key")
+    assert expected["ix_leads_lead_key"] == ("lead_key", "score")
+    assert expected["ix_leads_run_bucket_score"] == ("run_id", "bucket", "score")
+    _older_list_indexes(engine, schema)
+    assert _index_shapes(engine) != expected
+    Projection(engine)  # any process opening the vault upgrades it
+    assert _index_shapes(engine) == expected
+    assert vault_digest(engine) == before
+
+
+def test_an_older_vault_gets_the_list_indexes_in_their_current_shape(tmp_path: Path) -> None:
+    _check_upgrade(make_engine(f"sqlite:///{tmp_path / 'v.db'}"))
+
+
+def test_an_older_postgres_vault_gets_the_list_indexes_in_their_current_shape() -> None:
+    import uuid
+
+    import pytest
+    from sqlalchemy import text
+
+    url = _postgres_url()
+    if url is None:
+        pytest.skip("no PostgreSQL answering on 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(url, create=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        pg = make_engine(url, create=False).execution_options(schema_translate_map={None: schema})
+        create_tables(pg)
+        _check_upgrade(pg, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def test_a_bulk_load_builds_the_indexes_after_it_and_gets_the_digest_of_a_live_vault(tmp_path: Path) -> None:
+    raw = raw_events([*run_events("r1"), *run_events("r2")])  # the same companies hunted twice
+    live = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    for event in raw:
+        Projection(live).apply([event])
+    with Session(live) as s:
+        assert {(c.first_run, c.last_run) for c in s.exec(select(Company)).all()} == {("r1", "r2")}
+    for hold in (0, 2, 1000):  # company rows written at every batch, held a while, held to the end
+        bulk = make_engine(f"sqlite:///{tmp_path / f'bulk{hold}.db'}", bulk=True)
+        assert _index_shapes(bulk) == {}  # only the primary keys while loading
+        projection = Projection(bulk, fresh=True, hold_companies=hold)
+        for event in raw:
+            projection.apply([event])
+        projection.finish()
+        build_indexes(bulk)
+        assert _index_shapes(bulk) == _index_shapes(live)
+        with bulk.connect() as conn:  # the planner has statistics on the list tables
+            analyzed = set(conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
+        assert {"companies", "leads"} <= analyzed
+        assert vault_digest(bulk) == vault_digest(live)
+
+
+def test_a_bulk_load_into_postgres_gets_the_indexes_and_the_digest_of_a_live_sqlite_vault(tmp_path: Path) -> None:
+    import uuid
+
+    import pytest
+    from sqlalchemy import text
+
+    url = _postgres_url()
+    if url is None:
+        pytest.skip("no PostgreSQL answering on 127.0.0.1:5432")
+    raw = raw_events(run_events())
+    live = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    for event in raw:
+        Projection(live).apply([event])
+    schema = f"t_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(url, create=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        pg = make_engine(url, create=False, bulk=True).execution_options(schema_translate_map={None: schema})
+        create_tables(pg, indexes=False)
+        assert _index_shapes(pg) == {}
+        projection = Projection(pg, fresh=True)
+        projection.apply(raw[:4])
+        projection.apply_decoded(projection.decode(raw, after=2))  # overlapping what is in: skipped
+        build_indexes(pg)
+        assert _index_shapes(pg) == _index_shapes(live)
+        assert vault_digest(pg) == vault_digest(live)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
