@@ -1,6 +1,7 @@
 """Which leads are on a page of the vault list, on SQLite: the join order and the index that drives it.
 
-The vault has no planner statistics, so SQLite takes any indexed filter as very selective: for
+A vault the live projector built has no planner statistics (a replayed or upgraded one has, from
+``ANALYZE``), and without them SQLite takes any indexed filter as very selective: for
 ``uf=SP`` it reads every company of the state, joins their leads and sorts them all, when walking
 the score index and stopping at ``offset + limit`` would read a few hundred rows. The count comes
 first (capped; ``match_rowids`` keeps the rowids it counted when they are all the matches), and
@@ -25,6 +26,7 @@ from services.projector.models import Company, Lead
 
 LEAD_ROWID = literal_column("leads.rowid", Integer)
 LEADS_BY_KEY = "ix_leads_lead_key"
+LEADS_BY_UPDATED = "ix_leads_updated_key"
 # the company index each company sort walks in order (ties on lead_key are sorted within a value)
 COMPANY_SORT_INDEX = {"name": "ix_companies_legal_name", "city": "ix_companies_city"}
 READ_PRAGMAS = ("PRAGMA mmap_size=268435456",)  # index lookups read pages in place, not through read()
@@ -78,8 +80,8 @@ def _indexes(s: Session) -> set[str]:
 def _walks_sort_order(s: Session, flt: LeadFilter, base: str, *, found: int, offset: int, limit: int) -> bool:
     """Whether reading in sort order should reach ``offset + limit`` matches sooner than reading
     every match: at least ``found`` match (the count, maybe capped), spread evenly over the leads."""
-    if base == "updated":
-        return False  # no index to walk
+    if base == "updated" and LEADS_BY_UPDATED not in _indexes(s):
+        return False  # no index to walk (a vault the projector has not upgraded yet)
     if base == "city" and (flt.city or flt.uf):
         return False  # the matches sit in a few cities, maybe far down the city order
     leads = s.execute(select(func.max(LEAD_ROWID)).select_from(Lead)).scalar() or 0
@@ -120,7 +122,7 @@ def page_rowids(s: Session, flt: LeadFilter, *, sort: str, limit: int, offset: i
     if walk and base in COMPANY_SORT_INDEX and {COMPANY_SORT_INDEX[base], LEADS_BY_KEY} <= _indexes(s):
         source: Any = DrivenJoin(Company.__table__, Lead.__table__, on,  # type: ignore[attr-defined]
                                  left_index=COMPANY_SORT_INDEX[base], right_index=LEADS_BY_KEY)
-    elif walk and base == "score" or not needs_company(flt):
+    elif walk and base in ("score", "updated") or not needs_company(flt):
         # leads drive; the company of each is one primary-key lookup
         source = DrivenJoin(Lead.__table__, Company.__table__, on)  # type: ignore[attr-defined]
     else:

@@ -8,21 +8,14 @@ longer the one at the path is dropped and the pool opens a fresh one.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
+from services.projector.db import file_identity
+
 _KEY = "hunter_vault_file"
-
-
-def file_identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 def follow_swaps(engine: Engine) -> None:

@@ -15,7 +15,7 @@ from nats.js import api
 from nats.js.errors import NotFoundError
 
 from services.projector.batch_tracing import BatchTracer
-from services.projector.db import make_engine
+from services.projector.db import file_identity, make_engine, vault_file
 from services.projector.projection import Projection
 from services.projector.replay import collect_rarely
 from services.projector.stream_reader import StreamReader
@@ -28,10 +28,27 @@ DURABLE = "projector"
 service.watch_consumer(DURABLE)
 
 
+class VaultSwapped(Exception):
+    """``hunter replay`` renamed a rebuilt vault over the one this projector had open."""
+
+
 async def project_forever() -> None:
+    """Project until stopped; when a replay swaps the vault file in, start again on the new file
+    from its checkpoint (what was written to the old file since is applied again from the stream)."""
+    while True:
+        try:
+            await _project_once()
+            return
+        except VaultSwapped:
+            service.log.warning("vault_swapped", vault=service.settings.vault_database_url)
+
+
+async def _project_once() -> None:
     settings = service.settings
     batch_tracer = BatchTracer(service.name)
-    projection = Projection(make_engine(settings.vault_database_url), observer=batch_tracer.observe)
+    engine = make_engine(settings.vault_database_url)
+    projection = Projection(engine, observer=batch_tracer.observe)
+    watch = _SwapWatch(vault_file(settings.vault_database_url))
     nc = service.broker.connection
     js = nc.jetstream()
     start = projection.checkpoint() + 1
@@ -52,17 +69,35 @@ async def project_forever() -> None:
     collect_rarely()  # for the life of the process
     service.log.info("projector_started", from_seq=start, vault=settings.vault_database_url)
     try:
-        await _consume(reader, projection, batch_tracer)
+        await _consume(reader, projection, batch_tracer, watch)
     finally:
         await reader.stop()
+        engine.dispose()
 
 
-async def _consume(reader: StreamReader, projection: Projection, batch_tracer: BatchTracer) -> None:
+class _SwapWatch:
+    """Notices the vault file being replaced under its name (SQLite; nothing to watch otherwise)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.identity = file_identity(path) if path else None
+
+    def check(self) -> None:
+        if self.path is None:
+            return
+        now = file_identity(self.path)
+        if now is not None and now != self.identity:
+            raise VaultSwapped(self.path)
+
+
+async def _consume(reader: StreamReader, projection: Projection, batch_tracer: BatchTracer,
+                   watch: _SwapWatch) -> None:
     """Apply whatever has arrived, up to HUNTER_PROJECTOR_BATCH events a transaction, while the reader
     keeps reading: under load batches grow to that size, so the lag stays bounded."""
     limit = service.settings.projector_batch
     while True:
         msgs = await reader.take(limit, timeout=0.5 if _stopping.is_set() else 1.0)
+        watch.check()
         if not msgs:
             if _stopping.is_set():
                 service.log.info("projector_drained", seq=projection.checkpoint())
@@ -72,6 +107,7 @@ async def _consume(reader: StreamReader, projection: Projection, batch_tracer: B
         t0 = time.perf_counter()
         with batch_tracer.batch(batch, [m.headers for m in msgs]):
             applied = await asyncio.to_thread(projection.apply, batch)
+        watch.check()  # swapped while applying: the batch went to the old file; the new one gets it again
         await reader.nc.publish(msgs[-1].reply, b"+ACK")  # AckPolicy.ALL: everything up to it
         metrics.PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - t0, service=service.name)
         metrics.PROJECTOR_APPLIED.inc(applied, service=service.name)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.schema import CreateTable
 from sqlmodel import SQLModel, create_engine
@@ -69,3 +70,20 @@ def build_indexes(engine: Engine) -> None:
     """Create every secondary index (after a bulk load into tables made without them), then ``ANALYZE``."""
     with engine.begin() as conn:
         create_indexes(conn, [i for t in SQLModel.metadata.sorted_tables for i in t.indexes])
+
+
+def vault_file(url: str) -> str | None:
+    """The file of a SQLite vault URL (None for another database or an in-memory one)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return parsed.database
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of ``path``: a replay swaps a new vault file in under the same name."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino

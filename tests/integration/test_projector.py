@@ -132,3 +132,41 @@ async def test_a_projector_killed_mid_load_resumes_and_ends_with_the_replayed_va
         stack.stop()
     assert vault_digest(engine) == replayed
     engine.dispose()
+
+
+async def test_a_running_projector_follows_a_replay_swapped_in_under_it(tmp_path: Path, fresh_nats_url: str) -> None:
+    """``hunter replay`` while the stack runs: the projector notices the new vault file and goes on
+    from its checkpoint, so events published after the swap land in the vault users now read."""
+    from services.projector.replay import replay_vault
+
+    (tmp_path / "data").mkdir()
+    url = f"sqlite:///{tmp_path / 'data' / 'vault.db'}"
+    messages = list(synthetic_stream(3000, leads_per_run=400))
+    stack = _projector(tmp_path, url, fresh_nats_url)
+    stack.start()
+    try:
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            await _publish(bus, messages[:2000])
+            assert await wait_projected(bus, url, timeout=120) == 2000
+            applied, _ = await replay_vault(bus, url)
+            assert applied == 2000
+            await _publish(bus, messages[2000:])
+            assert await wait_projected(bus, url, timeout=120) >= 3000
+            # the projector's "vault_swapped" warning is shipped as a log event and lands in the vault too
+            engine = make_engine(url)
+            deadline = time.monotonic() + 60
+            while not _logged(engine, "vault_swapped"):
+                assert time.monotonic() < deadline, "no vault_swapped warning in the logs table"
+                await asyncio.sleep(0.1)
+            await wait_projected(bus, url, timeout=60)
+            replayed = await _replayed_digest(bus, tmp_path)
+        assert not stack.crashed()
+    finally:
+        stack.stop()
+    assert vault_digest(engine) == replayed
+    engine.dispose()
+
+
+def _logged(engine, message: str) -> bool:  # noqa: ANN001
+    with engine.connect() as conn:
+        return bool(conn.execute(text("SELECT count(*) FROM logs WHERE message = :m"), {"m": message}).scalar())
