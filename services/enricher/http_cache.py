@@ -56,6 +56,7 @@ class HttpCache:
         self._read_upto: dict[Path, int] = {}  # bytes of each log file indexed so far
         self._own: Path | None = None
         self._fd: int | None = None
+        self._end: int | None = None  # where this object's next record starts in its own log
         self._next_scan = 0.0
         if self.disk_dir is not None:
             self._drop_expired_logs()
@@ -106,15 +107,21 @@ class HttpCache:
                            "len": len(body)}, ensure_ascii=True).encode()
         try:
             fd = self._log_fd()
-            end = os.lseek(fd, 0, os.SEEK_END)
+            end = self._end if self._end is not None else os.lseek(fd, 0, os.SEEK_END)
             if end >= self.rotate_bytes:
                 self.close()
                 self._drop_expired_logs()
                 fd = self._log_fd()
                 end = 0
             offset = end + len(_MAGIC) + len(head) + 1
-            os.write(fd, b"".join((_MAGIC, head, b"\n", body, b"\n")))
+            # one gathering write: the body is not copied into a joined buffer first
+            parts = (_MAGIC, head, b"\n", body, b"\n")
+            written = os.writev(fd, parts)
+            total = offset + len(body) + 1 - end
+            # only this object appends to its log: the end is known without asking the kernel again
+            self._end = end + written if written == total else None
         except OSError:
+            self._end = None
             return  # a cache that cannot write still serves from memory
         self._index[url] = _Stored(self._own, offset, len(body), status, resp.headers, resp.stored_at)  # type: ignore[arg-type]
 
@@ -123,6 +130,7 @@ class HttpCache:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+        self._end = None
 
     def __del__(self) -> None:
         self.close()

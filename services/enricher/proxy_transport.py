@@ -4,7 +4,11 @@ Two things make one plain httpx client slow with many hosts:
 
 * httpcore's pool scans its connections on every request and response, and its idle-connection
   check is quadratic in the pool size (measured: ~18 ms of CPU per request with 200 connections).
-  Small pools are cheap, so requests are spread over shards of ~``SHARD_CONNECTIONS`` connections.
+  Small pools are cheap, so requests are spread over shards of ~``SHARD_CONNECTIONS`` connections;
+  through the forward proxy (one origin) each pool holds one connection and a request takes a pool
+  with nothing in flight (:class:`FreeListTransport`), so a request checks one connection, not ~10.
+  Each check of an idle connection polls its socket (:class:`_SocketKeptStream` keeps the socket
+  instead of having anyio look it up, with a ``getpeername``, every time).
 * through a forward proxy httpx opens one connection *per origin host*, so each new host costs a
   fresh proxied connection. A forward proxy accepts absolute-form requests
   (``GET http://host/path HTTP/1.1``) for any host on any connection, so :class:`ForwardProxyTransport`
@@ -15,13 +19,89 @@ Two things make one plain httpx client slow with many hosts:
 from __future__ import annotations
 
 import itertools
+import select
+import socket
 import ssl
+import typing
 import zlib
+from collections.abc import AsyncIterator, Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
+import httpcore
 import httpx
 
 SHARD_CONNECTIONS = 4
+
+
+class _SocketKeptStream(httpcore.AsyncNetworkStream):
+    """A network stream whose readability check polls the socket it looked up once.
+
+    httpcore checks every idle connection of a pool for a server-side close (``is_readable``) when a
+    request starts and when a response is closed; anyio looks the socket up again each time, building
+    its dict of socket attributes with a ``getpeername`` syscall: most of the cost of the check."""
+
+    __slots__ = ("_stream", "_sock")
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._sock: socket.socket | None = None
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+        return _SocketKeptStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        if info != "is_readable":
+            return self._stream.get_extra_info(info)
+        if self._sock is None:
+            self._sock = self._stream.get_extra_info("socket")
+            if self._sock is None:
+                return self._stream.get_extra_info(info)
+        fd = self._sock.fileno()
+        if fd < 0:
+            return True  # a closed socket reads as the end of the stream
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        return bool(poll.poll(0))
+
+
+class _SocketKeptBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+        self._backend = backend
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.AsyncNetworkStream:
+        return _SocketKeptStream(await self._backend.connect_tcp(host, port, timeout, local_address,
+                                                                 socket_options))
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: typing.Iterable[typing.Any] | None = None
+                                  ) -> httpcore.AsyncNetworkStream:
+        return await self._backend.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def _http_transport(**kwargs: typing.Any) -> httpx.AsyncHTTPTransport:
+    """``httpx.AsyncHTTPTransport(**kwargs)`` whose connections check readability cheaply (when httpx's
+    transport still keeps its httpcore pool where it did in httpx 0.28; unchanged otherwise)."""
+    transport = httpx.AsyncHTTPTransport(**kwargs)
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if hasattr(select, "poll") and isinstance(backend, httpcore.AsyncNetworkBackend):
+        pool._network_backend = _SocketKeptBackend(backend)  # type: ignore[union-attr]
+    return transport
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
@@ -45,6 +125,67 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             await shard.aclose()
 
 
+class FreeListTransport(httpx.AsyncBaseTransport):
+    """One-connection pools handed out from a free list: each request goes to a pool with nothing in flight.
+
+    httpcore checks every connection of a pool (a readability syscall for each idle one) when a request
+    starts and again when its response is closed, so the cost of a request grows with the pool's size.
+    Here each pool holds one keep-alive connection, serving one request at a time: a request takes the
+    pool released last (its connection is the warmest), or a new one when all are busy, and gives it
+    back when its response is closed. Only for pools that reach one origin (the forward proxy): the
+    pools needed are as many as the requests in flight at the peak.
+    """
+
+    def __init__(self, make: Callable[[], httpx.AsyncBaseTransport]) -> None:
+        self._make = make
+        self._free: list[httpx.AsyncBaseTransport] = []
+        self._all: list[httpx.AsyncBaseTransport] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._free:
+            pool = self._free.pop()
+        else:
+            pool = self._make()
+            self._all.append(pool)
+        try:
+            response = await pool.handle_async_request(request)
+        except BaseException:
+            self._free.append(pool)
+            raise
+        response.stream = _GiveBack(response.stream, self._free, pool)  # type: ignore[arg-type]
+        return response
+
+    async def aclose(self) -> None:
+        self._free.clear()
+        for pool in self._all:
+            await pool.aclose()
+        self._all.clear()
+
+
+class _GiveBack(httpx.AsyncByteStream):
+    """A response stream that returns its pool to the free list once closed."""
+
+    __slots__ = ("_stream", "_free", "_pool")
+
+    def __init__(self, stream: httpx.AsyncByteStream, free: list[httpx.AsyncBaseTransport],
+                 pool: httpx.AsyncBaseTransport) -> None:
+        self._stream = stream
+        self._free = free
+        self._pool: httpx.AsyncBaseTransport | None = pool
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if self._pool is not None:
+                self._free.append(self._pool)
+                self._pool = None
+
+
 class ForwardProxyTransport(httpx.AsyncBaseTransport):
     """Plain-http requests in absolute form to the proxy's origin: one pool for all hosts."""
 
@@ -55,7 +196,7 @@ class ForwardProxyTransport(httpx.AsyncBaseTransport):
         self._proxy = proxy
         # every request is sent to this one URL; the absolute target travels as httpcore's "target" extension
         self._to_proxy = httpx.URL(scheme="http", host=proxy.host, port=proxy.port, path="/")
-        self._pool = httpx.AsyncHTTPTransport(limits=limits, verify=verify, trust_env=False)
+        self._pool = _http_transport(limits=limits, verify=verify, trust_env=False)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         # the Host header stays the origin's (httpx set it from the original URL); no URL is parsed here
@@ -75,11 +216,11 @@ def crawler_mounts(proxy_url: str | None, *, concurrency: int) -> dict[str, http
     tls = ssl.create_default_context()  # one context: each transport would otherwise load the CA store again
 
     def pool(proxy: str | None = None) -> httpx.AsyncBaseTransport:
-        return httpx.AsyncHTTPTransport(proxy=proxy, limits=limits, verify=tls, trust_env=False)
+        return _http_transport(proxy=proxy, limits=limits, verify=tls, trust_env=False)
 
     if proxy_url and proxy_url.startswith("http://"):
-        plain = ShardedTransport([ForwardProxyTransport(proxy_url, limits=limits, verify=tls) for _ in range(shards)],
-                                 by_host=False)
+        single = httpx.Limits(max_connections=None, max_keepalive_connections=1)
+        plain = FreeListTransport(lambda: ForwardProxyTransport(proxy_url, limits=single, verify=tls))
         return {"http://": plain, "https://": ShardedTransport([pool(proxy_url) for _ in range(shards)], by_host=True)}
     return {
         "http://": ShardedTransport([pool(proxy_url) for _ in range(shards)], by_host=True),
