@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,17 +23,8 @@ from services.projector.projection import Projection
 from services.projector.replay import rebuild_into
 from shared.bus import Bus, connect_bus
 from shared.nats_server import free_port
+from tests.fixtures.postgres import POSTGRES, postgres_schema
 from tests.fixtures.synthetic_stream import Message, synthetic_stream
-
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _postgres_answers() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
-    except OSError:
-        return False
-    return True
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -44,18 +34,8 @@ def vault_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         (tmp_path / "data").mkdir()
         yield f"sqlite:///{tmp_path / 'data' / 'vault.db'}"
         return
-    if not _postgres_answers():
-        pytest.skip("no PostgreSQL answering on 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(POSTGRES, create=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
+    with postgres_schema() as schema:
         yield f"{POSTGRES}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 async def _publish(bus: Bus, messages: list[Message]) -> None:

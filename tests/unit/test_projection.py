@@ -10,6 +10,7 @@ from services.projector.digest import vault_digest
 from services.projector.models import Company, DroppedRow, ErrorRow, Lead, Run
 from services.projector.projection import Projection
 from tests.factories import raw_events, run_events
+from tests.fixtures.postgres import POSTGRES, postgres_schema
 
 
 def test_events_project_into_companies_leads_dropped_and_runs(tmp_path: Path) -> None:
@@ -54,43 +55,16 @@ def test_an_undecodable_event_is_recorded_as_an_error_not_a_crash(tmp_path: Path
     assert Projection(engine).checkpoint() == 2
 
 
-def _postgres_url() -> str | None:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=0.5).close()
-    except OSError:
-        return None
-    return "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
 def test_postgres_vault_gets_the_same_digest_as_sqlite(tmp_path: Path) -> None:
-    import uuid
+    from sqlmodel import SQLModel
 
-    import pytest
-    from sqlalchemy import text
-
-    url = _postgres_url()
-    if url is None:
-        pytest.skip("no PostgreSQL answering on 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url, create=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        pg = make_engine(url, create=False)
-        pg = pg.execution_options(schema_translate_map={None: schema})
-        from sqlmodel import SQLModel
-
+    with postgres_schema() as schema:
+        pg = make_engine(POSTGRES, create=False).execution_options(schema_translate_map={None: schema})
         SQLModel.metadata.create_all(pg)
         Projection(pg).apply(raw_events(run_events()))
         lite = make_engine(f"sqlite:///{tmp_path / 'v.db'}")
         Projection(lite).apply(raw_events(run_events()))
         assert vault_digest(pg) == vault_digest(lite)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_json_columns_are_spelled_like_canonical_json_even_for_exponent_floats() -> None:
@@ -172,26 +146,10 @@ def test_an_older_vault_gets_the_list_indexes_in_their_current_shape(tmp_path: P
 
 
 def test_an_older_postgres_vault_gets_the_list_indexes_in_their_current_shape() -> None:
-    import uuid
-
-    import pytest
-    from sqlalchemy import text
-
-    url = _postgres_url()
-    if url is None:
-        pytest.skip("no PostgreSQL answering on 127.0.0.1:5432")
-    schema = f"t_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url, create=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        pg = make_engine(url, create=False).execution_options(schema_translate_map={None: schema})
+    with postgres_schema() as schema:
+        pg = make_engine(POSTGRES, create=False).execution_options(schema_translate_map={None: schema})
         create_tables(pg)
         _check_upgrade(pg, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def test_a_bulk_load_builds_the_indexes_after_it_and_gets_the_digest_of_a_live_vault(tmp_path: Path) -> None:
@@ -217,24 +175,12 @@ def test_a_bulk_load_builds_the_indexes_after_it_and_gets_the_digest_of_a_live_v
 
 
 def test_a_bulk_load_into_postgres_gets_the_indexes_and_the_digest_of_a_live_sqlite_vault(tmp_path: Path) -> None:
-    import uuid
-
-    import pytest
-    from sqlalchemy import text
-
-    url = _postgres_url()
-    if url is None:
-        pytest.skip("no PostgreSQL answering on 127.0.0.1:5432")
     raw = raw_events(run_events())
     live = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
     for event in raw:
         Projection(live).apply([event])
-    schema = f"t_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(url, create=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        pg = make_engine(url, create=False, bulk=True).execution_options(schema_translate_map={None: schema})
+    with postgres_schema() as schema:
+        pg = make_engine(POSTGRES, create=False, bulk=True).execution_options(schema_translate_map={None: schema})
         create_tables(pg, indexes=False)
         assert _index_shapes(pg) == {}
         projection = Projection(pg, fresh=True)
@@ -243,7 +189,3 @@ def test_a_bulk_load_into_postgres_gets_the_indexes_and_the_digest_of_a_live_sql
         build_indexes(pg)
         assert _index_shapes(pg) == _index_shapes(live)
         assert vault_digest(pg) == vault_digest(live)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
