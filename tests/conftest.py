@@ -8,9 +8,9 @@ import pytest
 
 from shared.bus import Bus, connect_bus
 from tests.nats_fixtures import nats_server
+from tests.shared_data import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 # keep the services' own settings from leaking in from the developer's environment
 for var in ("NATS_URL", "HUNTER_VAULT_URL", "HUNTER_HTTP_PROXY", "SEARCH_BASE_URL", "BASIC_AUTH_USER"):

@@ -14,8 +14,9 @@ from shared.bus import Bus
 from shared.events import RunFilters
 from shared.registry_ids import check_digits
 from shared.schemas import DroppedLead
+from tests.shared_data import SHARED_DATA
 
-CNPJ_DIR = Path(__file__).parents[2].parent / "shared" / "data" / "cnpj"
+CNPJ_DIR = SHARED_DATA / "cnpj"
 pytestmark = pytest.mark.skipif(not CNPJ_DIR.is_dir(), reason=f"shared sample data not found at {CNPJ_DIR}")
 
 

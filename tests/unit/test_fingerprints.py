@@ -17,9 +17,10 @@ from services.enricher.fingerprints import (
     selector_literals,
     update_fingerprints,
 )
+from tests.shared_data import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
-FULL_DB = ROOT.parent / "shared" / "data" / "webappanalyzer"
+FULL_DB = SHARED_DATA / "webappanalyzer"
 
 
 def names(techs) -> dict[str, object]:

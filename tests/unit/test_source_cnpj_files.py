@@ -14,8 +14,9 @@ from services.extractor.sources.cnpj_files import iter_cnpj
 from shared.events import RunFilters
 from shared.registry_ids import check_digits
 from shared.schemas import CompanyRecord, DroppedLead
+from tests.shared_data import SHARED_DATA
 
-DATA = Path(__file__).parents[2].parent / "shared" / "data"
+DATA = SHARED_DATA
 CNPJ_DIR = DATA / "cnpj"
 pytestmark = pytest.mark.skipif(not CNPJ_DIR.is_dir(), reason=f"shared sample data not found at {CNPJ_DIR}")
 

@@ -14,8 +14,9 @@ from services.extractor.sources.sirene import iter_sirene
 from shared.events import RunFilters
 from shared.registry_ids import is_valid_siren, is_valid_siret
 from shared.schemas import CompanyRecord, DroppedLead
+from tests.shared_data import SHARED_DATA
 
-SIRENE = Path(__file__).parents[2].parent / "shared" / "data" / "sirene"
+SIRENE = SHARED_DATA / "sirene"
 needs_samples = pytest.mark.skipif(not SIRENE.is_dir(), reason=f"shared sample data not found at {SIRENE}")
 
 

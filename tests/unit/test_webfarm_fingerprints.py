@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from hunter.demo.sample_data import DATA_DIR, generate_bench_sites
 from hunter.demo.site_pages import render_site_response
+from tests.shared_data import SHARED_DATA
 
-FINGERPRINTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "webappanalyzer" / "technologies"
+FINGERPRINTS = SHARED_DATA / "webappanalyzer" / "technologies"
 SITES = json.loads((DATA_DIR / "sites.json").read_text(encoding="utf-8"))
 
 
