@@ -11,6 +11,7 @@ import pytest
 
 from services.extractor.sources import SourceError, iter_source
 from services.extractor.sources.cnpj_files import iter_cnpj
+from services.extractor.sources.receita_join import MAX_RECORD_LINES
 from shared.events import RunFilters
 from shared.registry_ids import check_digits
 from shared.schemas import CompanyRecord, DroppedLead
@@ -167,16 +168,27 @@ def test_rows_without_30_columns_are_dropped_as_malformed_and_reading_goes_on(tm
     assert [r.registry_id[:8] for r in _leads(items)] == ["11111111", "33333333"]
 
 
-def test_a_stray_quote_that_takes_in_the_next_line_is_a_malformed_row_not_a_crash(tmp_path: Path) -> None:
+def test_a_stray_quote_costs_at_most_its_own_row(tmp_path: Path) -> None:
     stray = _q(_estab("22222222", "0001")).replace(b'"contato@x.com.br"', b'"contato"@x.com.br"')
-    lines = [_q(_estab("11111111", "0001")), stray, _q(_estab("33333333", "0001")), _q(_estab("44444444", "0001"))]
-    (tmp_path / "Estabelecimentos0").write_bytes(b"".join(lines))
-    for as_json in (False, True):
-        items = list(iter_cnpj(tmp_path, RunFilters(status=["*"]), as_json=as_json))
-        rejected = [i for i in items if isinstance(i, DroppedLead)]
-        assert [r.reason.code for r in rejected] == ["malformed_row"]  # the lines it took in, as one record
-        [lead] = [i for i in items if not isinstance(i, DroppedLead)]
-        assert "11111111" in (lead if isinstance(lead, str) else lead.registry_id)
+    after = [_q(_estab(f"{30_000_000 + i}", "0001")) for i in range(MAX_RECORD_LINES + 5)]
+    for tail in (after[:2], after):  # the file ends with the quote open / it stays open past the cap
+        (tmp_path / "Estabelecimentos0").write_bytes(b"".join([_q(_estab("11111111", "0001")), stray, *tail]))
+        for as_json in (False, True):
+            items = list(iter_cnpj(tmp_path, RunFilters(status=["*"]), as_json=as_json))
+            rejected = [(r.reason.code, r.source_line) for r in items if isinstance(r, DroppedLead)]
+            assert rejected in ([], [("malformed_row", 2)])  # the stray row alone, if anything
+            leads = [i if isinstance(i, str) else i.registry_id for i in items if not isinstance(i, DroppedLead)]
+            assert len(leads) + len(rejected) == 2 + len(tail)
+            assert all(any(f"{30_000_000 + i}" in lead for lead in leads) for i in range(len(tail)))
+
+
+def test_a_quoted_field_over_a_few_lines_is_still_one_record() -> None:
+    from services.extractor.sources.receita_join import _RecordJoiner
+
+    joiner = _RecordJoiner()
+    lines = [b'"1";"RUA A', b"BLOCO 2", b'APTO 3";"SP"', b'"2";"RUA B";"RJ"']
+    out = [r for n, raw in enumerate(lines, 1) for r in joiner.feed(n, raw)] + list(joiner.flush())
+    assert out == [(3, b'"1";"RUA A\nBLOCO 2\nAPTO 3";"SP"'), (4, b'"2";"RUA B";"RJ"')]
 
 
 def test_nul_bytes_and_runs_of_spaces_are_cleaned_and_alphanumeric_cnpjs_kept(tmp_path: Path) -> None:

@@ -107,13 +107,53 @@ def is_clean_block(body: bytes, lines: int, fields: int) -> bool:
     )
 
 
+MAX_RECORD_LINES = 10  # a quoted field open over more lines than this is a stray quote, not a field
+
+
+class _RecordJoiner:
+    """Joins lines while a quoted field is open (an odd number of quotes so far). A record still open
+    after ``MAX_RECORD_LINES`` lines, or at the end of the file, was opened by a stray quote: its first
+    line comes alone (the row parser rejects it as malformed) and the lines after it are read again
+    as records of their own, so one bad character costs one row, not the rest of the file."""
+
+    def __init__(self) -> None:
+        self.open: list[tuple[int, bytes]] = []
+        self.odd = False
+
+    def feed(self, line_no: int, raw: bytes) -> Iterator[tuple[int, bytes]]:
+        odd = bool(raw.count(b'"') & 1)
+        if not self.open:
+            if odd:
+                self.open, self.odd = [(line_no, raw)], True
+            else:
+                yield line_no, raw
+            return
+        self.open.append((line_no, raw))
+        self.odd ^= odd
+        if not self.odd:
+            lines, self.open = self.open, []
+            yield line_no, b"\n".join(r for _, r in lines)  # numbered by its last line
+        elif len(self.open) > MAX_RECORD_LINES:
+            yield from self._give_up()
+
+    def flush(self) -> Iterator[tuple[int, bytes]]:
+        while self.open:
+            yield from self._give_up()
+
+    def _give_up(self) -> Iterator[tuple[int, bytes]]:
+        (first, *others), self.open, self.odd = self.open, [], False
+        yield first
+        for line_no, raw in others:
+            yield from self.feed(line_no, raw)
+
+
 def record_runs(
     data: DataFile, fields: int | None = None, *, decode: bool = True
 ) -> Iterator[tuple[int, bytes | list[str] | list[bytes]]]:
     """``record_lines``, except that with ``fields`` a read block whose lines all pass
     ``is_clean_block`` comes whole: (number of its first line, its lines, decoded unless not ``decode``)."""
     line_no = 0
-    pending = b""
+    joiner = _RecordJoiner()
     rest = b""
     for block in read_blocks(data):
         buf = rest + block if rest else block
@@ -122,7 +162,7 @@ def record_runs(
             rest = buf
             continue
         body, rest = buf[:cut], buf[cut + 1:]
-        if fields is not None and not pending:
+        if fields is not None and not joiner.open:
             lines = body.count(b"\n") + 1
             if is_clean_block(body, lines, fields):
                 yield line_no + 1, body.decode("latin-1").split("\n") if decode else body.split(b"\n")
@@ -130,23 +170,11 @@ def record_runs(
                 continue
         for raw in body.split(b"\n"):
             line_no += 1
-            if pending:
-                raw = pending + b"\n" + raw
-                pending = b""
-            if raw.count(b'"') & 1:
-                pending = raw
-                continue
-            yield line_no, raw
+            yield from joiner.feed(line_no, raw)
     if rest:
         line_no += 1
-        raw = pending + b"\n" + rest if pending else rest
-        pending = b""
-        if raw.count(b'"') & 1:
-            pending = raw
-        else:
-            yield line_no, raw
-    if pending:
-        yield line_no, pending
+        yield from joiner.feed(line_no, rest)
+    yield from joiner.flush()
 
 
 def record_lines(data: DataFile) -> Iterator[tuple[int, bytes]]:
