@@ -51,7 +51,7 @@ from shared.nats_server import embedded_nats  # noqa: E402
 from shared.schemas import Address, CompanyRecord  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-BATCH = 500
+BATCH = int(os.environ.get("HUNTER_BATCH_SIZE", "1000"))  # the product default (shared/config.py)
 UFS = ["SP", "SP", "SP", "RJ", "MG", "PR", "RS", "BA", "PE", "DF"]
 CNAES = ["6201501", "6202300", "6311900", "4711302", "5611201", "8630503", "6920601", "4120400"]
 WORDS = ["ALFA", "BETA", "SOLUCOES", "COMERCIO", "SERVICOS", "TECNOLOGIA", "CONSULTORIA", "BRASIL", "DADOS"]

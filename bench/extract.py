@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.extractor.sources import iter_source  # noqa: E402
+from shared.config import Settings  # noqa: E402
 from shared.events import RunFilters  # noqa: E402
 from shared.registry_ids import check_digits  # noqa: E402
 from shared.schemas import CompanyRecord  # noqa: E402
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="50,000 rows")
     parser.add_argument("--no-publish", action="store_true", help="skip the JetStream publish step")
-    parser.add_argument("--batch-sizes", default="500", help="comma-separated, e.g. 250,500,1000,2000")
+    parser.add_argument("--batch-sizes", default=str(Settings().batch_size),
+                        help="comma-separated, e.g. 250,500,1000,2000 (default: the product's HUNTER_BATCH_SIZE)")
     parser.add_argument("--dir", type=Path, help="keep the generated files here (reused if present)")
     parser.add_argument("--parser-process", choices=["auto", "always", "never"], default="auto",
                         help="publish: parse in a child process as the service does (auto: big sources only)")

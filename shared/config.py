@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     projector_batch: int = Field(default=5000, alias="HUNTER_PROJECTOR_BATCH")
 
     # extract / clean / score
-    batch_size: int = Field(default=500, alias="HUNTER_BATCH_SIZE")
+    batch_size: int = Field(default=1000, alias="HUNTER_BATCH_SIZE")  # leads per batch event (bench: 500 vs 1000)
     repeated_phone_threshold: int = Field(default=3, alias="REPEATED_PHONE_THRESHOLD")
     icp_dir: Path | None = Field(default=None, alias="HUNTER_ICP_DIR")
 
