@@ -5,7 +5,9 @@ files, with matching Empresas, Simples, some Socios and the code tables) into a 
 directory, then measures:
 
 - parsing every row (``cnpj:DIR``, no filter, no limit) into what the extractor publishes: each
-  lead as the JSON text of its ``CompanyRecord`` (``iter_source(..., as_json=True)``);
+  lead as the JSON text of its ``CompanyRecord`` (``iter_source(..., as_json=True)``); beyond
+  200,000 rows that is the join on disk of a national import, by ``--workers`` processes
+  (``receita_parallel``; their CPU is counted in ``parse_cpu_s``);
 - parsing with a UF filter (``uf=["SP"]``, default status ATIVA): input rows/s and matches;
 - publishing the records as ``LeadsExtracted`` batches to an embedded JetStream (skipped with
   ``--no-publish`` or when ``shared.bus`` is not available), the source read as the extractor
@@ -40,6 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.extractor.sources import iter_source  # noqa: E402
+from services.extractor.sources.receita_parallel import auto_workers  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.events import RunFilters  # noqa: E402
 from shared.registry_ids import check_digits  # noqa: E402
@@ -124,16 +127,21 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
-def time_parse(source: str, filters: RunFilters) -> tuple[int, int, float, float]:
-    """(records, rejects, wall seconds, CPU seconds of this process: its reader threads included)."""
+def _cpu_with_children() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_parse(source: str, filters: RunFilters, workers: int) -> tuple[int, int, float, float]:
+    """(records, rejects, wall seconds, CPU seconds of this process and its join workers)."""
     records = dropped = 0
-    started, cpu = time.perf_counter(), time.process_time()
-    for item in iter_source(source, filters, as_json=True):
+    started, cpu = time.perf_counter(), _cpu_with_children()
+    for item in iter_source(source, filters, as_json=True, workers=workers):
         if isinstance(item, str | CompanyRecord):
             records += 1
         else:
             dropped += 1
-    return records, dropped, time.perf_counter() - started, time.process_time() - cpu
+    return records, dropped, time.perf_counter() - started, _cpu_with_children() - cpu
 
 
 async def time_publish(
@@ -174,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="50,000 rows")
+    parser.add_argument("--workers", type=int, default=Settings().extract_workers,
+                        help="processes joining a national import (HUNTER_EXTRACT_WORKERS; 0: one per CPU, at most 4)")
     parser.add_argument("--no-publish", action="store_true", help="skip the JetStream publish step")
     parser.add_argument("--batch-sizes", default=str(Settings().batch_size),
                         help="comma-separated, e.g. 250,500,1000,2000 (default: the product's HUNTER_BATCH_SIZE)")
@@ -191,13 +201,14 @@ def main(argv: list[str] | None = None) -> int:
         result["generate_s"] = round(time.perf_counter() - started, 2)
         source = f"cnpj:{data}"
 
-        records, dropped, seconds, cpu = time_parse(source, RunFilters(status=["*"]))
-        result.update(parse_records=records, parse_dropped=dropped, parse_s=round(seconds, 2),
+        workers = auto_workers(args.workers)
+        records, dropped, seconds, cpu = time_parse(source, RunFilters(status=["*"]), workers)
+        result.update(parse_workers=workers, parse_records=records, parse_dropped=dropped, parse_s=round(seconds, 2),
                       parse_rows_per_s=round(rows / seconds), parse_cpu_s=round(cpu, 2),
                       parse_rows_per_cpu_s=round(rows / cpu))
         print(f"parse, no filter: {records} records in {seconds:.2f}s ({cpu:.2f}s CPU)", file=sys.stderr)
 
-        records, _, seconds, cpu = time_parse(source, RunFilters(uf=["SP"]))
+        records, _, seconds, cpu = time_parse(source, RunFilters(uf=["SP"]), workers)
         result.update(uf_filter_records=records, uf_filter_s=round(seconds, 2),
                       parse_uf_rows_per_s=round(rows / seconds), parse_uf_rows_per_cpu_s=round(rows / cpu))
         print(f"parse, uf=SP + ATIVA: {records} records in {seconds:.2f}s ({cpu:.2f}s CPU)", file=sys.stderr)

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     # extract / clean / score
     batch_size: int = Field(default=1000, alias="HUNTER_BATCH_SIZE")  # leads per batch event (bench: 500 vs 1000)
+    # processes joining a national cnpj import (0: one per CPU, at most 4)
+    extract_workers: int = Field(default=0, alias="HUNTER_EXTRACT_WORKERS")
     repeated_phone_threshold: int = Field(default=3, alias="REPEATED_PHONE_THRESHOLD")
     icp_dir: Path | None = Field(default=None, alias="HUNTER_ICP_DIR")
 

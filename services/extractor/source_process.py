@@ -67,7 +67,8 @@ def _worth_a_process(source: str, filters: RunFilters, min_rows: int) -> bool:
 
 
 def _produce(out: BinaryIO, source: str, filters: RunFilters, per_message: int) -> None:
-    """The child: every item of the source, ``per_message`` a list, then ``("done", peak RSS, CPU s)``;
+    """The child: every item of the source, ``per_message`` a list, then ``("done", peak RSS, CPU s)``
+    (its own and its join workers': the biggest RSS, the CPU time of all);
     or the exception that stopped it. Each message is its length (8 bytes) and its pickle."""
 
     def send(obj: object) -> None:
@@ -76,7 +77,9 @@ def _produce(out: BinaryIO, source: str, filters: RunFilters, per_message: int) 
         out.write(data)
         out.flush()
 
-    items = iter_source(source, filters, as_json=True)
+    from .sources.receita_parallel import auto_workers
+
+    items = iter_source(source, filters, as_json=True, workers=auto_workers(Settings().extract_workers))
     try:
         batch: list[Item] = []
         for item in items:
@@ -86,8 +89,9 @@ def _produce(out: BinaryIO, source: str, filters: RunFilters, per_message: int) 
                 batch = []
         if batch:
             send(batch)
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        send(("done", usage.ru_maxrss, usage.ru_utime + usage.ru_stime))
+        own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        send(("done", max(own.ru_maxrss, workers.ru_maxrss),
+              own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime))
     except BrokenPipeError:  # the parent stopped reading (a cancelled run)
         return
     except Exception as exc:  # handed to the parent, raised there

@@ -51,8 +51,10 @@ def iter_source(
     settings: Settings | None = None,
     on_api_call: Callable[[ApiCall], None] | None = None,
     as_json: bool = False,
+    workers: int = 1,
 ) -> Iterator[CompanyRecord | str | DroppedLead]:
-    """Leads of ``source`` matching ``filters``. Checks the source eagerly, then streams."""
+    """Leads of ``source`` matching ``filters``. Checks the source eagerly, then streams. ``workers``:
+    processes for a ``cnpj`` join on disk (a national import)."""
     scheme, sep, rest = source.partition(":")
     scheme = scheme.strip().lower()
     if scheme.startswith("casadosdados"):
@@ -76,7 +78,7 @@ def iter_source(
 
         directory = Path(rest)
         find_receita_files(directory)  # raises SourceError for a missing/empty directory
-        return iter_cnpj(directory, filters, as_json=as_json)
+        return iter_cnpj(directory, filters, as_json=as_json, workers=workers)
     if scheme == "sirene":
         from .sirene import iter_sirene, resolve_paths
 

@@ -265,12 +265,14 @@ def iter_cnpj(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     spill_dir: Path | None = None,
     as_json: bool = False,
+    workers: int = 1,
 ) -> Iterator[CompanyRecord | str | DroppedLead]:
     """Leads of a Receita publication directory, filtered; at most ``filters.limit`` records.
 
     Up to ``chunk_size`` matched establishments are joined in memory; beyond, on disk under
     ``spill_dir`` (default: the system's temporary directory). With ``as_json`` each lead comes
-    as the JSON text of its ``CompanyRecord`` (``receita_json``), not as a model.
+    as the JSON text of its ``CompanyRecord`` (``receita_json``), not as a model. A join on disk
+    uses ``workers`` processes (``receita_parallel``); the items are the same whatever their number.
     """
     files = find_receita_files(directory)
     tables = CodeTables.load(files)
@@ -280,13 +282,7 @@ def iter_cnpj(
     limit = flt.limit
     if limit == 0:
         return
-    build = company_builder(tables)
-    emit: Callable[[Iterable[Establishment], CompanyRows], Iterator[CompanyRecord | str | DroppedLead]]
-    if as_json:
-        emit = json_records(tables, build, _malformed)
-    else:
-        def emit(items: Iterable[Establishment], rows: CompanyRows) -> Iterator[CompanyRecord | str | DroppedLead]:
-            return _emit(items, rows, build)
+    emit = make_emitter(tables, as_json=as_json)
     chunk: list[Establishment] = []
     scan = _scan_establishments(files["estabelecimentos"], check)
     for item in scan:
@@ -305,25 +301,62 @@ def iter_cnpj(
     if len(chunk) <= chunk_size:  # the limit was reached
         yield from emit(chunk, _company_rows(files, chunk))
         return
-    partitions = min(256, max(2, -(-estimated_rows(files["estabelecimentos"]) // chunk_size)))
-    with Spill(partitions, spill_dir) as spill:
-        matched = len(chunk)
-        spill.add_establishments(chunk)
-        del chunk
-        rejects: list[DroppedLead] = []
-        for item in scan:
-            if isinstance(item, DroppedLead):
-                rejects.append(item)  # a few: malformed rows of a whole publication
-                if len(rejects) >= 1000:
-                    yield from rejects
-                    rejects.clear()
-                continue
-            if limit is not None and matched + len(item) >= limit:
-                spill.add_establishments(item[: limit - matched])
-                break
-            spill.add_establishments(item)
-            matched += len(item)
-        yield from rejects
-        spill.add_company_rows(company_lines(files, None))
-        for rows, establishments in spill.joined():
-            yield from emit(establishments, rows)
+    partitions = partition_count(files)
+    parallel = workers > 1
+    with Spill(partitions, spill_dir, companies_elsewhere=parallel) as spill:
+        writer = None
+        if parallel:
+            from .receita_parallel import CompanySidesWriter, join_in_parallel
+
+            writer = CompanySidesWriter(directory, spill)  # the company files are read meanwhile
+        try:
+            matched = len(chunk)
+            spill.add_establishments(chunk)
+            del chunk
+            rejects: list[DroppedLead] = []
+            for item in scan:
+                if isinstance(item, DroppedLead):
+                    rejects.append(item)  # a few: malformed rows of a whole publication
+                    if len(rejects) >= 1000:
+                        yield from rejects
+                        rejects.clear()
+                    continue
+                if limit is not None and matched + len(item) >= limit:
+                    spill.add_establishments(item[: limit - matched])
+                    break
+                spill.add_establishments(item)
+                matched += len(item)
+            yield from rejects
+            if writer is None:
+                spill.add_company_rows(company_lines(files, None))
+                for rows, establishments in spill.joined():
+                    yield from emit(establishments, rows)
+                return
+            writer.wait()
+            yield from join_in_parallel(directory, spill, emit, as_json=as_json, workers=workers)
+        finally:
+            if writer is not None:
+                writer.stop()
+
+
+PARTITION_ROWS = 100_000  # establishments per partition of a join on disk, about
+
+
+def partition_count(files: ReceitaFiles) -> int:
+    """Partitions of a join on disk: from the size of the publication only (so the items' order
+    does not depend on how many processes join them), a multiple of 4, at most 256."""
+    wanted = -(-estimated_rows(files["estabelecimentos"]) // PARTITION_ROWS)
+    return min(256, max(4, -(-wanted // 4) * 4))
+
+
+def make_emitter(tables: CodeTables, *, as_json: bool) -> Callable[[Iterable[Establishment], CompanyRows],
+                                                                   Iterator[CompanyRecord | str | DroppedLead]]:
+    """What turns joined establishments into leads (models, or with ``as_json`` their JSON text)."""
+    build = company_builder(tables)
+    if as_json:
+        return json_records(tables, build, _malformed)
+
+    def emit(items: Iterable[Establishment], rows: CompanyRows) -> Iterator[CompanyRecord | str | DroppedLead]:
+        return _emit(items, rows, build)
+
+    return emit

@@ -270,7 +270,7 @@ class _Partitioned:
     write and half the time to read than tuple by tuple."""
 
     def __init__(self, root: Path, prefix: str, n: int, flush_at: int) -> None:
-        self.paths = [root / f"{prefix}{i}" for i in range(n)]
+        self.paths = partition_paths(root, prefix, n)
         self.files: list[IO[bytes]] = [p.open("wb") for p in self.paths]
         self.buffers: list[list[tuple]] = [[] for _ in range(n)]  # type: ignore[type-arg]
         self.flush_at = flush_at
@@ -298,32 +298,75 @@ class _Partitioned:
                 buf.clear()
             fh.close()
 
-    def read(self, i: int) -> Iterator[tuple[tuple, ...]]:  # type: ignore[type-arg]
-        """The items of partition ``i``, in the order added, as columns: a tuple per member."""
-        with self.paths[i].open("rb", buffering=1 << 20) as fh:
-            yield from _load_pickled(fh)
-        self.paths[i].unlink()
+
+def partition_paths(root: Path, prefix: str, n: int) -> list[Path]:
+    return [root / f"{prefix}{i}" for i in range(n)]
+
+
+def read_partition(path: Path) -> Iterator[tuple[tuple, ...]]:  # type: ignore[type-arg]
+    """The items of one partition file, in the order added, as columns (a tuple per member); the
+    file is removed once read."""
+    with path.open("rb", buffering=1 << 20) as fh:
+        yield from _load_pickled(fh)
+    path.unlink()
+
+
+_ESTABLISHMENTS, _COMPANY_PREFIX = "e", "c{kind}-"
+
+
+class CompanySides:
+    """The company-level rows of a spill, a side per kind of company file (EMPRESA, SIMPLES, SOCIO)."""
+
+    def __init__(self, root: Path, n: int, flush_at: int) -> None:
+        self.sides = [_Partitioned(root, _COMPANY_PREFIX.format(kind=kind), n, flush_at) for kind in range(3)]
+
+    def add(self, blocks: Iterable[CompanyBlock]) -> None:
+        for kind, keys, records in blocks:
+            self.sides[kind].add(zip(keys, records, strict=True), 0)
+
+    def close(self) -> None:
+        for side in self.sides:
+            side.close()
+
+
+def partition_rows(root: Path, i: int) -> CompanyRows:
+    """The company rows of partition ``i`` of the spill under ``root`` (its files removed)."""
+    rows = CompanyRows()
+    for kind in range(3):
+        path = root / f"{_COMPANY_PREFIX.format(kind=kind)}{i}"
+        rows.add_all((kind, keys, records) for keys, records in read_partition(path))
+    return rows
+
+
+def partition_establishments(root: Path, i: int) -> Iterator[Establishment]:
+    """The establishments of partition ``i`` of the spill under ``root``, in file order (its file removed)."""
+    return (item for columns in read_partition(root / f"{_ESTABLISHMENTS}{i}")  # type: ignore[misc]
+            for item in zip(*columns, strict=True))
 
 
 class Spill:
-    """The on-disk hash join (see the module docstring). Use as a context manager."""
+    """The on-disk hash join (see the module docstring). Use as a context manager.
+
+    With ``companies_elsewhere`` the company sides are written by another process
+    (``CompanySides(spill.root, spill.n, spill.company_flush_at)``) and the partitions can be joined
+    by other processes (``partition_rows`` / ``partition_establishments`` under ``spill.root``)."""
 
     BUFFERED_ITEMS = 40_000  # per side, spread over the partitions
 
-    def __init__(self, partitions: int, directory: Path | None = None) -> None:
+    def __init__(self, partitions: int, directory: Path | None = None, *, companies_elsewhere: bool = False) -> None:
         self.n = max(1, partitions)
         self._tmp = tempfile.TemporaryDirectory(prefix="hunter-cnpj-", dir=directory)
-        root = Path(self._tmp.name)
+        self.root = Path(self._tmp.name)
         flush_at = max(256, self.BUFFERED_ITEMS // self.n)
-        self.establishments = _Partitioned(root, "e", self.n, flush_at)
-        # (key, record) items, a side per kind of company file: EMPRESA, SIMPLES, SOCIO
-        self.companies = [_Partitioned(root, f"c{kind}-", self.n, max(256, flush_at // 3)) for kind in range(3)]
+        self.company_flush_at = max(256, flush_at // 3)
+        self.establishments = _Partitioned(self.root, _ESTABLISHMENTS, self.n, flush_at)
+        self.companies = None if companies_elsewhere else CompanySides(self.root, self.n, self.company_flush_at)
 
     def __enter__(self) -> Spill:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for side in (self.establishments, *self.companies):
+        for side in (self.establishments, *(self.companies.sides if self.companies else ())):
             for fh in side.files:
                 fh.close()
         self._tmp.cleanup()
@@ -332,17 +375,17 @@ class Spill:
         self.establishments.add(items, 2)
 
     def add_company_rows(self, blocks: Iterable[CompanyBlock]) -> None:
-        for kind, keys, records in blocks:
-            self.companies[kind].add(zip(keys, records, strict=True), 0)
+        assert self.companies is not None, "the company rows of this spill are written elsewhere"
+        self.companies.add(blocks)
+
+    def close(self) -> None:
+        """Every row written: the partitions can be read (``joined``, ``partition_*``)."""
+        self.establishments.close()
+        if self.companies is not None:
+            self.companies.close()
 
     def joined(self) -> Iterator[tuple[CompanyRows, Iterator[Establishment]]]:
         """Per partition: its company rows and an iterator over its establishments (file order)."""
-        self.establishments.close()
-        for side in self.companies:
-            side.close()
+        self.close()
         for i in range(self.n):
-            rows = CompanyRows()
-            for kind, side in enumerate(self.companies):
-                rows.add_all((kind, keys, records) for keys, records in side.read(i))
-            yield rows, (item for columns in self.establishments.read(i)  # type: ignore[misc]
-                         for item in zip(*columns, strict=True))
+            yield partition_rows(self.root, i), partition_establishments(self.root, i)
