@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     run_budget_requests: int = Field(default=100_000, alias="RUN_BUDGET_REQUESTS")
     run_budget_bytes: int = Field(default=2_000_000_000, alias="RUN_BUDGET_BYTES")
     run_budget_seconds: float = Field(default=3600.0, alias="RUN_BUDGET_SECONDS")
+    # how often enricher replicas tell each other what they spent per run (budgets are per run, not per replica)
+    budget_share_seconds: float = Field(default=0.5, alias="ENRICHER_BUDGET_SHARE_SECONDS")
     enricher_concurrency: int = Field(default=64, alias="ENRICHER_CONCURRENCY")
     fingerprints_path: str | None = Field(default=None, alias="HUNTER_FINGERPRINTS")
     enable_playwright: bool = Field(default=False, alias="ENABLE_PLAYWRIGHT")

@@ -50,6 +50,8 @@ class Subjects:
     ICP_SAVED = "icp.saved.{name}"
     LEAD_STATUS = "lead.status.{run_id}"
     CONFIG_SAVED = "config.saved.{key}"
+    # plain NATS, outside the stream (not events): what the enricher replicas spent per run
+    BUDGET_SHARE = "coord.enricher.budget"
 
     @staticmethod
     def step_pattern(stage: str) -> str:

@@ -3,16 +3,26 @@ consumer ``enricher`` and split the work; each replica runs many leads concurren
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from faststream.nats import NatsMessage
 
 from services.enricher.logic import Enricher
 from services.enricher.vault_reuse import VaultReuse
-from shared.events import ApiCallsRecorded, EnrichmentRequested, Envelope, Event, LeadEnriched, decode_event
+from shared.events import (
+    ApiCallsRecorded,
+    EnrichmentRequested,
+    Envelope,
+    Event,
+    LeadEnriched,
+    Subjects,
+    decode_event,
+)
 from shared.run_cancellation import CancelledRuns
 from shared.schemas import Enrichment
 from shared.service import Service, spans_are_recorded
@@ -39,6 +49,33 @@ async def open_enricher() -> None:
     _state["enricher"] = await _stack.enter_async_context(Enricher(service.settings, vault_lookup=reuse.lookup))
 
 
+@app.after_startup
+async def share_budgets() -> None:
+    """Hear what the other replicas spent per run, and tell them what this one spends (``budgets``)."""
+    enricher = _state["enricher"]
+    assert isinstance(enricher, Enricher)
+    nc = service.broker.connection
+
+    async def heard(msg: Any) -> None:
+        try:
+            report = orjson.loads(msg.data)
+            if report["replica"] != service.worker_id:
+                enricher.budgets.merge(report["replica"], report["runs"])
+        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+            service.log.warning("budget_report_unreadable", error=str(exc))
+
+    async def tell() -> None:
+        while True:
+            await asyncio.sleep(service.settings.budget_share_seconds)
+            runs = enricher.budgets.shared_report()
+            if runs:
+                with contextlib.suppress(Exception):  # a lost report is made up by the next one (running totals)
+                    await nc.publish(Subjects.BUDGET_SHARE, orjson.dumps({"replica": service.worker_id, "runs": runs}))
+
+    _state["budget_subscription"] = await nc.subscribe(Subjects.BUDGET_SHARE, cb=heard)
+    _state["budget_task"] = asyncio.create_task(tell())
+
+
 async def apply_saved_config(enricher: Enricher) -> None:
     now = time.monotonic()
     if now < _config["next"] or _config["busy"]:
@@ -53,6 +90,15 @@ async def apply_saved_config(enricher: Enricher) -> None:
         service.log.warning("config_unreadable", error=str(exc))
     finally:
         _config["busy"] = False
+
+
+@app.on_shutdown
+async def stop_sharing_budgets() -> None:
+    task = _state.pop("budget_task", None)
+    if isinstance(task, asyncio.Task):
+        task.cancel()
+    with contextlib.suppress(Exception):
+        await _state.pop("budget_subscription").unsubscribe()  # type: ignore[attr-defined]
 
 
 @app.after_shutdown

@@ -183,9 +183,19 @@ class Fetcher:
     async def fetch(
         self, url: str, *, run_id: str | None = None, lead_key: str | None = None, check_robots: bool = True
     ) -> FetchResult:
-        """GET ``url`` following redirects manually. Raises BudgetExceeded once the run's budget is gone."""
+        """GET ``url`` following redirects manually. Raises BudgetExceeded once the run's budget is gone
+        (carrying the calls this fetch made before: they were sent, and count)."""
         result = FetchResult(url=url, final_url=url)
-        current = url
+        try:
+            return await self._fetch_following(result, run_id=run_id, lead_key=lead_key, check_robots=check_robots)
+        except BudgetExceeded as exc:
+            exc.api_calls = result.api_calls
+            raise
+
+    async def _fetch_following(
+        self, result: FetchResult, *, run_id: str | None, lead_key: str | None, check_robots: bool
+    ) -> FetchResult:
+        current = result.url
         for hop in range(self.max_redirects + 1):
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -274,7 +274,11 @@ class Enricher:
     async def _fetch(self, url: str, run_id: str, key: str, calls: list[ApiCall],
                      stats: dict[str, int]) -> FetchResult:
         assert self._fetcher is not None
-        res = await self._fetcher.fetch(url, run_id=run_id, lead_key=key)
+        try:
+            res = await self._fetcher.fetch(url, run_id=run_id, lead_key=key)
+        except BudgetExceeded as exc:
+            calls.extend(exc.api_calls)  # sent before the budget ran out: observed all the same
+            raise
         calls.extend(res.api_calls)
         if res.ok:
             stats["pages"] += 1

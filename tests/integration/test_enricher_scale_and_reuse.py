@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from hunter.demo_run import DEMO_CSV
 from hunter.stack import Stack
 from hunter.watch import wait_projected, watch_run
 from shared.bus import Bus, connect_bus
-from shared.events import LeadEnriched, RunFilters, RunRequested, Subjects
+from shared.events import ApiCallsRecorded, LeadEnriched, RunFilters, RunRequested, Subjects
 
 pytestmark = pytest.mark.e2e
 
@@ -164,3 +165,40 @@ async def test_a_second_hunt_reuses_the_vault_enrichments_without_fetching_the_s
     homepage_fetches = {h: v["paths"] for h, v in hosts.items()
                         if h.removeprefix("www.") in {e.domain for e in found.values()} and "/" in v["paths"]}
     assert homepage_fetches == {}
+
+
+async def _charged_requests(bus: Bus, run_id: str) -> int:
+    """Requests the enrichers sent for the run (what its budget counts): not cache hits nor refusals."""
+    charged = 0
+    async for stored in bus.read(Subjects.API_CALLS.format(service="enricher")):
+        event = stored.event()
+        assert isinstance(event, ApiCallsRecorded)
+        if event.run_id == run_id:
+            charged += sum(not c.cache_hit and c.error != "circuit_open" for c in event.calls)
+    return charged
+
+
+async def test_two_replicas_stop_at_one_run_budget_not_one_each(
+    tmp_path: Path, fresh_nats_url: str, farm: str
+) -> None:
+    csv_path = tmp_path / "leads.csv"
+    _write_small_csv(csv_path, n=10)
+    budget = 10  # the run needs ~20 requests (robots.txt and the homepage per site): alone, each replica would spend 10
+    env = _env(farm, ENRICHER_CONCURRENCY="1", FETCH_PAGES_PER_SITE="1", RUN_BUDGET_REQUESTS=str(budget),
+               ENRICHER_BUDGET_SHARE_SECONDS="0.05")
+    stack = Stack(data_dir=tmp_path / "data", nats_url=fresh_nats_url, env_extra=env, gateway=False,
+                  enricher_replicas=2)
+    stack.start()
+    try:
+        async with connect_bus(fresh_nats_url, name="it") as bus:
+            await _wait_pulling(bus, 2)
+            run_id = await _hunt(bus, csv_path)
+            enriched = await _enriched(bus, run_id)
+            charged = await _charged_requests(bus, run_id)
+    finally:
+        stack.stop()
+    statuses = Counter(e.enrichment.status for e in enriched)
+    assert len(enriched) == 10 and len({e.worker for e in enriched}) == 2
+    assert statuses["budget_exceeded"] >= 3, statuses
+    # each replica stops once both together reach the budget (a request or two may be in flight past it)
+    assert budget <= charged <= budget + 3, charged
