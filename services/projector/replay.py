@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from services.projector.db import build_indexes, make_engine
 from services.projector.digest import vault_digest
+from services.projector.pg_swap import drop_scratch, fresh_scratch, swap_in
 from services.projector.projection import HOLD_COMPANIES, Projection, RawEvent
 from services.projector.stream_reader import StreamReader
 from shared.bus import Bus
@@ -124,8 +125,18 @@ def few_collections() -> Iterator[None]:
 
 async def replay_vault(bus: Bus, vault_url: str, *, to_seq: int | None = None,
                        to_time: datetime | None = None) -> tuple[int, str]:
-    """Rebuild the vault at ``vault_url``. SQLite: build beside it and swap the file in."""
+    """Rebuild the vault at ``vault_url``. SQLite: build beside it and swap the file in; PostgreSQL:
+    build in a schema beside it and swap the tables in (``pg_swap``); other databases: in place."""
     url = make_url(vault_url)
+    if url.get_backend_name() == "postgresql":  # built in a scratch schema, swapped in in one transaction
+        schema, scratch_url = fresh_scratch(vault_url)
+        try:
+            applied, digest = await rebuild_into(bus, scratch_url, to_seq=to_seq, to_time=to_time)
+        except BaseException:
+            drop_scratch(vault_url, schema)
+            raise
+        swap_in(vault_url, schema)
+        return applied, digest
     if url.get_backend_name() != "sqlite" or not url.database:
         engine = make_engine(vault_url)
         SQLModel.metadata.drop_all(engine)
