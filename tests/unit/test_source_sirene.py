@@ -163,3 +163,60 @@ def test_zipped_legal_unit_sample_is_found_beside_and_read(tmp_path: Path) -> No
 def test_missing_sirene_file_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="not found"):
         iter_source(f"sirene:{tmp_path / 'StockEtablissement.csv'}", RunFilters())
+
+
+def _luhn_completed(prefix: str) -> str:
+    return next(prefix + d for d in "0123456789" if is_valid_siret(prefix + d) or is_valid_siren(prefix + d))
+
+
+@needs_samples
+@pytest.mark.parametrize("units_as", ["csv", "parquet"])
+def test_a_hunt_bigger_than_a_chunk_is_joined_on_disk_with_the_same_leads(tmp_path: Path, units_as: str) -> None:
+    rows, units = [], []
+    for i in range(60):
+        siren = _luhn_completed(f"{30_000_000 + i // 2:08d}")  # two establishments per legal unit
+        siret = _luhn_completed(f"{siren}{i % 2 + 1:04d}")
+        rows.append({"siren": siren, "nic": siret[9:], "siret": siret, "etatAdministratifEtablissement": "A",
+                     "activitePrincipaleEtablissement": "62.01Z" if i % 3 else "47.11B",
+                     "codeCommuneEtablissement": "75101", "enseigne1Etablissement": f"LOJA {i}"})
+        if i % 2 == 0 and i != 10:  # the legal unit of establishments 10 and 11 is missing
+            units.append({"siren": siren, "denominationUniteLegale": f"SOCIETE {i}", "categorieEntreprise": "PME",
+                          "categorieJuridiqueUniteLegale": "5710"})
+    rows.insert(30, {**rows[0], "siret": "12345678901234", "nic": "01234"})  # fails the Luhn check
+    etab = tmp_path / "StockEtablissement_utf8.csv"
+    etab.write_text(_stock_rows(rows))
+    ul_header = (SIRENE / "sample_unites_legales_OK.csv").read_text().splitlines()[0].split(",")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=ul_header, lineterminator="\n")
+    writer.writeheader()
+    for row in reversed(units):
+        writer.writerow({k: row.get(k, "") for k in ul_header})
+    ul = tmp_path / "StockUniteLegale_utf8.csv"
+    ul.write_text(out.getvalue())
+    if units_as == "parquet":
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        from pyarrow import csv as pa_csv
+
+        table = pa_csv.read_csv(ul, convert_options=pa_csv.ConvertOptions(column_types={
+            name: pa.string() for name in ul_header}))
+        ul.unlink()
+        ul = tmp_path / "StockUniteLegale.parquet"
+        pq.write_table(table, ul)
+    spec = f"{etab},{ul}"
+
+    def run(chunk_size: int, filters: RunFilters) -> list[CompanyRecord | DroppedLead]:
+        return list(iter_sirene(spec, filters, chunk_size=chunk_size, spill_dir=tmp_path))
+
+    for filters in (RunFilters(), RunFilters(naf=["62.01Z"]), RunFilters(limit=25)):
+        in_memory, on_disk = run(1000, filters), run(4, filters)
+        assert sorted(r.model_dump_json() for r in _leads(on_disk)) == sorted(
+            r.model_dump_json() for r in _leads(in_memory))
+        assert [d.lead_key for d in on_disk if isinstance(d, DroppedLead)] == [
+            d.lead_key for d in in_memory if isinstance(d, DroppedLead)]
+    leads = {r.registry_id: r for r in _leads(run(4, RunFilters()))}
+    assert len(leads) == 60
+    assert leads[rows[5]["siret"]].legal_name == "SOCIETE 4" and leads[rows[5]["siret"]].legal_nature == "5710"
+    assert leads[rows[11]["siret"]].legal_name is None  # no legal unit: the establishment alone
+    assert len(_leads(run(4, RunFilters(limit=25)))) == 25
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("hunter-sirene-")] == []  # the spill is removed

@@ -6,18 +6,20 @@ one, or ``ETAB_PATH,UL_PATH``. Without an explicit legal-unit file, one named li
 
 Establishments are filtered (NAF prefixes from ``RunFilters.naf``, departments from
 ``RunFilters.uf``, communes by INSEE code or name from ``RunFilters.city``, and
-``etatAdministratifEtablissement``: ``A`` unless the status filter says otherwise), SIRETs are
-Luhn-checked (``invalid_registry_id``), then joined with their legal unit in chunks so memory stays
-bounded: the legal-unit file is streamed once per chunk, parsing only lines whose SIREN is wanted.
+``etatAdministratifEtablissement``: ``A`` unless the status filter says otherwise) on the raw row
+values, SIRETs are Luhn-checked (``invalid_registry_id``), and a record is built only for the rows
+kept. They are joined with their legal unit so memory stays bounded: a hunt of up to ``chunk_size``
+establishments in memory (the legal-unit file streamed once, parsing only the lines whose SIREN is
+wanted), a bigger one on disk (``sirene_spill``: both files read once, partition by partition).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared.events import RunFilters
 from shared.registry_ids import is_valid_siret
@@ -27,6 +29,7 @@ from .errors import SourceError
 from .filters import LeadFilter
 from .records import dropped, make_address, make_company
 from .sirene_layout import UNITE_LEGALE_FIELDS, Layout, choose_layout, column_index
+from .sirene_spill import CsvUnitLines, Match, SireneSpill, partitions_for
 from .text_streams import DataFile, data_files
 from .values import collapse, iso_date
 
@@ -104,13 +107,35 @@ def _get(row: Row, idx: dict[str, int], name: str) -> str:
     return v.strip() if v else ""
 
 
-def _build(row: Row, idx: dict[str, int], layout: Layout, siret: str, label: str, line: int) -> CompanyRecord:
+class _Located(NamedTuple):
+    """What the filters look at, read from a row before any record is built."""
+
+    status: str | None
+    activity: str
+    city_code: str
+    city: str | None
+    department: str | None
+
+
+def _located(row: Row, idx: dict[str, int], layout: Layout) -> _Located:
     g = lambda name: _get(row, idx, name)  # noqa: E731
     city_code = g("city_code") or (g("department") + g("commune") if layout.inline_name else "")
-    department = g("department") or _department(city_code, g("postal_code"))
     activity = g("activity")
     if layout.inline_name and len(activity) == 5 and activity[:4].isdigit():
         activity = f"{activity[:2]}.{activity[2:]}"  # APET700 "6201Z" -> "62.01Z"
+    return _Located(
+        status="A" if layout.all_active else (g("status") or None),
+        activity=activity,
+        city_code=city_code,
+        city=collapse(g("city")),
+        department=g("department") or _department(city_code, g("postal_code")),
+    )
+
+
+def _build(row: Row, idx: dict[str, int], layout: Layout, siret: str, label: str, line: int,
+           at: _Located | None = None) -> CompanyRecord:
+    g = lambda name: _get(row, idx, name)  # noqa: E731
+    at = at or _located(row, idx, layout)
     head = g("head_office").lower()
     number = " ".join(p for p in (g("number"), g("number_suffix")) if p)
     extra = {
@@ -130,10 +155,10 @@ def _build(row: Row, idx: dict[str, int], layout: Layout, siret: str, label: str
         "source_line": line,
         "legal_name": collapse(g("legal_name")),
         "trade_name": collapse(g("sign")) or collapse(g("usual_name")),
-        "status": "A" if layout.all_active else (g("status") or None),
+        "status": at.status,
         "status_date": iso_date(g("status_date")),
         "opened_on": iso_date(g("created")),
-        "activity_main": activity or None,
+        "activity_main": at.activity or None,
         "activity_main_name": collapse(g("activity_name")),
         "legal_nature": g("legal_nature") or None,
         "legal_nature_name": collapse(g("legal_nature_name")),
@@ -145,9 +170,9 @@ def _build(row: Row, idx: dict[str, int], layout: Layout, siret: str, label: str
             number=number or None,
             complement=collapse(g("complement")),
             postal_code=g("postal_code") or None,
-            city=collapse(g("city")),
-            city_code=city_code or None,
-            state=department,
+            city=at.city,
+            city_code=at.city_code or None,
+            state=at.department,
             country="FR",
         ),
         "phones": [g("phone")] if g("phone") else [],
@@ -156,19 +181,33 @@ def _build(row: Row, idx: dict[str, int], layout: Layout, siret: str, label: str
     return make_company(values)
 
 
-def _accepts(flt: LeadFilter, rec: CompanyRecord) -> bool:
+def _accepts(flt: LeadFilter, at: _Located) -> bool:
     return (
-        flt.status_ok(rec.status)
-        and flt.region_ok(rec.address.state)
-        and flt.city_ok(rec.address.city_code, rec.address.city)
-        and flt.activity_ok(rec.activity_main)
+        flt.status_ok(at.status)
+        and flt.region_ok(at.department)
+        and flt.city_ok(at.city_code or None, at.city)
+        and flt.activity_ok(at.activity or None)
     )
 
 
-def _iter_establishments(path: Path, flt: LeadFilter) -> Iterator[CompanyRecord | DroppedLead]:
+class _Reading:
+    """How the rows of an establishment file are read (known once its header is)."""
+
+    label = ""
+    idx: dict[str, int]
+    layout: Layout
+
+    def build(self, match: Match) -> CompanyRecord:
+        _, siret, line, row = match
+        return _build(row, self.idx, self.layout, siret, self.label, line)
+
+
+def _matches(path: Path, flt: LeadFilter, reading: _Reading) -> Iterator[Match | DroppedLead]:
+    """The rows the hunt keeps, raw (``reading.build`` makes their records), and the rejected ones."""
     with open_table(path) as (label, header, rows):
         layout = choose_layout(header, label)
         idx = column_index(header, layout.fields)
+        reading.label, reading.idx, reading.layout = label, idx, layout
         width = len(header)
         for line, row in rows:
             if len(row) != width:
@@ -185,31 +224,36 @@ def _iter_establishments(path: Path, flt: LeadFilter) -> Iterator[CompanyRecord 
                     raw={h: (v or "") for h, v in zip(header, row, strict=True) if v},
                 )
                 continue
-            rec = _build(row, idx, layout, siret, label, line)
-            if _accepts(flt, rec):
-                yield rec
+            if _accepts(flt, _located(row, idx, layout)):  # a record is built only for the rows kept
+                yield siret[:9].encode(), siret, line, row
+
+
+def _parquet_units(path: Path, sirens: set[str] | None = None) -> Iterator[dict[str, str]]:
+    """Legal-unit fields of a Parquet file: of ``sirens`` only (``is_in``), or every unit."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    names = {n.strip(): n for n in pf.schema_arrow.names}
+    cols = {f: names[c] for f, c in UNITE_LEGALE_FIELDS.items() if c in names}
+    if "siren" not in cols:
+        raise SourceError(f"sirene {path.name}: legal-unit file has no siren column")
+    wanted = None if sirens is None else pa.array(sorted(sirens))
+    for batch in pf.iter_batches(batch_size=200_000, columns=list(cols.values())):
+        table = pa.Table.from_batches([batch])
+        if wanted is not None:
+            table = table.filter(pc.is_in(pc.cast(table[cols["siren"]], pa.string()), value_set=wanted))
+        for rec in table.to_pylist():
+            yield {f: "" if rec[c] is None else str(rec[c]).strip() for f, c in cols.items()}
 
 
 def _legal_units(path: Path, sirens: set[str]) -> dict[str, dict[str, str]]:
     """Legal-unit fields for the wanted SIRENs only (raw line prefilter on CSV, ``is_in`` on Parquet)."""
     found: dict[str, dict[str, str]] = {}
     if _is_parquet(path):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        names = {n.strip(): n for n in pf.schema_arrow.names}
-        cols = {f: names[c] for f, c in UNITE_LEGALE_FIELDS.items() if c in names}
-        if "siren" not in cols:
-            raise SourceError(f"sirene {path.name}: legal-unit file has no siren column")
-        wanted = pa.array(sorted(sirens))
-        for batch in pf.iter_batches(batch_size=200_000, columns=list(cols.values())):
-            table = pa.Table.from_batches([batch])
-            table = table.filter(pc.is_in(pc.cast(table[cols["siren"]], pa.string()), value_set=wanted))
-            for rec in table.to_pylist():
-                u = {f: "" if rec[c] is None else str(rec[c]).strip() for f, c in cols.items()}
-                found[u["siren"]] = u
+        for u in _parquet_units(path, sirens):
+            found[u["siren"]] = u
         return found
     data = _csv_member(path)
     keys = {s.encode() for s in sirens}
@@ -282,23 +326,27 @@ def resolve_paths(spec: str) -> tuple[Path, Path | None]:
 
 
 def iter_sirene(
-    spec: str, filters: RunFilters, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    spec: str, filters: RunFilters, *, chunk_size: int = DEFAULT_CHUNK_SIZE, spill_dir: Path | None = None
 ) -> Iterator[CompanyRecord | DroppedLead]:
-    """Leads of a SIRENE stock, filtered, at most ``filters.limit`` records."""
+    """Leads of a SIRENE stock, filtered, at most ``filters.limit`` records. Up to ``chunk_size``
+    matched establishments are joined with their legal units in memory (in file order); beyond, on
+    disk under ``spill_dir`` (``sirene_spill``: partition by partition)."""
     etab, ul = resolve_paths(spec)
     flt = LeadFilter.from_run(filters, country="FR", activity="naf")
     if flt.limit == 0:
         return
     emitted = 0
-    chunk: list[CompanyRecord] = []
+    reading = _Reading()
+    matches = _matches(etab, flt, reading)
+    chunk: list[Match] = []
 
     def flush() -> Iterator[CompanyRecord]:
-        units = _legal_units(ul, {r.registry_id[:9] for r in chunk}) if ul else {}
-        for rec in chunk:
-            yield _with_legal_unit(rec, units.get(rec.registry_id[:9]))
+        units = _legal_units(ul, {m[1][:9] for m in chunk}) if ul else {}
+        for m in chunk:
+            yield _with_legal_unit(reading.build(m), units.get(m[1][:9]))
         chunk.clear()
 
-    for item in _iter_establishments(etab, flt):
+    for item in matches:
         if isinstance(item, DroppedLead):
             yield item
             continue
@@ -307,5 +355,36 @@ def iter_sirene(
         if flt.limit is not None and emitted >= flt.limit:
             break
         if len(chunk) >= chunk_size:
-            yield from flush()
+            if ul is None:
+                yield from flush()
+                continue
+            yield from _join_on_disk(chunk, matches, ul, reading, flt.limit, emitted, spill_dir)
+            return
     yield from flush()
+
+
+def _join_on_disk(chunk: list[Match], rest: Iterator[Match | DroppedLead], ul: Path, reading: _Reading,
+                  limit: int | None, emitted: int, spill_dir: Path | None) -> Iterator[CompanyRecord | DroppedLead]:
+    units: Iterable[tuple[bytes, Any]]
+    if _is_parquet(ul):
+        units, parse = ((u["siren"].encode(), u) for u in _parquet_units(ul)), lambda u: u
+    else:
+        lines = CsvUnitLines(_csv_member(ul), UNITE_LEGALE_FIELDS, column_index)
+        units, parse = lines, lines.parse
+    with SireneSpill(partitions_for(ul), spill_dir) as spill:
+        spill.add_matches(chunk)
+        chunk.clear()
+        if limit is None or emitted < limit:
+            for item in rest:
+                if isinstance(item, DroppedLead):
+                    yield item
+                    continue
+                spill.add_matches((item,))
+                emitted += 1
+                if limit is not None and emitted >= limit:
+                    break
+        spill.add_units(units)
+        for by_siren, partition in spill.joined():
+            for m in partition:
+                raw = by_siren.get(m[0])
+                yield _with_legal_unit(reading.build(m), None if raw is None else parse(raw))
