@@ -36,10 +36,11 @@ def type_of(data: bytes) -> str | None:
     return data[start:end].decode("ascii", "replace") if end > 0 else None
 
 
-def decode_message(data: bytes) -> tuple[Any, Any]:
+def decode_message(data: bytes, name: str | None = None) -> tuple[Any, Any]:
     """The envelope (``type``, ``version``, ``run_id``, ``lead_key``, ``occurred_at``...) and its
-    event's view. Raises like :func:`shared.events.decode_event`."""
-    name = type_of(data)
+    event's view. Raises like :func:`shared.events.decode_event`. ``name``: ``type_of(data)``, if known."""
+    if name is None:
+        name = type_of(data)
     decoder = _DECODERS.get(name) if name else None
     if decoder is not None:
         try:

@@ -89,6 +89,7 @@ class Projection:
             state.fresh = fresh
         self._append = [self.steps, self.dropped, self.api_calls, self.errors, self.logs, self.snapshots]
         self._partners: dict[str, list[dict[str, Any]]] = {}
+        self._fresh_start: bool | None = False if not fresh else None  # decided by the first batch
         self._handlers: dict[str, Handler] = {
             "RunRequested": self._run_requested,
             "RunCancelled": self._run_cancelled,
@@ -152,6 +153,11 @@ class Projection:
             errors = [error for error in errors if error["seq"] > start]
         if not seqs:
             return 0
+        if self._fresh_start is None:  # a fresh load into a vault nothing was projected into yet
+            self._fresh_start = start == 0
+            if self._fresh_start:
+                for rows in self._state:
+                    rows.starts_empty()
         try:
             self.errors.rows.extend(errors)
             self._prefetch(conn, items)
@@ -169,10 +175,11 @@ class Projection:
 
     def _decode(self, seq: int, subject: str, data: bytes,
                 errors: list[dict[str, Any]]) -> tuple[int, Envelope, Any] | None:
-        if type_of(data) in NOT_PROJECTED:
+        name = type_of(data)
+        if name in NOT_PROJECTED:
             return None
         try:
-            env, event = decode_message(data)
+            env, event = decode_message(data, name)
         except (ValidationError, UnknownEvent, ValueError) as exc:  # (msgspec's errors are ValueErrors)
             errors.append({**self.errors.defaults, "seq": seq, "kind": "projection", "stage": "projector",
                            "subject": subject, "reason": f"{type(exc).__name__}: {str(exc)[:500]}",
@@ -194,10 +201,12 @@ class Projection:
         leads: list[tuple[str, str]] = []
         runs: list[tuple[str]] = []
         enrichments: list[tuple[str]] = []
+        blind = self.companies.mode(conn) == "blind"  # (nothing to read in a fresh vault: written blind)
         for _, env, e in decoded:
             run_id = getattr(e, "run_id", None)
             if env.type == "LeadsCleaned":
-                companies.extend((lead.company.lead_key,) for lead in e.leads)
+                if not blind:
+                    companies.extend((lead.company.lead_key,) for lead in e.leads)
                 leads.extend((run_id, lead.company.lead_key) for lead in e.leads)
             elif env.type == "LeadsScored":
                 leads.extend((run_id, sl.lead.company.lead_key) for sl in e.leads)
@@ -210,7 +219,7 @@ class Projection:
                 leads.append((run_id, e.lead_key))
             elif env.type in ("RunRequested", "RunCancelled", "RunStep"):
                 runs.append((run_id,))
-        self.companies.load(conn, companies)  # (nothing to read in a fresh vault: written blind)
+        self.companies.load(conn, companies)
         self.leads.load(conn, leads)
         self.runs.load(conn, runs)
         self.enrichments.load(conn, enrichments)
@@ -271,10 +280,10 @@ class Projection:
                              source_line=d.source_line)
 
     def _leads_cleaned(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
-        when = self._when(env)
+        when, run_id, touch, upsert_company = self._when(env), e.run_id, self.leads.touch, self._upsert_company
         for lead in e.leads:
-            self._upsert_company(conn, lead, e.run_id, when)
-            row = self._lead(conn, e.run_id, lead.company.lead_key)
+            upsert_company(conn, lead, run_id, when)
+            row = touch(conn, (run_id, lead.company.lead_key))
             row["trace_id"], row["updated_at"] = lead.trace_id, when
 
     def _upsert_company(self, conn: Connection, lead: Any, run_id: str, when: str) -> None:
@@ -332,9 +341,9 @@ class Projection:
                 self._write_held(conn)
 
     def _leads_scored(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
-        when = self._when(env)
+        when, run_id, touch = self._when(env), e.run_id, self.leads.touch
         for sl in e.leads:
-            row = self._lead(conn, e.run_id, sl.lead.company.lead_key)
+            row = touch(conn, (run_id, sl.lead.company.lead_key))
             row.update(score_v1=sl.score, rank=sl.rank, enrich=sl.enrich, updated_at=when)
             row["trace_id"] = row["trace_id"] or sl.lead.trace_id
             if not row["enriched"]:  # a v2 score that arrived first wins

@@ -93,12 +93,12 @@ async def rebuild_into(bus: Bus, url: str, *, to_seq: int | None = None, to_time
             if writing is not None:
                 total, writing = total + await writing, None
             await asyncio.to_thread(projection.finish)
+            await asyncio.to_thread(build_indexes, engine)
+            digest = vault_digest(engine)  # (with few collections too: its row lists set off full ones)
     finally:
         if writing is not None:  # failed while a batch was being applied: let it end before the engine goes
             with contextlib.suppress(Exception):
                 await writing
-    await asyncio.to_thread(build_indexes, engine)
-    digest = vault_digest(engine)
     engine.dispose()
     return total, digest
 

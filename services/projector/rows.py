@@ -223,7 +223,9 @@ class StateRows:
     are written whole. ``write_only`` names the columns set when a row is first inserted and kept
     after, the rest being all set at every touch and never read back: such rows are not read from
     the vault at all, a touch starts from the defaults, and the write is an upsert that keeps those
-    columns of a row already there.
+    columns of a row already there. Once told the vault held none of its rows to begin with
+    (:meth:`starts_empty`), a fresh table reads back only rows it may have written itself: those whose
+    first key column (a lead's run, say) is one it has written rows of.
 
     SQLite and PostgreSQL; any other engine reads every row and replaces it."""
 
@@ -238,6 +240,7 @@ class StateRows:
         self._key = itemgetter(*self.pk)
         self.write_only = write_only
         self.fresh = False
+        self.written: set[Any] | None = None  # first key column of the rows written (starts_empty)
         self._mode: str | None = None  # "blind", "fresh", "changes" or "replace": decided on first use
 
     def mode(self, conn: Connection) -> str:
@@ -249,6 +252,11 @@ class StateRows:
             else:
                 self._mode = "changes"
         return self._mode
+
+    def starts_empty(self) -> None:
+        """The vault holds none of this table's rows but those this object will write (a fresh load)."""
+        if self.fresh and self.write_only is None:  # (rows written blind are never read back anyway)
+            self.written = set()
 
     def reset(self) -> None:
         self.rows.clear()
@@ -264,6 +272,11 @@ class StateRows:
         if not wanted:
             return
         self.looked_up.update(wanted)
+        if self.written is not None:
+            written = self.written
+            wanted = [k for k in wanted if k[0] in written]
+            if not wanted:
+                return
         single = len(self.pk) == 1
         sql = TableSql.of(conn, self.table)
         for d in select_rows(conn, self.table, wanted):
@@ -282,9 +295,14 @@ class StateRows:
         """The row to change (created with defaults and ``initial`` if missing), marked for writing."""
         row = self.rows.get(key)
         if row is None:
-            row = None if self.mode(conn) == "blind" else self.get(conn, key)
+            if key not in self.looked_up and self.mode(conn) != "blind":
+                self.load(conn, [key])
+                row = self.rows.get(key)
             if row is None:
-                row = {**self.defaults, **dict(zip(self.pk, key, strict=True)), **initial}
+                row = self.defaults.copy()
+                row.update(zip(self.pk, key, strict=True))
+                if initial:
+                    row.update(initial)
                 self.rows[key] = row
         self.dirty[key] = None
         return row
@@ -298,6 +316,8 @@ class StateRows:
         else:
             rows = [self.rows[k] for k in self.dirty]
             upsert(conn, self.table, self.pk, rows, (self.write_only or ()) if mode == "blind" else ())
+        if self.written is not None:
+            self.written.update([k[0] for k in self.dirty])
         self.dirty.clear()
 
     def _write_changes(self, conn: Connection) -> None:

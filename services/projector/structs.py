@@ -35,8 +35,8 @@ def _mirror_type(annotation: Any) -> Any:
         return annotation
     if origin in (Union, types.UnionType):
         return Union[tuple(_mirror_type(a) for a in args)]  # noqa: UP007  (built at run time)
-    if origin is list:
-        return list[_mirror_type(args[0])]
+    if origin is list:  # a tuple: the empty one is a shared constant, others the collector soon stops tracking
+        return tuple[_mirror_type(args[0]), ...]
     if origin is dict:
         return dict[_mirror_type(args[0]), _mirror_type(args[1])]  # type: ignore[misc]
     raise TypeError(f"no msgspec mirror for {annotation!r}")
@@ -45,7 +45,7 @@ def _mirror_type(annotation: Any) -> Any:
 def _mirror_factory(factory: Any) -> Any:
     if isinstance(factory, type) and issubclass(factory, BaseModel):
         return struct_of(factory)
-    return factory
+    return tuple if factory is list else factory
 
 
 def struct_of(model: type[BaseModel]) -> type[msgspec.Struct]:
@@ -59,7 +59,7 @@ def struct_of(model: type[BaseModel]) -> type[msgspec.Struct]:
             elif f.default_factory is not None:
                 fields.append((name, kind, msgspec.field(default_factory=_mirror_factory(f.default_factory))))
             else:
-                fields.append((name, kind, f.default))
+                fields.append((name, kind, tuple(f.default) if type(f.default) is list else f.default))
         struct = msgspec.defstruct(model.__name__, fields, kw_only=True, gc=False)
         _STRUCTS[model] = struct
         _FLOAT_FIELDS[struct] = tuple(name for name, f in model.model_fields.items() if _may_float(f.annotation))
@@ -92,14 +92,14 @@ class _CompanyKey(msgspec.Struct, gc=False):
 
 class _LeadView(msgspec.Struct, gc=False):
     company: _CompanyKey
-    phones: list[_PhoneView] = []
+    phones: tuple[_PhoneView, ...] = ()
     trace_id: str | None = None
 
 
 class _ScoredLeadView(msgspec.Struct, kw_only=True, gc=False):
     lead: _LeadView
     score: int
-    reasons: list[ReasonStruct] = []  # type: ignore[valid-type]
+    reasons: tuple[ReasonStruct, ...] = ()  # type: ignore[valid-type]
     rank: int = 0
     enrich: bool = False
     bucket: str | None = None
@@ -109,7 +109,7 @@ class LeadsScoredView(msgspec.Struct, gc=False):
     run_id: str
     batch: int
     icp: str
-    leads: list[_ScoredLeadView]
+    leads: tuple[_ScoredLeadView, ...]
 
 
 class LeadEnrichedView(msgspec.Struct, gc=False):
@@ -155,8 +155,12 @@ def _plain(value: Any) -> bool:
         if fields is None:  # a hand-written view: look at every field
             fields = value.__struct_fields__ if isinstance(value, msgspec.Struct) else ()
         values = [getattr(value, f) for f in fields]
-    for v in values:  # noqa: SIM110  (a loop: all() of a generator costs twice as much here)
-        if type(v) not in _NO_FLOATS and not _plain(v):
+    for v in values:  # (a loop: all() of a generator costs twice as much here)
+        t = type(v)
+        if t is float:  # (_plain_float, inline)
+            if not (v == 0 or 1e-4 <= abs(v) < 1e16):
+                return False
+        elif t not in _NO_FLOATS and not _plain(v):
             return False
     return True
 
