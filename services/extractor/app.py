@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Iterator
 
 from faststream.nats import NatsMessage
 
 from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
-from services.extractor.source_process import source_items
+from services.extractor.source_process import ProcessItems, source_items
 from shared.events import (
     ApiCallsRecorded,
     Envelope,
@@ -41,12 +41,14 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
     await bus.publish(RunStep(run_id=run, stage="extract", status="started"), key=(run, "extract", "started"),
                       stage="extract", causation_id=env.event_id)
     calls: list[ApiCall] = []
+    read = {"rows": 0}  # source rows read so far (a big cnpj scan reports them before its first lead)
     try:
         settings = service.settings
         if request.source.startswith("casadosdados"):  # its key may have been saved on the Config page
             settings = await effective_settings(bus, settings, ["casa_dos_dados_api_key"])
         items: Iterator[CompanyRecord | str | DroppedLead] = source_items(
-            request.source, request.filters, settings=settings, on_api_call=calls.append
+            request.source, request.filters, settings=settings, on_api_call=calls.append,
+            on_progress=lambda rows: read.__setitem__("rows", rows),
         )
     except ValueError as exc:
         log.error("extract_failed", reason=str(exc))
@@ -58,27 +60,38 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
     encoder = BatchEncoder(bus, run, items, batch_size=service.settings.batch_size, causation_id=env.event_id,
                            max_bytes=max(64 * 1024, bus.nc.max_payload - HEADROOM))
     cancelled_subject = Subjects.RUN_CANCELLED.format(run_id=subject_token(run))
-    clock = {"progress": time.monotonic()}
+    state = {"cancelled": False}
 
     def counts() -> dict[str, int]:
-        return {"extracted": encoder.extracted, "rejected": encoder.rejected, "batches": encoder.batches}
+        done = {"extracted": encoder.extracted, "rejected": encoder.rejected, "batches": encoder.batches}
+        return {**done, "read": read["rows"]} if read["rows"] else done
+
+    async def watch() -> None:
+        """Progress and the cancel check once a second, also while a big source is scanned (no lead
+        comes out of a national cnpj import before its whole Estabelecimentos file is read)."""
+        reported: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY_S)
+            now = counts()
+            if now != reported:
+                reported = now
+                await bus.publish(RunStep(run_id=run, stage="extract", status="progress", counts=now),
+                                  key=(run, "extract", "progress", *now.values()), stage="extract")
+            if await bus.last(cancelled_subject) is not None:
+                log.info("extract_cancelled")
+                state["cancelled"] = True
+                if isinstance(items, ProcessItems):  # stop its scan now, not at its first batch
+                    await asyncio.to_thread(items.close)
+                return
 
     async def after_batch() -> bool:
-        """Progress, API calls and the cancel check, at most once a second (not per batch)."""
+        """The API calls made meanwhile; whether to go on (not cancelled)."""
         if n := len(calls):  # appended by the worker thread meanwhile: take the first n
             await bus.publish(ApiCallsRecorded(run_id=run, calls=calls[:n]), service="extractor")
             del calls[:n]
-        if time.monotonic() - clock["progress"] < PROGRESS_EVERY_S:
-            return True
-        clock["progress"] = time.monotonic()
-        await bus.publish(RunStep(run_id=run, stage="extract", status="progress", counts=counts()),
-                          key=(run, "extract", "progress", encoder.batches, encoder.rejected_batches),
-                          stage="extract")
-        if await bus.last(cancelled_subject) is not None:
-            log.info("extract_cancelled")
-            return False
-        return True
+        return not state["cancelled"]
 
+    watcher = asyncio.create_task(watch())
     try:
         await publish_batches(bus, encoder, after_batch=after_batch)
     except ValueError as exc:  # a source that fails mid-way (bad header, API refusal)
@@ -88,13 +101,14 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
         await bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"extract: {exc}"),
                           key=(run, "run", "failed"), stage="run")
         return
+    finally:
+        watcher.cancel()
     if calls:
         await bus.publish(ApiCallsRecorded(run_id=run, calls=list(calls)), service="extractor")
     extracted, rejected, batches = encoder.extracted, encoder.rejected, encoder.batches
     log.info("extract_completed", extracted=extracted, rejected=rejected, batches=batches)
     await bus.publish(
-        RunStep(run_id=run, stage="extract", status="completed",
-                counts={"extracted": extracted, "rejected": rejected, "batches": batches}),
+        RunStep(run_id=run, stage="extract", status="completed", counts=counts()),
         key=(run, "extract", "completed"), stage="extract", causation_id=env.event_id,
     )
 

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -35,8 +36,10 @@ PROCESS_MIN_ROWS = 200_000  # below this, a child process's start-up (~0.5 s) is
 ITEMS_PER_MESSAGE = 1000
 _AHEAD = 4  # lists read ahead by the parent
 _STOP_TIMEOUT_S = 30.0  # a stopped child's cleanup (its spill files) before it is killed
+PROGRESS_EVERY_S = 0.5  # rows-read reports from the child, at most this often
 _ROOT = Path(__file__).resolve().parents[2]  # where ``services`` imports from
 Item = CompanyRecord | str | DroppedLead
+_CLOSED = object()
 
 
 def source_items(
@@ -45,16 +48,19 @@ def source_items(
     *,
     settings: Settings | None = None,
     on_api_call: Callable[[ApiCall], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
     min_rows: int = PROCESS_MIN_ROWS,
 ) -> Iterator[Item]:
     """The items of ``iter_source(source, filters, as_json=True)``: read in a child process when the
     source is a ``cnpj:`` directory of at least ``min_rows`` establishments and no smaller limit,
-    else in this process. Checks the source eagerly either way (``SourceError``)."""
-    items = iter_source(source, filters, settings=settings, on_api_call=on_api_call, as_json=True)
+    else in this process. Checks the source eagerly either way (``SourceError``). ``on_progress``
+    hears the rows read so far (from another thread when a child reads them)."""
+    items = iter_source(source, filters, settings=settings, on_api_call=on_api_call, as_json=True,
+                        on_progress=on_progress)
     if not _worth_a_process(source, filters, min_rows):
         return items
     items.close()  # type: ignore[attr-defined]
-    return ProcessItems(source, filters)
+    return ProcessItems(source, filters, on_progress=on_progress)
 
 
 def _worth_a_process(source: str, filters: RunFilters, min_rows: int) -> bool:
@@ -79,7 +85,17 @@ def _produce(out: BinaryIO, source: str, filters: RunFilters, per_message: int) 
 
     from .sources.receita_parallel import auto_workers
 
-    items = iter_source(source, filters, as_json=True, workers=auto_workers(Settings().extract_workers))
+    reported = {"at": 0.0, "rows": 0, "sent": 0}
+
+    def progress(rows: int) -> None:  # at most twice a second (the last count goes at the end)
+        now = time.monotonic()
+        reported["rows"] = rows
+        if now - reported["at"] >= PROGRESS_EVERY_S:
+            reported["at"], reported["sent"] = now, rows
+            send(("read", rows))
+
+    items = iter_source(source, filters, as_json=True, workers=auto_workers(Settings().extract_workers),
+                        on_progress=progress)
     try:
         batch: list[Item] = []
         for item in items:
@@ -89,6 +105,8 @@ def _produce(out: BinaryIO, source: str, filters: RunFilters, per_message: int) 
                 batch = []
         if batch:
             send(batch)
+        if reported["rows"] != reported["sent"]:
+            send(("read", reported["rows"]))
         own, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         send(("done", max(own.ru_maxrss, workers.ru_maxrss),
               own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime))
@@ -108,7 +126,9 @@ def _produce(out: BinaryIO, source: str, filters: RunFilters, per_message: int) 
 class ProcessItems(Iterator[Item]):
     """The items of a source read by a child process (see the module docstring)."""
 
-    def __init__(self, source: str, filters: RunFilters, per_message: int = ITEMS_PER_MESSAGE) -> None:
+    def __init__(self, source: str, filters: RunFilters, per_message: int = ITEMS_PER_MESSAGE, *,
+                 on_progress: Callable[[int], None] | None = None) -> None:
+        self._on_progress = on_progress
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
@@ -146,6 +166,10 @@ class ProcessItems(Iterator[Item]):
                                            "without sending its results"))
                     return
                 got = pickle.loads(data)
+                if isinstance(got, tuple) and got[0] == "read":  # the rows read so far
+                    if self._on_progress is not None:
+                        self._on_progress(got[1])
+                    continue
                 if not self._put(got) or not isinstance(got, list):
                     return
         except BaseException as exc:
@@ -159,6 +183,8 @@ class ProcessItems(Iterator[Item]):
                 if self._done:
                     raise
             got = self._lists.get()
+            if got is _CLOSED:  # closed from another thread while this one waited
+                raise StopIteration
             if isinstance(got, list):
                 self._current = iter(got)
                 continue
@@ -170,7 +196,8 @@ class ProcessItems(Iterator[Item]):
             raise StopIteration
 
     def close(self) -> None:
-        """Stop the child (when not done yet) and the reader thread; idempotent."""
+        """Stop the child (when not done yet) and the reader thread; idempotent. May be called from
+        another thread than the consumer's: a consumer waiting for items then sees the end."""
         self._done = True
         self._current = iter(())
         self._stop.set()
@@ -184,6 +211,10 @@ class ProcessItems(Iterator[Item]):
         self._reader.join()
         if self._process.stdout is not None:
             self._process.stdout.close()
+        with contextlib.suppress(queue.Empty):  # wake a consumer waiting in another thread
+            while True:
+                self._lists.get_nowait()
+        self._lists.put_nowait(_CLOSED)
 
 
 def main(argv: list[str]) -> int:

@@ -62,7 +62,8 @@ async def test_extractor_publishes_the_sample_leads_rejects_and_dedups_a_repeate
             await bus.publish(request, key=(request.run_id,))
             done = await _extract_step(bus, request.run_id, "completed")
             assert done.status == "completed", done.message
-            assert done.counts == {"extracted": len(expected), "rejected": 1, "batches": 1}
+            # "read": the Estabelecimentos lines (the sample's two, one empty, and the malformed row)
+            assert done.counts == {"extracted": len(expected), "rejected": 1, "batches": 1, "read": 3}
 
             batches = [s.event() async for s in bus.read("lead.extracted.run-extract-1")]
             assert all(isinstance(b, LeadsExtracted) for b in batches)

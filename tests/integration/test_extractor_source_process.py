@@ -98,3 +98,39 @@ async def test_publishing_from_a_child_process_sends_every_lead_and_a_cancel_sto
     assert not await publish_batches(bus, encoder, after_batch=cancel)
     assert await bus.count("lead.extracted.run-source-process-cancelled") == 1  # the next one was encoded only
     assert items._process.poll() is not None  # noqa: SLF001 - stopped, not left reading the source
+
+
+def test_the_rows_read_are_reported_while_a_source_is_read(receita: Path) -> None:
+    for min_rows in (0, 1 << 40):  # read by a child process, then in this one
+        read: list[int] = []
+        items = list(source_items(f"cnpj:{receita}", RunFilters(status=["*"]), min_rows=min_rows,
+                                  on_progress=read.append))
+        assert len(items) == 2501
+        assert read and read == sorted(read) and read[-1] == 2502  # the sample's 2 lines (one empty), 2,500 rows
+
+
+def test_closing_from_another_thread_ends_a_wait_for_the_first_lead(tmp_path: Path) -> None:
+    """A national import yields nothing until its scan ends: a cancel closes it from the event loop's
+    thread while the publisher's thread waits for items."""
+    import threading
+
+    big = tmp_path / "big"
+    big.mkdir()
+    with (big / "Estabelecimentos0").open("wb") as fh:
+        for start in range(0, 400_000, 10_000):
+            fh.write(b"".join(_q([f"{30_000_000 + i}", "0001", check_digits(f"{30_000_000 + i}0001"), "1", "LOJA",
+                                   "02", "20200101", "00", "", "", "20150310", "6201501", "", "RUA", "A", "1", "",
+                                   "CENTRO", "01310100", "SP", "7107", "11", "912345678", "", "", "", "", "", "",
+                                   ""]) for i in range(start, start + 10_000)))
+    scanning = threading.Event()
+    items = source_items(f"cnpj:{big}", RunFilters(status=["*"]), min_rows=0,
+                         on_progress=lambda rows: scanning.set())
+    assert isinstance(items, ProcessItems)
+    got: list[object] = []
+    consumer = threading.Thread(target=lambda: got.extend(items), daemon=True)
+    consumer.start()
+    assert scanning.wait(60), "no progress from the child"
+    items.close()
+    consumer.join(30)
+    assert not consumer.is_alive(), "the consumer still waits for items after close()"
+    assert len(got) < 400_000

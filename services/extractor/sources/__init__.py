@@ -52,9 +52,11 @@ def iter_source(
     on_api_call: Callable[[ApiCall], None] | None = None,
     as_json: bool = False,
     workers: int = 1,
+    on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[CompanyRecord | str | DroppedLead]:
     """Leads of ``source`` matching ``filters``. Checks the source eagerly, then streams. ``workers``:
-    processes for a ``cnpj`` join on disk (a national import)."""
+    processes for a ``cnpj`` join on disk (a national import); ``on_progress``: hears the rows read
+    so far, for a ``cnpj`` source (its scan comes before its first lead)."""
     scheme, sep, rest = source.partition(":")
     scheme = scheme.strip().lower()
     if scheme.startswith("casadosdados"):
@@ -78,7 +80,7 @@ def iter_source(
 
         directory = Path(rest)
         find_receita_files(directory)  # raises SourceError for a missing/empty directory
-        return iter_cnpj(directory, filters, as_json=as_json, workers=workers)
+        return iter_cnpj(directory, filters, as_json=as_json, workers=workers, on_progress=on_progress)
     if scheme == "sirene":
         from .sirene import iter_sirene, resolve_paths
 

@@ -154,11 +154,15 @@ def _text(raw: bytes | str) -> str:
     return line.rstrip("\r\n")
 
 
+PROGRESS_ROWS = 100_000  # establishment lines between two progress reports
+
+
 def _scan_establishments(
-    files: list[DataFile], check: _EstablishmentFilter
+    files: list[DataFile], check: _EstablishmentFilter, on_progress: Callable[[int], None] | None = None
 ) -> Iterator[list[Establishment] | DroppedLead]:
     """The matching establishments, in lists (a clean block at a time when there is no filter),
-    and the malformed rows, in file order."""
+    and the malformed rows, in file order. ``on_progress`` hears the lines read so far, every
+    ``PROGRESS_ROWS`` or so and at the end of each file."""
     expected = len(ESTAB_COLUMNS)
     quotes = 2 * expected
     prefilter = None if not check.groups else check.prefilter
@@ -183,11 +187,16 @@ def _scan_establishments(
             return label, line_no, fields[0].strip().zfill(8).encode("latin-1"), raw
         return None
 
+    read_before = 0  # lines of the files before this one
     for data in files:
         label = data.label
         matched: list[Establishment] = []
-
+        report_at, last_line = PROGRESS_ROWS, 0
         for line_no, raw in record_runs(data, expected if trivial else None):
+            last_line = line_no + len(raw) - 1 if type(raw) is list else line_no
+            if on_progress is not None and last_line >= report_at:
+                on_progress(read_before + last_line)
+                report_at = last_line + PROGRESS_ROWS
             if type(raw) is list:  # a clean block, no filter: its lines decoded
                 if matched:
                     yield matched
@@ -213,6 +222,9 @@ def _scan_establishments(
                     matched = []
         if matched:
             yield matched
+        read_before += last_line
+        if on_progress is not None:
+            on_progress(read_before)
 
 
 def _key(line: str) -> bytes:
@@ -266,6 +278,7 @@ def iter_cnpj(
     spill_dir: Path | None = None,
     as_json: bool = False,
     workers: int = 1,
+    on_progress: Callable[[int], None] | None = None,
 ) -> Iterator[CompanyRecord | str | DroppedLead]:
     """Leads of a Receita publication directory, filtered; at most ``filters.limit`` records.
 
@@ -273,6 +286,8 @@ def iter_cnpj(
     ``spill_dir`` (default: the system's temporary directory). With ``as_json`` each lead comes
     as the JSON text of its ``CompanyRecord`` (``receita_json``), not as a model. A join on disk
     uses ``workers`` processes (``receita_parallel``); the items are the same whatever their number.
+    ``on_progress`` hears how many Estabelecimentos lines were read so far (a national scan takes
+    minutes before its first lead).
     """
     files = find_receita_files(directory)
     tables = CodeTables.load(files)
@@ -284,7 +299,7 @@ def iter_cnpj(
         return
     emit = make_emitter(tables, as_json=as_json)
     chunk: list[Establishment] = []
-    scan = _scan_establishments(files["estabelecimentos"], check)
+    scan = _scan_establishments(files["estabelecimentos"], check, on_progress)
     for item in scan:
         if isinstance(item, DroppedLead):
             yield item
