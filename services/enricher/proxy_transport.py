@@ -7,8 +7,8 @@ Two things make one plain httpx client slow with many hosts:
   Small pools are cheap, so requests are spread over shards of ~``SHARD_CONNECTIONS`` connections;
   through the forward proxy (one origin) each pool holds one connection and a request takes a pool
   with nothing in flight (:class:`FreeListTransport`), so a request checks one connection, not ~10.
-  Each check of an idle connection polls its socket (:class:`_SocketKeptStream` keeps the socket
-  instead of having anyio look it up, with a ``getpeername``, every time).
+  The pools run on asyncio transports, not anyio (:mod:`.asyncio_backend`): a check of an idle
+  connection looks at what the protocol has received, and polls the kept socket only when nothing has.
 * through a forward proxy httpx opens one connection *per origin host*, so each new host costs a
   fresh proxied connection. A forward proxy accepts absolute-form requests
   (``GET http://host/path HTTP/1.1``) for any host on any connection, so :class:`ForwardProxyTransport`
@@ -19,8 +19,6 @@ Two things make one plain httpx client slow with many hosts:
 from __future__ import annotations
 
 import itertools
-import select
-import socket
 import ssl
 import typing
 import zlib
@@ -30,77 +28,20 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import httpcore
 import httpx
 
+from .asyncio_backend import AsyncioBackend, fast_locks
+
 SHARD_CONNECTIONS = 4
 
 
-class _SocketKeptStream(httpcore.AsyncNetworkStream):
-    """A network stream whose readability check polls the socket it looked up once.
-
-    httpcore checks every idle connection of a pool for a server-side close (``is_readable``) when a
-    request starts and when a response is closed; anyio looks the socket up again each time, building
-    its dict of socket attributes with a ``getpeername`` syscall: most of the cost of the check."""
-
-    __slots__ = ("_stream", "_sock")
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-        self._sock: socket.socket | None = None
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, timeout)
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
-        return _SocketKeptStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info != "is_readable":
-            return self._stream.get_extra_info(info)
-        if self._sock is None:
-            self._sock = self._stream.get_extra_info("socket")
-            if self._sock is None:
-                return self._stream.get_extra_info(info)
-        fd = self._sock.fileno()
-        if fd < 0:
-            return True  # a closed socket reads as the end of the stream
-        poll = select.poll()
-        poll.register(fd, select.POLLIN)
-        return bool(poll.poll(0))
-
-
-class _SocketKeptBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
-        self._backend = backend
-
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.AsyncNetworkStream:
-        return _SocketKeptStream(await self._backend.connect_tcp(host, port, timeout, local_address,
-                                                                 socket_options))
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: typing.Iterable[typing.Any] | None = None
-                                  ) -> httpcore.AsyncNetworkStream:
-        return await self._backend.connect_unix_socket(path, timeout, socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
-
-
 def _http_transport(**kwargs: typing.Any) -> httpx.AsyncHTTPTransport:
-    """``httpx.AsyncHTTPTransport(**kwargs)`` whose connections check readability cheaply (when httpx's
-    transport still keeps its httpcore pool where it did in httpx 0.28; unchanged otherwise)."""
+    """``httpx.AsyncHTTPTransport(**kwargs)`` on :class:`~.asyncio_backend.AsyncioBackend`, with asyncio
+    locks in its connections (when httpx's transport still keeps its httpcore pool where it did in
+    httpx 0.28; httpcore's default backend otherwise)."""
     transport = httpx.AsyncHTTPTransport(**kwargs)
     pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if hasattr(select, "poll") and isinstance(backend, httpcore.AsyncNetworkBackend):
-        pool._network_backend = _SocketKeptBackend(backend)  # type: ignore[union-attr]
+    if isinstance(getattr(pool, "_network_backend", None), httpcore.AsyncNetworkBackend):
+        pool._network_backend = AsyncioBackend()  # type: ignore[union-attr]
+        fast_locks(pool)
     return transport
 
 
