@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,9 @@ def parse_time(value: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+STALL_S = 120.0  # a replay waiting this long for the stream's next event fails (it never stops short)
+
+
 async def read_batches(bus: Bus, *, to_seq: int | None = None, to_time: datetime | None = None,
                        batch: int = 2000) -> AsyncIterator[list[RawEvent]]:
     """The stream from sequence 1, in batches of up to ``batch``, up to ``to_seq`` and ``to_time`` (both
@@ -42,19 +46,29 @@ async def read_batches(bus: Bus, *, to_seq: int | None = None, to_time: datetime
     if end < 1:
         return
     until_ns = None if to_time is None else int(to_time.timestamp() * 1e9)
-    config = api.ConsumerConfig(
-        deliver_policy=api.DeliverPolicy.ALL, ack_policy=api.AckPolicy.NONE, inactive_threshold=30.0,
+    config = api.ConsumerConfig(  # (deleted at the end; the threshold only covers a crashed replay)
+        deliver_policy=api.DeliverPolicy.ALL, ack_policy=api.AckPolicy.NONE, inactive_threshold=600.0,
         mem_storage=True, max_ack_pending=-1,
     )
     consumer = (await bus.js.add_consumer(bus.stream, config=config)).name
     reader = StreamReader(bus.nc, bus.stream, consumer, batch=min(batch, 2000), buffered=max(4 * batch, 8000),
                           expires=None)
     await reader.start()
+    last, waiting_since = 0, time.monotonic()
     try:
         while True:
             msgs = await reader.take(batch, timeout=5.0)
-            if not msgs:
-                return
+            if not msgs:  # the end of the stream, or a reader behind: never a reason to stop short
+                if reader.exhausted:
+                    info = await bus.js.consumer_info(bus.stream, consumer)
+                    if not info.num_pending:
+                        return  # nothing more stored (to_seq / to_time past the stream's end)
+                    await reader.resume()  # "no messages" while some wait: ask again
+                if time.monotonic() - waiting_since > STALL_S:
+                    raise RuntimeError(f"replay: no event from the stream for {STALL_S:.0f} s after sequence {last}"
+                                       f" (expected up to {end})")
+                continue
+            waiting_since, last = time.monotonic(), msgs[-1].seq
             out: list[RawEvent] = []
             for m in msgs:
                 if m.seq > end or (until_ns is not None and m.timestamp_ns > until_ns):

@@ -62,6 +62,12 @@ class StreamReader:
         self._inbox = inbox
         self._task = asyncio.create_task(self._pull_forever())
 
+    async def resume(self) -> None:
+        """Pull again after a request found no message (``exhausted``)."""
+        self.exhausted = False
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._pull_forever())
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
