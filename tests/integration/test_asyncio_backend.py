@@ -268,12 +268,17 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-@pytest.mark.parametrize("loop", LOOPS)
-def test_https_through_start_tls(loop: str, tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+def _tls_contexts(tmp: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(the server's context with a self-signed certificate, a client's context trusting it)."""
+    cert, key = _self_signed(tmp)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.create_default_context(cafile=str(cert))
+    return server_ctx, ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_https_through_start_tls(loop: str, tmp_path: Path) -> None:
+    server_ctx, client_ctx = _tls_contexts(tmp_path)
 
     async def scenario() -> None:
         server = Server()
@@ -315,10 +320,7 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 @pytest.mark.parametrize("loop", LOOPS)
 def test_https_tunnelled_through_an_http_proxy(loop: str, tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.create_default_context(cafile=str(cert))
+    server_ctx, client_ctx = _tls_contexts(tmp_path)
 
     async def scenario() -> None:
         server = Server()
