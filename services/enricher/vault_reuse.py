@@ -9,13 +9,18 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
 
 from services.projector.db import make_engine
 from services.projector.models import EnrichmentRow
 from shared.config import Settings
 from shared.schemas import Enrichment
+
+_ENRICHMENTS = EnrichmentRow.__table__  # type: ignore[attr-defined]
+_COLUMNS = (_ENRICHMENTS.c.status, _ENRICHMENTS.c.fetched_at, _ENRICHMENTS.c.data)
+_BY_KEY = select(*_COLUMNS).where(_ENRICHMENTS.c.lead_key == bindparam("key"))
+_BY_DOMAIN = select(*_COLUMNS).where(_ENRICHMENTS.c.domain == bindparam("domain")).limit(1)
 
 
 class VaultReuse:
@@ -29,23 +34,28 @@ class VaultReuse:
         self._unavailable_until = 0.0
 
     def find(self, lead_key: str, domain: str | None, *, now: datetime | None = None) -> Enrichment | None:
+        """The company's enrichment (by lead key, else by the site's domain) when fetched ok within the TTL.
+        Asked for every lead: two indexed lookups in SQL, no ORM session (a fifth of the CPU)."""
         now = now or datetime.now(UTC)
         try:
-            with Session(self.engine) as s:
-                row = s.get(EnrichmentRow, lead_key)
+            with self.engine.connect() as conn:
+                row = conn.execute(_BY_KEY, {"key": lead_key}).first()
                 if row is None and domain:
-                    row = s.exec(select(EnrichmentRow).where(EnrichmentRow.domain == domain)).first()
+                    row = conn.execute(_BY_DOMAIN, {"domain": domain}).first()
         except SQLAlchemyError:
             self._unavailable_until = time.monotonic() + self.retry_after
             return None
-        if row is None or row.status != "ok" or not row.fetched_at:
+        if row is None:
             return None
-        fetched = datetime.fromisoformat(row.fetched_at)
+        status, fetched_at, data = row
+        if status != "ok" or not fetched_at:
+            return None
+        fetched = datetime.fromisoformat(fetched_at)
         if fetched.tzinfo is None:
             fetched = fetched.replace(tzinfo=UTC)
         if now - fetched > self.ttl:
             return None
-        found = Enrichment.model_validate_json(row.data)
+        found = Enrichment.model_validate_json(data)
         return found.model_copy(update={"lead_key": lead_key, "reused": True})
 
     async def lookup(self, lead_key: str, domain: str | None) -> Enrichment | None:
