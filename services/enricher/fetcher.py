@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from httpx._decoders import SUPPORTED_DECODERS  # what this httpx can decode (brotli, zstd when installed)
 
 from shared.schemas import ApiCall
 
 from .budgets import BudgetExceeded, RunBudgets
+from .h1_transport import H1Transport
 from .http_cache import HttpCache
-from .proxy_transport import crawler_mounts, no_cookie_jar
 from .robots import RobotsCache, RobotsRules
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -88,6 +90,29 @@ class _RawResponse:
         self.status, self.headers, self.cookies, self.body, self.truncated = status, headers, cookies, body, truncated
 
 
+ACCEPT_ENCODING = ", ".join(k for k in SUPPORTED_DECODERS if k != "identity")
+
+
+def crawler_transport(proxy: str | None) -> httpx.AsyncBaseTransport:
+    """The crawling transport: :class:`~.h1_transport.H1Transport`, direct or through an ``http://`` proxy
+    (one keep-alive pool for every host); httpx's own transport for other proxies (``socks5://``...)."""
+    tls = ssl.create_default_context()
+    if proxy is None or proxy.startswith("http://"):
+        return H1Transport(proxy=proxy, ssl_context=tls)
+    return httpx.AsyncHTTPTransport(proxy=proxy, verify=tls, trust_env=False)
+
+
+def response_cookies(set_cookies: list[str]) -> dict[str, str]:
+    """name -> value of each ``Set-Cookie`` header (attributes dropped; the last of a name wins)."""
+    out: dict[str, str] = {}
+    for header in set_cookies:
+        name, sep, value = header.split(";", 1)[0].partition("=")
+        name = name.strip()
+        if sep and name:
+            out[name] = value.strip()
+    return out
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -137,29 +162,15 @@ class Fetcher:
             pool=None,
         )
         proxy = getattr(s, "http_proxy", None) or None
-        mounts = None if transport is not None else crawler_mounts(proxy, concurrency=self.concurrency)
-        # the client owns the transports (closing them) and holds the defaults; requests are then sent
-        # straight to the transport of their scheme, without the client's per-request work that a crawler
-        # does not need (merging headers and cookies, auth and redirect hooks, storing every response's
-        # cookies): a fifth of the CPU of a request
-        self._client = httpx.AsyncClient(
-            proxy=None,
-            transport=transport,
-            mounts=mounts,
-            timeout=timeout,
-            follow_redirects=False,
-            cookies=no_cookie_jar(),
-            headers={"User-Agent": self.user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
-                     "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.7"},
-            trust_env=False,
-        )
-        self._transports: dict[str, httpx.AsyncBaseTransport]
-        if transport is not None:
-            self._transports = {"http": transport, "https": transport}
-        else:
-            assert mounts is not None
-            self._transports = {"http": mounts["http://"], "https": mounts["https://"]}
-        self._headers = httpx.Headers(self._client.headers)  # with httpx's Accept-Encoding and Connection
+        # requests go straight to the transport: a crawler needs none of a client's per-request work
+        # (merging headers and cookies, auth and redirect hooks, a cookie jar carrying one site's cookies
+        # to the next); each response's Set-Cookie values are still read (``response_cookies``)
+        self._transport = transport if transport is not None else crawler_transport(proxy)
+        self._headers = httpx.Headers({
+            "User-Agent": self.user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
+            "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.7", "Accept-Encoding": ACCEPT_ENCODING,
+            "Connection": "keep-alive",
+        })
         self._extensions = {"timeout": timeout.as_dict()}
 
     async def __aenter__(self) -> Fetcher:
@@ -169,7 +180,7 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
         self.cache.close()
 
     def _host_sem(self, host: str) -> asyncio.Semaphore:
@@ -307,10 +318,7 @@ class Fetcher:
 
     async def _request(self, url: str) -> _RawResponse:
         request = httpx.Request("GET", url, headers=self._headers, extensions=dict(self._extensions))
-        transport = self._transports.get(request.url.scheme)
-        if transport is None:
-            raise httpx.UnsupportedProtocol(f"no transport for {request.url.scheme!r} URLs")
-        resp = await transport.handle_async_request(request)
+        resp = await self._transport.handle_async_request(request)
         resp.request = request
         try:
             chunks: list[bytes] = []
@@ -324,7 +332,7 @@ class Fetcher:
                     break
             body = b"".join(chunks)[: self.max_bytes]
             headers = {k.lower(): v for k, v in resp.headers.items()}
-            cookies = {c.name: c.value or "" for c in resp.cookies.jar} if "set-cookie" in headers else {}
+            cookies = response_cookies(resp.headers.get_list("set-cookie")) if "set-cookie" in headers else {}
             return _RawResponse(resp.status_code, headers, cookies, body, truncated)
         finally:
             await resp.aclose()

@@ -1,0 +1,542 @@
+"""A lean HTTP/1.1 transport for httpx, made for crawling: many hosts, small pages, thousands in flight.
+
+httpx's default transport (httpcore + h11) spends ~0.4 ms of CPU per request on a crawl: h11's
+generic event machine, httpcore's pool bookkeeping and per-request locks, and several await layers
+per read. A crawler needs much less: ``GET`` with a few headers, one response at a time per
+connection. :class:`H1Transport` implements ``httpx.AsyncBaseTransport`` on an ``asyncio.Protocol``
+that parses the response as the bytes arrive (status line and headers in one pass, bodies framed by
+``Content-Length``, chunked, or the end of the connection) and hands the body to the reader in the
+chunks the loop delivered. httpx still builds the requests and responses, decodes gzip/brotli and
+raises its own exceptions (``ConnectError``/``ConnectTimeout``, ``ReadError``/``ReadTimeout``,
+``WriteError``, ``RemoteProtocolError``, ``ProxyError``).
+
+Connections are kept alive in a pool per origin, or per proxy: plain-http requests through a forward
+proxy go in absolute form (``GET http://host/path``) on any connection to the proxy, so one warm
+connection serves every host; ``https://`` through a proxy tunnels with ``CONNECT`` per origin.
+A kept connection that the server closed is known from the protocol (no syscall to check it); a
+request whose reused connection dies before any byte of the response is sent again on a new one,
+once (what httpcore does). Idle connections are capped per origin and in total, oldest closed first,
+and expire after ``keepalive_expiry`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+import time
+import typing
+from collections.abc import AsyncIterator
+
+import httpx
+
+_HIGH_WATER = 1024 * 1024  # body bytes buffered before the transport stops reading
+_MAX_HEAD = 64 * 1024  # status line and headers
+
+# parser states
+_HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILERS, _UNTIL_CLOSE, _DONE = range(8)
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: sends a request, parses its response as bytes arrive."""
+
+    __slots__ = (
+        "transport", "key", "state", "buf", "remaining", "chunks", "buffered", "waiter", "exc", "closed",
+        "head", "keep_alive", "no_body", "paused", "idle_since", "used", "received",
+    )
+
+    def __init__(self, key: tuple[typing.Any, ...]) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.key = key
+        self.state = _DONE
+        self.buf = b""
+        self.remaining = 0
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.buffered = 0
+        self.waiter: asyncio.Future[None] | None = None
+        self.exc: BaseException | None = None
+        self.closed = False
+        self.head: tuple[int, bytes, list[tuple[bytes, bytes]]] | None = None
+        self.keep_alive = True
+        self.no_body = False
+        self.paused = False
+        self.idle_since = 0.0
+        self.used = False  # has carried a request before this one
+        self.received = False  # a byte of the current response arrived
+
+    # ---------------------------------------------------------------- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self._feed(data)
+        except httpx.RemoteProtocolError as exc:
+            self._fail(exc)
+            if self.transport is not None:
+                self.transport.close()
+            return
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        if self.state == _UNTIL_CLOSE:
+            self.state = _DONE
+            self.keep_alive = False
+        elif self.state != _DONE or self.head is None and self.waiter is not None:
+            self._fail(httpx.RemoteProtocolError("server disconnected without sending a complete response"))
+        self.closed = True
+        self._wake()
+        return None  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.state == _UNTIL_CLOSE:
+            self.state = _DONE
+            self.keep_alive = False
+        elif self.state != _DONE or self.head is None and self.waiter is not None:
+            self._fail(httpx.ReadError(str(exc)) if exc else
+                       httpx.RemoteProtocolError("server disconnected without sending a complete response"))
+        self._wake()
+
+    # ---------------------------------------------------------------- parsing
+
+    def start(self, no_body: bool) -> None:
+        self.state = _HEAD
+        self.buf = b""
+        self.head = None
+        self.keep_alive = True
+        self.no_body = no_body
+        self.exc = None
+        self.received = False
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.exc is None:
+            self.exc = exc
+        self.keep_alive = False
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _feed(self, data: bytes) -> None:
+        state = self.state
+        if state == _HEAD:
+            data = self.buf + data if self.buf else data
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                if len(data) > _MAX_HEAD:
+                    raise httpx.RemoteProtocolError("response head too large")
+                self.buf = data
+                return
+            self.buf = b""
+            self._parse_head(data[:end])
+            data = data[end + 4:]
+            state = self.state
+            if state == _HEAD:  # an interim 1xx response: the real head follows
+                if data:
+                    self._feed(data)
+                return
+        if not data:
+            return
+        if state == _LENGTH:
+            n = len(data)
+            if n <= self.remaining:
+                self._push(data)
+                self.remaining -= n
+                if not self.remaining:
+                    self.state = _DONE
+            else:  # more than the response: the connection is out of step, not reusable
+                self._push(data[: self.remaining])
+                self.remaining = 0
+                self.state = _DONE
+                self.keep_alive = False
+        elif state == _UNTIL_CLOSE:
+            self._push(data)
+        elif state == _DONE:
+            self.keep_alive = False  # bytes nobody asked for
+        else:
+            self._feed_chunked(data)
+
+    def _parse_head(self, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        status_line = lines[0]
+        parts = status_line.split(b" ", 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
+            raise httpx.RemoteProtocolError(f"malformed status line: {status_line[:100]!r}")
+        status = int(parts[1])
+        reason = parts[2] if len(parts) > 2 else b""
+        headers: list[tuple[bytes, bytes]] = []
+        length: int | None = None
+        chunked = False
+        close = parts[0] == b"HTTP/1.0"
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if not sep or not name or name[-1:] in (b" ", b"\t"):
+                if line[:1] in (b" ", b"\t") and headers:  # obsolete line folding
+                    n, v = headers[-1]
+                    headers[-1] = (n, v + b" " + line.strip())
+                    continue
+                raise httpx.RemoteProtocolError(f"malformed header line: {line[:100]!r}")
+            value = value.strip()
+            headers.append((name, value))
+            low = name.lower()
+            if low == b"content-length":
+                try:
+                    n = int(value)
+                except ValueError:
+                    raise httpx.RemoteProtocolError(f"bad Content-Length: {value[:40]!r}") from None
+                if n < 0 or length is not None and length != n:
+                    raise httpx.RemoteProtocolError(f"bad Content-Length: {value[:40]!r}")
+                length = n
+            elif low == b"transfer-encoding":
+                chunked = value.lower().endswith(b"chunked")
+            elif low == b"connection":
+                tokens = value.lower()
+                if b"close" in tokens:
+                    close = True
+                elif b"keep-alive" in tokens:
+                    close = False
+        if 100 <= status < 200:
+            if status == 101:
+                raise httpx.RemoteProtocolError("protocol switching is not supported")
+            return  # stays in _HEAD
+        self.head = (status, reason, headers)
+        self.keep_alive = not close
+        if self.no_body or status in (204, 304):
+            self.state = _DONE
+        elif chunked:
+            self.state = _CHUNK_SIZE
+        elif length is not None:
+            self.remaining = length
+            self.state = _LENGTH if length else _DONE
+        else:
+            self.state = _UNTIL_CLOSE
+            self.keep_alive = False
+
+    def _feed_chunked(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        self.buf = b""
+        pos = 0
+        size = len(buf)
+        while pos < size:
+            state = self.state
+            if state == _CHUNK_DATA:
+                take = min(self.remaining, size - pos)
+                self._push(buf[pos:pos + take])
+                pos += take
+                self.remaining -= take
+                if not self.remaining:
+                    self.state = _CHUNK_CRLF
+            elif state == _CHUNK_CRLF:
+                if size - pos < 2:
+                    break
+                if buf[pos:pos + 2] != b"\r\n":
+                    raise httpx.RemoteProtocolError("malformed chunked body")
+                pos += 2
+                self.state = _CHUNK_SIZE
+            elif state == _CHUNK_SIZE:
+                end = buf.find(b"\r\n", pos)
+                if end < 0:
+                    if size - pos > 1024:
+                        raise httpx.RemoteProtocolError("malformed chunk size")
+                    break
+                field = buf[pos:end].split(b";", 1)[0].strip()
+                try:
+                    n = int(field, 16)
+                except ValueError:
+                    raise httpx.RemoteProtocolError(f"malformed chunk size: {field[:20]!r}") from None
+                pos = end + 2
+                if n:
+                    self.remaining = n
+                    self.state = _CHUNK_DATA
+                else:
+                    self.state = _TRAILERS
+            elif state == _TRAILERS:
+                end = buf.find(b"\r\n", pos)
+                if end < 0:
+                    if size - pos > _MAX_HEAD:
+                        raise httpx.RemoteProtocolError("trailers too large")
+                    break
+                empty = end == pos
+                pos = end + 2
+                if empty:  # the blank line that ends the trailers
+                    self.state = _DONE
+                    if pos < size:
+                        self.keep_alive = False
+                    return
+            else:  # _DONE
+                self.keep_alive = False
+                return
+        self.buf = buf[pos:]
+
+    def _push(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > _HIGH_WATER and not self.paused and self.transport is not None:
+            self.transport.pause_reading()
+            self.paused = True
+
+    def take(self) -> bytes | None:
+        if not self.chunks:
+            return None
+        data = self.chunks.popleft()
+        self.buffered -= len(data)
+        if self.paused and self.buffered < _HIGH_WATER // 2 and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+        return data
+
+    async def wait(self, timeout: float | None) -> None:
+        """Until something arrives (or the connection ends); raises ``httpx.ReadTimeout`` after ``timeout``."""
+        loop = asyncio.get_running_loop()
+        waiter = self.waiter = loop.create_future()
+        timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
+        try:
+            await waiter
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out waiting for the response") from None
+        finally:
+            self.waiter = None
+            if timer is not None:
+                timer.cancel()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body read from its connection; closing it gives the connection back (or closes it)."""
+
+    __slots__ = ("_conn", "_owner", "_timeout", "_open")
+
+    def __init__(self, conn: _Connection, owner: H1Transport, timeout: float | None) -> None:
+        self._conn = conn
+        self._owner = owner
+        self._timeout = timeout
+        self._open = True
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        conn = self._conn
+        while True:
+            data = conn.take()
+            if data is not None:
+                yield data
+                continue
+            if conn.exc is not None:
+                raise conn.exc
+            if conn.state == _DONE:
+                return
+            if conn.closed:
+                raise httpx.RemoteProtocolError("server disconnected without sending a complete response")
+            await conn.wait(self._timeout)
+
+    async def aclose(self) -> None:
+        if self._open:
+            self._open = False
+            self._owner._release(self._conn)
+
+
+class H1Transport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 over asyncio for httpx, direct or through an ``http://`` proxy (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        proxy: str | httpx.URL | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        max_idle_per_origin: int = 4,
+        max_idle: int = 1024,
+        keepalive_expiry: float = 5.0,
+    ) -> None:
+        self._proxy: tuple[str, int] | None = None
+        self._proxy_auth: bytes | None = None
+        if proxy is not None:
+            url = httpx.URL(proxy)
+            if url.scheme != "http":
+                raise ValueError(f"only http:// proxies are supported, not {url}")
+            self._proxy = (url.host, url.port or 80)
+            if url.username or url.password:
+                import base64
+
+                creds = f"{url.username}:{url.password}".encode()
+                self._proxy_auth = b"Basic " + base64.b64encode(creds)
+        self._ssl = ssl_context if ssl_context is not None else ssl.create_default_context()
+        self._per_origin = max(1, max_idle_per_origin)
+        self._max_idle = max(1, max_idle)
+        self._expiry = keepalive_expiry
+        self._idle: dict[tuple[typing.Any, ...], list[_Connection]] = {}
+        self._lru: dict[_Connection, None] = {}  # idle connections, oldest first
+        self._closed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._closed:
+            raise httpx.UnsupportedProtocol("the transport is closed")
+        url = request.url
+        scheme = url.scheme
+        if scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
+        host = url.host
+        port = url.port or (443 if scheme == "https" else 80)
+        timeouts = request.extensions.get("timeout") or {}
+        read_timeout = timeouts.get("read")
+        target = url.raw_path
+        if self._proxy is None:
+            key: tuple[typing.Any, ...] = (scheme, host, port)
+        elif scheme == "http":
+            key = ("proxy",)
+            target = b"http://" + url.netloc + target
+        else:
+            key = ("tunnel", host, port)
+        head = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
+        for name, value in request.headers.raw:
+            head += (name, b": ", value, b"\r\n")
+        if key[0] == "proxy" and self._proxy_auth is not None:
+            head += (b"Proxy-Authorization: ", self._proxy_auth, b"\r\n")
+        head.append(b"\r\n")
+        if request.method not in ("GET", "HEAD") or request.headers.get("content-length", "0") != "0":
+            head.append(await request.aread())
+        data = b"".join(head)
+        no_body = request.method == "HEAD"
+
+        while True:
+            conn = self._acquire(key)
+            reused = conn is not None
+            if conn is None:
+                conn = await self._open(key, scheme, host, port, timeouts)
+            conn.start(no_body)
+            assert conn.transport is not None
+            try:
+                conn.transport.write(data)
+                while conn.head is None:
+                    if conn.exc is not None:
+                        raise conn.exc
+                    if conn.closed:
+                        raise httpx.RemoteProtocolError("server disconnected without sending a response")
+                    await conn.wait(read_timeout)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                conn.transport.close()
+                if reused and not conn.received:  # a kept connection the server had closed: once more, fresh
+                    continue
+                raise
+            except BaseException:
+                conn.transport.close()
+                raise
+            break
+        status, reason, headers = conn.head
+        return httpx.Response(status, headers=headers, stream=_Body(conn, self, read_timeout),
+                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+
+    # ---------------------------------------------------------------- connections
+
+    async def _open(self, key: tuple[typing.Any, ...], scheme: str, host: str, port: int,
+                    timeouts: dict[str, float | None]) -> _Connection:
+        loop = asyncio.get_running_loop()
+        conn = _Connection(key)
+        try:
+            async with asyncio.timeout(timeouts.get("connect")):
+                if self._proxy is None:
+                    tls = scheme == "https"
+                    await loop.create_connection(lambda: conn, host, port, ssl=self._ssl if tls else None,
+                                                 server_hostname=host if tls else None)
+                else:
+                    await loop.create_connection(lambda: conn, *self._proxy)
+                    if key[0] == "tunnel":
+                        await self._tunnel(conn, host, port)
+                        assert conn.transport is not None
+                        conn.transport = await loop.start_tls(conn.transport, conn, self._ssl, server_hostname=host)
+        except TimeoutError:
+            if conn.transport is not None:
+                conn.transport.close()
+            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
+        except httpx.ProxyError:
+            if conn.transport is not None:
+                conn.transport.close()
+            raise
+        except (OSError, ssl.SSLError, httpx.TransportError) as exc:
+            if conn.transport is not None:
+                conn.transport.close()
+            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
+        return conn
+
+    async def _tunnel(self, conn: _Connection, host: str, port: int) -> None:
+        authority = f"{host}:{port}".encode("idna")
+        request = [b"CONNECT ", authority, b" HTTP/1.1\r\nHost: ", authority, b"\r\n"]
+        if self._proxy_auth is not None:
+            request += (b"Proxy-Authorization: ", self._proxy_auth, b"\r\n")
+        request.append(b"\r\n")
+        conn.start(no_body=True)
+        assert conn.transport is not None
+        conn.transport.write(b"".join(request))
+        while conn.head is None:
+            if conn.exc is not None:
+                raise conn.exc
+            if conn.closed:
+                raise httpx.ProxyError("the proxy closed the connection during CONNECT")
+            await conn.wait(None)  # bounded by the connect timeout around it
+        status = conn.head[0]
+        if not 200 <= status < 300:
+            raise httpx.ProxyError(f"proxy answered CONNECT {host}:{port} with {status}")
+        conn.head = None
+
+    def _acquire(self, key: tuple[typing.Any, ...]) -> _Connection | None:
+        idle = self._idle.get(key)
+        if not idle:
+            return None
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            del self._lru[conn]
+            if conn.closed or now - conn.idle_since > self._expiry:
+                if conn.transport is not None:
+                    conn.transport.close()
+                continue
+            if not idle:
+                del self._idle[key]
+            return conn
+        del self._idle[key]
+        return None
+
+    def _release(self, conn: _Connection) -> None:
+        reusable = (conn.state == _DONE and conn.keep_alive and not conn.closed and conn.exc is None
+                    and not conn.chunks and not self._closed)
+        if not reusable:
+            if conn.transport is not None:
+                conn.transport.close()
+            return
+        if conn.paused and conn.transport is not None:
+            conn.paused = False
+            conn.transport.resume_reading()
+        idle = self._idle.setdefault(conn.key, [])
+        if conn.key[0] != "proxy" and len(idle) >= self._per_origin:
+            assert conn.transport is not None
+            conn.transport.close()
+            return
+        conn.idle_since = time.monotonic()
+        idle.append(conn)
+        self._lru[conn] = None
+        if len(self._lru) > self._max_idle:
+            oldest = next(iter(self._lru))
+            del self._lru[oldest]
+            bucket = self._idle[oldest.key]
+            bucket.remove(oldest)
+            if not bucket:
+                del self._idle[oldest.key]
+            if oldest.transport is not None:
+                oldest.transport.close()
+
+    @property
+    def idle_connections(self) -> int:
+        return len(self._lru)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for conn in self._lru:
+            if conn.transport is not None:
+                conn.transport.close()
+        self._lru.clear()
+        self._idle.clear()
