@@ -6,11 +6,14 @@ import functools
 import html as _html
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import phonenumbers
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
+
+from services.cleaner.phones import br_phone_verdict
 
 SOCIAL_HOSTS = {
     "instagram": ("instagram.com",),
@@ -60,8 +63,13 @@ class PageContacts:
     title: str | None = None
     description: str | None = None
     links: list[tuple[str, str]] = field(default_factory=list)  # (absolute url, anchor text)
-    text: str = ""
+    visible_text: str = ""  # the page's text as read (scripts and styles left out), spaces not collapsed
     registry_ids: list[str] = field(default_factory=list)  # digit strings of CNPJ/SIREN-like numbers
+
+    @functools.cached_property
+    def text(self) -> str:
+        """The visible text with its spaces collapsed (made when first asked for)."""
+        return " ".join(self.visible_text.split())
 
 
 def _add(lst: list[str], value: str | None) -> None:
@@ -86,13 +94,19 @@ def clean_email(raw: str) -> str | None:
 
 @functools.lru_cache(maxsize=8192)
 def normalize_phone(raw: str, country: str = "BR") -> str | None:
-    """E.164 form of a phone written any way, or None. Cached: parsing a number costs ~50 us, and the same
-    numbers come back on every page of a site (header, footer, JSON-LD)."""
+    """E.164 form of a phone written any way, or None. Brazilian numbers take the cleaner's fast path
+    (the library's own patterns, ~2 us) where it decides; the library otherwise (~50 us). Cached: the
+    same numbers come back on every page of a site (header, footer, JSON-LD)."""
     digits = re.sub(r"\D", "", raw)
     if len(digits) < 8:
         return None
+    text = raw if raw.strip().startswith("+") else digits
+    if country == "BR":
+        decided, parsed = br_phone_verdict(text)
+        if decided:  # a legacy 8-digit mobile is the cleaner's rewrite: the library calls it invalid
+            return parsed.e164 if parsed is not None and not parsed.legacy else None
     try:
-        num = phonenumbers.parse(raw if raw.strip().startswith("+") else digits, country)
+        num = phonenumbers.parse(text, country)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(num):
@@ -115,21 +129,27 @@ def whatsapp_number(url: str, country: str = "BR") -> str | None:
     return normalize_phone("+" + digits, country) or normalize_phone(digits, country)
 
 
+_SOCIAL_KIND_BY_HOST = {h: kind for kind, hosts in SOCIAL_HOSTS.items() for h in hosts}
+
+
 def social_kind(url: str) -> str | None:
     try:
         parts = urlsplit(url)
     except ValueError:
         return None
     host = parts.netloc.lower().split(":")[0]
-    for kind, hosts in SOCIAL_HOSTS.items():
-        if any(host == h or host.endswith("." + h) for h in hosts):
-            path = parts.path.lower()
-            if not path.strip("/") or any(s in path + "?" + parts.query for s in _SOCIAL_SKIP_PATHS):
-                return None
-            if kind == "linkedin" and not path.startswith(("/company/", "/in/", "/school/")):
-                return None
-            return kind
-    return None
+    kind = _SOCIAL_KIND_BY_HOST.get(host)
+    while kind is None and "." in host:  # a subdomain of a social host (www., m., pt-br.)
+        host = host.split(".", 1)[1]
+        kind = _SOCIAL_KIND_BY_HOST.get(host)
+    if kind is None:
+        return None
+    path = parts.path.lower()
+    if not path.strip("/") or any(s in path + "?" + parts.query for s in _SOCIAL_SKIP_PATHS):
+        return None
+    if kind == "linkedin" and not path.startswith(("/company/", "/in/", "/school/")):
+        return None
+    return kind
 
 
 def _jsonld_orgs(data: object) -> list[dict]:
@@ -160,9 +180,24 @@ def _flatten_address(addr: object) -> str | None:
     return None
 
 
+_selectors = threading.local()
+
+
+def _css(tree: LexborHTMLParser, query: str, *, first: bool = False) -> list[LexborNode]:
+    """``tree.css(query)`` (or ``[tree.css_first(query)]``) with one CSS engine per thread: a tree makes its
+    own on its first query, ~45 us per page (a third of parsing it)."""
+    selector = getattr(_selectors, "selector", None)
+    if selector is None:
+        selector = _selectors.selector = LexborCSSSelector()
+    root = tree.root
+    if root is None:
+        return []
+    return selector.find_first(query, root) if first else selector.find(query, root)
+
+
 def _parse_jsonld(tree: LexborHTMLParser) -> dict[str, str]:
     out: dict[str, str] = {}
-    for node in tree.css('script[type="application/ld+json"]'):
+    for node in _css(tree, 'script[type="application/ld+json"]'):
         raw = node.text(deep=True) or ""
         try:
             data = json.loads(raw)
@@ -304,23 +339,87 @@ def _registry_id_matches(text: str, number_runs: list[tuple[int, int]] | None = 
             for m in _REGISTRY_ID_RE.finditer(text, run.start(), run.end())]
 
 
-_WA_HOSTS = ("wa.me/", "whatsapp.com/")
+def _collapsed_runs(raw: str, spans: list[tuple[int, int]]) -> list[tuple[str, int]]:
+    """Each number run of ``raw`` as it reads in the text with spaces collapsed (``" ".join(raw.split())``),
+    behind the character before it, if any: (string, where the run starts in it). Spaces are run characters,
+    so collapsing maps runs to runs; what a phone or id regex finds in a collapsed run, it finds in the
+    collapsed text (the character before keeps ``\\b`` right at the start; at the end the run's end is the
+    scan's end, as in ``_registry_id_matches``)."""
+    out: list[tuple[str, int]] = []
+    for lo, hi in spans:
+        run = raw[lo:hi]
+        if "  " in run or not _SINGLE_SPACED_RE.fullmatch(run):
+            run = " ".join(run.split())
+        out.append((raw[lo - 1] + run, 1) if lo else (run, 0))
+    return out
+
+
+_SINGLE_SPACED_RE = re.compile(r"[^\s]*(?: [^\s]+)*")  # no space but single " " between non-spaces
+
+
+def _phone_matches_in_runs(runs: list[tuple[str, int]]) -> list[re.Match[str]]:
+    """``_phone_matches`` of the collapsed text, from its collapsed number runs (``_collapsed_runs``)."""
+    return [m for s, start in runs for run in _PHONE_RUN_RE.finditer(s, start)
+            for m in _PHONE_TEXT_RE.finditer(s, run.start(), run.end())]
+
+
+def _registry_id_matches_in_runs(runs: list[tuple[str, int]]) -> list[re.Match[str]]:
+    """``_registry_id_matches`` of the collapsed text, from its collapsed number runs (``_collapsed_runs``)."""
+    return [m for s, start in runs for run in _ID_RUN_RE.finditer(s, start)
+            for m in _REGISTRY_ID_RE.finditer(s, run.start(), run.end())]
+
+
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9.\-:@]+(?:/[A-Za-z0-9\-._~!$&'()*+,=:@/%]*)?")
+_ORIGIN_PATH_RE = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,=:@/%]*")  # no ";", "?", "#", spaces or non-ASCII
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(base_url: str) -> str | None:
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _join(base_url: str, href: str) -> str:
+    """``urljoin(base_url, href)``. Two common forms are answered as urljoin would without parsing: a plain
+    absolute path (no dot segment, query, fragment or parameters) goes on the base's origin, and a plain
+    absolute http(s) URL is itself (urljoin re-assembles it from its parts unchanged)."""
+    if href[:1] == "/":
+        if href[1:2] != "/" and "/." not in href and _ORIGIN_PATH_RE.fullmatch(href):
+            origin = _origin(base_url)
+            if origin is not None:
+                return origin + href
+    elif href[:4] == "http" and _PLAIN_URL_RE.fullmatch(href) and _origin(base_url) is not None:
+        return href
+    return urljoin(base_url, href)
+
+
+_WA_HOSTS_BYTES = (b"wa.me/", b"whatsapp.com/")
 _WA_BEFORE = len("https://chat.") + 1  # from the start of a match to its host
 _WA_AFTER = 2048
 
 
-def _wa_matches(html: str, low: str) -> list[re.Match[str]]:
-    """``_WA_RE.finditer(html)``, scanning only the spans around each WhatsApp host (``low`` is
-    ``html.lower()``; when lower-casing changed the length, offsets differ and the whole page is scanned)."""
-    if len(low) != len(html):
-        return list(_WA_RE.finditer(html))
-    starts: list[int] = []
-    for host in _WA_HOSTS:
-        i = low.find(host)
+def _wa_matches(html: str, low_bytes: bytes) -> list[re.Match[str]]:
+    """``_WA_RE.finditer(html)``, scanning only the spans around each WhatsApp host. ``low_bytes`` is
+    ``html`` in UTF-8, ASCII-lower-cased: the hosts are ASCII without "k" or "i" (the only letters a
+    non-ASCII character lower-cases into), so they are found there as ``html.lower()`` would show them,
+    and a byte offset becomes a character offset by decoding the bytes before it (once over the page)."""
+    offsets: list[int] = []
+    for host in _WA_HOSTS_BYTES:
+        i = low_bytes.find(host)
         while i >= 0:
-            starts.append(i)
-            i = low.find(host, i + 1)
-    starts.sort()
+            offsets.append(i)
+            i = low_bytes.find(host, i + 1)
+    if not offsets:
+        return []
+    offsets.sort()
+    if len(low_bytes) == len(html):  # ASCII: bytes and characters line up
+        starts = offsets
+    else:
+        starts, chars, prev = [], 0, 0
+        for i in offsets:  # each offset is an ASCII byte: a character boundary
+            chars += len(low_bytes[prev:i].decode("utf-8", "surrogatepass"))
+            starts.append(chars)
+            prev = i
     return [m for lo, hi in _windows(starts, _WA_BEFORE, _WA_AFTER, len(html)) for m in _WA_RE.finditer(html, lo, hi)]
 
 
@@ -336,8 +435,10 @@ def _may_be_contact_url(href: str) -> bool:
     full way."""
     if "&" in href or "\t" in href or "\n" in href or "\r" in href or not href.isascii():
         return True
-    low = href.lower()
-    return any(w in low for w in _CONTACT_URL_WORDS)
+    return _CONTACT_URL_WORDS_RE.search(href) is not None
+
+
+_CONTACT_URL_WORDS_RE = re.compile("|".join(re.escape(w) for w in _CONTACT_URL_WORDS), re.I)  # ASCII only here
 
 
 def extract_contacts(html: str, base_url: str, country: str = "BR") -> PageContacts:
@@ -356,20 +457,20 @@ def _extract(html: str, base_url: str, country: str, *, full: bool) -> PageConta
     tree = LexborHTMLParser(html or "<html></html>")
     pc = PageContacts()
     if full:
-        title = tree.css_first("title")
-        if title is not None:
+        for title in _css(tree, "title", first=True):
             pc.title = re.sub(r"\s+", " ", title.text(deep=True) or "").strip() or None
         for sel in ('meta[name="description"]', 'meta[property="og:description"]'):
-            node = tree.css_first(sel)
-            if node is not None and (node.attributes.get("content") or "").strip():
-                pc.description = (node.attributes.get("content") or "").strip()
+            found = _css(tree, sel, first=True)
+            if found and (found[0].attributes.get("content") or "").strip():
+                pc.description = (found[0].attributes.get("content") or "").strip()
                 break
     pc.jsonld = _parse_jsonld(tree)
     region = country.upper() if country else "BR"
-    resolve_all = full or _may_be_contact_url(base_url)
+    base_maybe_contact = _may_be_contact_url(base_url)
 
-    for node in tree.css("a[href], area[href], iframe[src]"):
-        href = (node.attributes.get("href") or node.attributes.get("src") or "").strip()
+    for node in _css(tree, "a[href], area[href], iframe[src]"):
+        attrs = node.attrs
+        href = (attrs.get("href") or attrs.get("src") or "").strip()
         if not href:
             continue
         low = href.lower()
@@ -380,39 +481,48 @@ def _extract(html: str, base_url: str, country: str, *, full: bool) -> PageConta
         if low.startswith(("tel:", "callto:")):
             _add(pc.phones, normalize_phone(unquote(href.split(":", 1)[1]), region))
             continue
-        if low.startswith(("javascript:", "#", "data:")) or not (resolve_all or _may_be_contact_url(href)):
+        if low.startswith(("javascript:", "#", "data:")):
             continue
-        url = urljoin(base_url, _html.unescape(href))
-        if _WA_RE.match(url) or "whatsapp.com/send" in url.lower():
-            wa = whatsapp_number(url, region)
-            _add(pc.whatsapp, wa or url)
+        maybe_contact = base_maybe_contact or _may_be_contact_url(href)
+        if not (full or maybe_contact):
             continue
-        if _MAPS_RE.match(url) and pc.google_maps_url is None:
-            pc.google_maps_url = url
-            continue
-        kind = social_kind(url)
-        if kind:
-            pc.socials.setdefault(kind, url.split("?")[0].rstrip("/"))
-            continue
+        url = _join(base_url, _html.unescape(href) if "&" in href else href)
+        if maybe_contact:  # else no WhatsApp, Maps or social URL can come of it (``_may_be_contact_url``)
+            if _WA_RE.match(url) or "whatsapp.com/send" in url.lower():
+                wa = whatsapp_number(url, region)
+                _add(pc.whatsapp, wa or url)
+                continue
+            if _MAPS_RE.match(url) and pc.google_maps_url is None:
+                pc.google_maps_url = url
+                continue
+            kind = social_kind(url)
+            if kind:
+                pc.socials.setdefault(kind, url.split("?")[0].rstrip("/"))
+                continue
         if full and node.tag != "iframe":
-            pc.links.append((url, re.sub(r"\s+", " ", node.text(deep=True) or "").strip()[:80]))
+            pc.links.append((url, " ".join((node.text(deep=True) or "").split())[:80]))
 
     # visible text (scripts/styles removed) for e-mails, phones and ids
     body = tree.body
-    for junk in tree.css("script:not([type='application/ld+json']), style, noscript, template"):
+    for junk in _css(tree, "script:not([type='application/ld+json']), style, noscript, template"):
         junk.decompose()
-    text = body.text(separator=" ") if body is not None else ""
-    text = " ".join(text.split())
+    # the visible text as lexbor reads it, spaces not collapsed: collapsing them (``PageContacts.text``) costs
+    # as much as parsing the page, and the scans below find the same things without it
+    raw = body.text(separator=" ", strip=True) if body is not None else ""
     if full:
-        pc.text = text
-    _emails_from_text(text, pc.emails)
+        pc.visible_text = raw
+    if _at_tokens(raw):  # an "at"/"arroba" token: obfuscated e-mails are read on the collapsed text
+        _emails_from_text(" ".join(raw.split()), pc.emails)
+    else:  # e-mails hold no spaces: the same matches with spaces collapsed or not
+        for m in _email_matches(raw):
+            _add(pc.emails, clean_email(m.group(0)))
     # e-mails also hide in attributes (data-email, content) and raw markup
     for m in _email_matches(html):
         e = clean_email(m.group(0))
         if e and not re.search(r"\.(?:png|jpe?g|gif|svg|webp)$", m.group(0), re.I):
             _add(pc.emails, e)
-    number_runs = _number_runs(text)
-    for m in _phone_matches(text, number_runs):
+    runs = _collapsed_runs(raw, _number_runs(raw))
+    for m in _phone_matches_in_runs(runs):
         _add(pc.phones, normalize_phone(m.group(0), region))
     # the words below are ASCII without "k" or "i", the only letters a non-ASCII character lower-cases
     # into: they are in ``html.lower()`` exactly when they are in its UTF-8 bytes ASCII-lower-cased, a
@@ -423,12 +533,12 @@ def _extract(html: str, base_url: str, country: str, *, full: bool) -> PageConta
         if m is not None:
             pc.google_maps_url = _html.unescape(m.group(0))
     if b"wa.me" in low_bytes or b"whatsapp.com" in low_bytes:
-        for m in _wa_matches(html, html.lower()):
+        for m in _wa_matches(html, low_bytes):
             wa = whatsapp_number(_html.unescape(m.group(0)), region)
             if wa:
                 _add(pc.whatsapp, wa)
     if full:
-        for m in _registry_id_matches(text, number_runs):
+        for m in _registry_id_matches_in_runs(runs):
             _add(pc.registry_ids, re.sub(r"\D", "", m.group(0)))
 
     ld = pc.jsonld

@@ -65,10 +65,12 @@ def test_whatsapp_links_are_found_around_their_hosts_as_in_the_whole_page() -> N
              '<a href="HTTPS://API.WHATSAPP.COM/send?text=oi&phone=5511912345678">b</a> '
              'http://chat.whatsapp.com/AbCdEf123 https://web.whatsapp.com/send/?phone=+5519988887777 wa.me/semhttps')
     pages = [links] + [_noise(rng, 3000) + links + _noise(rng, 500) + links for _ in range(10)]
-    pages.append("İstanbul " + links)  # lower-casing changes the length: the whole page is scanned
+    pages.append("İstanbul " + links)  # lower-casing changes the length
+    pages.append("ação \u212a\U0001f600 " + links + " olá " + links)  # 2-, 3- and 4-byte characters before hosts
     for html in pages:
-        assert [m.group(0) for m in _wa_matches(html, html.lower())] == [m.group(0) for m in _WA_RE.finditer(html)]
-    assert len(_wa_matches(links, links.lower())) == 4
+        low_bytes = html.encode("utf-8", "surrogatepass").lower()
+        assert [m.group(0) for m in _wa_matches(html, low_bytes)] == [m.group(0) for m in _WA_RE.finditer(html)]
+    assert len(_wa_matches(links, links.encode().lower())) == 4
 
 
 def test_email_candidates_are_tried_where_finditer_would_find_them() -> None:
