@@ -64,3 +64,20 @@ def test_raw_selectors_and_windows_match_a_real_parse_and_whole_page_regexes() -
 )
 def test_only_regexes_without_anchors_or_context_tests_search_in_windows(pattern: str, ok: bool) -> None:
     assert windowable(pattern) is ok
+
+
+def test_bench_sized_pages_give_the_unfiltered_result_with_the_bundled_set() -> None:
+    from hunter.demo.sample_data import generate_bench_sites
+    from hunter.demo.webfarm import render_site_response
+    from shared.config import Settings
+
+    db = FingerprintDB.from_settings(Settings())
+    windowed = 0
+    for spec in generate_bench_sites(120):
+        resp = render_site_response(spec, "/", host=spec["domain"])
+        html = resp.body.decode()
+        windowed += len(html) >= WINDOW_MIN_PAGE
+        page = PageInput(url=f"http://{spec['domain']}/", html=html,
+                         headers={k.lower(): v for k, v in dict(resp.headers).items()})
+        assert db.detect(page) == db.detect(page, prefilter=False), spec["domain"]
+    assert windowed == 120  # ~20 KB homepages: every regex ran in windows
