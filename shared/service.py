@@ -35,6 +35,7 @@ from shared.config import Settings, get_settings
 from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, UnknownEvent
 from shared.logging import drain_shipped, get_logger, setup_logging
 from shared.nats_server import nats_for
+from shared.pull_consumer import PullConsumer
 from shared.tracing import lead_keys_of, lead_trace_id, record_lead_spans, setup_tracing
 
 Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
@@ -154,6 +155,8 @@ class Service:
         self._bus: ObservedBus | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._durables: list[str] = []
+        self._direct: list[dict[str, Any]] = []  # ``subscriber(direct=True)`` registrations
+        self._consumers: list[PullConsumer] = []
         self._metrics_server: asyncio.Server | None = None
         self.app.after_startup(self._after_startup)
         self.app.on_shutdown(self._on_shutdown)
@@ -168,6 +171,10 @@ class Service:
     async def _after_startup(self) -> None:
         tune_gc()
         self._bus = ObservedBus(self.broker.connection, stream=self.settings.stream_name, service=self.name)
+        for spec in self._direct:
+            consumer = PullConsumer(self._bus.js, stream=self.settings.stream_name, log=self.log, **spec)
+            await consumer.start()
+            self._consumers.append(consumer)
         self._tasks.append(asyncio.create_task(self._ship_logs()))
         port = metrics.metrics_port()
         if port:
@@ -179,6 +186,8 @@ class Service:
         self.log.info("service_started", worker=self.worker_id, metrics_port=port or None)
 
     async def _on_shutdown(self) -> None:
+        for consumer in self._consumers:
+            await consumer.stop()
         for t in self._tasks:
             t.cancel()
         if self._metrics_server is not None:
@@ -239,11 +248,15 @@ class Service:
         durable: str | None = None,
         max_workers: int = 1,
         max_deliver: int = 5,
+        direct: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Register a handler on a durable pull consumer shared by every replica.
 
         While a handler works it tells the server so (``in_progress``) every third of the ack
         wait; a crashed process's messages are redelivered to another replica after one ack wait.
+        ``direct``: consume with :class:`~shared.pull_consumer.PullConsumer` instead of FastStream's
+        subscriber (same consumer, acks and dead letters; ~190 us less CPU per message), for a stage
+        that runs hundreds of messages at once. The handler then gets a :class:`~shared.pull_consumer.RawMessage`.
         """
         ack_wait = self.settings.ack_wait_seconds
         self.watch_consumer(durable or self.name)
@@ -271,7 +284,8 @@ class Service:
                     return await handle_decoded(env, raw, msg)
 
             async def handle_decoded(env: Envelope, raw: bytes, msg: NatsMessage) -> str:
-                beat = asyncio.create_task(self._heartbeat(msg, ack_wait / 3))
+                # a direct consumer tells the server about all its running messages itself
+                beat = None if direct else asyncio.create_task(self._heartbeat(msg, ack_wait / 3))
                 try:
                     await fn(env, msg)
                     return "ok"
@@ -293,8 +307,13 @@ class Service:
                     self.log.exception("handler_failed", subject=msg.raw_message.subject, attempt=delivered)
                     raise
                 finally:
-                    beat.cancel()
+                    if beat is not None:
+                        beat.cancel()
 
+            if direct:
+                self._direct.append(dict(subject=subject, durable=durable or self.name, handle=handle,
+                                         max_workers=max_workers, ack_wait=ack_wait, max_deliver=max_deliver))
+                return fn
             # not functools.wraps: FastStream reads the wrapper's own signature (the raw message)
             handle.__name__ = handle.__qualname__ = fn.__name__
             config = api.ConsumerConfig(ack_wait=ack_wait, max_deliver=max_deliver)

@@ -107,7 +107,7 @@ async def close_enricher() -> None:
 
 
 @service.subscriber(
-    "enrich.requested.*", durable="enricher", max_workers=service.settings.enricher_concurrency
+    "enrich.requested.*", durable="enricher", max_workers=service.settings.enricher_concurrency, direct=True
 )
 async def on_enrich_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)
