@@ -10,11 +10,14 @@ of the run. Each replica count gets a fresh data dir (empty HTTP cache). Afterwa
 configuration reruns the same leads as a new run: the enrichers answer from their HTTP cache, and
 the farm's request counter shows how many requests still reached it.
 
-Per site the enricher fetches robots.txt and the homepage (the bench homepages show an e-mail and a
-phone, so no contact page is needed): two round trips of ``latency`` each, so one replica's ceiling is
-``ENRICHER_CONCURRENCY / (2 x latency)`` unless CPU runs out first. Each run also reports the CPU the
-enrichers, the farm and nats-server used per site (``/proc``; on 2 shared cores the wall-clock rate is
-noisy, the CPU per site is not). The farm pre-renders every bench site's robots.txt and homepage.
+Per site the enricher fetches robots.txt and the homepage, then (``FETCH_CONTACT_PAGES=always``, the
+default) the two contact pages the homepage links to, at once: three round trips of ``latency``, so one
+replica's ceiling is ``ENRICHER_CONCURRENCY / (3 x latency)`` unless CPU runs out first. With
+``FETCH_CONTACT_PAGES=missing`` in the environment the bench homepages (which show an e-mail and a
+phone) need no contact page: two requests and two round trips per site. Each run also reports the CPU
+the enrichers (with their page workers, ``ENRICHER_PAGE_WORKERS``), the farm and nats-server used per
+site (``/proc``; on 2 shared cores the wall-clock rate is noisy, the CPU per site is not).
+The farm pre-renders every bench site's robots.txt and homepage.
 The last line printed is one JSON object with the figures. ``--quick``: 500 sites, replicas 1 and 2, < 1 min.
 """
 
@@ -83,6 +86,18 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
 
 
+def with_children(pids: list[int]) -> list[int]:
+    """``pids`` and their child processes (an enricher's page workers), from /proc."""
+    out = list(pids)
+    for pid in pids:
+        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                out.extend(int(c) for c in children.read_text().split())
+            except OSError:
+                continue
+    return out
+
+
 def farm_site_requests(proxy: str) -> int:
     with urllib.request.urlopen(f"{proxy}/__farm/stats", timeout=30) as resp:  # noqa: S310 - loopback farm
         return int(json.load(resp)["site_requests"])
@@ -130,6 +145,8 @@ class RunFigures:
     enricher_cpu_ms: float  # CPU of all enricher processes per site, during the run
     farm_cpu_ms: float  # CPU of the web farm per site, during the run
     nats_cpu_ms: float  # CPU of nats-server per site, during the run
+    worker_cpu_ms: float = 0.0  # of enricher_cpu_ms: the page workers' share
+    workers: int = 0  # page worker processes
 
 
 async def one_config(bus: Bus, nats_url: str, proxy: str, pids: dict[str, int], data_dir: Path, env: dict[str, str],
@@ -140,15 +157,19 @@ async def one_config(bus: Bus, nats_url: str, proxy: str, pids: dict[str, int], 
     stack.start()
     try:
         await wait_consumers(bus, replicas)
-        enrichers = [p.pid for p in stack.procs["enricher"]]
+        mains = [p.pid for p in stack.procs["enricher"]]
+        enrichers = with_children(mains)  # with their page workers (started with the enricher)
+        workers = [pid for pid in enrichers if pid not in mains]
         before = farm_site_requests(proxy)
         cpu0, farm0, nats0 = cpu_seconds(enrichers), cpu_seconds([pids["farm"]]), cpu_seconds([pids["nats"]])
+        workers0 = cpu_seconds(workers)
         elapsed, statuses = await enrich_run(bus, f"{label}-{time.time_ns()}", leads, timeout)
         cpu, farm = cpu_seconds(enrichers) - cpu0, cpu_seconds([pids["farm"]]) - farm0
+        worker_cpu = cpu_seconds(workers) - workers0
         nats = cpu_seconds([pids["nats"]]) - nats0
         n = len(leads)
         return RunFigures(n / elapsed, farm_site_requests(proxy) - before, statuses,
-                          1000 * cpu / n, 1000 * farm / n, 1000 * nats / n)
+                          1000 * cpu / n, 1000 * farm / n, 1000 * nats / n, 1000 * worker_cpu / n, len(workers))
     finally:
         stack.stop()
 
@@ -169,12 +190,15 @@ async def measure(args: argparse.Namespace, nats_url: str, proxy: str, pids: dic
             f = await one_config(bus, nats_url, proxy, pids, work / f"r{replicas}", env, replicas, leads,
                                  f"bench-r{replicas}", args.timeout)
             print(f"{replicas} replica(s): {len(leads)} sites, {f.rate:.0f} sites/s, {f.requests} farm requests, "
-                  f"CPU ms/site: enrichers {f.enricher_cpu_ms:.2f}, farm {f.farm_cpu_ms:.2f}, "
+                  f"CPU ms/site: enrichers {f.enricher_cpu_ms:.2f} "
+                  f"(page workers {f.worker_cpu_ms:.2f} in {f.workers}), "
+                  f"farm {f.farm_cpu_ms:.2f}, "
                   f"nats-server {f.nats_cpu_ms:.2f}; statuses {f.statuses}", flush=True)
             out[f"sites_per_s_{replicas}"] = round(f.rate, 1)
             out[f"ok_{replicas}"] = f.statuses.get("ok", 0)
             out[f"farm_requests_{replicas}"] = f.requests
             out[f"enricher_cpu_ms_per_site_{replicas}"] = round(f.enricher_cpu_ms, 2)
+            out[f"page_worker_cpu_ms_per_site_{replicas}"] = round(f.worker_cpu_ms, 2)
             out[f"farm_cpu_ms_per_site_{replicas}"] = round(f.farm_cpu_ms, 2)
             out[f"nats_cpu_ms_per_site_{replicas}"] = round(f.nats_cpu_ms, 2)
         # the same leads again on the first configuration's data dir: new processes, HTTP cache on disk

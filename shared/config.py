@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # how often enricher replicas tell each other what they spent per run (budgets are per run, not per replica)
     budget_share_seconds: float = Field(default=0.5, alias="ENRICHER_BUDGET_SHARE_SECONDS")
     enricher_concurrency: int = Field(default=64, alias="ENRICHER_CONCURRENCY")
+    # processes reading pages for each enricher replica (unset: one when the machine has a second core)
+    enricher_page_workers: int | None = Field(default=None, alias="ENRICHER_PAGE_WORKERS")
     fingerprints_path: str | None = Field(default=None, alias="HUNTER_FINGERPRINTS")
     enable_playwright: bool = Field(default=False, alias="ENABLE_PLAYWRIGHT")
     playwright_timeout_ms: int = Field(default=15_000, alias="PLAYWRIGHT_TIMEOUT_MS")

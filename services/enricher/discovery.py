@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -237,8 +237,10 @@ _DIGIT_RUN_RE = re.compile(r"\d[\d.\-/ ]{7,22}\d")
 _WEIGHTS = {"registry_id": 0.95, "phone": 0.85, "name": 0.6, "email_domain": 0.3}
 
 
-def verify_page(lead: ScoredLead, pc: PageContacts, html: str, domain: str, *, discovered_by: str) -> Verification:
-    """Evidence that the page belongs to the lead: registry id, a shared phone, or a strong name match."""
+def verify_page(lead: ScoredLead, pc: PageContacts, html: str | Callable[[], str], domain: str, *,
+                discovered_by: str) -> Verification:
+    """Evidence that the page belongs to the lead: registry id, a shared phone, or a strong name match.
+    ``html`` may be a function giving it: the markup is only read when the page's text shows no id."""
     c = lead.lead.company
     v = Verification()
     rid = re.sub(r"\D", "", c.registry_id or "")
@@ -255,7 +257,8 @@ def verify_page(lead: ScoredLead, pc: PageContacts, html: str, domain: str, *, d
             return any(any(f == w or (country == "FR" and f.startswith(w)) for w in wanted) for f in found)
 
         # the page's own registry ids first; the digit runs of the whole markup only when they miss
-        if has_id(ids) or has_id({re.sub(r"\D", "", m) for m in _DIGIT_RUN_RE.findall(html)}):
+        if has_id(ids) or has_id({re.sub(r"\D", "", m) for m in _DIGIT_RUN_RE.findall(
+                html() if callable(html) else html)}):
             v.evidence.append("registry_id")
     lead_phones = {p.e164 for p in lead.lead.phones}
     for raw in c.phones:

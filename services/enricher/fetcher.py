@@ -43,14 +43,18 @@ class FetchResult:
 
     @property
     def text(self) -> str:
-        ctype = self.headers.get("content-type", "")
-        charset = "utf-8"
-        if "charset=" in ctype:
-            charset = ctype.split("charset=")[-1].split(";")[0].strip().strip("\"'") or "utf-8"
-        try:
-            return self.body.decode(charset, errors="replace")
-        except LookupError:
-            return self.body.decode("utf-8", errors="replace")
+        return decode_body(self.body, self.headers.get("content-type", ""))
+
+
+def decode_body(body: bytes, content_type: str) -> str:
+    """A response body as text, in the charset its Content-Type names (UTF-8 otherwise)."""
+    charset = "utf-8"
+    if "charset=" in content_type:
+        charset = content_type.split("charset=")[-1].split(";")[0].strip().strip("\"'") or "utf-8"
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
 
 
 class HostBreaker:

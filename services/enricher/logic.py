@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from shared.config import Settings
-from shared.schemas import ApiCall, Enrichment, ScoredLead
+from shared.schemas import ApiCall, Enrichment, ScoredLead, Technology
 
 from .browser import BrowserRenderer, looks_like_js_shell
 from .budgets import BudgetExceeded, RunBudgets
@@ -29,10 +30,11 @@ from .discovery import (
     split_search_hits,
     verify_page,
 )
-from .extraction import PageContacts, contact_links, extract_contacts, extract_page_contacts
-from .fetcher import Fetcher, FetchResult
-from .fingerprints import FingerprintDB, PageInput
+from .extraction import PageContacts, contact_links
+from .fetcher import Fetcher, FetchResult, decode_body
+from .fingerprints import FingerprintDB
 from .http_cache import HttpCache
+from .page_reader import InProcessReader, PageReader, WorkerReader, page_workers
 
 VaultLookup = Callable[[str, str | None], Awaitable[Enrichment | None]]
 
@@ -47,10 +49,10 @@ class EnrichOutcome:
 class _Site:
     domain: str
     home: FetchResult
-    html: str
     contacts: PageContacts
     verification: Verification
     discovered_by: str
+    technologies: list[Technology]
     rendered: bool = False
 
 
@@ -71,6 +73,7 @@ class Enricher:
         self._search = search
         self._fetcher = fetcher
         self._browser: BrowserRenderer | None = None
+        self._reader: PageReader | None = None
         self._retired: list[Any] = []  # replaced by reconfigure, closed on exit (leads may still use them)
         # "missing": a site's contact pages are fetched only while its homepage lacks an e-mail or a phone;
         # "always": also when it shows both (contacts found only there, e.g. a finance e-mail, are kept)
@@ -81,8 +84,13 @@ class Enricher:
 
     async def __aenter__(self) -> Enricher:
         s = self.settings
-        if self.fingerprints is None:
-            self.fingerprints = FingerprintDB.from_settings(s)
+        workers = page_workers(s.enricher_page_workers)
+        if self.fingerprints is None and workers:  # the workers load the database the settings name
+            self._reader = await WorkerReader(workers, s.fingerprints_path).start()
+        else:
+            if self.fingerprints is None:
+                self.fingerprints = FingerprintDB.from_settings(s)
+            self._reader = InProcessReader(self.fingerprints)
         if self._fetcher is None:
             ttl = float(s.cache_ttl_hours) * 3600
             cache = HttpCache(ttl, disk_dir=(s.data_dir / "http_cache") if ttl > 0 else None)
@@ -96,6 +104,8 @@ class Enricher:
     async def __aexit__(self, *exc: object) -> None:
         if self._fetcher is not None:
             await self._fetcher.aclose()
+        if self._reader is not None:
+            await self._reader.aclose()
         if isinstance(self._search, SerperSearch):
             await self._search.aclose()
         for retired in self._retired:
@@ -176,7 +186,7 @@ class Enricher:
             return Enrichment(lead_key=key, status="no_site", socials=socials, pages_fetched=stats["pages"],
                               bytes_fetched=stats["bytes"], error="; ".join(errors[-3:]) or "no website found")
 
-        pages = [(site.home.final_url, site.html, site.contacts)]
+        pages = [(site.home.final_url, site.contacts)]
         limit = max(1, int(self.settings.fetch_pages_per_site))
         extra: list[str] = []
         if limit > 1 and (self.contact_pages == "always" or needs_contact_pages(site.contacts)):
@@ -192,11 +202,11 @@ class Enricher:
                              for url in extra[: limit - 1]]
             except BaseExceptionGroup as group:  # e.g. BudgetExceeded: raised as itself, as a sequential fetch
                 raise group.exceptions[0] from None
-            for task in tasks:
-                res = task.result()
-                if res.ok and _is_html(res):
-                    html = res.text
-                    pages.append((res.final_url, html, extract_page_contacts(html, res.final_url, country)))
+            assert self._reader is not None
+            read = [res for res in (task.result() for task in tasks) if res.ok and _is_html(res)]
+            found = await asyncio.gather(*(self._reader.page(res.body, res.headers.get("content-type", ""),
+                                                             res.final_url, country) for res in read))
+            pages.extend((res.final_url, pc) for res, pc in zip(read, found, strict=True))
 
         enr = Enrichment(
             lead_key=key, status="ok", site=site.home.final_url, domain=site.domain,
@@ -205,7 +215,7 @@ class Enricher:
             title=site.contacts.title, description=site.contacts.description, rendered=site.rendered,
             pages_fetched=stats["pages"], bytes_fetched=stats["bytes"],
         )
-        for _url, _html, pc in pages:
+        for _url, pc in pages:
             for e in pc.emails:
                 if e not in enr.emails:
                     enr.emails.append(e)
@@ -222,11 +232,7 @@ class Enricher:
                 enr.jsonld.setdefault(k, v)
         for k, v in socials.items():
             enr.socials.setdefault(k, v)
-        assert self.fingerprints is not None
-        enr.technologies = self.fingerprints.detect(
-            PageInput(url=site.home.final_url, html=site.html, headers=site.home.headers,
-                      cookies=site.home.cookies)
-        )
+        enr.technologies = site.technologies
         return enr
 
     async def _try_candidates(
@@ -246,18 +252,23 @@ class Enricher:
             if is_excluded_host(host_of(home.final_url)):
                 errors.append(f"{domain}: redirects to {host_of(home.final_url)}")
                 continue
-            html = home.text
+            page: str | bytes = home.body  # decoded where it is read (see ``PageReader``)
             rendered = False
-            if self._browser is not None and looks_like_js_shell(html):
-                page = await self._browser.render(home.final_url)
-                if page is not None and page.html:
-                    html, rendered = page.html, True
-            pc = extract_contacts(html, home.final_url, country)
+            if self._browser is not None and looks_like_js_shell(home.text):
+                rendered_page = await self._browser.render(home.final_url)
+                if rendered_page is not None and rendered_page.html:
+                    page, rendered = rendered_page.html, True
+            html: str | Callable[[], str] = page if isinstance(page, str) else functools.partial(
+                decode_body, home.body, home.headers.get("content-type", ""))
+            assert self._reader is not None
+            # contacts and technologies in one read (in a worker process when there are some): the
+            # technologies of a page that does not verify are dropped, a rare waste
+            pc, technologies = await self._reader.home(page, home.final_url, country, home.headers, home.cookies)
             ver = verify_page(lead, pc, html, domain, discovered_by=how)
             if ver.verified or how == "email_domain" and _owns_domain(pc, domain):
                 if not ver.verified:
                     ver = Verification(["email_domain"], 0.4)
-                return _Site(domain, home, html, pc, ver, how, rendered)
+                return _Site(domain, home, pc, ver, how, technologies, rendered)
             errors.append(f"{domain}: not verified")
         return None
 
