@@ -102,9 +102,11 @@ class Bus:
         causation_id: str | None = None,
         occurred_at: datetime | None = None,
         subject: str | None = None,
+        payload: dict[str, Any] | None = None,
         **tokens: str,
     ) -> tuple[str, Envelope]:
-        env = envelope(event, key=key, lead_key=lead_key, causation_id=causation_id, occurred_at=occurred_at)
+        env = envelope(event, key=key, lead_key=lead_key, causation_id=causation_id, occurred_at=occurred_at,
+                       payload=payload)
         return subject or subject_for(event, **tokens), env
 
     async def publish(

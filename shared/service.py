@@ -26,6 +26,7 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from nats.js import api
+from opentelemetry import propagate
 from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
@@ -105,6 +106,14 @@ class ObservedBus(Bus):
 # of the CPU went to collections, and this threshold with the startup objects frozen took ~0.6 ms of
 # CPU off each site (~5.0 -> ~4.3 ms).
 GC_YOUNG_THRESHOLD = 20_000
+
+
+def consumer_span(service: str, subscription: str, msg: Any) -> Any:
+    """A consumer span for a message, the child of the span that published it (W3C context in its headers)."""
+    return otel_trace.get_tracer(service).start_as_current_span(
+        f"{subscription} process", context=propagate.extract(msg.headers or {}), kind=otel_trace.SpanKind.CONSUMER,
+        attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject},
+    )
 
 
 def tune_gc() -> None:
@@ -265,7 +274,11 @@ class Service:
             async def handle(msg: NatsMessage) -> None:
                 t0, outcome = time.perf_counter(), "error"
                 try:
-                    outcome = await handle_observed(msg)
+                    if direct and spans_are_recorded():  # the consumer span FastStream's middleware makes
+                        with consumer_span(self.name, subject, msg.raw_message):
+                            outcome = await handle_observed(msg)
+                    else:
+                        outcome = await handle_observed(msg)
                 finally:
                     metrics.EVENTS_HANDLED.inc(service=self.name, subject=subject, outcome=outcome)
                     metrics.HANDLER_SECONDS.observe(time.perf_counter() - t0, service=self.name, subject=subject)

@@ -204,8 +204,8 @@ class Enricher:
                 raise group.exceptions[0] from None
             assert self._reader is not None
             read = [res for res in (task.result() for task in tasks) if res.ok and _is_html(res)]
-            found = await asyncio.gather(*(self._reader.page(res.body, res.headers.get("content-type", ""),
-                                                             res.final_url, country) for res in read))
+            found = await self._reader.pages(
+                [(res.body, res.headers.get("content-type", ""), res.final_url) for res in read], country)
             pages.extend((res.final_url, pc) for res, pc in zip(read, found, strict=True))
 
         enr = Enrichment(

@@ -25,7 +25,7 @@ from shared.schemas import Technology
 
 from .extraction import PageContacts
 from .fingerprints import FingerprintDB
-from .page_worker import read_home, read_page, widen_pipe
+from .page_worker import read_home, read_page, read_pages, widen_pipe
 
 
 class PageReader(Protocol):
@@ -35,6 +35,10 @@ class PageReader(Protocol):
                    cookies: dict[str, str]) -> tuple[PageContacts, list[Technology]]: ...
 
     async def page(self, page: str | bytes, content_type: str, url: str, country: str) -> PageContacts: ...
+
+    async def pages(self, pages: list[tuple[str | bytes, str, str]], country: str) -> list[PageContacts]:
+        """``page`` of each (page, content type, url), in one go."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -53,6 +57,9 @@ class InProcessReader:
 
     async def page(self, page: str | bytes, content_type: str, url: str, country: str) -> PageContacts:
         return read_page(self.fingerprints, page, content_type, url, country)
+
+    async def pages(self, pages: list[tuple[str | bytes, str, str]], country: str) -> list[PageContacts]:
+        return read_pages(self.fingerprints, pages, country)
 
     async def aclose(self) -> None:
         pass
@@ -181,6 +188,11 @@ class WorkerReader:
 
     async def page(self, page: str | bytes, content_type: str, url: str, country: str) -> PageContacts:
         return await self._call("page", (page, content_type, url, country))  # type: ignore[no-any-return]
+
+    async def pages(self, pages: list[tuple[str | bytes, str, str]], country: str) -> list[PageContacts]:
+        if not pages:
+            return []
+        return await self._call("pages", (pages, country))  # type: ignore[no-any-return]
 
     @property
     def pids(self) -> list[int]:

@@ -36,7 +36,12 @@ def read_page(db: FingerprintDB, page: str | bytes, content_type: str, url: str,
     return extract_page_contacts(html, url, country)
 
 
-KINDS: dict[str, Callable[..., Any]] = {"home": read_home, "page": read_page}
+def read_pages(db: FingerprintDB, pages: list[tuple[str | bytes, str, str]], country: str) -> list[PageContacts]:
+    """``read_page`` of each (page, content type, url): a site's contact pages in one request."""
+    return [read_page(db, page, content_type, url, country) for page, content_type, url in pages]
+
+
+KINDS: dict[str, Callable[..., Any]] = {"home": read_home, "page": read_page, "pages": read_pages}
 
 
 def serve(db: FingerprintDB, requests: Any, answers: Any) -> None:

@@ -41,6 +41,10 @@ async def test_workers_read_pages_as_this_process_does() -> None:
             text = body.decode("utf-8")
             assert dataclasses.asdict(await workers.page(text, ctype, url, "BR")) == \
                 dataclasses.asdict(await local.page(body, ctype, url, "BR")), url
+        batch = [(b, h.get("content-type", ""), u) for b, h, u in pages[:5]]
+        assert [dataclasses.asdict(pc) for pc in await workers.pages(batch, "BR")] == \
+            [dataclasses.asdict(pc) for pc in await local.pages(batch, "BR")]
+        assert await workers.pages([], "BR") == []
         # many at once, spread over both workers, each answer to its own request
         many = await asyncio.gather(*(workers.page(b, h.get("content-type", ""), u, "BR") for b, h, u in pages))
         assert [pc.emails for pc in many] == [(await local.page(b, h.get("content-type", ""), u, "BR")).emails

@@ -61,7 +61,12 @@ async def test_every_message_is_handled_once_within_the_worker_bound_and_acked(
     assert set(seen.values()) == {1} and len(seen) == 300
     assert 1 < peak <= 16
     info = await bus.js.consumer_info(name, "w")
-    assert info.num_pending == 0 and info.num_ack_pending == 0  # all acked
+    for _ in range(100):  # the last acks may still be on their way to the server
+        if info.num_ack_pending == 0:
+            break
+        await asyncio.sleep(0.05)
+        info = await bus.js.consumer_info(name, "w")
+    assert info.num_pending == 0 and info.num_ack_pending == 0 and info.num_redelivered == 0  # all acked, once
 
 
 async def test_a_failing_message_is_naked_and_redelivered(bus: Bus, stream: tuple[str, str]) -> None:
