@@ -1,6 +1,7 @@
 """Enricher throughput: real enricher processes against a web farm of synthetic sites with latency.
 
     python bench/enrich.py [--quick] [--sites 5000] [--latency-ms 200] [--replicas 1,2,4]
+                           [--contact-pages always,missing]
 
 Starts an embedded NATS and the web farm (``--bench-sites N``, every request answered after
 ``--latency-ms``), then for each replica count: a Stack of ``enricher`` processes only, one
@@ -13,8 +14,9 @@ the farm's request counter shows how many requests still reached it.
 Per site the enricher fetches robots.txt and the homepage, then (``FETCH_CONTACT_PAGES=always``, the
 default) the two contact pages the homepage links to, at once: three round trips of ``latency``, so one
 replica's ceiling is ``ENRICHER_CONCURRENCY / (3 x latency)`` unless CPU runs out first. With
-``FETCH_CONTACT_PAGES=missing`` in the environment the bench homepages (which show an e-mail and a
-phone) need no contact page: two requests and two round trips per site. Each run also reports the CPU
+``FETCH_CONTACT_PAGES=missing`` the bench homepages (which show an e-mail and a phone) need no contact
+page: two requests and two round trips per site. Both modes are measured (``--contact-pages``); the
+figures of ``missing`` carry the prefix ``missing_``. Each run also reports the CPU
 the enrichers (with their page workers, ``ENRICHER_PAGE_WORKERS``), the farm and nats-server used per
 site (``/proc``; on 2 shared cores the wall-clock rate is noisy, the CPU per site is not).
 The farm pre-renders every bench site's robots.txt and homepage.
@@ -186,35 +188,46 @@ async def measure(args: argparse.Namespace, nats_url: str, proxy: str, pids: dic
     out: dict[str, object] = {"sites": args.sites, "latency_ms": args.latency_ms,
                               "enricher_concurrency": args.concurrency, "cpus": os.cpu_count()}
     async with connect_bus(nats_url, name="bench-enrich") as bus:
-        for replicas in args.replicas:
-            f = await one_config(bus, nats_url, proxy, pids, work / f"r{replicas}", env, replicas, leads,
-                                 f"bench-r{replicas}", args.timeout)
-            print(f"{replicas} replica(s): {len(leads)} sites, {f.rate:.0f} sites/s, {f.requests} farm requests, "
-                  f"CPU ms/site: enrichers {f.enricher_cpu_ms:.2f} "
-                  f"(page workers {f.worker_cpu_ms:.2f} in {f.workers}), "
-                  f"farm {f.farm_cpu_ms:.2f}, "
-                  f"nats-server {f.nats_cpu_ms:.2f}; statuses {f.statuses}", flush=True)
-            out[f"sites_per_s_{replicas}"] = round(f.rate, 1)
-            out[f"ok_{replicas}"] = f.statuses.get("ok", 0)
-            out[f"farm_requests_{replicas}"] = f.requests
-            out[f"enricher_cpu_ms_per_site_{replicas}"] = round(f.enricher_cpu_ms, 2)
-            out[f"page_worker_cpu_ms_per_site_{replicas}"] = round(f.worker_cpu_ms, 2)
-            out[f"farm_cpu_ms_per_site_{replicas}"] = round(f.farm_cpu_ms, 2)
-            out[f"nats_cpu_ms_per_site_{replicas}"] = round(f.nats_cpu_ms, 2)
-        # the same leads again on the first configuration's data dir: new processes, HTTP cache on disk
-        replicas = args.replicas[0]
+        for mode in args.contact_pages:
+            # figures of the default mode ("always") unprefixed, of the others prefixed with the mode
+            prefix = "" if mode == "always" else f"{mode}_"
+            mode_env = {**env, "FETCH_CONTACT_PAGES": mode}
+            print(f"FETCH_CONTACT_PAGES={mode}", flush=True)
+            await measure_mode(args, bus, nats_url, proxy, pids, work / mode, mode_env, leads, prefix, out)
+    return out
+
+
+async def measure_mode(args: argparse.Namespace, bus: Bus, nats_url: str, proxy: str, pids: dict[str, int],
+                       work: Path, env: dict[str, str], leads: list[ScoredLead], prefix: str,
+                       out: dict[str, object]) -> None:
+    for replicas in args.replicas:
         f = await one_config(bus, nats_url, proxy, pids, work / f"r{replicas}", env, replicas, leads,
-                             "bench-rerun", args.timeout)
-        print(f"cache-hit rerun ({replicas} replica(s)): {f.rate:.0f} sites/s, {f.requests} farm requests, "
-              f"enricher CPU {f.enricher_cpu_ms:.2f} ms/site, statuses {f.statuses}", flush=True)
-        out["rerun_sites_per_s"] = round(f.rate, 1)
-        out["rerun_farm_requests"] = f.requests
-        out["rerun_enricher_cpu_ms_per_site"] = round(f.enricher_cpu_ms, 2)
-    one = out.get(f"sites_per_s_{args.replicas[0]}")
+                             f"bench-{prefix}r{replicas}", args.timeout)
+        print(f"{replicas} replica(s): {len(leads)} sites, {f.rate:.0f} sites/s, {f.requests} farm requests, "
+              f"CPU ms/site: enrichers {f.enricher_cpu_ms:.2f} "
+              f"(page workers {f.worker_cpu_ms:.2f} in {f.workers}), "
+              f"farm {f.farm_cpu_ms:.2f}, "
+              f"nats-server {f.nats_cpu_ms:.2f}; statuses {f.statuses}", flush=True)
+        out[f"{prefix}sites_per_s_{replicas}"] = round(f.rate, 1)
+        out[f"{prefix}ok_{replicas}"] = f.statuses.get("ok", 0)
+        out[f"{prefix}farm_requests_{replicas}"] = f.requests
+        out[f"{prefix}enricher_cpu_ms_per_site_{replicas}"] = round(f.enricher_cpu_ms, 2)
+        out[f"{prefix}page_worker_cpu_ms_per_site_{replicas}"] = round(f.worker_cpu_ms, 2)
+        out[f"{prefix}farm_cpu_ms_per_site_{replicas}"] = round(f.farm_cpu_ms, 2)
+        out[f"{prefix}nats_cpu_ms_per_site_{replicas}"] = round(f.nats_cpu_ms, 2)
+    # the same leads again on the first configuration's data dir: new processes, HTTP cache on disk
+    replicas = args.replicas[0]
+    f = await one_config(bus, nats_url, proxy, pids, work / f"r{replicas}", env, replicas, leads,
+                         f"bench-{prefix}rerun", args.timeout)
+    print(f"cache-hit rerun ({replicas} replica(s)): {f.rate:.0f} sites/s, {f.requests} farm requests, "
+          f"enricher CPU {f.enricher_cpu_ms:.2f} ms/site, statuses {f.statuses}", flush=True)
+    out[f"{prefix}rerun_sites_per_s"] = round(f.rate, 1)
+    out[f"{prefix}rerun_farm_requests"] = f.requests
+    out[f"{prefix}rerun_enricher_cpu_ms_per_site"] = round(f.enricher_cpu_ms, 2)
+    one = out.get(f"{prefix}sites_per_s_{args.replicas[0]}")
     for replicas in args.replicas[1:]:
         if one:
-            out[f"speedup_{replicas}"] = round(float(out[f"sites_per_s_{replicas}"]) / float(one), 2)
-    return out
+            out[f"{prefix}speedup_{replicas}"] = round(float(out[f"{prefix}sites_per_s_{replicas}"]) / float(one), 2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replicas", default="1,2,4", help="comma-separated replica counts")
     ap.add_argument("--concurrency", type=int, default=512, help="ENRICHER_CONCURRENCY per replica")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--contact-pages", default="always,missing",
+                    help="FETCH_CONTACT_PAGES modes to measure, comma-separated (always: the default)")
     args = ap.parse_args(argv)
     if args.quick:
         args.sites, args.replicas = 500, "1,2"
     args.replicas = [int(r) for r in str(args.replicas).split(",") if r.strip()]
+    args.contact_pages = [m.strip() for m in str(args.contact_pages).split(",") if m.strip()]
     with tempfile.TemporaryDirectory(prefix="hunter-bench-enrich-") as tmp:
         work = Path(tmp)
         nats = EmbeddedNats(work / "nats-data")
