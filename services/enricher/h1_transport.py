@@ -380,7 +380,7 @@ class H1Transport(httpx.AsyncBaseTransport):
         scheme = url.scheme
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
-        host = url.host
+        host = url.raw_host.decode("ascii")  # an internationalised name in its ASCII (IDNA) form
         port = url.port or (443 if scheme == "https" else 80)
         timeouts = request.extensions.get("timeout") or {}
         read_timeout = timeouts.get("read")

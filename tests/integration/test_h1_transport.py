@@ -123,12 +123,12 @@ def test_through_a_forward_proxy_every_host_shares_one_connection(loop: str) -> 
     async def scenario() -> None:
         proxy = Server()
         async with proxy as proxy_url, client(H1Transport(proxy=proxy_url)) as c:
-            for host in ("a.example", "b.example", "c.example"):
+            for host in ("a.example", "b.example", "café.example"):
                 r = await c.get(f"http://{host}/path?q=1")
                 assert r.status_code == 200
         assert proxy.connections == 1
         assert [h.split(b"\r\n")[0] for h in proxy.heads] == [
-            b"GET http://%s/path?q=1 HTTP/1.1" % h for h in (b"a.example", b"b.example", b"c.example")]
+            b"GET http://%s/path?q=1 HTTP/1.1" % h for h in (b"a.example", b"b.example", b"xn--caf-dma.example")]
         assert b"\r\nHost: b.example\r\n" in proxy.heads[1]
 
     run(loop, scenario)
