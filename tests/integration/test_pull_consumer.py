@@ -4,6 +4,7 @@ a long message from being redelivered, and a stop that hands running messages ba
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ import pytest
 from nats.js import api
 
 from shared.bus import Bus
-from shared.pull_consumer import PullConsumer, RawMessage
+from shared.pull_consumer import Handle, PullConsumer, RawMessage
 
 
 @pytest.fixture
@@ -24,6 +25,18 @@ async def stream(bus: Bus) -> AsyncIterator[tuple[str, str]]:
         yield name, prefix
     finally:
         await bus.js.delete_stream(name)
+
+
+@contextlib.asynccontextmanager
+async def consuming(bus: Bus, stream: str, subject: str, durable: str, handle: Handle, *, max_workers: int,
+                    ack_wait: float = 30) -> AsyncIterator[PullConsumer]:
+    consumer = PullConsumer(bus.js, stream=stream, subject=subject, durable=durable, handle=handle,
+                            max_workers=max_workers, ack_wait=ack_wait, max_deliver=5)
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
 
 
 async def publish(bus: Bus, subject: str, n: int) -> None:
@@ -50,14 +63,9 @@ async def test_every_message_is_handled_once_within_the_worker_bound_and_acked(
         if len(seen) == 300:
             all_done.set()
 
-    consumer = PullConsumer(bus.js, stream=name, subject=f"{prefix}.work.*", durable="w", handle=handle,
-                            max_workers=16, ack_wait=30, max_deliver=5)
-    await consumer.start()
-    try:
+    async with consuming(bus, name, f"{prefix}.work.*", "w", handle, max_workers=16):
         await publish(bus, f"{prefix}.work.a", 300)
         await asyncio.wait_for(all_done.wait(), 30)
-    finally:
-        await consumer.stop()
     assert set(seen.values()) == {1} and len(seen) == 300
     assert 1 < peak <= 16
     info = await bus.js.consumer_info(name, "w")
@@ -80,14 +88,9 @@ async def test_a_failing_message_is_naked_and_redelivered(bus: Bus, stream: tupl
             raise RuntimeError("first try fails")
         handled.set()
 
-    consumer = PullConsumer(bus.js, stream=name, subject=f"{prefix}.fail.*", durable="f", handle=handle,
-                            max_workers=4, ack_wait=30, max_deliver=5)
-    await consumer.start()
-    try:
+    async with consuming(bus, name, f"{prefix}.fail.*", "f", handle, max_workers=4):
         await publish(bus, f"{prefix}.fail.a", 1)
         await asyncio.wait_for(handled.wait(), 20)  # well within the 30 s ack wait: the nak redelivered it
-    finally:
-        await consumer.stop()
     assert deliveries == [1, 2]
 
 
@@ -119,11 +122,6 @@ async def test_a_long_message_is_kept_by_heartbeats_and_a_stop_hands_it_back(
         started.append(msg.raw_message.metadata.num_delivered)
         again.set()
 
-    other = PullConsumer(bus.js, stream=name, subject=f"{prefix}.slow.*", durable="s", handle=quick,
-                         max_workers=2, ack_wait=1, max_deliver=5)
-    await other.start()
-    try:
+    async with consuming(bus, name, f"{prefix}.slow.*", "s", quick, max_workers=2, ack_wait=1):
         await asyncio.wait_for(again.wait(), 20)
-    finally:
-        await other.stop()
     assert started == [1, 2]
