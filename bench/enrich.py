@@ -19,7 +19,7 @@ page: two requests and two round trips per site. Both modes are measured (``--co
 figures of ``missing`` carry the prefix ``missing_``. Each run also reports the CPU
 the enrichers (with their page workers, ``ENRICHER_PAGE_WORKERS``), the farm and nats-server used per
 site (``/proc``; on 2 shared cores the wall-clock rate is noisy, the CPU per site is not).
-The farm pre-renders every bench site's robots.txt and homepage.
+The farm pre-renders every page the enrichers ask of a bench site (robots.txt, homepage, two contact pages).
 The last line printed is one JSON object with the figures. ``--quick``: 500 sites, replicas 1 and 2, < 1 min.
 """
 

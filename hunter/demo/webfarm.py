@@ -473,7 +473,9 @@ async def _serve(args: argparse.Namespace) -> None:
         sites=sites + bench, host=args.host, port=args.port, latency_ms=args.latency_ms,
         slow_seconds=args.slow_seconds,
     )
-    farm.prerender(bench)  # robots.txt and homepage of every benchmark site
+    # every page an enricher asks of a benchmark site (robots.txt, the homepage, the two contact pages it
+    # links to): the farm stands for servers elsewhere, so it should not render pages while it is timed
+    farm.prerender(bench, paths=("/robots.txt", "/", "/contato", "/sobre"))
     await farm.start()
     print(f"WEBFARM proxy={farm.proxy_url} search={farm.search_base_url}", flush=True)
     stop = asyncio.Event()
