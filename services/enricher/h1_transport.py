@@ -392,16 +392,20 @@ class H1Transport(httpx.AsyncBaseTransport):
             target = b"http://" + url.netloc + target
         else:
             key = ("tunnel", host, port)
-        head = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
+        method = request.method
+        head = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
+        has_body = method not in ("GET", "HEAD")
         for name, value in request.headers.raw:
             head += (name, b": ", value, b"\r\n")
+            if not has_body and len(name) == 14 and name.lower() == b"content-length" and value != b"0":
+                has_body = True
         if key[0] == "proxy" and self._proxy_auth is not None:
             head += (b"Proxy-Authorization: ", self._proxy_auth, b"\r\n")
         head.append(b"\r\n")
-        if request.method not in ("GET", "HEAD") or request.headers.get("content-length", "0") != "0":
+        if has_body:
             head.append(await request.aread())
         data = b"".join(head)
-        no_body = request.method == "HEAD"
+        no_body = method == "HEAD"
 
         while True:
             conn = self._acquire(key)

@@ -398,3 +398,34 @@ def test_the_fetcher_sends_no_cookie_back_yet_reports_each_responses_cookies() -
         assert server.connections == 1
 
     run("asyncio", scenario)
+
+
+def test_a_request_body_is_sent_after_its_head() -> None:
+    async def scenario() -> None:
+        bodies: list[bytes] = []
+
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                bodies.append(await reader.readexactly(length))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(bodies[-1]), bodies[-1]))
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        try:
+            async with client() as c:
+                assert (await c.post(f"{url}/search", json={"q": "acme"})).content == b'{"q":"acme"}'
+                assert (await c.get(f"{url}/after")).content == b""  # the same connection, in step
+        finally:
+            server.close()
+            await server.wait_closed()
+        assert bodies == [b'{"q":"acme"}', b""]
+
+    run("asyncio", scenario)
