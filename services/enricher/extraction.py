@@ -310,18 +310,24 @@ def _emails_from_text(text: str, emails: list[str]) -> None:
 
 
 # ``_NUMBER_RUN_RE`` on Latin-1 text without its two non-ASCII spaces (\x85, \xa0): there ``\d`` and ``\s``
-# are the ASCII digits and spaces, and a class of ASCII characters scans three times faster than theirs
-_NUMBER_RUN_LATIN1_RE = re.compile(r"[0-9(+][0-9\t\n\x0b\x0c\r\x1c-\x1f ./\-()+]{7,}")
+# are the ASCII digits and spaces. The text's bytes are mapped to three classes first (a: may start a run,
+# b: may only go on with one, c: neither), so the scan looks for a literal "a" (a fast search) instead of
+# testing a character class at every character: ~70 -> ~25 us on a contact page's text.
+_NUMBER_RUN_CLASSES = bytes(
+    ord("a") if chr(c) in "0123456789(+" else ord("b") if chr(c) in "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f ./-)" else ord("c")
+    for c in range(256)
+)
+_NUMBER_RUN_CLASSES_RE = re.compile(rb"a[ab]{7,}")
 
 
 def _number_runs(text: str) -> list[tuple[int, int]]:
     if "\x85" not in text and "\xa0" not in text:
         try:
-            text.encode("latin-1")  # a copy when every character fits, else fails at the first that does not
+            raw = text.encode("latin-1")  # a byte per character: spans stay the text's
         except UnicodeEncodeError:
             pass
         else:
-            return [m.span() for m in _NUMBER_RUN_LATIN1_RE.finditer(text)]
+            return [m.span() for m in _NUMBER_RUN_CLASSES_RE.finditer(raw.translate(_NUMBER_RUN_CLASSES))]
     return [m.span() for m in _NUMBER_RUN_RE.finditer(text)]
 
 
