@@ -406,9 +406,10 @@ _WA_AFTER = 2048
 
 def _wa_matches(html: str, low_bytes: bytes) -> list[re.Match[str]]:
     """``_WA_RE.finditer(html)``, scanning only the spans around each WhatsApp host. ``low_bytes`` is
-    ``html`` in UTF-8, ASCII-lower-cased: the hosts are ASCII without "k" or "i" (the only letters a
-    non-ASCII character lower-cases into), so they are found there as ``html.lower()`` would show them,
-    and a byte offset becomes a character offset by decoding the bytes before it (once over the page)."""
+    ``html`` in Latin-1 (a byte per character) or UTF-8, ASCII-lower-cased: the hosts are ASCII without
+    "k" or "i" (the only letters a non-ASCII character lower-cases into), so they are found there as
+    ``html.lower()`` would show them; a UTF-8 byte offset becomes a character offset by decoding the
+    bytes before it (once over the page)."""
     offsets: list[int] = []
     for host in _WA_HOSTS_BYTES:
         i = low_bytes.find(host)
@@ -418,7 +419,7 @@ def _wa_matches(html: str, low_bytes: bytes) -> list[re.Match[str]]:
     if not offsets:
         return []
     offsets.sort()
-    if len(low_bytes) == len(html):  # ASCII: bytes and characters line up
+    if len(low_bytes) == len(html):  # Latin-1 (or ASCII): bytes and characters line up
         starts = offsets
     else:
         starts, chars, prev = [], 0, 0
@@ -531,9 +532,13 @@ def _extract(html: str, base_url: str, country: str, *, full: bool) -> PageConta
     for m in _phone_matches_in_runs(runs):
         _add(pc.phones, normalize_phone(m.group(0), region))
     # the words below are ASCII without "k" or "i", the only letters a non-ASCII character lower-cases
-    # into: they are in ``html.lower()`` exactly when they are in its UTF-8 bytes ASCII-lower-cased, a
-    # fraction of the cost of lower-casing a str that holds accents
-    low_bytes = html.encode("utf-8", "surrogatepass").lower()
+    # into: they are in ``html.lower()`` exactly when they are in its bytes ASCII-lower-cased, a fraction
+    # of the cost of lower-casing a str that holds accents (Latin-1 bytes when every character fits: a
+    # copy, and offsets stay the text's; else UTF-8)
+    try:
+        low_bytes = html.encode("latin-1").lower()
+    except UnicodeEncodeError:
+        low_bytes = html.encode("utf-8", "surrogatepass").lower()
     if pc.google_maps_url is None and (b"maps" in low_bytes or b"goo.gl" in low_bytes):
         m = _MAPS_RE.search(html)
         if m is not None:

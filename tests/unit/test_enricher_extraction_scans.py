@@ -68,8 +68,10 @@ def test_whatsapp_links_are_found_around_their_hosts_as_in_the_whole_page() -> N
     pages.append("İstanbul " + links)  # lower-casing changes the length
     pages.append("ação \u212a\U0001f600 " + links + " olá " + links)  # 2-, 3- and 4-byte characters before hosts
     for html in pages:
-        low_bytes = html.encode("utf-8", "surrogatepass").lower()
-        assert [m.group(0) for m in _wa_matches(html, low_bytes)] == [m.group(0) for m in _WA_RE.finditer(html)]
+        want = [m.group(0) for m in _WA_RE.finditer(html)]
+        assert [m.group(0) for m in _wa_matches(html, html.encode("utf-8", "surrogatepass").lower())] == want
+        if all(ord(c) < 256 for c in html):
+            assert [m.group(0) for m in _wa_matches(html, html.encode("latin-1").lower())] == want
     assert len(_wa_matches(links, links.encode().lower())) == 4
 
 
