@@ -176,6 +176,8 @@ class Fetcher:
             "Connection": "keep-alive",
         })
         self._extensions = {"timeout": timeout.as_dict()}
+        self._timeouts = timeout.as_dict()
+        self._raw_headers = list(self._headers.raw)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -321,8 +323,14 @@ class Fetcher:
             await asyncio.sleep(delay)
 
     async def _request(self, url: str) -> _RawResponse:
+        transport = self._transport
+        if isinstance(transport, H1Transport):  # the crawling transport: no httpx request/response objects
+            reply = await transport.get(url, self._raw_headers, timeouts=self._timeouts, max_bytes=self.max_bytes)
+            headers, set_cookies = header_dict(reply.headers)
+            return _RawResponse(reply.status, headers, response_cookies(set_cookies) if set_cookies else {},
+                                reply.body, reply.truncated)
         request = httpx.Request("GET", url, headers=self._headers, extensions=dict(self._extensions))
-        resp = await self._transport.handle_async_request(request)
+        resp = await transport.handle_async_request(request)
         resp.request = request
         try:
             chunks: list[bytes] = []
@@ -340,6 +348,32 @@ class Fetcher:
             return _RawResponse(resp.status_code, headers, cookies, body, truncated)
         finally:
             await resp.aclose()
+
+
+def header_dict(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], list[str]]:
+    """Response headers as ``{name.lower(): value}`` (a repeated name's values joined by ", ") and the
+    ``Set-Cookie`` values, decoded as ``httpx.Headers`` decodes them (ASCII, else UTF-8, else Latin-1)."""
+    encoding = "ascii"
+    if not all(name.isascii() and value.isascii() for name, value in raw):
+        encoding = "utf-8"
+        try:
+            for name, value in raw:
+                name.decode("utf-8")
+                value.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = "iso-8859-1"
+    headers: dict[str, str] = {}
+    set_cookies: list[str] = []
+    for name, value in raw:
+        key = name.decode(encoding).lower()
+        text = value.decode(encoding)
+        if key in headers:
+            headers[key] = f"{headers[key]}, {text}"
+        else:
+            headers[key] = text
+        if key == "set-cookie":
+            set_cookies.append(text)
+    return headers, set_cookies
 
 
 def _identity(resp: httpx.Response) -> bool:

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import ssl
 import time
 import typing
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from typing import NamedTuple
 
 import httpx
+from httpx._decoders import SUPPORTED_DECODERS, ContentDecoder, MultiDecoder
 
 _HIGH_WATER = 1024 * 1024  # body bytes buffered before the transport stops reading
 _MAX_HEAD = 64 * 1024  # status line and headers
@@ -374,38 +377,85 @@ class H1Transport(httpx.AsyncBaseTransport):
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
+        timeouts = request.extensions.get("timeout") or {}
+        method = request.method
+        has_body = method not in ("GET", "HEAD")
+        if not has_body:
+            for name, value in request.headers.raw:
+                if len(name) == 14 and name.lower() == b"content-length" and value != b"0":
+                    has_body = True
+        body = await request.aread() if has_body else b""
+        conn = await self._exchange(method.encode("ascii"), url.scheme, url.raw_host.decode("ascii"),
+                                    url.port, url.netloc, url.raw_path, request.headers.raw, body, timeouts)
+        read_timeout = timeouts.get("read")
+        status, reason, headers = conn.head  # type: ignore[misc]
+        return httpx.Response(status, headers=headers, stream=_Body(conn, self, read_timeout),
+                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+
+    async def get(self, url: str, headers: Sequence[tuple[bytes, bytes]], *, timeouts: dict[str, float | None],
+                  max_bytes: int) -> Reply:
+        """``GET url`` without httpx's request and response objects (~150 us less per request on a crawl),
+        sending a ``Host`` header and ``headers`` as httpx would. The status, the headers as they came, and
+        the body decoded per its Content-Encoding with httpx's decoders (as ``Response.aiter_bytes`` does), at
+        most ``max_bytes`` of it. The URL is read as httpx reads it; errors are httpx's, as from
+        ``handle_async_request``."""
+        scheme, host, port, netloc, target = split_url(url)
+        conn = await self._exchange(b"GET", scheme, host, port, netloc, target, [(b"Host", netloc), *headers], b"",
+                                    timeouts)
+        status, _reason, raw_headers = conn.head  # type: ignore[misc]
+        stream = _Body(conn, self, timeouts.get("read"))
+        try:
+            decoder = content_decoder(raw_headers)
+            chunks: list[bytes] = []
+            size = 0
+            truncated = False
+            async for chunk in stream:
+                if decoder is not None:
+                    chunk = decoder.decode(chunk)
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= max_bytes:
+                    truncated = size > max_bytes
+                    break
+            else:
+                if decoder is not None:
+                    tail = decoder.flush()
+                    chunks.append(tail)
+                    size += len(tail)
+                    truncated = size > max_bytes
+            body = b"".join(chunks)
+            return Reply(status, raw_headers, body[:max_bytes] if truncated else body, truncated)
+        finally:
+            await stream.aclose()
+
+    async def _exchange(self, method: bytes, scheme: str, host: str, port: int | None, netloc: bytes,
+                        target: bytes, headers: Sequence[tuple[bytes, bytes]], body: bytes,
+                        timeouts: dict[str, float | None]) -> _Connection:
+        """Send a request; the connection once its response's head has arrived (``conn.head``)."""
         if self._closed:
             raise httpx.UnsupportedProtocol("the transport is closed")
-        url = request.url
-        scheme = url.scheme
-        if scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
-        host = url.raw_host.decode("ascii")  # an internationalised name in its ASCII (IDNA) form
-        port = url.port or (443 if scheme == "https" else 80)
-        timeouts = request.extensions.get("timeout") or {}
+        port = port or (443 if scheme == "https" else 80)
         read_timeout = timeouts.get("read")
-        target = url.raw_path
         if self._proxy is None:
             key: tuple[typing.Any, ...] = (scheme, host, port)
         elif scheme == "http":
             key = ("proxy",)
-            target = b"http://" + url.netloc + target
+            target = b"http://" + netloc + target
         else:
             key = ("tunnel", host, port)
-        method = request.method
-        head = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
-        has_body = method not in ("GET", "HEAD")
-        for name, value in request.headers.raw:
+        head = [method, b" ", target, b" HTTP/1.1\r\n"]
+        for name, value in headers:
             head += (name, b": ", value, b"\r\n")
-            if not has_body and len(name) == 14 and name.lower() == b"content-length" and value != b"0":
-                has_body = True
         if key[0] == "proxy" and self._proxy_auth is not None:
             head += (b"Proxy-Authorization: ", self._proxy_auth, b"\r\n")
         head.append(b"\r\n")
-        if has_body:
-            head.append(await request.aread())
+        if body:
+            head.append(body)
         data = b"".join(head)
-        no_body = method == "HEAD"
+        no_body = method == b"HEAD"
 
         while True:
             conn = self._acquire(key)
@@ -430,10 +480,7 @@ class H1Transport(httpx.AsyncBaseTransport):
             except BaseException:
                 conn.transport.close()
                 raise
-            break
-        status, reason, headers = conn.head
-        return httpx.Response(status, headers=headers, stream=_Body(conn, self, read_timeout),
-                              extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason})
+            return conn
 
     # ---------------------------------------------------------------- connections
 
@@ -544,3 +591,55 @@ class H1Transport(httpx.AsyncBaseTransport):
                 conn.transport.close()
         self._lru.clear()
         self._idle.clear()
+
+
+class Reply(NamedTuple):
+    """What :meth:`H1Transport.get` answers."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]  # as received: names in their case, repeated names repeated
+    body: bytes
+    truncated: bool  # the body went past ``max_bytes`` (cut there)
+
+
+# a URL that httpx takes as it is: lower-case host, no port or a decimal one, a path and query of characters
+# it leaves alone (no "%" it would check, no dot segment it would remove), no fragment or user info
+_PLAIN_URL_RE = re.compile(
+    r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?"
+    r"((?:/[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*|/)*)(\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?"
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def split_url(url: str) -> tuple[str, str, int | None, bytes, bytes]:
+    """scheme, host (IDNA), port (None for the scheme's default), netloc and request target of ``url``, as
+    ``httpx.URL`` gives them (``raw_host``, ``port``, ``netloc``, ``raw_path``); plain URLs without parsing."""
+    m = _PLAIN_URL_RE.fullmatch(url)
+    if m is not None:
+        scheme, host, port_text, path, query = m.groups()
+        port = int(port_text) if port_text else None
+        if port is not None and not 0 <= port <= 65535:
+            m = None
+        else:
+            if port == _DEFAULT_PORTS[scheme]:
+                port = None
+            netloc = host if port is None else f"{host}:{port}"
+            return scheme, host, port, netloc.encode("ascii"), ((path or "/") + (query or "")).encode("ascii")
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https"):
+        raise httpx.UnsupportedProtocol(f"unsupported URL scheme {parsed.scheme!r}")
+    return parsed.scheme, parsed.raw_host.decode("ascii"), parsed.port, parsed.netloc, parsed.raw_path
+
+
+def content_decoder(headers: list[tuple[bytes, bytes]]) -> ContentDecoder | None:
+    """The decoder httpx's ``Response`` would use for these headers; None for the identity."""
+    decoders: list[ContentDecoder] = []
+    for name, value in headers:
+        if len(name) == 16 and name.lower() == b"content-encoding":
+            for token in value.decode("latin-1").split(","):
+                cls = SUPPORTED_DECODERS.get(token.strip().lower())
+                if cls is not None and token.strip().lower() != "identity":
+                    decoders.append(cls())
+    if not decoders:
+        return None
+    return decoders[0] if len(decoders) == 1 else MultiDecoder(children=decoders)

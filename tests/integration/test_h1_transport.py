@@ -429,3 +429,75 @@ def test_a_request_body_is_sent_after_its_head() -> None:
         assert bodies == [b'{"q":"acme"}', b""]
 
     run("asyncio", scenario)
+
+
+def test_the_fetcher_reads_every_kind_of_response_as_through_httpxs_own_transport() -> None:
+    """The fetcher reads the crawling transport's replies itself (no httpx request/response objects): the
+    same status, headers, cookies, body and truncation as with httpx's own transport (httpcore), on plain,
+    chunked, gzip and gzip+deflate bodies, bodies past the size cap (raw and once decoded), repeated
+    headers, non-ASCII header values, redirects and errors; and the same requests sent."""
+    import zlib
+
+    text = b"<html>" + b"ol\xc3\xa1 mundo " * 400 + b"</html>"
+    packed = gzip.compress(text)
+    twice = zlib.compress(packed)
+    big = b"x" * 9000
+
+    def respond(head: bytes) -> bytes:
+        path = head.split(b" ")[1]
+        ok = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+        if path == b"/plain":
+            return ok + b"Content-Length: %d\r\n\r\n%s" % (len(text), text)
+        if path == b"/gzip":
+            return ok + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(packed), packed)
+        if path == b"/twice":
+            return ok + b"Content-Encoding: gzip\r\nContent-Encoding: deflate\r\nContent-Length: %d\r\n\r\n%s" % (
+                len(twice), twice)
+        if path == b"/chunked":
+            return ok + b"Transfer-Encoding: chunked\r\n\r\n" + b"".join(
+                b"%x\r\n%s\r\n" % (len(p), p) for p in (text[:1000], text[1000:])) + b"0\r\n\r\n"
+        if path == b"/big":
+            return ok + b"Content-Length: %d\r\n\r\n%s" % (len(big), big)
+        if path == b"/big-gzip":
+            body = gzip.compress(big)
+            return ok + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        if path == b"/headers":
+            return (b"HTTP/1.1 200 OK\r\nX-Tag: a\r\nx-tag: b\r\nX-Name: Jos\xc3\xa9\r\nSet-Cookie: a=1; Path=/\r\n"
+                    b"Set-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok")
+        if path == b"/latin":
+            return b"HTTP/1.1 200 OK\r\nX-Name: Jos\xe9\r\nContent-Length: 2\r\n\r\nok"
+        if path == b"/moved":
+            return b"HTTP/1.1 301 Moved\r\nLocation: /plain\r\nContent-Length: 0\r\n\r\n"
+        if path == b"/bad-gzip":
+            return ok + b"Content-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"
+        return b"HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope"
+
+    def answer(n: int, head: bytes) -> tuple[list[bytes], bool]:
+        return [respond(head)], False
+
+    paths = ["/plain", "/gzip", "/twice", "/chunked", "/big", "/big-gzip", "/headers", "/latin", "/moved",
+             "/bad-gzip", "/missing"]
+
+    async def read_all(transport: httpx.AsyncBaseTransport) -> list[tuple[object, ...]]:
+        settings = Settings(FETCH_RETRIES=0, FETCH_MAX_BYTES=5000)
+        server = Server(answer)
+        async with server as url, Fetcher(settings, cache=HttpCache(0), transport=transport) as fetcher:
+            results = [await fetcher.fetch(f"{url}{path}", check_robots=False) for path in paths]
+            port = server.port
+        sent = [head.replace(b":%d" % port, b":PORT") for head in server.heads]
+        return [(r.status, r.headers, r.cookies, r.body, r.truncated, r.error and r.error.split(":")[0],
+                 r.final_url.rsplit("/", 1)[1]) for r in results] + sent
+
+    async def scenario() -> None:
+        own = await read_all(H1Transport())
+        reference = await read_all(httpx.AsyncHTTPTransport())
+        assert own == reference
+        by_path = dict(zip(paths, own[: len(paths)], strict=True))
+        assert own[len(paths)].startswith(b"GET /plain HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nUser-Agent: ")
+        assert by_path["/gzip"][3] == by_path["/twice"][3] == by_path["/chunked"][3] == text[:5000]
+        assert by_path["/big"][4] and by_path["/big-gzip"][4] and len(by_path["/big"][3]) == 5000
+        assert by_path["/headers"][1]["x-tag"] == "a, b" and by_path["/headers"][1]["x-name"] == "José"
+        assert by_path["/headers"][2] == {"a": "1", "b": "2"} and by_path["/latin"][1]["x-name"] == "José"
+        assert by_path["/moved"][6] == "plain" and by_path["/bad-gzip"][5] == "http"
+
+    run("asyncio", scenario)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from services.enricher.h1_transport import _DONE, _Connection
+from services.enricher.h1_transport import _DONE, _Connection, content_decoder, split_url
 
 CHUNKED = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/html\r\n\r\n"
            b"5;ext=1\r\nhello\r\n19\r\n, a body sent in chunks..\r\n0\r\nX-Trailer: yes\r\n\r\n")
@@ -98,3 +98,44 @@ def test_malformed_responses_raise_protocol_errors(raw: bytes) -> None:
     conn.start(no_body=False)
     with pytest.raises(httpx.RemoteProtocolError):
         conn._feed(raw)
+
+
+def test_urls_are_split_as_httpx_reads_them() -> None:
+    """``split_url`` answers plain URLs without parsing: on every URL below, plain or not, it gives what
+    ``httpx.URL`` gives (host in IDNA, default port dropped, path and query percent-encoded, dot segments
+    removed, fragment dropped)."""
+    import random
+
+    rng = random.Random(5)
+    pieces = ["a", "Z", "0", "-", ".", "..", "/", "?", "=", "&", "%", "%41", "%zz", " ", "#", "~", "_", "ç",
+              "é", "!", "$", "'", "(", "*", "+", ",", ";", ":", "@", "[", '"', "<", "|", "\\", "^", "`", "{"]
+    hosts = ["a.example", "shop.example.com.br", "A.Example", "café.example", "127.0.0.1", "x-y.example",
+             "a.example:80", "a.example:443", "a.example:8080", "a.example:0"]
+    urls = ["http://a.example", "https://a.example/", "http://a.example/?", "https://a.example:443/x"]
+    for _ in range(4000):
+        path = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        urls.append(f"{rng.choice(['http', 'https'])}://{rng.choice(hosts)}/{path}")
+    for url in urls:
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL:
+            continue
+        assert split_url(url) == (parsed.scheme, parsed.raw_host.decode("ascii"), parsed.port, parsed.netloc,
+                                  parsed.raw_path), url
+
+
+def test_content_decoders_are_the_ones_httpx_would_use() -> None:
+    import zlib
+
+    text = b"ol\xc3\xa1 " * 100
+    gz = zlib.compressobj(wbits=31)
+    packed = gz.compress(text) + gz.flush()
+    twice = zlib.compress(packed)  # deflate over gzip: "Content-Encoding: gzip, deflate"
+    for headers, body in [([(b"Content-Encoding", b"gzip")], packed), ([(b"content-encoding", b"GZIP ")], packed),
+                          ([(b"Content-Encoding", b"gzip, deflate")], twice),
+                          ([(b"Content-Encoding", b"gzip"), (b"Content-Encoding", b"deflate")], twice)]:
+        decoder = content_decoder(headers)
+        assert decoder is not None and decoder.decode(body[:50]) + decoder.decode(body[50:]) + decoder.flush() == text
+        assert httpx.Response(200, headers=headers, content=body).content == text
+    for headers in ([], [(b"Content-Encoding", b"identity")], [(b"Content-Encoding", b"x-unknown")]):
+        assert content_decoder(headers) is None
