@@ -11,13 +11,14 @@ log files last written longer than the TTL ago are deleted (at start and at each
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 _MAGIC = b"HC1 "
 _SUFFIX = ".log"
@@ -103,8 +104,9 @@ class HttpCache:
         self._remember(resp)
         if self.disk_dir is None:
             return
-        head = json.dumps({"url": url, "status": status, "headers": resp.headers, "stored_at": resp.stored_at,
-                           "len": len(body)}, ensure_ascii=True).encode()
+        # JSON has no raw newline: the head is one line (non-ASCII in UTF-8)
+        head = orjson.dumps({"url": url, "status": status, "headers": resp.headers, "stored_at": resp.stored_at,
+                             "len": len(body)})
         try:
             fd = self._log_fd()
             end = self._end if self._end is not None else os.lseek(fd, 0, os.SEEK_END)
@@ -188,11 +190,11 @@ class HttpCache:
             if not line.endswith(b"\n") or not line.startswith(_MAGIC):
                 return pos  # end of file, a record being written, or damage: stop here
             try:
-                head = json.loads(line[len(_MAGIC):])
+                head = orjson.loads(line[len(_MAGIC):])
                 length = int(head["len"])
                 stored = _Stored(path, pos + len(line), length, int(head["status"]), dict(head["headers"]),
                                  float(head["stored_at"]))
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError):  # orjson.JSONDecodeError is a ValueError
                 return pos
             f.seek(length, os.SEEK_CUR)
             if f.read(1) != b"\n":

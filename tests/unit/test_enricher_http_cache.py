@@ -76,3 +76,11 @@ def test_a_full_log_is_rotated_and_both_stay_readable(tmp_path: Path) -> None:
     fresh = HttpCache(3600, disk_dir=tmp_path)
     bodies = [fresh.get(f"http://s{i}.test/") for i in range(10)]
     assert [b.body[:1] if b else None for b in bodies] == [bytes([65 + i]) for i in range(10)]
+
+
+def test_non_ascii_urls_and_headers_come_back_as_stored(tmp_path: Path) -> None:
+    first = HttpCache(3600, disk_dir=tmp_path)
+    first.put("http://café.test/ação?q=1\n2", 200, {"x-name": "José", "content-type": "text/html"}, b"corpo\n")
+    first.close()
+    hit = HttpCache(3600, disk_dir=tmp_path).get("http://café.test/ação?q=1\n2")
+    assert hit is not None and hit.headers == {"x-name": "José", "content-type": "text/html"} and hit.body == b"corpo\n"
