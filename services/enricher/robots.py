@@ -13,6 +13,9 @@ class RobotsRules:
         self.disallow_all = disallow_all
         if text is not None and not allow_all:
             self._parser.parse(text.splitlines())
+            # only Allow lines (or none): every URL is allowed, known without asking the parser each time
+            entries = [*self._parser.entries, self._parser.default_entry]
+            self.allow_all = all(line.allowance for entry in entries if entry for line in entry.rulelines)
 
     @classmethod
     def from_response(cls, status: int | None, text: str | None) -> RobotsRules:

@@ -1,0 +1,38 @@
+"""robots.txt rules: the allow-all shortcut answers as the parser would."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.enricher.robots import RobotsRules
+
+AGENTS = ["HunterBot/0.1", "Googlebot", "OtherBot"]
+URLS = ["http://s.test/", "http://s.test/contato", "http://s.test/admin/x", "http://s.test/private?q=1",
+        "http://s.test/a%20b", "http://s.test/wp-admin/admin-ajax.php"]
+
+
+@pytest.mark.parametrize(("text", "allow_all"), [
+    ("User-agent: *\nAllow: /\n\nSitemap: http://s.test/sitemap.xml\n", True),
+    ("", True),
+    ("User-agent: *\nDisallow:\n", True),
+    ("# nothing but comments\nSitemap: http://s.test/s.xml\n", True),
+    ("User-agent: *\nDisallow: /admin\n", False),
+    ("User-agent: HunterBot\nDisallow: /\n\nUser-agent: *\nAllow: /\n", False),
+    ("User-agent: *\nAllow: /wp-admin/admin-ajax.php\nDisallow: /wp-admin/\n", False),
+    ("User-agent: Googlebot\nDisallow: /private\n", False),
+])
+def test_the_allow_all_shortcut_gives_the_parsers_answers(text: str, allow_all: bool) -> None:
+    rules = RobotsRules.from_response(200, text)
+    assert rules.allow_all is allow_all
+    parser_only = RobotsRules(text)
+    parser_only.allow_all = False
+    for agent in AGENTS:
+        for url in URLS:
+            assert rules.allowed(agent, url) == parser_only.allowed(agent, url), (agent, url)
+
+
+def test_unreachable_forbidden_and_missing_robots() -> None:
+    assert RobotsRules.from_response(None, None).allowed("HunterBot", "http://s.test/x")
+    assert not RobotsRules.from_response(403, "").allowed("HunterBot", "http://s.test/x")
+    assert RobotsRules.from_response(404, "").allowed("HunterBot", "http://s.test/x")
+    assert not RobotsRules.from_response(200, "User-agent: *\nDisallow: /\n").allowed("HunterBot", "http://s.test/")
