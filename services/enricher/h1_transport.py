@@ -6,9 +6,11 @@ per read. A crawler needs much less: ``GET`` with a few headers, one response at
 connection. :class:`H1Transport` implements ``httpx.AsyncBaseTransport`` on an ``asyncio.Protocol``
 that parses the response as the bytes arrive (status line and headers in one pass, bodies framed by
 ``Content-Length``, chunked, or the end of the connection) and hands the body to the reader in the
-chunks the loop delivered. httpx still builds the requests and responses, decodes gzip/brotli and
-raises its own exceptions (``ConnectError``/``ConnectTimeout``, ``ReadError``/``ReadTimeout``,
-``WriteError``, ``RemoteProtocolError``, ``ProxyError``).
+chunks the loop delivered. Through ``handle_async_request`` httpx builds the requests and responses and
+decodes the bodies; the crawler's fetcher calls :meth:`H1Transport.get` instead, which skips httpx's
+request and response objects (~150 us of CPU per request on a crawl) but reads URLs, decodes bodies
+(httpx's decoders) and raises errors as httpx would (``ConnectError``/``ConnectTimeout``,
+``ReadError``/``ReadTimeout``, ``RemoteProtocolError``, ``ProxyError``, ``DecodingError``).
 
 Connections are kept alive in a pool per origin, or per proxy: plain-http requests through a forward
 proxy go in absolute form (``GET http://host/path``) on any connection to the proxy, so one warm
