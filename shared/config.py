@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     cache_ttl_hours: float = Field(default=168.0, alias="CACHE_TTL_HOURS")
     fetch_concurrency: int = Field(default=200, alias="FETCH_CONCURRENCY")
     fetch_per_host: int = Field(default=2, alias="FETCH_PER_HOST")
+    # minimum spacing between the starts of requests to one host (robots.txt's Crawl-delay when longer),
+    # and the longest such wait a request accepts (past it the page is not fetched)
+    fetch_host_interval_ms: float = Field(default=0.0, alias="FETCH_HOST_INTERVAL_MS")
+    fetch_max_crawl_delay: float = Field(default=10.0, alias="FETCH_MAX_CRAWL_DELAY")
     fetch_connect_timeout: float = Field(default=5.0, alias="FETCH_CONNECT_TIMEOUT")
     fetch_read_timeout: float = Field(default=10.0, alias="FETCH_READ_TIMEOUT")
     fetch_retries: int = Field(default=2, alias="FETCH_RETRIES")

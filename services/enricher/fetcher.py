@@ -34,7 +34,7 @@ class FetchResult:
     body: bytes = b""
     truncated: bool = False
     cache_hit: bool = False
-    error: str | None = None  # "robots", "circuit_open", "too_many_redirects", "connect: ...", ...
+    error: str | None = None  # "robots", "circuit_open", "crawl_delay", "too_many_redirects", "connect: ...", ...
     api_calls: list[ApiCall] = field(default_factory=list)
 
     @property
@@ -155,6 +155,13 @@ class Fetcher:
         self.robots = RobotsCache()
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
+        # politeness beyond the per-host limit: a minimum spacing between a host's requests (the setting, or
+        # the Crawl-delay its robots.txt asks when longer); a request that would wait past ``max_crawl_delay``
+        # is not made ("crawl_delay"): the enricher keeps what it has of the site
+        self.host_interval = max(0.0, float(getattr(s, "fetch_host_interval_ms", 0) or 0) / 1000)
+        self.max_crawl_delay = float(getattr(s, "fetch_max_crawl_delay", 10.0))
+        self._crawl_delay: dict[str, float] = {}  # host -> its robots.txt Crawl-delay, when it gives one
+        self._next_slot: dict[str, float] = {}  # host -> when its next request may start
         self.concurrency = max(1, int(getattr(s, "fetch_concurrency", 200)))
         self._global = asyncio.Semaphore(self.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -255,18 +262,37 @@ class Fetcher:
                 if rules is None:
                     sub = FetchResult(url=origin + "/robots.txt", final_url=origin + "/robots.txt")
                     raw = await self._get(origin + "/robots.txt", run_id=run_id, lead_key=lead_key, result=sub,
-                                          host=parts.netloc.lower(), count_failure=False)
+                                          host=parts.netloc.lower(), count_failure=False, paced=False)
                     result.api_calls.extend(sub.api_calls)
                     if raw is None:
                         rules = RobotsRules.from_response(None, None)
                     else:
                         rules = RobotsRules.from_response(raw.status, raw.body.decode("utf-8", errors="replace"))
                     self.robots.put(origin, rules)
+                    delay = rules.crawl_delay(self.user_agent)
+                    if delay:
+                        self._crawl_delay[parts.netloc.lower()] = delay
         return rules.allowed(self.user_agent, url)
+
+    def _pace(self, host: str) -> float | None:
+        """Seconds to wait before this host's next request, its start reserved; None when that is longer
+        than ``max_crawl_delay``. Zero at once for hosts without a spacing."""
+        interval = max(self.host_interval, self._crawl_delay.get(host, 0.0)) if self._crawl_delay else \
+            self.host_interval
+        if interval <= 0:
+            return 0.0
+        now = time.monotonic()
+        slot = max(now, self._next_slot.get(host, 0.0))
+        if slot - now > self.max_crawl_delay:
+            return None
+        if len(self._next_slot) > 10_000:  # forget hosts whose spacing has passed
+            self._next_slot = {h: t for h, t in self._next_slot.items() if t > now}
+        self._next_slot[host] = slot + interval
+        return slot - now
 
     async def _get(
         self, url: str, *, run_id: str | None, lead_key: str | None, result: FetchResult, host: str,
-        count_failure: bool = True,
+        count_failure: bool = True, paced: bool = True,
     ) -> _RawResponse | None:
         cached = self.cache.get(url)
         if cached is not None:
@@ -281,6 +307,14 @@ class Fetcher:
             return None
         attempt = 0
         while True:
+            wait = self._pace(host) if paced else 0.0
+            if wait is None:
+                result.error = "crawl_delay"
+                result.api_calls.append(ApiCall(service="enricher", endpoint=url, error="crawl_delay",
+                                                lead_key=lead_key))
+                return None
+            if wait:
+                await asyncio.sleep(wait)
             self.budgets.check(run_id)
             self.budgets.charge(run_id, requests=1)
             t0 = time.perf_counter()

@@ -11,6 +11,7 @@ class RobotsRules:
         self._parser = RobotFileParser()
         self.allow_all = allow_all or text is None
         self.disallow_all = disallow_all
+        self._delays = crawl_delays(text) if text else {}
         if text is not None and not allow_all:
             self._parser.parse(text.splitlines())
             # only Allow lines (or none): every URL is allowed, known without asking the parser each time
@@ -27,12 +28,51 @@ class RobotsRules:
             return cls(None, allow_all=True)
         return cls(text or "")
 
+    def crawl_delay(self, user_agent: str) -> float | None:
+        """Seconds the site asks between requests (``Crawl-delay`` of the group naming this crawler, else of
+        ``*``), fractions included (the standard library reads whole seconds only)."""
+        if not self._delays:
+            return None
+        token = user_agent.split("/")[0].lower()
+        for agent, delay in self._delays.items():
+            if agent != "*" and agent in token:
+                return delay
+        return self._delays.get("*")
+
     def allowed(self, user_agent: str, url: str) -> bool:
         if self.disallow_all:
             return False
         if self.allow_all:
             return True
         return self._parser.can_fetch(user_agent, url)
+
+
+def crawl_delays(text: str) -> dict[str, float]:
+    """``Crawl-delay`` per user-agent token (lower-case) of a robots.txt: a group is its consecutive
+    ``User-agent`` lines and the rules after them; an unreadable or negative delay is ignored."""
+    delays: dict[str, float] = {}
+    agents: list[str] = []
+    in_rules = False
+    for line in text.splitlines():
+        key, sep, value = line.split("#", 1)[0].partition(":")
+        if not sep:
+            continue
+        key, value = key.strip().lower(), value.strip()
+        if key == "user-agent":
+            if in_rules:
+                agents, in_rules = [], False
+            agents.append(value.lower())
+            continue
+        in_rules = True
+        if key == "crawl-delay" and agents:
+            try:
+                delay = float(value)
+            except ValueError:
+                continue
+            if delay >= 0 and delay == delay:  # not NaN
+                for agent in agents:
+                    delays.setdefault(agent, delay)
+    return delays
 
 
 class RobotsCache:

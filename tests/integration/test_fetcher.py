@@ -135,3 +135,51 @@ async def test_budget_exceeded_stops_fetching(server: LoopbackServer) -> None:
             await f.fetch(server.url + "/c", run_id="r1", check_robots=False)
         other = await f.fetch(server.url + "/c", run_id="r2", check_robots=False)
     assert other.ok
+
+
+def _timed(server: LoopbackServer, times: dict[str, list[float]]) -> None:
+    import time
+
+    def page(handler) -> tuple[int, dict[str, str], bytes]:
+        times.setdefault(handler.headers.get("Host", ""), []).append(time.monotonic())
+        return html("ok")
+
+    server.routes[("*", "*")] = page
+
+
+async def test_a_hosts_requests_are_spaced_and_other_hosts_are_not_held_back(server: LoopbackServer) -> None:
+    times: dict[str, list[float]] = {}
+    _timed(server, times)
+    other = server.url.replace("127.0.0.1", "localhost")
+    async with fetcher(settings(FETCH_HOST_INTERVAL_MS=150)) as f:
+        results = await asyncio.gather(*(f.fetch(f"{server.url}/p{i}", check_robots=False) for i in range(4)),
+                                       f.fetch(f"{other}/q", check_robots=False))
+    assert all(r.ok for r in results)
+    starts = times[server.host]
+    assert len(starts) == 4
+    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.14  # server-side arrivals
+    # the other host was served at once, not after the first host's queue
+    assert times[other.removeprefix("http://")][0] < starts[1]
+
+
+async def test_robots_crawl_delay_spaces_requests_and_one_too_long_skips_the_page(server: LoopbackServer) -> None:
+    times: dict[str, list[float]] = {}
+    _timed(server, times)
+    server.routes[("*", "/robots.txt")] = (200, {"Content-Type": "text/plain"},
+                                           b"User-agent: *\nCrawl-delay: 0.3\nAllow: /\n")
+    async with fetcher() as f:
+        first, second = await asyncio.gather(f.fetch(f"{server.url}/a"), f.fetch(f"{server.url}/b"))
+    assert first.ok and second.ok
+    a, b = times[server.host]
+    assert b - a >= 0.28
+
+    times.clear()
+    server.routes[("*", "/robots.txt")] = (200, {"Content-Type": "text/plain"},
+                                           b"User-agent: HunterBot\nCrawl-delay: 60\n\nUser-agent: *\nAllow: /\n")
+    async with fetcher(settings(FETCH_MAX_CRAWL_DELAY=5)) as f:
+        home = await f.fetch(f"{server.url}/")
+        contact = await f.fetch(f"{server.url}/contato")
+    assert home.ok
+    assert contact.error == "crawl_delay" and not contact.ok
+    assert [c.error for c in contact.api_calls] == ["crawl_delay"]
+    assert len(times[server.host]) == 1  # the contact page was never requested

@@ -36,3 +36,16 @@ def test_unreachable_forbidden_and_missing_robots() -> None:
     assert not RobotsRules.from_response(403, "").allowed("HunterBot", "http://s.test/x")
     assert RobotsRules.from_response(404, "").allowed("HunterBot", "http://s.test/x")
     assert not RobotsRules.from_response(200, "User-agent: *\nDisallow: /\n").allowed("HunterBot", "http://s.test/")
+
+
+def test_crawl_delay_of_the_crawlers_group_else_of_star_fractions_included() -> None:
+    text = ("User-agent: *\nCrawl-delay: 2.5 # seconds\nDisallow: /x\n\n"
+            "User-agent: HunterBot\nUser-agent: OtherBot\nCrawl-delay: 7\n\n"
+            "User-agent: Broken\nCrawl-delay: soon\n")
+    rules = RobotsRules.from_response(200, text)
+    assert rules.crawl_delay("HunterBot/0.1 (+https://x)") == 7.0
+    assert rules.crawl_delay("OtherBot") == 7.0
+    assert rules.crawl_delay("Googlebot") == 2.5
+    assert rules.crawl_delay("Broken/1.0") == 2.5  # its own delay is unreadable
+    assert RobotsRules.from_response(200, "User-agent: *\nAllow: /\n").crawl_delay("HunterBot") is None
+    assert RobotsRules.from_response(None, None).crawl_delay("HunterBot") is None
