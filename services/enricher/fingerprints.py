@@ -696,6 +696,9 @@ class FingerprintDB:
             if word not in doc_ids:
                 doc_ids[word] = len(self._lit_patterns)
                 self._lit_patterns.append([])
+        self._keyed_always_by_field: dict[str, dict[str, list[int]]] = {}
+        for (fld, key), pids in self._keyed_always.items():
+            self._keyed_always_by_field.setdefault(fld, {})[key] = pids
         self._doc_ids = doc_ids
         self._has_doc = bool(doc_ids)
         self._has_aux = bool(aux_ids)
@@ -757,14 +760,20 @@ class FingerprintDB:
         lp = self._lit_patterns
         for lid in lids:
             out.update(lp[lid])
-        for (fld, key), pids in self._keyed_always.items():
-            present = (
-                key in page.headers if fld == "headers"
-                else key in page.cookies if fld == "cookies"
-                else has_meta and key in view.meta
-            )
-            if present:
-                out.update(pids)
+        # the keyed checks with no literal run when their header, cookie or meta name is on the page: looked
+        # up by the page's few names (the full DB has ~800 such keys)
+        keyed = self._keyed_always_by_field
+        for fld in ("headers", "cookies", "meta"):
+            by_key = keyed.get(fld)
+            if not by_key:
+                continue
+            names = page.headers if fld == "headers" else page.cookies if fld == "cookies" else \
+                view.meta if has_meta else ()
+            if names:
+                for name in names:
+                    pids = by_key.get(name)
+                    if pids is not None:
+                        out.update(pids)
         return sorted(out)
 
     def detect(self, page: PageInput, *, prefilter: bool = True) -> list[Technology]:
@@ -947,7 +956,9 @@ class FingerprintDB:
             vs = versions.get(ti)
             version = max(vs, key=_version_key) if vs else None
             t = techs[ti]
-            out.append(Technology(name=t.name, version=version, categories=list(t.categories), confidence=c))
+            # built from the DB's own values (str, list of str, int 0..100): no validation to do
+            out.append(Technology.model_construct(name=t.name, version=version, categories=list(t.categories),
+                                                  confidence=c))
         out.sort(key=lambda t: t.name.lower())
         return out
 
