@@ -501,3 +501,41 @@ def test_the_fetcher_reads_every_kind_of_response_as_through_httpxs_own_transpor
         assert by_path["/moved"][6] == "plain" and by_path["/bad-gzip"][5] == "http"
 
     run("asyncio", scenario)
+
+
+def test_the_direct_get_speaks_tls_directly_and_through_a_tunnel(tmp_path: Path) -> None:
+    server_ctx, client_ctx = _tls_contexts(tmp_path)
+    timeouts = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": None}
+
+    async def scenario() -> None:
+        server = Server(ssl_context=server_ctx)
+
+        async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+        async with server:
+            port = server.port
+            direct = H1Transport(ssl_context=client_ctx)
+            reply = await direct.get(f"https://localhost:{server.port}/1", [], timeouts=timeouts, max_bytes=100)
+            assert (reply.status, reply.body, reply.truncated) == (200, b"page 1", False)
+            with pytest.raises(httpx.ConnectError):
+                await H1Transport().get(f"https://localhost:{server.port}/", [], timeouts=timeouts, max_bytes=100)
+            prx = await asyncio.start_server(proxy, "127.0.0.1", 0)
+            tunnelled = H1Transport(proxy=f"http://127.0.0.1:{prx.sockets[0].getsockname()[1]}",
+                                    ssl_context=client_ctx)
+            try:
+                reply = await tunnelled.get(f"https://localhost:{server.port}/2", [], timeouts=timeouts,
+                                            max_bytes=4)
+                assert (reply.status, reply.body, reply.truncated) == (200, b"page", True)
+            finally:
+                await direct.aclose()
+                await tunnelled.aclose()
+                prx.close()
+                await prx.wait_closed()
+            assert [h.split(b"\r\n")[:2] for h in server.heads] == [
+                [b"GET /1 HTTP/1.1", b"Host: localhost:%d" % port], [b"GET /2 HTTP/1.1", b"Host: localhost:%d" % port]]
+
+    run("asyncio", scenario)
