@@ -7,6 +7,7 @@ one run's events back from the stream, and a consumer can filter on one stage's 
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -347,7 +348,17 @@ class UnknownEvent(ValueError):
 
 def event_id_for(*parts: object) -> str:
     """A deterministic event id, so that a re-published event is deduplicated by Nats-Msg-Id."""
-    return str(uuid.uuid5(EVENT_NAMESPACE, "|".join(str(p) for p in parts)))
+    return _uuid5(EVENT_NAMESPACE.bytes, "|".join(str(p) for p in parts))
+
+
+def _uuid5(namespace: bytes, name: str) -> str:
+    """``str(uuid.uuid5(namespace, name))`` without the ``UUID`` object (a third of the cost; one id per
+    published event): SHA-1 of namespace and name, version 5 and the RFC 4122 variant set in place."""
+    digest = bytearray(hashlib.sha1(namespace + name.encode("utf-8")).digest()[:16])  # noqa: S324 - as uuid5
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def envelope(
