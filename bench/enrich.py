@@ -20,6 +20,9 @@ figures of ``missing`` carry the prefix ``missing_``. Each run also reports the 
 the enrichers (with their page workers, ``ENRICHER_PAGE_WORKERS``), the farm and nats-server used per
 site (``/proc``; on 2 shared cores the wall-clock rate is noisy, the CPU per site is not).
 The farm pre-renders every page the enrichers ask of a bench site (robots.txt, homepage, two contact pages).
+Two yardsticks go with the figures, to compare machines and days: ``host_reference_ms``, the CPU of a
+fixed standard-library workload (the machine's speed alone), and ``host_page_reading_ms_per_site``, the
+CPU to read a bench site's three pages in the bench process (that speed times this code's).
 The last line printed is one JSON object with the figures. ``--quick``: 500 sites, replicas 1 and 2, < 1 min.
 """
 
@@ -230,6 +233,50 @@ async def measure_mode(args: argparse.Namespace, bus: Bus, nats_url: str, proxy:
             out[f"{prefix}speedup_{replicas}"] = round(float(out[f"{prefix}sites_per_s_{replicas}"]) / float(one), 2)
 
 
+def host_reference_ms() -> float:
+    """CPU ms of a fixed standard-library workload (regex, JSON, dicts, strings; none of Hunter's code),
+    best of five: the machine's speed alone."""
+    import re
+
+    text = " ".join(f"Empresa {i} contato{i}@site{i}.com.br (11) 9{i:04d}-{i:04d}" for i in range(2000))
+    rx = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.process_time()
+        for _ in range(5):
+            found = rx.findall(text)
+            data = json.loads(json.dumps({"found": found, "words": text.split()}))
+            counts: dict[str, int] = {}
+            for word in data["words"]:
+                counts[word.lower()] = counts.get(word.lower(), 0) + 1
+        best = min(best, time.process_time() - t0)
+    return 1000 * best
+
+
+def host_yardstick(sites: int = 100) -> float:
+    """CPU ms per site to read a bench site's three pages here, in this process (what a page worker does
+    per site): the speed of the host, to compare figures measured on different machines or days."""
+    from hunter.demo.webfarm import WebFarm
+    from services.enricher.fingerprints import FingerprintDB
+    from services.enricher.page_worker import read_home, read_pages
+
+    specs = generate_bench_sites(sites)
+    farm = WebFarm(sites=specs)
+    ctype = "text/html; charset=utf-8"
+    pages = [(spec["domain"], [farm._render(spec, spec["domain"], path).body for path in ("/", "/contato", "/sobre")])
+             for spec in specs]
+    db = FingerprintDB.bundled()
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.process_time()
+        for domain, (home, contato, sobre) in pages:
+            read_home(db, home, f"http://{domain}/", "BR", {"content-type": ctype}, {})
+            read_pages(db, [(contato, ctype, f"http://{domain}/contato"), (sobre, ctype, f"http://{domain}/sobre")],
+                       "BR")
+        best = min(best, time.process_time() - t0)
+    return 1000 * best / sites
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="500 sites, replicas 1 and 2 (< 1 min)")
@@ -257,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
             farm.terminate()
             farm.wait(timeout=10)
             nats.stop()
+    result["host_reference_ms"] = round(host_reference_ms(), 2)
+    result["host_page_reading_ms_per_site"] = round(host_yardstick(), 3)
+    print(f"host: {result['host_reference_ms']} ms CPU for the reference workload, "
+          f"{result['host_page_reading_ms_per_site']} ms to read a site's three pages")
     print(json.dumps(result))
     return 0
 
