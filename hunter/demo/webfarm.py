@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from hunter.demo.sample_data import DATA_DIR, generate_bench_sites, normalize_query
 from hunter.demo.site_pages import SiteResponse, redirect_response, render_site_response
+from shared.fd_limit import raise_fd_limit
 
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 1024 * 1024
@@ -103,7 +104,7 @@ class WebFarm:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        _raise_fd_limit()
+        raise_fd_limit()
         self._server = await asyncio.start_server(
             self._handle, self.host, self._requested_port, backlog=8192, limit=_MAX_HEAD
         )
@@ -437,19 +438,6 @@ def _text(status: int, text: str) -> SiteResponse:
 
 def _json(status: int, obj: Any) -> SiteResponse:
     return SiteResponse(status, [("Content-Type", "application/json")], json.dumps(obj, ensure_ascii=False).encode())
-
-
-def _raise_fd_limit() -> None:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not on POSIX
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = hard if hard != resource.RLIM_INFINITY else 65536
-    want = min(want, 65536)
-    if soft < want:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
 @contextlib.asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import ssl
 import time
@@ -13,12 +14,15 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from httpx._decoders import SUPPORTED_DECODERS  # what this httpx can decode (brotli, zstd when installed)
 
+from shared.fd_limit import raise_fd_limit
 from shared.schemas import ApiCall
 
 from .budgets import BudgetExceeded, RunBudgets
 from .h1_transport import H1Transport
 from .http_cache import HttpCache
 from .robots import RobotsCache, RobotsRules
+
+log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -97,13 +101,32 @@ class _RawResponse:
 ACCEPT_ENCODING = ", ".join(k for k in SUPPORTED_DECODERS if k != "identity")
 
 
-def crawler_transport(proxy: str | None) -> httpx.AsyncBaseTransport:
+# file descriptors kept for what is not a crawl connection (NATS, page worker pipes, cache logs, the vault)
+FD_RESERVE = 128
+MAX_IDLE_CONNECTIONS = 1024
+
+
+def crawler_transport(proxy: str | None, concurrency: int = 200) -> httpx.AsyncBaseTransport:
     """The crawling transport: :class:`~.h1_transport.H1Transport`, direct or through an ``http://`` proxy
-    (one keep-alive pool for every host); httpx's own transport for other proxies (``socks5://``...)."""
+    (one keep-alive pool for every host); httpx's own transport for other proxies (``socks5://``...).
+    The open-file limit is raised first, and the idle connections kept are capped to fit in it beside
+    ``concurrency`` requests in flight (a soft limit of 1024 with a thousand idle connections would fail
+    new connections with "too many open files")."""
     tls = ssl.create_default_context()
     if proxy is None or proxy.startswith("http://"):
-        return H1Transport(proxy=proxy, ssl_context=tls)
+        return H1Transport(proxy=proxy, ssl_context=tls, max_idle=idle_connections(raise_fd_limit(), concurrency))
     return httpx.AsyncHTTPTransport(proxy=proxy, verify=tls, trust_env=False)
+
+
+def idle_connections(fd_limit: int | None, concurrency: int) -> int:
+    """How many idle keep-alive connections to keep under the open-file limit ``fd_limit`` (None: none)."""
+    if fd_limit is None:
+        return MAX_IDLE_CONNECTIONS
+    room = fd_limit - concurrency - FD_RESERVE
+    if room < 16:
+        log.warning("open-file limit %d leaves no room for %d requests in flight and kept connections: "
+                    "raise it (ulimit -n) or lower FETCH_CONCURRENCY", fd_limit, concurrency)
+    return max(1, min(MAX_IDLE_CONNECTIONS, room))
 
 
 def response_cookies(set_cookies: list[str]) -> dict[str, str]:
@@ -176,7 +199,7 @@ class Fetcher:
         # requests go straight to the transport: a crawler needs none of a client's per-request work
         # (merging headers and cookies, auth and redirect hooks, a cookie jar carrying one site's cookies
         # to the next); each response's Set-Cookie values are still read (``response_cookies``)
-        self._transport = transport if transport is not None else crawler_transport(proxy)
+        self._transport = transport if transport is not None else crawler_transport(proxy, self.concurrency)
         self._headers = httpx.Headers({
             "User-Agent": self.user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
             "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.7", "Accept-Encoding": ACCEPT_ENCODING,
