@@ -4,6 +4,7 @@ consumer ``enricher`` and split the work; each replica runs many leads concurren
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import time
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ _config = {"next": 0.0, "busy": False}
 
 @app.on_startup
 async def open_enricher() -> None:
+    # name lookups on asyncio's own loop (no uvloop) and the vault lookups go to the default executor
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="enricher"))
     reuse = VaultReuse(service.settings)
     _state["enricher"] = await _stack.enter_async_context(Enricher(service.settings, vault_lookup=reuse.lookup))
 

@@ -18,14 +18,19 @@ connection serves every host; ``https://`` through a proxy tunnels with ``CONNEC
 A kept connection that the server closed is known from the protocol (no syscall to check it); a
 request whose reused connection dies before any byte of the response is sent again on a new one,
 once (what httpcore does). Idle connections are capped per origin and in total, oldest closed first,
-and expire after ``keepalive_expiry`` seconds.
+and expire after ``keepalive_expiry`` seconds. Host names are resolved through a cache (answers kept
+``DNS_TTL`` seconds, names that do not resolve ``DNS_FAILURE_TTL``; one lookup at a time per name), and
+each of a name's addresses is tried in turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import functools
+import ipaddress
 import re
+import socket
 import ssl
 import time
 import typing
@@ -35,6 +40,9 @@ from typing import NamedTuple
 import httpx
 from httpx._decoders import SUPPORTED_DECODERS, ContentDecoder, MultiDecoder
 
+DNS_TTL = 300.0  # seconds an answer is kept (a crawl reads a site once: long enough for its pages)
+DNS_FAILURE_TTL = 60.0  # and a name that does not resolve (domain guesses: most do not exist)
+DNS_CACHE_SIZE = 20_000
 _HIGH_WATER = 1024 * 1024  # body bytes buffered before the transport stops reading
 _MAX_HEAD = 64 * 1024  # status line and headers
 
@@ -377,6 +385,9 @@ class H1Transport(httpx.AsyncBaseTransport):
         self._idle: dict[tuple[typing.Any, ...], list[_Connection]] = {}
         self._lru: dict[_Connection, None] = {}  # idle connections, oldest first
         self._closed = False
+        self._dns: dict[tuple[str, int], tuple[float, typing.Any]] = {}  # (host, port) -> (until, answer)
+        self._resolving: dict[tuple[str, int], asyncio.Future[typing.Any]] = {}
+        self.dns_lookups = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -493,11 +504,9 @@ class H1Transport(httpx.AsyncBaseTransport):
         try:
             async with asyncio.timeout(timeouts.get("connect")):
                 if self._proxy is None:
-                    tls = scheme == "https"
-                    await loop.create_connection(lambda: conn, host, port, ssl=self._ssl if tls else None,
-                                                 server_hostname=host if tls else None)
+                    await self._connect(conn, host, port, tls=scheme == "https")
                 else:
-                    await loop.create_connection(lambda: conn, *self._proxy)
+                    await self._connect(conn, *self._proxy, tls=False)
                     if key[0] == "tunnel":
                         await self._tunnel(conn, host, port)
                         assert conn.transport is not None
@@ -515,6 +524,57 @@ class H1Transport(httpx.AsyncBaseTransport):
                 conn.transport.close()
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
         return conn
+
+    async def _connect(self, conn: _Connection, host: str, port: int, *, tls: bool) -> None:
+        """Connect ``conn`` to ``host`` (its addresses from the DNS cache, tried in order), with TLS if asked."""
+        loop = asyncio.get_running_loop()
+        context, server_hostname = (self._ssl, host) if tls else (None, None)
+        if _is_ip(host):
+            await loop.create_connection(lambda: conn, host, port, ssl=context, server_hostname=server_hostname)
+            return
+        failure: OSError | None = None
+        for family, _type, proto, _name, sockaddr in await self._resolve(host, port):
+            try:
+                await loop.create_connection(lambda: conn, sockaddr[0], port, family=family, proto=proto,
+                                             ssl=context, server_hostname=server_hostname)
+                return
+            except ssl.SSLError:  # the host's certificate or handshake: the same at any of its addresses
+                raise
+            except OSError as exc:
+                failure = exc
+        raise failure if failure is not None else OSError(f"no address for {host}")
+
+    async def _resolve(self, host: str, port: int) -> list[tuple[typing.Any, ...]]:
+        """``getaddrinfo`` through a cache: answers for ``DNS_TTL`` seconds, names that do not resolve for
+        ``DNS_FAILURE_TTL``; one lookup at a time per name (a site's pages open their connections at once)."""
+        key = (host, port)
+        hit = self._dns.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            if isinstance(hit[1], socket.gaierror):
+                raise socket.gaierror(*hit[1].args)
+            return hit[1]
+        lookup = self._resolving.get(key)
+        if lookup is None:
+            self.dns_lookups += 1
+            lookup = self._resolving[key] = asyncio.ensure_future(
+                asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            lookup.add_done_callback(functools.partial(self._resolved, key))
+        return await asyncio.shield(lookup)
+
+    def _resolved(self, key: tuple[str, int], lookup: asyncio.Future[typing.Any]) -> None:
+        self._resolving.pop(key, None)
+        if lookup.cancelled():
+            return
+        exc = lookup.exception()
+        if exc is None:
+            entry: tuple[float, typing.Any] = (time.monotonic() + DNS_TTL, lookup.result())
+        elif isinstance(exc, socket.gaierror):
+            entry = (time.monotonic() + DNS_FAILURE_TTL, exc)
+        else:
+            return
+        self._dns[key] = entry
+        if len(self._dns) > DNS_CACHE_SIZE:
+            del self._dns[next(iter(self._dns))]  # the oldest answer
 
     async def _tunnel(self, conn: _Connection, host: str, port: int) -> None:
         authority = f"{host}:{port}".encode("idna")
@@ -645,3 +705,11 @@ def content_decoder(headers: list[tuple[bytes, bytes]]) -> ContentDecoder | None
     if not decoders:
         return None
     return decoders[0] if len(decoders) == 1 else MultiDecoder(children=decoders)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -539,3 +539,27 @@ def test_the_direct_get_speaks_tls_directly_and_through_a_tunnel(tmp_path: Path)
                 [b"GET /1 HTTP/1.1", b"Host: localhost:%d" % port], [b"GET /2 HTTP/1.1", b"Host: localhost:%d" % port]]
 
     run("asyncio", scenario)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_names_are_resolved_once_and_names_that_do_not_resolve_are_remembered(loop: str) -> None:
+    def close_after(n: int, head: bytes) -> tuple[list[bytes], bool]:
+        return page(n, head)[0], True  # a new connection for every request
+
+    async def scenario() -> None:
+        server = Server(close_after)
+        transport = H1Transport()
+        async with server, client(transport) as c:
+            port = server.port
+            pages = await asyncio.gather(*(c.get(f"http://localhost:{port}/{n}") for n in range(3)))
+            pages.append(await c.get(f"http://localhost:{port}/again"))
+            assert [r.status_code for r in pages] == [200] * 4 and server.connections == 4
+            assert transport.dns_lookups == 1  # the three at once shared one lookup, the fourth the answer
+            for _ in range(2):
+                with pytest.raises(httpx.ConnectError, match="gaierror"):
+                    await c.get("http://no-such-host.invalid/")
+            assert transport.dns_lookups == 2
+            assert (await c.get(f"http://127.0.0.1:{port}/ip")).status_code == 200  # an address: no lookup
+            assert transport.dns_lookups == 2
+
+    run(loop, scenario)
