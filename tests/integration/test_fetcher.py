@@ -151,13 +151,14 @@ async def test_a_hosts_requests_are_spaced_and_other_hosts_are_not_held_back(ser
     times: dict[str, list[float]] = {}
     _timed(server, times)
     other = server.url.replace("127.0.0.1", "localhost")
-    async with fetcher(settings(FETCH_HOST_INTERVAL_MS=150)) as f:
+    async with fetcher(settings(FETCH_HOST_INTERVAL_MS=300)) as f:
         results = await asyncio.gather(*(f.fetch(f"{server.url}/p{i}", check_robots=False) for i in range(4)),
                                        f.fetch(f"{other}/q", check_robots=False))
     assert all(r.ok for r in results)
     starts = times[server.host]
     assert len(starts) == 4
-    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.14  # server-side arrivals
+    # arrivals timed on the server (its threads start late under load: a margin; unspaced, the gaps are ~0)
+    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.2
     # the other host was served at once, not after the first host's queue
     assert times[other.removeprefix("http://")][0] < starts[1]
 
@@ -171,7 +172,7 @@ async def test_robots_crawl_delay_spaces_requests_and_one_too_long_skips_the_pag
         first, second = await asyncio.gather(f.fetch(f"{server.url}/a"), f.fetch(f"{server.url}/b"))
     assert first.ok and second.ok
     a, b = times[server.host]
-    assert b - a >= 0.28
+    assert b - a >= 0.2  # 0.3 s asked; a margin for the server's thread start
 
     times.clear()
     server.routes[("*", "/robots.txt")] = (200, {"Content-Type": "text/plain"},
