@@ -179,15 +179,15 @@ class Fetcher:
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
         # politeness beyond the per-host limit: a minimum spacing between a host's requests (the setting, or
-        # the Crawl-delay its robots.txt asks when longer); a request that would wait past ``max_crawl_delay``
+        # the Crawl-delay of its cached robots.txt when longer); a request that would wait past ``max_crawl_delay``
         # is not made ("crawl_delay"): the enricher keeps what it has of the site
         self.host_interval = max(0.0, float(getattr(s, "fetch_host_interval_ms", 0) or 0) / 1000)
         self.max_crawl_delay = float(getattr(s, "fetch_max_crawl_delay", 10.0))
-        self._crawl_delay: dict[str, float] = {}  # host -> its robots.txt Crawl-delay, when it gives one
         self._next_slot: dict[str, float] = {}  # host -> when its next request may start
         self.concurrency = max(1, int(getattr(s, "fetch_concurrency", 200)))
         self._global = asyncio.Semaphore(self.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self.max_hosts = 10_000  # per-host state kept before idle hosts' is dropped (``_forget_idle_hosts``)
         self._robots_locks: dict[str, asyncio.Lock] = {}
         timeout = httpx.Timeout(
             connect=float(getattr(s, "fetch_connect_timeout", 5.0)),
@@ -222,6 +222,8 @@ class Fetcher:
     def _host_sem(self, host: str) -> asyncio.Semaphore:
         sem = self._hosts.get(host)
         if sem is None:
+            if len(self._hosts) >= self.max_hosts:
+                self._forget_idle_hosts()
             sem = self._hosts[host] = asyncio.Semaphore(self.per_host)
         return sem
 
@@ -292,16 +294,20 @@ class Fetcher:
                     else:
                         rules = RobotsRules.from_response(raw.status, raw.body.decode("utf-8", errors="replace"))
                     self.robots.put(origin, rules)
-                    delay = rules.crawl_delay(self.user_agent)
-                    if delay:
-                        self._crawl_delay[parts.netloc.lower()] = delay
         return rules.allowed(self.user_agent, url)
 
-    def _pace(self, host: str) -> float | None:
+    def _forget_idle_hosts(self) -> None:
+        """Drop what is kept per host for hosts with nothing in flight (a long crawl meets millions of them):
+        their request limits and robots.txt locks (the rules themselves are in ``self.robots``, capped)."""
+        self._hosts = {h: sem for h, sem in self._hosts.items() if sem._value < self.per_host}  # in use
+        self._robots_locks = {o: lock for o, lock in self._robots_locks.items() if lock.locked()}
+
+    def _pace(self, url: str, host: str) -> float | None:
         """Seconds to wait before this host's next request, its start reserved; None when that is longer
         than ``max_crawl_delay``. Zero at once for hosts without a spacing."""
-        interval = max(self.host_interval, self._crawl_delay.get(host, 0.0)) if self._crawl_delay else \
-            self.host_interval
+        rules = self.robots.get(f"{url.partition(':')[0]}://{host}")
+        delay = rules.crawl_delay(self.user_agent) if rules is not None else None
+        interval = max(self.host_interval, delay or 0.0)
         if interval <= 0:
             return 0.0
         now = time.monotonic()
@@ -330,7 +336,7 @@ class Fetcher:
             return None
         attempt = 0
         while True:
-            wait = self._pace(host) if paced else 0.0
+            wait = self._pace(url, host) if paced else 0.0
             if wait is None:
                 result.error = "crawl_delay"
                 result.api_calls.append(ApiCall(service="enricher", endpoint=url, error="crawl_delay",

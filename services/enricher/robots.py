@@ -12,6 +12,7 @@ class RobotsRules:
         self.allow_all = allow_all or text is None
         self.disallow_all = disallow_all
         self._delays = crawl_delays(text) if text else {}
+        self._delay_for: dict[str, float | None] = {}
         if text is not None and not allow_all:
             self._parser.parse(text.splitlines())
             # only Allow lines (or none): every URL is allowed, known without asking the parser each time
@@ -33,11 +34,11 @@ class RobotsRules:
         ``*``), fractions included (the standard library reads whole seconds only)."""
         if not self._delays:
             return None
-        token = user_agent.split("/")[0].lower()
-        for agent, delay in self._delays.items():
-            if agent != "*" and agent in token:
-                return delay
-        return self._delays.get("*")
+        if user_agent not in self._delay_for:
+            token = user_agent.split("/")[0].lower()
+            mine = [delay for agent, delay in self._delays.items() if agent != "*" and agent in token]
+            self._delay_for[user_agent] = mine[0] if mine else self._delays.get("*")
+        return self._delay_for[user_agent]
 
     def allowed(self, user_agent: str, url: str) -> bool:
         if self.disallow_all:
@@ -76,9 +77,16 @@ def crawl_delays(text: str) -> dict[str, float]:
 
 
 class RobotsCache:
-    def __init__(self, ttl_seconds: float = 3600.0) -> None:
+    """Rules per origin for ``ttl_seconds``; at most ``max_entries`` kept (expired ones dropped first, then
+    the oldest): a long crawl meets millions of hosts, and each one's rules cost a kilobyte or two."""
+
+    def __init__(self, ttl_seconds: float = 3600.0, *, max_entries: int = 50_000) -> None:
         self.ttl = ttl_seconds
+        self.max_entries = max(1, max_entries)
         self._rules: dict[str, tuple[float, RobotsRules]] = {}
+
+    def __len__(self) -> int:
+        return len(self._rules)
 
     def get(self, origin: str) -> RobotsRules | None:
         hit = self._rules.get(origin)
@@ -87,4 +95,10 @@ class RobotsCache:
         return None
 
     def put(self, origin: str, rules: RobotsRules) -> None:
-        self._rules[origin] = (time.monotonic(), rules)
+        now = time.monotonic()
+        self._rules.pop(origin, None)  # re-inserted last: the order is the age
+        self._rules[origin] = (now, rules)
+        if len(self._rules) > self.max_entries:
+            self._rules = {o: hit for o, hit in self._rules.items() if now - hit[0] <= self.ttl}
+            while len(self._rules) > self.max_entries:
+                del self._rules[next(iter(self._rules))]

@@ -184,3 +184,14 @@ async def test_robots_crawl_delay_spaces_requests_and_one_too_long_skips_the_pag
     assert contact.error == "crawl_delay" and not contact.ok
     assert [c.error for c in contact.api_calls] == ["crawl_delay"]
     assert len(times[server.host]) == 1  # the contact page was never requested
+
+
+async def test_per_host_state_of_idle_hosts_is_dropped_past_the_cap(server: LoopbackServer) -> None:
+    server.routes[("*", "*")] = html("ok")
+    other = server.url.replace("127.0.0.1", "localhost")
+    async with fetcher() as f:
+        f.max_hosts = 1
+        for base in (server.url, other, server.url):
+            assert (await f.fetch(f"{base}/")).ok
+        # each new host found the others idle: their limits and robots locks were dropped, not kept for good
+        assert len(f._hosts) == 1 and len(f._robots_locks) <= 1

@@ -49,3 +49,22 @@ def test_crawl_delay_of_the_crawlers_group_else_of_star_fractions_included() -> 
     assert rules.crawl_delay("Broken/1.0") == 2.5  # its own delay is unreadable
     assert RobotsRules.from_response(200, "User-agent: *\nAllow: /\n").crawl_delay("HunterBot") is None
     assert RobotsRules.from_response(None, None).crawl_delay("HunterBot") is None
+
+
+def test_the_rules_cache_is_bounded_expired_first_then_oldest() -> None:
+    from services.enricher.robots import RobotsCache
+
+    cache = RobotsCache(ttl_seconds=3600, max_entries=3)
+    rules = RobotsRules.from_response(200, "User-agent: *\nDisallow: /x\n")
+    for i in range(5):
+        cache.put(f"http://h{i}.test", rules)
+    assert len(cache) == 3
+    assert [cache.get(f"http://h{i}.test") is not None for i in range(5)] == [False, False, True, True, True]
+    cache.put("http://h2.test", rules)  # put again: the newest now
+    cache.put("http://h5.test", rules)
+    assert cache.get("http://h2.test") is not None and cache.get("http://h3.test") is None
+
+    expiring = RobotsCache(ttl_seconds=0, max_entries=2)
+    for i in range(3):
+        expiring.put(f"http://e{i}.test", rules)
+    assert len(expiring) <= 2
