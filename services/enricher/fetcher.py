@@ -62,13 +62,21 @@ def decode_body(body: bytes, content_type: str) -> str:
 
 
 class HostBreaker:
-    """Per-host circuit breaker: after ``threshold`` consecutive failures, skip the host for ``cooldown`` s."""
+    """Per-host circuit breaker: after ``threshold`` consecutive failures, skip the host for ``cooldown`` s.
+    At most ``max_hosts`` hosts are remembered (domain guessing fails on many names, once each): past it,
+    the hosts furthest from opening are forgotten first, then the oldest."""
 
-    def __init__(self, threshold: int = 5, cooldown: float = 300.0) -> None:
+    def __init__(self, threshold: int = 5, cooldown: float = 300.0, *, max_hosts: int = 100_000) -> None:
         self.threshold = threshold
         self.cooldown = cooldown
+        self.max_hosts = max(1, max_hosts)
         self._fails: dict[str, int] = {}
         self._open_until: dict[str, float] = {}
+
+    @property
+    def remembered(self) -> int:
+        """Hosts with failures or an open circuit."""
+        return len(self._fails | self._open_until)
 
     def is_open(self, host: str) -> bool:
         until = self._open_until.get(host)
@@ -88,6 +96,18 @@ class HostBreaker:
         self._fails[host] = n
         if n >= self.threshold:
             self._open_until[host] = time.monotonic() + self.cooldown
+        if len(self._fails) > self.max_hosts:
+            self._forget()
+
+    def _forget(self) -> None:
+        now = time.monotonic()
+        self._open_until = {h: t for h, t in self._open_until.items() if t > now}
+        for fewest in range(1, self.threshold):
+            if len(self._fails) <= self.max_hosts // 2:
+                break
+            self._fails = {h: n for h, n in self._fails.items() if n > fewest or h in self._open_until}
+        while len(self._fails) > self.max_hosts // 2:
+            del self._fails[next(iter(self._fails))]
 
 
 class _RawResponse:
@@ -174,7 +194,7 @@ class Fetcher:
         self.per_host: int = max(1, int(getattr(s, "fetch_per_host", 2)))
         self.cache = cache if cache is not None else HttpCache(float(getattr(s, "cache_ttl_hours", 0)) * 3600)
         self.budgets = budgets if budgets is not None else RunBudgets.from_settings(s)
-        self.breaker = breaker or HostBreaker()
+        self.breaker = breaker if breaker is not None else HostBreaker()
         self.robots = RobotsCache()
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff

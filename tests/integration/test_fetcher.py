@@ -195,3 +195,17 @@ async def test_per_host_state_of_idle_hosts_is_dropped_past_the_cap(server: Loop
             assert (await f.fetch(f"{base}/")).ok
         # each new host found the others idle: their limits and robots locks were dropped, not kept for good
         assert len(f._hosts) == 1 and len(f._robots_locks) <= 1
+
+
+def test_the_breaker_forgets_hosts_far_from_opening_first() -> None:
+    breaker = HostBreaker(threshold=3, cooldown=60, max_hosts=10)
+    for _ in range(3):
+        breaker.failure("down.test")  # open
+    breaker.failure("flaky.test")
+    breaker.failure("flaky.test")
+    for i in range(20):
+        breaker.failure(f"guess{i}.test")  # one failure each, as guessed domains
+    assert breaker.remembered <= 10
+    assert breaker.is_open("down.test")
+    breaker.failure("flaky.test")  # its two earlier failures were kept: the third opens it
+    assert breaker.is_open("flaky.test")
