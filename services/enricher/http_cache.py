@@ -154,13 +154,21 @@ class HttpCache:
         return self._fd
 
     def _drop_expired_logs(self) -> None:
+        """Delete the logs last written longer than the TTL ago, and forget the responses indexed there and
+        any other expired ones (the index would otherwise grow for as long as the process runs)."""
         assert self.disk_dir is not None
         cutoff = time.time() - self.ttl
+        dropped: set[Path] = set()
         with contextlib.suppress(OSError):
             for path in self.disk_dir.glob(f"*{_SUFFIX}"):
                 with contextlib.suppress(OSError):
                     if path.stat().st_mtime < cutoff:
                         path.unlink()
+                        dropped.add(path)
+        for path in dropped:
+            self._read_upto.pop(path, None)
+        self._index = {url: st for url, st in self._index.items()
+                       if st.path not in dropped and st.stored_at >= cutoff}
 
     def _scan(self) -> None:
         """Index what the log files (other processes' included) hold beyond what was read before."""

@@ -84,3 +84,16 @@ def test_non_ascii_urls_and_headers_come_back_as_stored(tmp_path: Path) -> None:
     first.close()
     hit = HttpCache(3600, disk_dir=tmp_path).get("http://café.test/ação?q=1\n2")
     assert hit is not None and hit.headers == {"x-name": "José", "content-type": "text/html"} and hit.body == b"corpo\n"
+
+
+def test_the_index_forgets_the_responses_of_deleted_logs(tmp_path: Path) -> None:
+    cache = HttpCache(60, disk_dir=tmp_path, rotate_bytes=3000)
+    for i in range(4):  # the first log fills up with three, the fourth starts a second log
+        cache.put(f"http://s{i}.test/", 200, {}, b"x" * 1000)
+    first = min(tmp_path.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    old = time.time() - 3600
+    os.utime(first, (old, old))
+    for i in range(4, 7):  # the second log fills up: at rotation the expired first log is deleted
+        cache.put(f"http://s{i}.test/", 200, {}, b"x" * 1000)
+    assert not first.exists()
+    assert sorted(cache._index) == [f"http://s{i}.test/" for i in range(3, 7)]
