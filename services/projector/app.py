@@ -11,8 +11,10 @@ import contextlib
 import os
 import time
 
+import nats.errors
 from nats.js import api
 from nats.js.errors import NotFoundError
+from sqlalchemy.exc import OperationalError
 
 from services.projector.batch_tracing import BatchTracer
 from services.projector.db import file_identity, make_engine, vault_file
@@ -32,15 +34,29 @@ class VaultSwapped(Exception):
     """``hunter replay`` renamed a rebuilt vault over the one this projector had open."""
 
 
+# a failure a moment's wait may cure (the server slow to answer, the vault locked past its busy timeout):
+# tried again this many times in a row, a second apart, before the projector crashes
+TRANSIENT_RETRIES = 5
+
+
 async def project_forever() -> None:
     """Project until stopped; when a replay swaps the vault file in, start again on the new file
     from its checkpoint (what was written to the old file since is applied again from the stream)."""
+    failures = 0
     while True:
+        started = time.monotonic()
         try:
             await _project_once()
             return
         except VaultSwapped:
+            failures = 0
             service.log.warning("vault_swapped", vault=service.settings.vault_database_url)
+        except (nats.errors.TimeoutError, OperationalError) as exc:
+            failures = 1 if time.monotonic() - started > 60 else failures + 1  # in a row: soon after the last
+            if failures > TRANSIENT_RETRIES:
+                raise
+            service.log.warning("projector_retrying", error=f"{type(exc).__name__}: {exc}"[:300], attempt=failures)
+            await asyncio.sleep(1.0)
 
 
 async def _project_once() -> None:

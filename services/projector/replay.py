@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -162,10 +163,23 @@ async def replay_vault(bus: Bus, vault_url: str, *, to_seq: int | None = None,
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)
     applied, digest = await rebuild_into(bus, f"sqlite:///{tmp}", to_seq=to_seq, to_time=to_time)
+    # built without a journal: switched to WAL here, before anyone else opens it, so that the processes
+    # reading and writing the vault after the swap need not all race to switch it (an exclusive lock each)
+    await asyncio.to_thread(_to_wal, tmp)
     for p in (Path(f"{target}-wal"), Path(f"{target}-shm")):
         p.unlink(missing_ok=True)
     os.replace(tmp, target)
     return applied, digest
+
+
+def _to_wal(path: Path) -> None:
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise RuntimeError(f"could not switch {path} to WAL (journal mode {mode})")
+    finally:
+        conn.close()  # the last connection: its -wal and -shm files are removed
 
 
 __all__ = ["replay_vault", "rebuild_into", "read_batches", "parse_time", "STREAM_NAME"]

@@ -4,8 +4,10 @@ ending with the vault a replay of the stream builds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -130,8 +132,15 @@ async def test_a_running_projector_follows_a_replay_swapped_in_under_it(tmp_path
             assert await wait_projected(bus, url, timeout=120) == 2000
             applied, _ = await replay_vault(bus, url)
             assert applied == 2000
+            # swapped in already in WAL mode: the processes opening it need not race to switch it
+            with contextlib.closing(sqlite3.connect(tmp_path / "data" / "vault.db")) as conn:
+                assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             await _publish(bus, messages[2000:])
-            assert await wait_projected(bus, url, timeout=120) >= 3000
+            try:
+                assert await wait_projected(bus, url, timeout=120) >= 3000
+            except TimeoutError as exc:  # say what the projector was doing
+                log = (tmp_path / "data" / "logs" / "projector.log").read_text(errors="replace")
+                raise AssertionError(f"{exc}; crashed: {stack.crashed()}; projector log:\n{log[-4000:]}") from exc
             # the projector's "vault_swapped" warning is shipped as a log event and lands in the vault too
             engine = make_engine(url)
             deadline = time.monotonic() + 60
