@@ -46,6 +46,8 @@ class Stack:
         n = len(self.procs.get(name, []))
         log = (logs / f"{name}{'-' + str(n) if n else ''}.log").open("ab")
         env = self.env()
+        if name == "enricher":  # replicas size their page workers to the cores they share
+            env.setdefault("ENRICHER_REPLICAS_PER_HOST", str(self.enricher_replicas))
         if name == "gateway":
             env["GATEWAY_PORT"] = str(self.gateway_port)
         proc = subprocess.Popen(

@@ -84,7 +84,7 @@ class Enricher:
 
     async def __aenter__(self) -> Enricher:
         s = self.settings
-        workers = page_workers(s.enricher_page_workers)
+        workers = page_workers(s.enricher_page_workers, s.enricher_replicas_per_host)
         if self.fingerprints is None and workers:  # the workers load the database the settings name
             self._reader = await WorkerReader(workers, s.fingerprints_path).start()
         else:

@@ -82,6 +82,10 @@ async def test_a_dead_worker_fails_its_pages_and_the_next_page_starts_a_new_one(
         await workers.aclose()
 
 
-def test_one_worker_by_default_when_there_is_a_second_core() -> None:
-    assert page_workers(0) == 0 and page_workers(3) == 3
-    assert page_workers(None) == (1 if (os.cpu_count() or 1) >= 2 else 0)
+def test_one_worker_by_default_when_there_are_two_cores_per_replica() -> None:
+    assert page_workers(0) == 0 and page_workers(3) == 3 and page_workers(2, replicas_per_host=4, cores=1) == 2
+    assert page_workers(None, cores=2) == 1 and page_workers(None, cores=1) == 0
+    assert page_workers(None, replicas_per_host=2, cores=2) == 0
+    assert page_workers(None, replicas_per_host=2, cores=4) == 1
+    assert page_workers(None, replicas_per_host=3, cores=4) == 0
+    assert page_workers(None) == (1 if len(os.sched_getaffinity(0)) >= 2 else 0)

@@ -36,6 +36,16 @@ def test_main_compose_has_nats_with_jetstream_every_service_and_enricher_replica
     assert "replicas" in services["enricher"]["deploy"]
 
 
+def test_compose_enricher_replicas_know_how_many_share_the_host() -> None:
+    from shared.config import Settings
+
+    aliases = {f.alias for f in Settings.model_fields.values()}
+    for path in (REPO / "docker-compose.yml", REPO / "deploy" / "compose" / "enrichers.yml"):
+        enricher = yaml.safe_load(path.read_text())["services"]["enricher"]
+        assert enricher["environment"]["ENRICHER_REPLICAS_PER_HOST"] == enricher["deploy"]["replicas"], path.name
+        assert "ENRICHER_REPLICAS_PER_HOST" in aliases
+
+
 def test_systemd_units_start_service_modules() -> None:
     units = sorted((REPO / "deploy" / "systemd").glob("*.service"))
     assert units
