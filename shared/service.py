@@ -181,7 +181,8 @@ class Service:
         tune_gc()
         self._bus = ObservedBus(self.broker.connection, stream=self.settings.stream_name, service=self.name)
         for spec in self._direct:
-            consumer = PullConsumer(self._bus.js, stream=self.settings.stream_name, log=self.log, **spec)
+            consumer = PullConsumer(self._bus.js, stream=self.settings.stream_name, log=self.log, nc=self._bus.nc,
+                                    **spec)
             await consumer.start()
             self._consumers.append(consumer)
         self._tasks.append(asyncio.create_task(self._ship_logs()))
@@ -324,8 +325,11 @@ class Service:
                         beat.cancel()
 
             if direct:
+                # no limit on leads out unacked across replicas: each bounds its own (max_workers), and the
+                # server's default (1000) would cap replicas x ENRICHER_CONCURRENCY, the scale-out, unseen
                 self._direct.append(dict(subject=subject, durable=durable or self.name, handle=handle,
-                                         max_workers=max_workers, ack_wait=ack_wait, max_deliver=max_deliver))
+                                         max_workers=max_workers, ack_wait=ack_wait, max_deliver=max_deliver,
+                                         max_ack_pending=-1))
                 return fn
             # not functools.wraps: FastStream reads the wrapper's own signature (the raw message)
             handle.__name__ = handle.__qualname__ = fn.__name__

@@ -77,6 +77,62 @@ async def test_every_message_is_handled_once_within_the_worker_bound_and_acked(
     assert info.num_pending == 0 and info.num_ack_pending == 0 and info.num_redelivered == 0  # all acked, once
 
 
+async def test_a_message_the_ack_pending_limit_held_back_starts_as_soon_as_the_server_lets_it_out(
+    bus: Bus, stream: tuple[str, str],
+) -> None:
+    """Replicas asking for more messages than the consumer's ``max_ack_pending`` lets out: each message the
+    server hands out as others are acked starts at once, not when a batch fills or a request expires."""
+    name, prefix = stream
+    await bus.js.add_consumer(name, api.ConsumerConfig(
+        name="capped", durable_name="capped", filter_subject=f"{prefix}.cap.*", ack_wait=60, max_deliver=5,
+        max_ack_pending=2,
+    ))
+    started: dict[bytes, asyncio.Event] = {b"%d" % i: asyncio.Event() for i in range(3)}
+    release: dict[bytes, asyncio.Event] = {b"%d" % i: asyncio.Event() for i in range(3)}
+
+    async def handle(msg: RawMessage) -> None:
+        started[msg.body].set()
+        await release[msg.body].wait()
+
+    consumers = [PullConsumer(bus.js, stream=name, subject=f"{prefix}.cap.*", durable="capped", handle=handle,
+                              max_workers=4, ack_wait=60, max_deliver=5, fetch_timeout=30) for _ in range(2)]
+    for consumer in consumers:
+        await consumer.start()
+    try:
+        await publish(bus, f"{prefix}.cap.a", 3)
+        await asyncio.wait_for(asyncio.gather(started[b"0"].wait(), started[b"1"].wait()), 20)
+        assert not started[b"2"].is_set()  # the limit: two unacked at most
+        release[b"0"].set()
+        # held back until "0" is acked; then out at once (a batching fetch kept it for its 30 s request)
+        await asyncio.wait_for(started[b"2"].wait(), 10)
+    finally:
+        for event in release.values():
+            event.set()
+        for consumer in consumers:
+            await consumer.stop()
+
+
+async def test_the_ack_pending_limit_asked_for_is_set_on_a_new_or_existing_consumer(
+    bus: Bus, stream: tuple[str, str],
+) -> None:
+    name, prefix = stream
+    await bus.js.add_consumer(name, api.ConsumerConfig(
+        name="old", durable_name="old", filter_subject=f"{prefix}.old.*", ack_wait=60, max_deliver=5,
+    ))
+    assert (await bus.js.consumer_info(name, "old")).config.max_ack_pending == 1000  # the server's default
+
+    async def handle(msg: RawMessage) -> None:
+        pass
+
+    for durable in ("old", "new"):
+        consumer = PullConsumer(bus.js, stream=name, subject=f"{prefix}.{durable}.*", durable=durable, handle=handle,
+                                max_workers=4, ack_wait=60, max_deliver=5, max_ack_pending=-1)
+        await consumer.start()
+        await consumer.stop()
+        info = await bus.js.consumer_info(name, durable)
+        assert info.config.max_ack_pending == -1 and info.config.ack_wait == 60, durable
+
+
 async def test_a_failing_message_is_naked_and_redelivered(bus: Bus, stream: tuple[str, str]) -> None:
     name, prefix = stream
     deliveries: list[int] = []
