@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.host_speed import host_reference_ms  # noqa: E402
 from hunter.demo.sample_data import generate_bench_sites  # noqa: E402
 from hunter.stack import Stack  # noqa: E402
 from shared.bus import Bus, connect_bus  # noqa: E402
@@ -231,26 +232,6 @@ async def measure_mode(args: argparse.Namespace, bus: Bus, nats_url: str, proxy:
     for replicas in args.replicas[1:]:
         if one:
             out[f"{prefix}speedup_{replicas}"] = round(float(out[f"{prefix}sites_per_s_{replicas}"]) / float(one), 2)
-
-
-def host_reference_ms() -> float:
-    """CPU ms of a fixed standard-library workload (regex, JSON, dicts, strings; none of Hunter's code),
-    best of five: the machine's speed alone."""
-    import re
-
-    text = " ".join(f"Empresa {i} contato{i}@site{i}.com.br (11) 9{i:04d}-{i:04d}" for i in range(2000))
-    rx = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-    best = float("inf")
-    for _ in range(5):
-        t0 = time.process_time()
-        for _ in range(5):
-            found = rx.findall(text)
-            data = json.loads(json.dumps({"found": found, "words": text.split()}))
-            counts: dict[str, int] = {}
-            for word in data["words"]:
-                counts[word.lower()] = counts.get(word.lower(), 0) + 1
-        best = min(best, time.process_time() - t0)
-    return 1000 * best
 
 
 def host_yardstick(sites: int = 100) -> float:

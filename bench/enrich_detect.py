@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.host_speed import host_reference_ms  # noqa: E402
 from hunter.demo.site_pages import render_site_response  # noqa: E402
 from hunter.demo.webfarm import load_sites  # noqa: E402
 from services.enricher.fingerprints import FingerprintDB, PageInput  # noqa: E402
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         result[f"recall_{name}"] = pr["recall"]
     result["compile_s"] = round(compile_s, 3)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["host_reference_ms"] = round(host_reference_ms(), 2)  # the machine's speed (bench/host_speed.py)
     print(json.dumps(result))
     return 0
 
