@@ -49,10 +49,12 @@ class RawMessage:
 Handle = Callable[[Any], Awaitable[None]]
 
 PULL_GRACE = 2.0  # seconds past a pull request's expiry before its missing answer counts as lost
+REFUSED_PAUSE = 1.0  # seconds before asking again when the server refused a request (a consumer deleted...)
 
 
 @dataclass(slots=True)
 class _PullRequest:
+    asked: int
     left: int  # messages still to come
     deadline: float  # monotonic time by which the server has answered it
 
@@ -83,6 +85,7 @@ class PullConsumer:
         self._stopping = False
         self._sub: Subscription | None = None
         self._request: _PullRequest | None = None
+        self._pause_until = 0.0
         prefix = getattr(js, "_prefix", None) or "$JS.API"
         self._next_subject = f"{prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
 
@@ -151,12 +154,16 @@ class PullConsumer:
                         await asyncio.wait_for(self._changed.wait(), left)
                     continue
                 self._request = None  # unanswered past its expiry
+            pause = self._pause_until - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+                continue
             want = self._free - len(self._backlog)
             if want <= 0:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            self._request = _PullRequest(want, time.monotonic() + self.fetch_timeout + PULL_GRACE)
+            self._request = _PullRequest(want, want, time.monotonic() + self.fetch_timeout + PULL_GRACE)
             body = json.dumps({"batch": want, "expires": int(self.fetch_timeout * 1e9)}).encode()
             try:
                 await self.nc.publish(self._next_subject, body, reply=inbox)
@@ -173,6 +180,11 @@ class PullConsumer:
         status = msg.headers.get(api.Header.STATUS) if msg.headers else None
         if status:
             if status != "100" and request is not None:  # not a heartbeat: the request is over
+                if status != "408" and request.left == request.asked:  # refused (no consumer...): not at once
+                    self._pause_until = time.monotonic() + REFUSED_PAUSE
+                    if self.log is not None:
+                        self.log.warning("pull_refused", durable=self.durable, status=status,
+                                         description=msg.headers.get(api.Header.DESCRIPTION) if msg.headers else None)
                 self._request = None
                 self._changed.set()
             return

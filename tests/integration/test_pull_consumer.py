@@ -133,6 +133,42 @@ async def test_the_ack_pending_limit_asked_for_is_set_on_a_new_or_existing_consu
         assert info.config.max_ack_pending == -1 and info.config.ack_wait == 60, durable
 
 
+class _Refusals:
+    """A logger that keeps the times of ``pull_refused`` warnings."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.changed = asyncio.Event()
+
+    def warning(self, event: str, **fields: object) -> None:
+        if event == "pull_refused":
+            self.times.append(asyncio.get_running_loop().time())
+            self.changed.set()
+
+
+async def test_a_refused_pull_request_is_asked_again_after_a_pause_not_in_a_loop(
+    bus: Bus, stream: tuple[str, str],
+) -> None:
+    name, prefix = stream
+    log = _Refusals()
+
+    async def handle(msg: RawMessage) -> None:
+        pass
+
+    consumer = PullConsumer(bus.js, stream=name, subject=f"{prefix}.gone.*", durable="gone", handle=handle,
+                            max_workers=4, ack_wait=60, max_deliver=5, fetch_timeout=30, log=log)
+    await consumer.start()
+    try:
+        await bus.js.delete_consumer(name, "gone")  # its requests are refused from now on
+        while len(log.times) < 3:
+            log.changed.clear()
+            await asyncio.wait_for(log.changed.wait(), 20)
+    finally:
+        await consumer.stop()
+    gaps = [b - a for a, b in zip(log.times[1:], log.times[2:], strict=False)]
+    assert gaps and min(gaps) >= 0.9, gaps
+
+
 async def test_a_failing_message_is_naked_and_redelivered(bus: Bus, stream: tuple[str, str]) -> None:
     name, prefix = stream
     deliveries: list[int] = []
