@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.funnel import ActivityKind, FunnelState
 from shared.schemas import (
     ApiCall,
     CleanedLead,
@@ -49,7 +50,8 @@ class Subjects:
     LOG = "obs.log.{service}"
     DEAD_LETTER = "dlq.{stage}"
     ICP_SAVED = "icp.saved.{name}"
-    LEAD_STATUS = "lead.status.{run_id}"
+    LEAD_STATUS = "lead.status.{run_id}"  # v2 events: the lead's token in place of the run
+    LEAD_ACTIVITY = "lead.activity.{lead}"
     CONFIG_SAVED = "config.saved.{key}"
     # plain NATS, outside the stream (not events): what the enricher replicas spent per run
     BUDGET_SHARE = "coord.enricher.budget"
@@ -258,19 +260,40 @@ class IcpProfileSaved(Event):
     profile: dict[str, Any]
 
 
-LeadStatusName = Literal["new", "contacted", "replied", "won", "lost"]
+LeadStatusName = FunnelState  # the v1 name, kept for readers of older code
 
 
 class LeadStatusChanged(Event):
-    """A user moved a lead along the sales funnel, or added a note."""
+    """A person moved a lead (a company, across runs) along its funnel and/or added a note.
+
+    v2 is lead-level: ``run_id`` is only the run the person was looking at (context, may be None).
+    v1 (per run, statuses new/contacted/replied/won/lost, ``by``) is upcast. The event is the fact:
+    transitions are validated where a person asks for them (the gateway, ``shared.funnel``), never
+    on replay, so old streams with any order of statuses still project."""
 
     TYPE: ClassVar[str] = "LeadStatusChanged"
+    VERSION: ClassVar[int] = 2
     SUBJECT: ClassVar[str] = Subjects.LEAD_STATUS
-    run_id: str
+    run_id: str | None = None
     lead_key: str
-    status: LeadStatusName | None = None  # None: note only
+    status: FunnelState | None = None  # None: note only
+    reopen: bool = False  # an explicit reopening of a closed lead (won, lost, do_not_contact)
     note: str | None = None
-    by: str | None = None
+    actor: str = "api"  # the authenticated user, or "api"
+
+
+class LeadActivityRecorded(Event):
+    """Something a person did or plans on a lead: a note, a call, an e-mail or WhatsApp sent, a
+    meeting, a task with a due date. Shown as the lead's timeline; an activity moves no state."""
+
+    TYPE: ClassVar[str] = "LeadActivityRecorded"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_ACTIVITY
+    run_id: str | None = None
+    lead_key: str
+    kind: ActivityKind
+    text: str = ""
+    due_on: str | None = None  # ISO date, tasks only
+    actor: str = "api"
 
 
 class ConfigSaved(Event):
@@ -303,6 +326,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DeadLettered,
         IcpProfileSaved,
         LeadStatusChanged,
+        LeadActivityRecorded,
         ConfigSaved,
     )
 }
@@ -321,9 +345,17 @@ def _log_recorded_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _lead_status_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 was per run with ``by``; v2 is per lead with ``actor`` (the run stays as context)."""
+    out = {k: v for k, v in payload.items() if k != "by"}
+    out["actor"] = payload.get("by") or "api"
+    return out
+
+
 # (type, from_version) -> function upgrading a payload dict by one version.
 UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
     ("LogRecorded", 1): _log_recorded_v1_to_v2,
+    ("LeadStatusChanged", 1): _lead_status_v1_to_v2,
 }
 
 

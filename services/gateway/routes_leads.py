@@ -66,7 +66,7 @@ async def set_status(ctx: Ctx, lead_key: str, body: StatusChange) -> dict[str, A
     if run_id is None or not queries.lead_exists(ctx.engine, run_id, lead_key):
         raise HTTPException(404, f"lead {lead_key} not found" + (f" in run {run_id}" if run_id else ""))
     event = LeadStatusChanged(run_id=run_id, lead_key=lead_key, status=body.status,
-                              note=(body.note or "").strip() or None, by=ctx.settings.basic_auth_user)
+                              note=(body.note or "").strip() or None, actor=ctx.settings.basic_auth_user or "api")
     seq = await ctx.publisher().publish(event, lead_key=lead_key)
     return {"lead_key": lead_key, "run_id": run_id, "status": body.status, "seq": seq}
 

@@ -413,7 +413,7 @@ class Projection:
             row["status"] = e.status
         if e.note:
             stamp = self._when(env)[:16].replace("T", " ")
-            line = f"[{stamp}{' ' + e.by if e.by else ''}] {e.note}"
+            line = f"[{stamp}{' ' + e.actor if e.actor != 'api' else ''}] {e.note}"
             row["notes"] = (row["notes"] + "\n" if row["notes"] else "") + line
         row["updated_at"] = self._when(env)
 
