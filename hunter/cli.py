@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from shared.events import RunFilters, RunRequested, RunStep, new_run_id
+from shared.events import KpiTargets, RunFilters, RunRequested, RunStep, new_run_id
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo" / "data"
 
@@ -81,15 +81,17 @@ def build_request(args: argparse.Namespace) -> RunRequested:
         include_secondary=args.include_secondary, limit=args.limit,
         status=args.status or ["ATIVA"],
     )
+    targets = KpiTargets(**{k: getattr(args, k) for k in KpiTargets.model_fields if getattr(args, k, None) is not None})
     return RunRequested(run_id=new_run_id(), source=args.source, filters=filters, enrich_top=args.enrich_top,
                         icp=args.icp, segments=args.segments or ["hot"], formats=args.formats or ["csv"],
-                        label=args.label)
+                        label=args.label, targets=targets if targets.is_set() else None)
 
 
 async def submit_and_watch(url: str, settings: Any, request: RunRequested, *, timeout: float,
                            quiet: bool = False) -> tuple[RunStep, dict[str, Any]]:
     from hunter.watch import wait_projected, watch_run
     from services.gateway import queries
+    from services.gateway.run_report import report_for
     from services.projector.db import make_engine
     from shared.bus import connect_bus
 
@@ -104,6 +106,7 @@ async def submit_and_watch(url: str, settings: Any, request: RunRequested, *, ti
     try:
         run = queries.get_run(engine, request.run_id) or {}
         run["exports"] = queries.list_exports(engine, request.run_id)
+        run["report"] = report_for(engine, settings, request.run_id)
     finally:
         engine.dispose()
     return final, run
@@ -119,20 +122,46 @@ def print_summary(run: dict[str, Any]) -> None:
         _print("  buckets: " + ", ".join(f"{k}={v}" for k, v in sorted(run["buckets"].items())))
     for e in run.get("exports", []):
         _print(f"  export {e['segment']}: {e['rows']} rows -> {', '.join(e['files'].values()) or e.get('error')}")
+    if run.get("report"):
+        print_report(run["report"])
+
+
+def _pct(rate: float | None) -> str:
+    return "–" if rate is None else f"{100 * rate:.1f}%"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The run report in words: funnel, quality score, KPI targets."""
+    _print("\nfunnel")
+    for step in report["funnel"]:
+        of = f" ({_pct(step['rate'])} of {step['of']})" if step["of"] else ""
+        _print(f"  {step['label']:<36} {step['count']:>8}{of}")
+    quality = report["quality_score"]
+    _print(f"quality score {'–' if quality is None else quality} / 100; reject rate {_pct(report['reject_rate'])}"
+           + (f"; {report['rows_per_s']} rows/s" if report.get("rows_per_s") else ""))
+    kpi = report["kpi"]
+    for t in kpi["targets"]:
+        _print(f"  KPI {t['label']} {t['op']} {t['goal']}: {t['actual']} -> {t['status']}")
+    if kpi["overall"]:
+        _print(f"KPIs {kpi['overall']}")
 
 
 def cmd_hunt(args: argparse.Namespace) -> int:
     settings = _settings(args)
     request = build_request(args)
     up = _stack_already_up(Path(settings.data_dir).resolve())
+    quiet = bool(args.json)  # --json: one JSON object on stdout, nothing else
     if up:
-        final, run = asyncio.run(submit_and_watch(up["nats_url"], settings, request, timeout=args.timeout))
+        final, run = asyncio.run(submit_and_watch(up["nats_url"], settings, request, timeout=args.timeout,
+                                                  quiet=quiet))
     else:
         with running_stack(settings, replicas=args.enricher_replicas, gateway=False) as (url, _stack):
-            final, run = asyncio.run(submit_and_watch(url, settings, request, timeout=args.timeout))
-    print_summary(run)
+            final, run = asyncio.run(submit_and_watch(url, settings, request, timeout=args.timeout, quiet=quiet))
     if args.json:
-        _print(json.dumps(run, default=str))
+        _print(json.dumps({**(run.get("report") or {"run_id": request.run_id, "status": final.status}),
+                           "exports": run.get("exports", [])}, default=str))
+    else:
+        print_summary(run)
     return 0 if final.status == "completed" else 1
 
 
@@ -325,7 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     hunt.add_argument("--label", default=None)
     hunt.add_argument("--enricher-replicas", type=int, default=1)
     hunt.add_argument("--timeout", type=float, default=1800.0)
-    hunt.add_argument("--json", action="store_true", help="also print the run summary as JSON")
+    hunt.add_argument("--json", action="store_true",
+                      help="print only the run report, as one JSON object (no live steps)")
+    for name, words in (("min-quality-score", "quality score (0-100)"), ("min-leads", "leads"),
+                        ("min-hot", "hot leads"),
+                        ("min-enriched-with-site-rate", "share of enriched leads with a site"),
+                        ("max-reject-rate", "share of rows rejected as bad input (at most)"),
+                        ("min-rows-per-s", "rows read per second of the run")):
+        hunt.add_argument(f"--{name}", type=float, default=None, help=f"KPI target: {words}")
     hunt.set_defaults(func=cmd_hunt)
 
     svc = sub.add_parser("service", help="run one service in the foreground")

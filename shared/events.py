@@ -93,6 +93,22 @@ class RunFilters(BaseModel):
     limit: int | None = None
 
 
+class KpiTargets(BaseModel):
+    """What a run should reach, set by a hunt or its ICP profile; the run report says MET / NOT MET
+    for each one set (unset ones are not judged). Rates are fractions (0..1)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_quality_score: float | None = Field(default=None, ge=0, le=100)
+    min_leads: int | None = Field(default=None, ge=0)
+    min_hot: int | None = Field(default=None, ge=0)
+    min_enriched_with_site_rate: float | None = Field(default=None, ge=0, le=1)
+    max_reject_rate: float | None = Field(default=None, ge=0, le=1)
+    min_rows_per_s: float | None = Field(default=None, ge=0)
+
+    def is_set(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class RunRequested(Event):
     TYPE: ClassVar[str] = "RunRequested"
     SUBJECT: ClassVar[str] = Subjects.RUN_REQUESTED
@@ -105,6 +121,7 @@ class RunRequested(Event):
     formats: list[str] = Field(default_factory=lambda: ["csv"])
     label: str | None = None
     requested_by: str | None = None
+    targets: KpiTargets | None = None  # KPI targets of this hunt (over the ICP profile's own)
 
 
 class RunCancelled(Event):

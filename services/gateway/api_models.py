@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from services.exporter.segments import SEGMENTS
 from services.gateway.lead_filter import LeadFilter
-from shared.events import RunFilters
+from shared.events import KpiTargets, RunFilters
 
 Format = Literal["csv", "parquet"]
 Segment = Literal[tuple(SEGMENTS)]  # type: ignore[valid-type]
@@ -23,6 +23,7 @@ class RunCreate(BaseModel):
     segments: list[Segment] = Field(default_factory=lambda: ["hot"], min_length=1)  # type: ignore[valid-type]
     formats: list[Format] = Field(default_factory=lambda: ["csv"], min_length=1)
     label: str | None = Field(default=None, max_length=200)
+    targets: KpiTargets | None = Field(default=None, description="KPI targets the run report judges (MET / NOT MET)")
 
     @model_validator(mode="after")
     def _known_source(self) -> RunCreate:

@@ -26,7 +26,8 @@ from shared.config import Settings, get_settings
 from shared.metrics import metrics_endpoint
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
+STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "app.css": "text/css",
+                "index.html": "text/html"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                  "favicon-32x32.png": "image/png"}
 _basic = HTTPBasic(auto_error=False)

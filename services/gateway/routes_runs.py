@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from services.gateway import queries
 from services.gateway.api_models import RunCreate
 from services.gateway.context import Ctx
+from services.gateway.run_report import report_for
 from services.gateway.uploads import BadUpload, save_uploaded_csv
 from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
 
@@ -69,6 +70,16 @@ async def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
     if found is None:
         raise HTTPException(404, f"run {run_id} not found (yet)")
     return found
+
+
+@router.get("/{run_id}/report")
+async def run_report(ctx: Ctx, run_id: str) -> dict[str, Any]:
+    """The run report: funnel, coverage, quality score, stage timeline, budgets, API calls, reject
+    reasons, and its KPI targets judged MET / NOT MET (``kpi.overall``)."""
+    report = report_for(ctx.engine, ctx.settings, run_id)
+    if report is None:
+        raise HTTPException(404, f"run {run_id} not found (yet)")
+    return report
 
 
 @router.get("/{run_id}/events", response_class=StreamingResponse,

@@ -113,6 +113,7 @@ class Run(SQLModel, table=True):
     finished_at: str | None = None
     counts: str = "{}"
     message: str = ""
+    targets: str = "{}"  # the KPI targets set by the hunt (canonical JSON), judged by the run report
 
 
 class RunStepRow(SQLModel, table=True):

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+import msgspec
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
@@ -246,7 +247,8 @@ class Projection:
     def _run_requested(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self._run(conn, e.run_id)
         row.update(source=e.source, label=e.label, filters=canonical(e.filters),
-                   enrich_top=e.enrich_top, icp=e.icp, requested_at=self._when(env))
+                   enrich_top=e.enrich_top, icp=e.icp, requested_at=self._when(env),
+                   targets=canonical(_set_fields(e.targets)))
 
     def _run_cancelled(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self._run(conn, e.run_id)
@@ -420,3 +422,11 @@ class Projection:
     def _config_saved(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self.config.touch(conn, (e.key,))
         row.update(value=e.value, secret=e.secret, updated_at=self._when(env))
+
+
+def _set_fields(obj: Any) -> dict[str, Any]:
+    """The fields of a (mirrored) model that are set, i.e. not None; {} for None."""
+    if obj is None:
+        return {}
+    fields = obj.model_dump() if hasattr(obj, "model_dump") else msgspec.structs.asdict(obj)
+    return {k: v for k, v in fields.items() if v is not None}

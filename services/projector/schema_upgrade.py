@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Column, Index, bindparam, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
+from sqlmodel import SQLModel
 
 from services.projector.models import OBSOLETE_INDEXES, Company, Lead
 from services.projector.rows import TableSql
@@ -37,9 +38,44 @@ def _present(engine: Engine, schema: str | None) -> dict[str, tuple[str | None, 
             for i in found.get_indexes(t, schema=schema)}
 
 
+def add_missing_columns(engine: Engine, schema: str | None) -> list[str]:
+    """Add the scalar columns a newer release gave an existing table (``table.column`` names), each with
+    its model default, so the rows an older vault holds read as the projection would have written them."""
+    found = inspect(engine)
+    tables = set(found.get_table_names(schema=schema))
+    added: list[str] = []
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name not in tables or table.name == "companies":  # companies.search_text: filled below
+                continue
+            present = {c["name"] for c in found.get_columns(table.name, schema=schema)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                default = getattr(column.default, "arg", None)
+                if column.primary_key or callable(default) or (default is None and not column.nullable):
+                    raise RuntimeError(f"cannot add {table.name}.{column.name} to an older vault: replay it")
+                kind = column.type.compile(dialect=conn.dialect)
+                literal = "NULL" if default is None else _sql_literal(default)
+                qualified = f"{schema}.{table.name}" if schema else table.name
+                conn.exec_driver_sql(f"ALTER TABLE {qualified} ADD COLUMN {column.name} {kind}"
+                                     f"{'' if column.nullable else ' NOT NULL'} DEFAULT {literal}")
+                added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def upgrade_vault(engine: Engine) -> bool:
     """Bring an older vault up to the list endpoint's schema; whether a column had to be added."""
     schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
+    more = add_missing_columns(engine, schema)
     found = inspect(engine)
     added = "search_text" not in {c["name"] for c in found.get_columns("companies", schema=schema)}
     present = _present(engine, schema)
@@ -47,7 +83,7 @@ def upgrade_vault(engine: Engine) -> bool:
     missing = [i for i in LIST_INDEXES if i.name not in present]
     obsolete = [name for name in OBSOLETE_INDEXES if name in present]
     if not added and not missing and not stale and not obsolete:
-        return False  # the usual case: no write, no lock
+        return bool(more)  # the usual case: no write, no lock
     with engine.begin() as conn:
         if added:
             table = f"{schema}.companies" if schema else "companies"

@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.events import KpiTargets
+
 TEMPLATES_DIR = Path(__file__).parent / "icp_templates"
 DEFAULT_TEMPLATE = "software-b2b"
 
@@ -92,6 +94,7 @@ class IcpProfile(BaseModel):
     keywords: list[str] = Field(default_factory=list)  # matched in legal / trade names
     exclusions: list[str] = Field(default_factory=list)  # activity prefixes (digits) or name keywords
     weights: dict[str, int] = Field(default_factory=dict)  # overrides of DEFAULT_WEIGHTS
+    targets: KpiTargets | None = None  # KPI targets a run with this profile is judged against (run report)
 
     @field_validator("target_activities", "regions", "keywords", "exclusions", mode="before")
     @classmethod

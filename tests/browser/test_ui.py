@@ -93,6 +93,17 @@ async def test_a_hunt_started_in_the_ui_finishes_live_and_its_filtered_vault_exp
         await page.goto(f"{stack.gateway_url}/#diagnostics?run_id={run_id}")
         await expect(page.locator("#chart svg rect").first).to_be_attached()
         await page.screenshot(path=str(SHOTS / "diagnostics.png"), full_page=True)
+
+        # the run report: the funnel picture carries the API's numbers
+        report = await (await page.request.get(f"{stack.gateway_url}/api/runs/{run_id}/report")).json()
+        await page.goto(f"{stack.gateway_url}/#run/{run_id}")
+        steps = page.locator("#funnel g.funnel-step")
+        await expect(steps).to_have_count(len(report["funnel"]))
+        for i, step in enumerate(report["funnel"]):
+            assert f"{step['count']:,}" in await steps.nth(i).text_content(), step
+        await expect(page.locator("#timeline g.timeline-stage").first).to_be_attached()
+        await expect(page.locator("#quality strong")).to_have_text(f"{report['quality_score']:g}")
+        await page.screenshot(path=str(SHOTS / "run_report.png"), full_page=True)
         await browser.close()
 
     with saved.open(encoding="utf-8") as f:

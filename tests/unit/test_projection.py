@@ -189,3 +189,27 @@ def test_a_bulk_load_into_postgres_gets_the_indexes_and_the_digest_of_a_live_sql
         build_indexes(pg)
         assert _index_shapes(pg) == _index_shapes(live)
         assert vault_digest(pg) == vault_digest(live)
+
+
+def _column_added_later_is_filled(engine: Engine, schema: str | None = None) -> None:
+    Projection(engine).apply(raw_events(run_events()))
+    before = vault_digest(engine)
+    with engine.begin() as conn:  # a vault from before runs.targets
+        conn.exec_driver_sql(f"ALTER TABLE {schema + '.' if schema else ''}runs DROP COLUMN targets")
+    engine.dispose()  # as a new process would open it
+    Projection(engine)  # any process opening the vault upgrades it
+    with engine.connect() as conn:
+        targets = conn.exec_driver_sql(f"SELECT targets FROM {schema + '.' if schema else ''}runs").scalars().all()
+    assert targets == ["{}"]
+    assert vault_digest(engine) == before
+
+
+def test_an_older_vault_gets_a_column_added_since_with_its_default(tmp_path: Path) -> None:
+    _column_added_later_is_filled(make_engine(f"sqlite:///{tmp_path / 'v.db'}"))
+
+
+def test_an_older_postgres_vault_gets_a_column_added_since_with_its_default() -> None:
+    with postgres_schema() as schema:
+        pg = make_engine(POSTGRES, create=False).execution_options(schema_translate_map={None: schema})
+        create_tables(pg)
+        _column_added_later_is_filled(pg, schema)

@@ -78,7 +78,7 @@ async function pageMission(runId) {
     $("#runs tbody").innerHTML = runs.map(r => `<tr class="clickable" data-run="${esc(r.run_id)}">
       <td class="mono">${esc(r.run_id)}</td><td>${esc(r.label || "")}<div class="muted mono">${esc(r.source)}</div></td>
       <td>${pill(r.status)}</td><td class="muted">${esc((r.requested_at || "").slice(0, 19).replace("T", " "))}</td>
-      <td class="mono">${counts(runSummary(r.counts))}</td><td><a href="#vault?run_id=${encodeURIComponent(r.run_id)}">leads</a></td></tr>`).join("");
+      <td class="mono">${counts(runSummary(r.counts))}</td><td><a href="#run/${encodeURIComponent(r.run_id)}">report</a> · <a href="#vault?run_id=${encodeURIComponent(r.run_id)}">leads</a></td></tr>`).join("");
     $$("#runs tr[data-run]").forEach(tr => tr.addEventListener("click", ev => {
       if (ev.target.tagName !== "A") location.hash = `#mission/${tr.dataset.run}`;
     }));
@@ -439,7 +439,8 @@ async function pageConfig() {
 // ---- routing ------------------------------------------------------------------------------
 
 const PAGES = {mission: pageMission, vault: pageVault, lead: pageLead, person: pagePerson, icp: pageIcp,
-  exports: pageExports, recovery: pageRecovery, diagnostics: pageDiagnostics, config: pageConfig};
+  exports: pageExports, recovery: pageRecovery, diagnostics: pageDiagnostics, config: pageConfig,
+  run: pageRun};  // pageRun: report.js
 
 let routeToken = 0;  // a page render that finishes after a newer route started must not touch the new DOM
 
@@ -451,7 +452,7 @@ async function route() {
   const [path, query] = hash.split("?");
   const [page, ...rest] = path.split("/");
   const arg = rest.length ? decodeURIComponent(rest.join("/")) : query;
-  $$("#nav a").forEach(a => a.classList.toggle("active", a.dataset.page === (page === "lead" ? "vault" : page)));
+  $$("#nav a").forEach(a => a.classList.toggle("active", a.dataset.page === ({lead: "vault", run: "mission"}[page] || page)));
   try { await (PAGES[page] || pageMission)(arg); } catch (err) { console.error(err); }
 }
 window.addEventListener("hashchange", route);
