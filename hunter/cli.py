@@ -146,9 +146,68 @@ def print_report(report: dict[str, Any]) -> None:
         _print(f"KPIs {kpi['overall']}")
 
 
+def dry_run_plan(settings: Any, request: RunRequested) -> dict[str, Any]:
+    """The hunt's plan, counted here on the source (the CLI runs where the files are); nothing published."""
+    from services.extractor.planning import estimate_rows
+    from services.gateway.run_plan import PLAN_SECONDS, build_plan, resolve_icp
+    from services.gateway.run_report import budget_limits
+
+    saved: dict[str, dict[str, Any]] = {}
+    vault = _sqlite_path(settings.vault_database_url)
+    if vault is None or vault.exists():
+        from services.gateway import queries
+        from services.projector.db import make_engine
+
+        engine = make_engine(settings.vault_database_url, create=False)
+        try:
+            saved = {p["name"]: p["profile"] for p in queries.icp_profiles(engine)}
+        except Exception:  # noqa: BLE001 - a vault without tables yet: no saved profiles
+            saved = {}
+        finally:
+            engine.dispose()
+    icp, icp_error = resolve_icp(request.icp, saved, settings.icp_dir)
+    estimate = estimate_rows(request.source, request.filters, settings=settings, seconds=PLAN_SECONDS)
+    return build_plan(source=request.source, filters=request.filters, enrich_top=request.enrich_top, icp=icp,
+                      icp_error=icp_error, targets=request.targets, estimate=estimate,
+                      budgets=budget_limits(settings))
+
+
+def _sqlite_path(url: str) -> Path | None:
+    return Path(url.split(":///", 1)[1]) if url.startswith("sqlite:///") else None
+
+
+def print_plan(plan: dict[str, Any]) -> None:
+    est = plan["estimate"]
+    rows = est.get("rows")
+    _print(f"dry run: {plan['source']} — nothing is published")
+    _print(f"  filters      {plan['filters_in_words']}")
+    if rows is None:
+        _print(f"  matching     unknown{': ' + est['note'] if est.get('note') else ''}")
+    else:
+        exact = "" if est.get("exact") else "at least "
+        _print(f"  matching     {exact}{rows:,} rows ({est.get('rejected') or 0:,} rejected), "
+               f"counted in {est['seconds']} s")
+    leads = plan["enrichment"]["leads"]
+    budgets = plan["enrichment"]["budgets"]
+    _print(f"  enrichment   top {plan['enrich_top']:.0%}" + (f" = {leads:,} leads" if leads is not None else "")
+           + f"; budgets {budgets['requests']:,} requests, {budgets['bytes']:,} bytes, {budgets['seconds']:g} s")
+    _print(f"  ICP          {plan['icp']}")
+    for k, v in plan["targets"].items():
+        _print(f"  target       {k} = {v}")
+    for problem in plan["problems"]:
+        _print(f"  PROBLEM      {problem}")
+
+
 def cmd_hunt(args: argparse.Namespace) -> int:
     settings = _settings(args)
     request = build_request(args)
+    if args.dry_run:
+        plan = dry_run_plan(settings, request)
+        if args.json:
+            _print(json.dumps(plan, default=str))
+        else:
+            print_plan(plan)
+        return 0 if plan["ok"] else 2
     up = _stack_already_up(Path(settings.data_dir).resolve())
     quiet = bool(args.json)  # --json: one JSON object on stdout, nothing else
     if up:
@@ -354,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     hunt.add_argument("--label", default=None)
     hunt.add_argument("--enricher-replicas", type=int, default=1)
     hunt.add_argument("--timeout", type=float, default=1800.0)
+    hunt.add_argument("--dry-run", action="store_true",
+                      help="show the plan (filters, matching rows, enrichment, ICP, targets) and publish nothing")
     hunt.add_argument("--json", action="store_true",
                       help="print only the run report, as one JSON object (no live steps)")
     for name, words in (("min-quality-score", "quality score (0-100)"), ("min-leads", "leads"),

@@ -55,6 +55,8 @@ class Subjects:
     CONFIG_SAVED = "config.saved.{key}"
     # plain NATS, outside the stream (not events): what the enricher replicas spent per run
     BUDGET_SHARE = "coord.enricher.budget"
+    # plain NATS request/reply: a dry run asks the extractor to count a source's matching rows
+    PLAN_REQUEST = "rpc.extractor.plan"
 
     @staticmethod
     def step_pattern(stage: str) -> str:
@@ -107,6 +109,15 @@ class KpiTargets(BaseModel):
 
     def is_set(self) -> dict[str, float]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class PlanRequest(BaseModel):
+    """A dry run's question to the extractor (plain NATS request/reply, never stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    filters: RunFilters = Field(default_factory=RunFilters)
+    seconds: float = Field(default=5.0, gt=0, le=60)
 
 
 class RunRequested(Event):

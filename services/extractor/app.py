@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import orjson
 from faststream.nats import NatsMessage
+from nats.aio.msg import Msg
 
+from services.extractor.planning import estimate_rows
 from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
 from services.extractor.source_process import ProcessItems, source_items
 from shared.events import (
     ApiCallsRecorded,
     Envelope,
+    PlanRequest,
     RunRequested,
     RunStep,
     Subjects,
@@ -113,3 +117,18 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
     )
 
 
+@app.after_startup
+async def answer_plans() -> None:
+    """Dry runs (``hunter hunt --dry-run``, the UI's Dry run button) ask how many rows of a source match
+    a hunt's filters: plain NATS request/reply outside the stream, so a plan publishes no event."""
+
+    async def answer(msg: Msg) -> None:
+        try:
+            ask = PlanRequest.model_validate_json(msg.data)
+            found = await asyncio.to_thread(estimate_rows, ask.source, ask.filters, settings=service.settings,
+                                            seconds=ask.seconds)
+        except ValueError as exc:
+            found = {"rows": None, "exact": False, "error": str(exc)}
+        await msg.respond(orjson.dumps(found))
+
+    await service.bus.nc.subscribe(Subjects.PLAN_REQUEST, queue="extractor", cb=answer)

@@ -10,7 +10,8 @@ from fastapi.responses import StreamingResponse
 from services.gateway import queries
 from services.gateway.api_models import RunCreate
 from services.gateway.context import Ctx
-from services.gateway.run_report import report_for
+from services.gateway.run_plan import ask_extractor, build_plan, resolve_icp
+from services.gateway.run_report import budget_limits, report_for
 from services.gateway.uploads import BadUpload, save_uploaded_csv
 from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
 
@@ -38,6 +39,19 @@ async def create_run(ctx: Ctx, body: RunCreate) -> dict[str, str]:
     if "enrich_top" not in body.model_fields_set:
         fields["enrich_top"] = default_enrich_top(ctx, body.enrich_top)
     return await submit(ctx, RunRequested(run_id=new_run_id(), requested_by="ui", **fields))
+
+
+@router.post("/plan")
+async def plan_run(ctx: Ctx, body: RunCreate) -> dict[str, Any]:
+    """Dry run: the plan of this hunt (filters in words, matching rows counted by the extractor, the
+    enrichment it would do, ICP and KPI targets, problems found). Publishes nothing."""
+    saved = {p["name"]: p["profile"] for p in queries.icp_profiles(ctx.engine)}
+    icp, icp_error = resolve_icp(body.icp, saved, ctx.settings.icp_dir)
+    estimate = await ask_extractor(ctx.publisher().nc, body.source, body.filters)
+    enrich_top = body.enrich_top if "enrich_top" in body.model_fields_set else default_enrich_top(ctx, body.enrich_top)
+    return build_plan(source=body.source, filters=body.filters, enrich_top=enrich_top, icp=icp,
+                      icp_error=icp_error, targets=body.targets, estimate=estimate,
+                      budgets=budget_limits(ctx.settings))
 
 
 @router.post("/upload", status_code=202)

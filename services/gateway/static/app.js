@@ -56,19 +56,31 @@ async function pageMission(runId) {
       <label class="check"><input type="checkbox" name="any_status" value="1"> any registry status</label>
       <label class="check"><input type="checkbox" name="parquet" value="1"> Parquet too</label>
       <button id="start">Start hunt</button>
+      <button type="button" id="plan" class="secondary">Dry run</button>
     </div>
   </form>
+  <div id="plan-card"></div>
   <div id="watch"></div>
   <h3>Runs</h3><table id="runs"><thead><tr><th>run</th><th>label / source</th><th>status</th><th>requested</th><th>counts</th><th></th></tr></thead><tbody></tbody></table>`;
-  $("#hunt").addEventListener("submit", async e => {
-    e.preventDefault();
-    const f = formData(e.target);
-    const body = {
+  const huntBody = form => {
+    const f = formData(form);
+    return {
       source: f.source, enrich_top: Number(f.enrich_top || 0.2), icp: f.icp || null, label: f.label || null,
       filters: {uf: list(f.uf).map(s => s.toUpperCase()), city: list(f.city), cnae: list(f.cnae),
                 limit: f.limit ? Number(f.limit) : null, ...(f.any_status ? {status: ["*"]} : {})},
       segments: ["hot", "all"], formats: f.parquet ? ["csv", "parquet"] : ["csv"],
     };
+  };
+  $("#plan").addEventListener("click", async () => {
+    const form = $("#hunt");
+    if (!form.reportValidity()) return;
+    $("#plan-card").innerHTML = `<div class="card muted">counting the source…</div>`;
+    const p = await api("/api/runs/plan", {method: "POST", json: huntBody(form)});
+    $("#plan-card").innerHTML = planCard(p);
+  });
+  $("#hunt").addEventListener("submit", async e => {
+    e.preventDefault();
+    const body = huntBody(e.target);
     const r = await api("/api/runs", {method: "POST", json: body});
     flash(`run ${r.run_id} requested`);
     location.hash = `#mission/${r.run_id}`;
@@ -86,6 +98,21 @@ async function pageMission(runId) {
   await refresh();
   timers.push(setInterval(refresh, 3000));
   if (runId) watchRun(runId);
+}
+
+function planCard(p) {
+  const e = p.estimate, rows = e.rows;
+  const matching = rows === null || rows === undefined ? `unknown${e.note ? ` — ${esc(e.note)}` : ""}`
+    : `${e.exact ? "" : "at least "}${rows.toLocaleString("en-US")} rows (${(e.rejected || 0).toLocaleString("en-US")} rejected), counted in ${esc(e.seconds)} s`;
+  const b = p.enrichment.budgets, leads = p.enrichment.leads;
+  return `<div class="card" id="plan-result" data-ok="${p.ok}"><strong>Dry run</strong> <span class="muted">— nothing was published</span>
+    <div class="kv" style="margin-top:.5rem"><div>source</div><div class="mono">${esc(p.source)}</div>
+    <div>filters</div><div>${esc(p.filters_in_words)}</div><div>matching</div><div id="plan-rows">${matching}</div>
+    <div>enrichment</div><div>top ${Math.round(100 * p.enrich_top)}%${leads === null ? "" : ` = ${leads.toLocaleString("en-US")} leads`};
+      budgets ${esc(b.requests)} requests, ${esc(b.bytes)} bytes, ${esc(b.seconds)} s</div>
+    <div>ICP</div><div>${esc(p.icp)}</div>
+    <div>targets</div><div>${Object.entries(p.targets).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(", ") || "none"}</div></div>
+    ${p.problems.map(x => `<div class="error-line">✗ ${esc(x)}</div>`).join("")}</div>`;
 }
 
 function runSummary(c) {
