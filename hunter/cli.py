@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -224,6 +224,86 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     return 0 if final.status == "completed" else 1
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """One run per activity code, one after another; a summary per code under exports/batches/<id>/."""
+    from services.gateway.batches import batch_requests, new_batch_id
+
+    settings = _settings(args)
+    kind, codes = ("naf", args.naf) if args.naf else ("cnae", args.cnae or [])
+    if not codes:
+        _print("hunter batch: give at least one --cnae (or --naf) code")
+        return 2
+    args.cnae, args.naf = None, None  # the batch sets one code per run
+    base = build_request(args)
+    batch_id = new_batch_id()
+    requests = batch_requests(batch_id=batch_id, kind=kind, codes=codes, source=base.source, filters=base.filters,
+                              enrich_top=base.enrich_top, icp=base.icp, targets=base.targets, segments=base.segments,
+                              formats=base.formats, label=args.label, requested_by="cli")
+    up = _stack_already_up(Path(settings.data_dir).resolve())
+
+    def one(url: str, i: int, request: RunRequested) -> str:
+        if not args.json:
+            _print(f"\n[{i + 1}/{len(requests)}] {request.label}")
+        final, _run = asyncio.run(submit_and_watch(url, settings, request, timeout=args.timeout, quiet=True))
+        if not args.json:
+            _print(f"  {final.status}{': ' + final.message if final.message else ''}")
+        return final.status
+
+    if up:
+        stopped_at = run_codes(requests, lambda i, r: one(up["nats_url"], i, r), args.continue_on_error)
+    else:
+        with running_stack(settings, replicas=args.enricher_replicas, gateway=False) as (url, _stack):
+            stopped_at = run_codes(requests, lambda i, r: one(url, i, r), args.continue_on_error)
+    summary = write_batch_summary(settings, batch_id, requests, stopped_at)
+    if args.json:
+        _print(json.dumps(summary, default=str))
+    else:
+        print_batch(summary)
+    return 0 if summary["totals"]["failed"] == 0 and not summary["not_run"] else 1
+
+
+def run_codes(requests: list[RunRequested], run_one: Callable[[int, RunRequested], str],
+              continue_on_error: bool) -> int | None:
+    """Run each request in turn; without ``continue_on_error`` stop after the first that does not complete.
+    Returns how many were run when it stopped early, else None."""
+    for i, request in enumerate(requests):
+        if run_one(i, request) != "completed" and not continue_on_error:
+            return i + 1 if i + 1 < len(requests) else None
+    return None
+
+
+def write_batch_summary(settings: Any, batch_id: str, requests: list[RunRequested],
+                        stopped_at: int | None) -> dict[str, Any]:
+    from services.gateway.batches import batch_summary, summary_csv
+    from services.projector.db import make_engine
+
+    engine = make_engine(settings.vault_database_url)
+    try:
+        summary = batch_summary(engine, settings, batch_id) or {"batch_id": batch_id, "runs": [], "totals": {}}
+    finally:
+        engine.dispose()
+    not_run = [(r.filters.cnae or r.filters.naf)[0] for r in requests[stopped_at:]] if stopped_at else []
+    summary["not_run"] = not_run
+    folder = Path(settings.data_dir) / "exports" / "batches" / batch_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    (folder / "summary.csv").write_text(summary_csv(summary), encoding="utf-8")
+    summary["folder"] = str(folder)
+    return summary
+
+
+def print_batch(summary: dict[str, Any]) -> None:
+    _print(f"\nbatch {summary['batch_id']}: {summary.get('status')}")
+    _print(f"  {'code':<12} {'status':<10} {'leads':>7} {'hot':>5} {'KPIs':<8} {'seconds':>8}  message")
+    for r in summary["runs"]:
+        secs = "" if r["seconds"] is None else f"{r['seconds']:.1f}"
+        _print(f"  {r['code']:<12} {r['status']:<10} {r['leads']:>7} {r['hot']:>5} {r['kpi'] or '–':<8} {secs:>8}"
+               f"  {r['message']}")
+    for code in summary["not_run"]:
+        _print(f"  {code:<12} not run (an earlier code failed; --continue-on-error runs them all)")
+    _print(f"summary: {summary['folder']}/summary.csv")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with running_stack(settings, replicas=args.enricher_replicas, gateway_port=args.port) as (url, stack):
@@ -382,6 +462,15 @@ def cmd_icp_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    for name, words in (("min-quality-score", "quality score (0-100)"), ("min-leads", "leads"),
+                        ("min-hot", "hot leads"),
+                        ("min-enriched-with-site-rate", "share of enriched leads with a site"),
+                        ("max-reject-rate", "share of rows rejected as bad input (at most)"),
+                        ("min-rows-per-s", "rows read per second of the run")):
+        parser.add_argument(f"--{name}", type=float, default=None, help=f"KPI target: {words}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hunter", description="Event-sourced B2B lead prospecting over NATS JetStream")
     p.add_argument("--data-dir", help="data dir (default ./.hunter or HUNTER_DATA_DIR)")
@@ -417,13 +506,30 @@ def build_parser() -> argparse.ArgumentParser:
                       help="show the plan (filters, matching rows, enrichment, ICP, targets) and publish nothing")
     hunt.add_argument("--json", action="store_true",
                       help="print only the run report, as one JSON object (no live steps)")
-    for name, words in (("min-quality-score", "quality score (0-100)"), ("min-leads", "leads"),
-                        ("min-hot", "hot leads"),
-                        ("min-enriched-with-site-rate", "share of enriched leads with a site"),
-                        ("max-reject-rate", "share of rows rejected as bad input (at most)"),
-                        ("min-rows-per-s", "rows read per second of the run")):
-        hunt.add_argument(f"--{name}", type=float, default=None, help=f"KPI target: {words}")
+    add_target_options(hunt)
     hunt.set_defaults(func=cmd_hunt)
+
+    batch = sub.add_parser("batch", help="one run per activity code (--cnae or --naf), with a summary per code")
+    data_dir_opt(batch)
+    batch.add_argument("--source", required=True, help="csv:PATH | cnpj:DIR | sirene:PATH | casadosdados")
+    batch.add_argument("--cnae", action="append", help="one run per CNAE code or prefix; repeatable")
+    batch.add_argument("--naf", action="append", help="one run per NAF code (SIRENE); repeatable")
+    batch.add_argument("--uf", action="append", help="state (UF) or French department; repeatable")
+    batch.add_argument("--city", action="append", help="municipality name; repeatable")
+    batch.add_argument("--include-secondary", action="store_true", help="match secondary CNAEs too")
+    batch.add_argument("--status", action="append", help="situação cadastral (default ATIVA)")
+    batch.add_argument("--limit", type=int, default=None, help="hard cap on extracted companies per run")
+    batch.add_argument("--enrich-top", type=float, default=0.2, help="fraction of each run to enrich (0..1)")
+    batch.add_argument("--icp", default=None, help="ICP profile name")
+    batch.add_argument("--segments", nargs="*", help="hot hot_whatsapp no_accountant site_tech all")
+    batch.add_argument("--formats", nargs="*", help="csv parquet")
+    batch.add_argument("--label", default=None)
+    batch.add_argument("--enricher-replicas", type=int, default=1)
+    batch.add_argument("--timeout", type=float, default=1800.0, help="per run")
+    batch.add_argument("--continue-on-error", action="store_true", help="a failed code does not stop the others")
+    batch.add_argument("--json", action="store_true", help="print only the batch summary, as one JSON object")
+    add_target_options(batch)
+    batch.set_defaults(func=cmd_batch)
 
     svc = sub.add_parser("service", help="run one service in the foreground")
     data_dir_opt(svc)

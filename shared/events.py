@@ -133,6 +133,7 @@ class RunRequested(Event):
     label: str | None = None
     requested_by: str | None = None
     targets: KpiTargets | None = None  # KPI targets of this hunt (over the ICP profile's own)
+    batch_id: str | None = None  # one run of a batch (one run per activity code)
 
 
 class RunCancelled(Event):

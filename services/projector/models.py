@@ -114,6 +114,7 @@ class Run(SQLModel, table=True):
     counts: str = "{}"
     message: str = ""
     targets: str = "{}"  # the KPI targets set by the hunt (canonical JSON), judged by the run report
+    batch_id: str | None = Field(default=None, index=True)  # the batch the run belongs to (one run per code)
 
 
 class RunStepRow(SQLModel, table=True):

@@ -248,7 +248,7 @@ class Projection:
         row = self._run(conn, e.run_id)
         row.update(source=e.source, label=e.label, filters=canonical(e.filters),
                    enrich_top=e.enrich_top, icp=e.icp, requested_at=self._when(env),
-                   targets=canonical(_set_fields(e.targets)))
+                   targets=canonical(_set_fields(e.targets)), batch_id=e.batch_id)
 
     def _run_cancelled(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self._run(conn, e.run_id)

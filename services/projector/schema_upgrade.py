@@ -61,6 +61,9 @@ def add_missing_columns(engine: Engine, schema: str | None) -> list[str]:
                 conn.exec_driver_sql(f"ALTER TABLE {qualified} ADD COLUMN {column.name} {kind}"
                                      f"{'' if column.nullable else ' NOT NULL'} DEFAULT {literal}")
                 added.append(f"{table.name}.{column.name}")
+                for index in table.indexes:  # the new column's own indexes
+                    if column.name in {c.name for c in index.columns}:
+                        conn.execute(CreateIndex(index, if_not_exists=True))
     return added
 
 

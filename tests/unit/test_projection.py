@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -196,11 +197,14 @@ def _column_added_later_is_filled(engine: Engine, schema: str | None = None) -> 
     before = vault_digest(engine)
     with engine.begin() as conn:  # a vault from before runs.targets
         conn.exec_driver_sql(f"ALTER TABLE {schema + '.' if schema else ''}runs DROP COLUMN targets")
+        conn.exec_driver_sql(f"DROP INDEX {schema + '.' if schema else ''}ix_runs_batch_id")
+        conn.exec_driver_sql(f"ALTER TABLE {schema + '.' if schema else ''}runs DROP COLUMN batch_id")
     engine.dispose()  # as a new process would open it
     Projection(engine)  # any process opening the vault upgrades it
     with engine.connect() as conn:
         targets = conn.exec_driver_sql(f"SELECT targets FROM {schema + '.' if schema else ''}runs").scalars().all()
     assert targets == ["{}"]
+    assert "ix_runs_batch_id" in {i["name"] for i in inspect(engine).get_indexes("runs", schema=schema)}
     assert vault_digest(engine) == before
 
 

@@ -57,6 +57,7 @@ async function pageMission(runId) {
       <label class="check"><input type="checkbox" name="parquet" value="1"> Parquet too</label>
       <button id="start">Start hunt</button>
       <button type="button" id="plan" class="secondary">Dry run</button>
+      <button type="button" id="batch-start" class="secondary" title="one run per CNAE code of the list">Batch: a run per CNAE</button>
     </div>
   </form>
   <div id="plan-card"></div>
@@ -77,6 +78,17 @@ async function pageMission(runId) {
     $("#plan-card").innerHTML = `<div class="card muted">counting the source…</div>`;
     const p = await api("/api/runs/plan", {method: "POST", json: huntBody(form)});
     $("#plan-card").innerHTML = planCard(p);
+  });
+  $("#batch-start").addEventListener("click", async () => {
+    const form = $("#hunt");
+    if (!form.reportValidity()) return;
+    const body = huntBody(form), codes = body.filters.cnae;
+    if (!codes.length) { flash("list the CNAE codes to run one by one", true); return; }
+    const {segments, formats, source, enrich_top, icp, label} = body;
+    const r = await api("/api/batches", {method: "POST", json: {
+      source, enrich_top, icp, label, segments, formats, codes, kind: "cnae", filters: {...body.filters, cnae: []}}});
+    flash(`batch ${r.batch_id}: ${r.runs.length} runs requested`);
+    location.hash = `#batch/${r.batch_id}`;
   });
   $("#hunt").addEventListener("submit", async e => {
     e.preventDefault();
@@ -109,7 +121,7 @@ function planCard(p) {
     <div class="kv" style="margin-top:.5rem"><div>source</div><div class="mono">${esc(p.source)}</div>
     <div>filters</div><div>${esc(p.filters_in_words)}</div><div>matching</div><div id="plan-rows">${matching}</div>
     <div>enrichment</div><div>top ${Math.round(100 * p.enrich_top)}%${leads === null ? "" : ` = ${leads.toLocaleString("en-US")} leads`};
-      budgets ${esc(b.requests)} requests, ${esc(b.bytes)} bytes, ${esc(b.seconds)} s</div>
+      budgets ${num(b.requests)} requests, ${num(b.bytes)} bytes, ${num(b.seconds)} s</div>
     <div>ICP</div><div>${esc(p.icp)}</div>
     <div>targets</div><div>${Object.entries(p.targets).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(", ") || "none"}</div></div>
     ${p.problems.map(x => `<div class="error-line">✗ ${esc(x)}</div>`).join("")}</div>`;
@@ -467,7 +479,7 @@ async function pageConfig() {
 
 const PAGES = {mission: pageMission, vault: pageVault, lead: pageLead, person: pagePerson, icp: pageIcp,
   exports: pageExports, recovery: pageRecovery, diagnostics: pageDiagnostics, config: pageConfig,
-  run: pageRun};  // pageRun: report.js
+  run: pageRun, batch: pageBatch};  // pageRun, pageBatch: report.js
 
 let routeToken = 0;  // a page render that finishes after a newer route started must not touch the new DOM
 
@@ -479,7 +491,7 @@ async function route() {
   const [path, query] = hash.split("?");
   const [page, ...rest] = path.split("/");
   const arg = rest.length ? decodeURIComponent(rest.join("/")) : query;
-  $$("#nav a").forEach(a => a.classList.toggle("active", a.dataset.page === ({lead: "vault", run: "mission"}[page] || page)));
+  $$("#nav a").forEach(a => a.classList.toggle("active", a.dataset.page === ({lead: "vault", run: "mission", batch: "mission"}[page] || page)));
   try { await (PAGES[page] || pageMission)(arg); } catch (err) { console.error(err); }
 }
 window.addEventListener("hashchange", route);

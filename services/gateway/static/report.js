@@ -83,3 +83,29 @@ async function pageRun(runId) {
     ${r.rejects.map(x => `<tr><td>${esc(x.label)}</td><td>${num(x.rows)}</td></tr>`).join("")}</tbody></table>
     <p><a href="#diagnostics?tab=rejects&run_id=${encodeURIComponent(r.run_id)}">see the rejected rows</a></p>` : `<p class="muted">No rows rejected.</p>`}`;
 }
+
+// The Batch page (#batch/<id>): one row per activity code, refreshed until every run has ended.
+async function pageBatch(batchId) {
+  if (!batchId) { location.hash = "#mission"; return; }
+  main().innerHTML = `<h2>Batch <span class="mono">${esc(batchId)}</span> <span id="batch-status"></span></h2>
+    <div class="card" id="batch-totals"></div>
+    <table id="batch"><thead><tr><th>code</th><th>run</th><th>status</th><th>leads</th><th>hot</th><th>KPIs</th><th>duration</th><th>failure reason</th></tr></thead><tbody></tbody></table>
+    <p><a href="/api/batches/${encodeURIComponent(batchId)}/summary.csv">download the summary (CSV)</a></p>`;
+  const token = routeToken;
+  const refresh = async () => {
+    const b = await api(`/api/batches/${encodeURIComponent(batchId)}`);
+    if (token !== routeToken) return;
+    $("#batch-status").innerHTML = pill(b.status === "completed_with_failures" ? "failed" : b.status);
+    const t = b.totals;
+    $("#batch-totals").innerHTML = `${num(t.runs)} runs: ${num(t.completed)} completed, ${num(t.failed)} failed · ${num(t.leads)} leads, ${num(t.hot)} hot · KPIs met in ${num(t.kpi_met)}`;
+    $("#batch tbody").innerHTML = b.runs.map(r => `<tr data-run="${esc(r.run_id)}" data-status="${esc(r.status)}">
+      <td class="mono">${esc(r.code)}</td><td><a href="#run/${encodeURIComponent(r.run_id)}">report</a> · <a href="#vault?run_id=${encodeURIComponent(r.run_id)}">leads</a></td>
+      <td>${pill(r.status)}</td><td>${num(r.leads)}</td><td>${num(r.hot)}</td><td>${kpiBadge(r.kpi) || "–"}</td>
+      <td>${r.seconds === null ? "–" : `${r.seconds.toFixed(1)} s`}</td><td>${esc(r.message)}</td></tr>`).join("");
+    return b.status !== "running";
+  };
+  if (!(await refresh())) {
+    const timer = setInterval(async () => { if (await refresh()) clearInterval(timer); }, 2000);
+    timers.push(timer);
+  }
+}
