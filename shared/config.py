@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     extract_workers: int = Field(default=0, alias="HUNTER_EXTRACT_WORKERS")
     repeated_phone_threshold: int = Field(default=3, alias="REPEATED_PHONE_THRESHOLD")
     icp_dir: Path | None = Field(default=None, alias="HUNTER_ICP_DIR")
+    # a registry source a lead added by hand is looked up in (cnpj:DIR, sirene:PATH, csv:PATH); unset: as typed
+    manual_lookup: str | None = Field(default=None, alias="HUNTER_MANUAL_LOOKUP")
 
     # Casa dos Dados
     casa_api_key: str | None = Field(default=None, alias="CASA_DOS_DADOS_API_KEY")

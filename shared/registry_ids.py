@@ -90,3 +90,22 @@ def is_valid_siret(value: str) -> bool:
     if value.startswith(_LA_POSTE_SIREN) and value != _LA_POSTE_HEAD_OFFICE:
         return sum(ord(c) - 48 for c in value) % 5 == 0
     return luhn_ok(value)
+
+
+def normalize_registry_id(value: str, country: str | None = None) -> tuple[str, str]:
+    """(registry id, country) of a typed CNPJ (BR, 14 characters with check digits) or SIREN/SIRET (FR,
+    Luhn); a ``ValueError`` saying why otherwise. ``country`` narrows it when given."""
+    digits = "".join(c for c in value if c.isalnum()).upper()
+    if not digits:
+        raise ValueError("a registry id is needed (CNPJ, SIREN or SIRET): Hunter keeps one lead per company")
+    if country in (None, "", "BR") and len(digits) == 14 and is_valid_cnpj(clean_cnpj(digits)):
+        return clean_cnpj(digits), "BR"
+    french = (len(digits) == 9 and is_valid_siren(digits)) or (len(digits) == 14 and is_valid_siret(digits))
+    if country in (None, "", "FR") and digits.isdigit() and french:
+        return digits, "FR"
+    if len(digits) == 14:
+        what = {"BR": "a valid CNPJ", "FR": "a valid SIRET"}.get(country or "", "a valid CNPJ nor a valid SIRET")
+        raise ValueError(f"{value!r} is not {what} (check digits)")
+    if len(digits) == 9 and digits.isdigit():
+        raise ValueError(f"{value!r} is not a valid SIREN (check digit)")
+    raise ValueError(f"{value!r} is not a CNPJ (14 characters), SIREN (9 digits) or SIRET (14 digits)")

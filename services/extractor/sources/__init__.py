@@ -6,6 +6,7 @@
 - ``cnpj:DIR`` — Receita Federal open data zips or plain files (``cnpj_files``)
 - ``sirene:PATH`` / ``sirene:ETAB_PATH,UL_PATH`` / ``sirene:DIR`` (``sirene``)
 - ``casadosdados[?mode=search|export&page_size=N]`` (``casadosdados``; needs settings)
+- ``manual:id=CNPJ|SIREN|SIRET&name=…&website=…`` — one lead added by hand (``manual``)
 
 It yields ``CompanyRecord``s (at most ``filters.limit``) and, for rows it cannot use,
 ``DroppedLead``s (``stage="extract"``, reason ``malformed_row`` or ``invalid_registry_id``).
@@ -64,6 +65,11 @@ def iter_source(
 
         parse_spec(source)  # option errors now, not at the first next()
         return iter_casadosdados(source, filters, settings=settings or Settings(), on_api_call=on_api_call)
+    if scheme == "manual":
+        from .manual import iter_manual, parse_manual
+
+        parse_manual(source)  # a bad id is refused now, not at the first next()
+        return iter_manual(source, settings or Settings())
     if not sep or not rest.strip():
         raise SourceError(
             f"unknown or incomplete source {source!r}; expected csv:PATH, cnpj:DIR, sirene:PATH or casadosdados"

@@ -109,3 +109,23 @@ async function pageBatch(batchId) {
     timers.push(timer);
   }
 }
+
+// Mission: add one lead by hand (POST /api/leads); it runs through the pipeline as a run of its own.
+function renderManualLead() {
+  const card = document.createElement("details");
+  card.className = "card"; card.id = "manual-lead";
+  card.innerHTML = `<summary><strong>Add one lead by hand</strong> <span class="muted">— by CNPJ, SIREN or SIRET</span></summary>
+    <form id="manual" class="grid" style="margin-top:.6rem">
+      <label>CNPJ / SIREN / SIRET<input name="registry_id" required placeholder="19.131.243/0001-97"></label>
+      <label>name<input name="name"></label><label>website<input name="website" placeholder="empresa.com.br"></label>
+      <label>phone<input name="phone"></label><label>e-mail<input name="email" type="email"></label>
+      <label>city<input name="city"></label><label>UF<input name="uf" maxlength="3"></label>
+      <button>Add and enrich</button></form>`;
+  $("#watch").before(card);
+  $("#manual", card).addEventListener("submit", async e => {
+    e.preventDefault();
+    const r = await api("/api/leads", {method: "POST", json: formData(e.target)});
+    flash(`${r.lead_key} added: run ${r.run_id}`);
+    location.hash = `#mission/${r.run_id}`;
+  });
+}
