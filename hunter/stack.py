@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.nats_server import free_port, port_answers
+from shared.secrets import key_for_data_dir
 
 STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector"]
 
@@ -32,6 +33,8 @@ class Stack:
             "NATS_URL": self.nats_url,
             "HUNTER_DATA_DIR": str(self.data_dir.resolve()),
             "PYTHONUNBUFFERED": "1",
+            # the key sealing secrets saved from the Config page: the environment's, or the data dir's own
+            "HUNTER_SECRET_KEY": key_for_data_dir(self.data_dir),
         })
         env.update(self.env_extra)
         return env

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     gateway_port: int = Field(default=8080, alias="GATEWAY_PORT")
     basic_auth_user: str | None = Field(default=None, alias="BASIC_AUTH_USER")
     basic_auth_pass: str | None = Field(default=None, alias="BASIC_AUTH_PASS")
+    # Fernet key sealing the secrets saved on the Config page (shared/secrets.py); hunter up makes one per data dir
+    secret_key: str | None = Field(default=None, alias="HUNTER_SECRET_KEY", repr=False)
     production: bool = Field(default=False, alias="HUNTER_PRODUCTION")
 
     # logging / tracing

@@ -12,15 +12,19 @@ import time
 from collections.abc import Iterable
 
 from shared.bus import Bus
-from shared.config import Settings
+from shared.config import Settings, get_settings
 from shared.events import ConfigSaved, Subjects, subject_token
+from shared.secrets import reveal
 
 
 async def stored_setting(bus: Bus, key: str) -> str | None:
-    """The latest non-empty value saved for ``key``, or None."""
+    """The latest non-empty value saved for ``key``, or None; a secret is opened with ``HUNTER_SECRET_KEY``
+    (None when it cannot be)."""
     stored = await bus.last(Subjects.CONFIG_SAVED.format(key=subject_token(key)))
     event = stored.event() if stored else None
-    return event.value if isinstance(event, ConfigSaved) and event.value else None
+    if not isinstance(event, ConfigSaved) or not event.value:
+        return None
+    return reveal(event.value, get_settings().secret_key) if event.secret else event.value
 
 
 class StoredSettings:

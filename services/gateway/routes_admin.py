@@ -16,6 +16,7 @@ from services.gateway.api_models import SECRET_KEYS, ConfigUpdate, ExportCreate
 from services.gateway.context import Ctx
 from services.scorer.icp import IcpNotFound, IcpProfile, list_templates, load_icp
 from shared.events import ConfigSaved, ExportRequested, IcpProfileSaved, Subjects, subject_token
+from shared.secrets import SecretKeyMissing, seal
 
 router = APIRouter(prefix="/api", tags=["admin"])
 MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
@@ -143,12 +144,17 @@ async def get_config(ctx: Ctx) -> dict[str, Any]:
 
 @router.put("/config", status_code=202, tags=["config"])
 async def put_config(ctx: Ctx, body: ConfigUpdate) -> dict[str, Any]:
-    """Save the given settings (``ConfigSaved``; secrets with ``secret=True``). Returns the keys saved."""
+    """Save the given settings (``ConfigSaved``; secrets sealed under ``HUNTER_SECRET_KEY``, with
+    ``secret=True``: a 422 saying how when no key is set). Returns the keys saved."""
+    values = {k: v for k, v in body.model_dump(exclude_unset=True, mode="json").items() if v is not None}
+    if SECRET_KEYS & values.keys() and not ctx.settings.secret_key:
+        raise HTTPException(422, [{"loc": ["body", sorted(SECRET_KEYS & values.keys())[0]],
+                                   "msg": str(SecretKeyMissing()), "type": "value_error"}])
     saved = []
-    for key, value in body.model_dump(exclude_unset=True, mode="json").items():
-        if value is None:
-            continue
+    for key, value in values.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
+        if key in SECRET_KEYS:
+            text = seal(text, ctx.settings.secret_key)
         await ctx.publisher().publish(ConfigSaved(key=key, value=text, secret=key in SECRET_KEYS),
                                       subject=Subjects.CONFIG_SAVED.format(key=subject_token(key)))
         saved.append(key)

@@ -27,6 +27,7 @@ def make_engine(url: str, *, create: bool = True, bulk: bool = False) -> Engine:
     only once complete, so a crash midway loses nothing worth keeping: no fsync, no rollback journal."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _private_file(engine.url.database)
         pragmas = (["journal_mode=OFF", "synchronous=OFF", "cache_size=-524288",
                     "temp_store=MEMORY"] if bulk
                    else ["journal_mode=WAL", "synchronous=NORMAL"])
@@ -43,6 +44,18 @@ def make_engine(url: str, *, create: bool = True, bulk: bool = False) -> Engine:
     if create:
         create_tables(engine, indexes=not bulk)
     return engine
+
+
+def _private_file(path: str | None) -> None:
+    """The vault file readable by its owner only (0600): it holds the leads and the config. SQLite gives its
+    WAL and shared-memory files the database file's mode."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        os.chmod(path, 0o600)
+    except OSError:  # a directory that does not exist yet, another owner: SQLite reports it on connect
+        pass
 
 
 def create_tables(engine: Engine, attempts: int = 10, *, indexes: bool = True) -> None:

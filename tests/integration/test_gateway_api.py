@@ -42,6 +42,7 @@ from shared.events import (
 )
 from shared.registry_ids import build_cnpj
 from shared.schemas import CleanedLead, CompanyRecord, Partner
+from shared.secrets import new_key, reveal
 from tests.factories import cleaned_lead, raw_events, run_events
 
 
@@ -416,6 +417,8 @@ def test_diagnostics_list_steps_errors_and_the_score_distribution(settings: Sett
 
 
 def test_config_saves_settings_and_never_echoes_a_secret(settings: Settings, nats_url: str) -> None:
+    key = new_key()
+    settings = settings.model_copy(update={"secret_key": key})
     with TestClient(create_app(settings)) as client:
         r = client.put("/api/config", json={"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "s3cr3t"})
         assert r.status_code == 202 and r.json()["saved"] == ["webhook_url", "webhook_secret"]
@@ -423,7 +426,8 @@ def test_config_saves_settings_and_never_echoes_a_secret(settings: Settings, nat
             ["body", "webhook_url"]
         assert client.put("/api/config", json={"colour": "red"}).status_code == 422
     secret = _read_last(nats_url, "config.saved.webhook_secret")
-    assert isinstance(secret, ConfigSaved) and secret.secret and secret.value == "s3cr3t"
+    assert isinstance(secret, ConfigSaved) and secret.secret and "s3cr3t" not in secret.value  # sealed
+    assert reveal(secret.value, key) == "s3cr3t"
     url = _read_last(nats_url, "config.saved.webhook_url")
     Projection(make_engine(settings.vault_database_url)).apply(
         [(300 + i, f"config.saved.{e.key}", encode(envelope(e))) for i, e in enumerate([url, secret])])
