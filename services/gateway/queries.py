@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, literal_column
+from sqlalchemy import Integer, case, cast, func, literal_column
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -230,27 +230,44 @@ def diagnostics(engine: Engine, table: str, filters: dict[str, Any], *, errors_o
 
 
 def api_call_summary(engine: Engine, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Calls, errors, mean latency and cache hits per service. Booleans are counted with CASE, not
+    summed: PostgreSQL has no ``sum(boolean)``."""
     with Session(engine) as s:
-        stmt = select(ApiCallRow.service, func.count(), func.sum(ApiCallRow.error.is_not(None)),  # type: ignore[union-attr]
-                      func.avg(ApiCallRow.latency_ms), func.sum(ApiCallRow.cache_hit))
+        failed = func.count(case((ApiCallRow.error.is_not(None), 1)))  # type: ignore[union-attr]
+        hits = func.count(case((ApiCallRow.cache_hit, 1)))
+        stmt = select(ApiCallRow.service, func.count(), failed, func.avg(ApiCallRow.latency_ms), hits)
         if run_id:
             stmt = stmt.where(ApiCallRow.run_id == run_id)
         rows = s.exec(stmt.group_by(ApiCallRow.service).order_by(ApiCallRow.service)).all()
-        return [{"service": svc, "calls": n, "errors": int(err or 0), "avg_latency_ms": round(lat or 0.0, 1),
-                 "cache_hits": int(hits or 0)} for svc, n, err, lat, hits in rows]
+        return [{"service": svc, "calls": n, "errors": int(err or 0), "avg_latency_ms": round(float(lat or 0.0), 1),
+                 "cache_hits": int(hit or 0)} for svc, n, err, lat, hit in rows]
+
+
+def _scored_leads(run_id: str | None) -> Any:
+    """(score, bucket) of the leads shown: a run's leads, or without a run one row per lead, from the
+    latest run that saw it (as the Vault lists them)."""
+    if run_id:
+        return select(Lead.score.label("score"), Lead.bucket.label("bucket")).where(  # type: ignore[union-attr]
+            Lead.run_id == run_id).subquery()
+    latest = func.row_number().over(partition_by=Lead.lead_key,
+                                    order_by=(Lead.updated_at.desc(), Lead.run_id.desc())).label("n")  # type: ignore[union-attr]
+    ranked = select(Lead.score.label("score"), Lead.bucket.label("bucket"), latest).subquery()  # type: ignore[union-attr]
+    return select(ranked.c.score, ranked.c.bucket).where(ranked.c.n == 1).subquery()
 
 
 def score_distribution(engine: Engine, run_id: str | None = None) -> dict[str, Any]:
-    """Leads per bucket and per 10-point score band."""
+    """Leads per bucket and per 10-point score band (100 counts in the top band). The bands add up
+    to the scored leads; ``leads`` counts them all, scored or not."""
+    leads = _scored_leads(run_id)
+    clamped = case((leads.c.score > 99, 99), (leads.c.score < 0, 0), else_=leads.c.score)
+    band = cast(clamped, Integer) // 10  # integer division on both databases (never a float key)
     with Session(engine) as s:
-        where = [Lead.run_id == run_id] if run_id else []
-        buckets = dict(s.exec(select(Lead.bucket, func.count()).where(*where).group_by(Lead.bucket)).all())
-        band = (func.min(Lead.score, 99) / 10) if engine.dialect.name == "sqlite" else \
-            func.floor(func.least(Lead.score, 99) / 10)
-        bands = {int(k): v for k, v in s.exec(select(band, func.count())
-                                              .where(Lead.score.is_not(None), *where)  # type: ignore[union-attr]
-                                              .group_by(band)).all()}
+        buckets = dict(s.execute(select(leads.c.bucket, func.count()).group_by(leads.c.bucket)).all())
+        bands: dict[int, int] = {}
+        for k, v in s.execute(select(band, func.count()).where(leads.c.score.is_not(None)).group_by(band)).all():
+            bands[int(k)] = bands.get(int(k), 0) + int(v)
     return {
+        "leads": int(sum(buckets.values())),
         "buckets": {b: int(buckets.get(b, 0)) for b in BUCKETS},
         "unscored": int(buckets.get(None, 0)),
         "bands": [{"from": i * 10, "to": i * 10 + 9 if i < 9 else 100, "leads": int(bands.get(i, 0))}
