@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,35 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
-from services.projector.db import make_engine
-from services.projector.projection import Projection
-from shared.bus import encode
+from services.gateway.rejects import neutralise_cell
 from shared.config import Settings
-from shared.events import ApiCallsRecorded, LeadsScored, RunRequested, RunStep, envelope, subject_for
+from shared.events import ApiCallsRecorded, LeadsScored, RunRequested, RunStep
 from shared.schemas import ApiCall, ScoredLead
-from tests.factories import T0, cleaned_lead, run_events
-from tests.fixtures.postgres import POSTGRES, postgres_schema
+from tests.factories import cleaned_lead, run_events
+from tests.fixtures.vaults import VAULTS, project, rejected_rows, vault_for
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=VAULTS)
 def vault_settings(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> Iterator[Settings]:
-    """Settings whose vault is a SQLite file or a throwaway PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url)
-        return
-    with postgres_schema() as schema:
-        yield Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url,
-                       HUNTER_VAULT_URL=f"{POSTGRES}?options=-csearch_path%3D{schema}")
+    yield from vault_for(request.param, tmp_path, nats_url)
 
-
-def project(settings: Settings, events: list, start: int = 1) -> None:  # noqa: ANN001
-    stored = []
-    for seq, e in enumerate(events, start=start):
-        tokens = {"stage": getattr(e, "stage", "x"), "service": "enricher"}
-        stored.append((seq, subject_for(e, **tokens), encode(envelope(e, key=(seq,), occurred_at=T0))))
-    engine = make_engine(settings.vault_database_url)
-    Projection(engine).apply(stored)
-    engine.dispose()
 
 
 def scored_run(run_id: str, scores: list[int]) -> list:  # noqa: ANN001
@@ -79,3 +64,48 @@ def test_the_diagnostics_summary_counts_api_call_errors_and_cache_hits(vault_set
         {"service": "enricher", "calls": 3, "errors": 1, "avg_latency_ms": 20.0, "cache_hits": 1},
         {"service": "search", "calls": 1, "errors": 0, "avg_latency_ms": 5.0, "cache_hits": 1}]
     assert failed["total"] == 1 and failed["items"][0]["error"] == "timeout"
+
+
+def test_rejected_rows_are_listed_with_reason_in_words_file_line_and_run(vault_settings: Settings) -> None:
+    project(vault_settings, [*run_events("r-rej"), rejected_rows("r-rej"), rejected_rows("r-other")])
+    with TestClient(create_app(vault_settings)) as client:
+        page = client.get("/api/rejects", params={"run_id": "r-rej", "limit": 2}).json()
+        malformed = client.get("/api/rejects", params={"run_id": "r-rej", "reason": "malformed_row"}).json()
+        everything = client.get("/api/rejects").json()
+        assert client.get("/api/rejects", params={"limit": 0}).status_code == 422
+    assert page["total"] == 6 and len(page["items"]) == 2  # run_events' own MEI drop, and the five above
+    assert {r["code"]: r["rows"] for r in page["reasons"]} == {
+        "duplicate": 1, "invalid_registry_id": 1, "malformed_row": 2, "mei": 2}
+    assert malformed["total"] == 2
+    assert {(x["source_file"], x["source_line"], x["run_id"], x["lead_key"]) for x in malformed["items"]} == {
+        ("companies.csv", 9, "r-rej", None), ("@evil.csv", 21, "r-rej", "-12")}
+    words = {x["reason_code"]: x["reason"] for x in everything["items"]}
+    assert words["invalid_registry_id"] == "Registry id fails its check digits"
+    assert words["malformed_row"] == "Malformed line in the source file"
+    assert words["duplicate"].startswith("Duplicate") and words["mei"].startswith("MEI")
+    assert everything["total"] == 11  # both runs
+
+
+def test_rejected_rows_export_as_csv_that_no_spreadsheet_runs_as_formulas(vault_settings: Settings) -> None:
+    project(vault_settings, [*run_events("r-rej"), rejected_rows("r-rej"), rejected_rows("r-other")])
+    with TestClient(create_app(vault_settings)) as client:
+        r = client.get("/api/rejects.csv", params={"run_id": "r-rej"})
+        one = client.get("/api/rejects.csv", params={"run_id": "r-rej", "reason": "mei", "limit": 1})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == 6 == len({(x["source_file"], x["source_line"]) for x in rows})
+    evil = next(x for x in rows if x["source_line"] == "21")
+    assert evil["detail"] == "'=HYPERLINK(\"http://x.example\",\"click\")" and evil["source_file"] == "'@evil.csv"
+    assert evil["lead_key"] == "-12"  # a plain number stays a number
+    assert evil["reason"] == "Malformed line in the source file" and evil["reason_code"] == "malformed_row"
+    assert len(list(csv.DictReader(io.StringIO(one.text)))) == 1
+
+
+@pytest.mark.parametrize(("cell", "shown"), [
+    ("=1+2", "'=1+2"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("-12", "-12"), ("+5.5", "+5.5"), ("-0,5", "-0,5"), ("42", "42"),
+    ("ACME", "ACME"), (None, ""), (7, "7"),
+])
+def test_csv_cells_that_start_like_a_formula_get_a_quote_but_plain_numbers_do_not(cell: object, shown: str) -> None:
+    assert neutralise_cell(cell) == shown
