@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func, literal_column
+from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -25,6 +25,7 @@ from services.projector.models import (
     Run,
     RunStepRow,
 )
+from services.projector.search_text import fold
 
 BUCKETS = ("hot", "warm", "nurture", "parked")
 
@@ -144,15 +145,22 @@ def lead_exists(engine: Engine, run_id: str, lead_key: str) -> bool:
 
 
 def search_partners(engine: Engine, q: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Partners whose name contains ``q`` or whose document (CPF, masked) contains its digits,
-    grouped by person with their companies."""
+    """Partners whose name holds every word of ``q`` at the start of one of its words, in any order,
+    accents and case aside ("cesero andre" finds ANDRE CESERO, "Antônio de Pádua" ANTONIO DE PADUA),
+    or whose document (CPF, masked) contains its digits; grouped by person with their companies."""
     digits = "".join(c for c in q if c.isdigit())
+    words = [w for w in fold(q).split() if not w.isdigit()]
     with Session(engine) as s:
-        cond = func.upper(Partner.name).like(f"%{q.strip().upper()}%")
+        name = literal(" ") + Partner.search_name  # a word starts after a space
+        conds = []
+        if words:
+            conds.append(and_(*(name.like(f"% {_like_escaped(w)}%", escape="\\") for w in words)))
         if digits and len(digits) >= 3:
-            cond = cond | Partner.document.like(f"%{digits}%")  # type: ignore[union-attr,assignment]
+            conds.append(Partner.document.like(f"%{digits}%"))  # type: ignore[union-attr]
+        if not conds:
+            return []
         stmt = (select(Partner, Company).join(Company, Company.lead_key == Partner.lead_key)  # type: ignore[arg-type]
-                .where(cond).order_by(Partner.name, Partner.document, Company.legal_name).limit(limit * 10))
+                .where(or_(*conds)).order_by(Partner.name, Partner.document, Company.legal_name).limit(limit * 10))
         people: dict[tuple[str, str], dict[str, Any]] = {}
         for p, c in s.exec(stmt).all():
             person = people.setdefault((p.name, p.document), {
@@ -163,6 +171,10 @@ def search_partners(engine: Engine, q: str, limit: int = 50) -> list[dict[str, A
                 "activity_main": c.activity_main, "qualification": p.qualification, "joined_on": p.joined_on,
             })
         return list(people.values())[:limit]
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def companies(engine: Engine, lead_keys: list[str]) -> list[Company]:

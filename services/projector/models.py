@@ -49,6 +49,7 @@ class Partner(SQLModel, table=True):
     kind: str | None = None
     qualification: str | None = None
     joined_on: str | None = None
+    search_name: str = ""  # the name folded (search_text.fold) for the Person search
 
 
 class Lead(SQLModel, table=True):

@@ -35,7 +35,7 @@ from services.projector.models import (
 )
 from services.projector.rows import AppendRows, StateRows, delete_keys, insert_rows, select_rows, upsert
 from services.projector.schema_upgrade import upgrade_vault
-from services.projector.search_text import search_text
+from services.projector.search_text import fold, search_text
 from services.projector.structs import canonical
 from shared.events import Envelope, UnknownEvent
 
@@ -303,7 +303,8 @@ class Projection:
                 if pk not in seen:
                     seen.add(pk)
                     rows.append({"lead_key": c.lead_key, "name": p.name, "document": p.document or "",
-                                 "kind": p.kind, "qualification": p.qualification, "joined_on": p.joined_on})
+                                 "kind": p.kind, "qualification": p.qualification, "joined_on": p.joined_on,
+                                 "search_name": fold(p.name)})
             self._partners[c.lead_key] = rows
 
     @staticmethod

@@ -11,12 +11,13 @@ from sqlalchemy import Column, Index, bindparam, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 
-from services.projector.models import OBSOLETE_INDEXES, Company, Lead
+from services.projector.models import OBSOLETE_INDEXES, Company, Lead, Partner
 from services.projector.rows import TableSql
-from services.projector.search_text import search_text
+from services.projector.search_text import fold, search_text
 
 COMPANIES = Company.__table__  # type: ignore[attr-defined]
 LEADS = Lead.__table__  # type: ignore[attr-defined]
+PARTNERS = Partner.__table__  # type: ignore[attr-defined]
 LIST_INDEXES: list[Index] = [*COMPANIES.indexes, *LEADS.indexes]
 
 
@@ -42,13 +43,16 @@ def upgrade_vault(engine: Engine) -> bool:
     schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
     found = inspect(engine)
     added = "search_text" not in {c["name"] for c in found.get_columns("companies", schema=schema)}
+    partner_names = "search_name" not in {c["name"] for c in found.get_columns("partners", schema=schema)}
     present = _present(engine, schema)
     stale = [i for i in LIST_INDEXES if i.name in present and present[i.name] != _shape(i)]
     missing = [i for i in LIST_INDEXES if i.name not in present]
     obsolete = [name for name in OBSOLETE_INDEXES if name in present]
-    if not added and not missing and not stale and not obsolete:
+    if not added and not partner_names and not missing and not stale and not obsolete:
         return False  # the usual case: no write, no lock
     with engine.begin() as conn:
+        if partner_names:
+            _add_partner_search_names(conn, schema)
         if added:
             table = f"{schema}.companies" if schema else "companies"
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN search_text VARCHAR NOT NULL DEFAULT ''")
@@ -62,6 +66,17 @@ def upgrade_vault(engine: Engine) -> bool:
             _drop_index(conn, name, schema)
         create_indexes(conn, [*stale, *missing])
     return added
+
+
+def _add_partner_search_names(conn: Connection, schema: str | None) -> None:
+    """``partners.search_name``: each partner's name folded, as the projection writes it."""
+    table = f"{schema}.partners" if schema else "partners"
+    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN search_name VARCHAR NOT NULL DEFAULT ''")
+    p = PARTNERS.c
+    names = conn.execute(select(p.name).distinct()).scalars().all()
+    if names:
+        conn.execute(update(PARTNERS).where(p.name == bindparam("old")),
+                     [{"old": name, "search_name": fold(name)} for name in names])
 
 
 def _drop_index(conn: Connection, name: str, schema: str | None) -> None:

@@ -91,3 +91,25 @@ async def test_the_rejects_tab_lists_rejected_rows_in_words_and_downloads_them(g
     found = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
     assert {r["reason_code"] for r in found} == {"malformed_row"} and len(found) == 2
     assert not errors, errors
+
+
+async def test_the_person_page_finds_a_name_without_its_accents_in_any_order_and_counts_in_words(
+    gateway_url: str,
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.goto(gateway_url + "/#person")
+        await page.fill("#who input[name=q]", "padua ANTONIO")
+        await page.click("#who button")
+        card = page.locator("#people .card")
+        await expect(card).to_have_count(1)
+        await expect(card.locator("strong")).to_have_text("Antônio de Pádua")
+        await expect(card.locator("button")).to_have_text("Import this company")
+        await browser.close()
+    assert not errors, errors

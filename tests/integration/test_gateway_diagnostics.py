@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
 from services.gateway.rejects import neutralise_cell
+from services.projector.db import make_engine
+from services.projector.projection import Projection
 from shared.config import Settings
-from shared.events import ApiCallsRecorded, LeadsScored, RunRequested, RunStep
-from shared.schemas import ApiCall, ScoredLead
+from shared.events import ApiCallsRecorded, LeadsCleaned, LeadsScored, RunRequested, RunStep
+from shared.schemas import ApiCall, CleanedLead, Partner, ScoredLead
 from tests.factories import cleaned_lead, run_events
 from tests.fixtures.vaults import VAULTS, project, rejected_rows, vault_for
 
@@ -109,3 +111,46 @@ def test_rejected_rows_export_as_csv_that_no_spreadsheet_runs_as_formulas(vault_
 ])
 def test_csv_cells_that_start_like_a_formula_get_a_quote_but_plain_numbers_do_not(cell: object, shown: str) -> None:
     assert neutralise_cell(cell) == shown
+
+
+# ---- Person search ------------------------------------------------------------------------------
+
+def _people_run() -> list[LeadsCleaned]:
+    def company(n: int, *partners: str) -> CleanedLead:
+        lead = cleaned_lead(n)
+        lead.company.partners = [Partner(name=name, kind="PF", document=f"***{n:03d}{i}9**")
+                                 for i, name in enumerate(partners)]
+        return lead
+
+    return [LeadsCleaned(run_id="r-people", batch=0, leads=[
+        company(31, "ANDRE CESERO"), company(32, "Antônio de Pádua", "ANDREA SOUZA"), company(33, "ANTONIO DE PADUA"),
+        company(34, "MARIA 100% LTDA_X")])]
+
+
+def test_person_search_ignores_accents_case_and_word_order(vault_settings: Settings) -> None:
+    project(vault_settings, _people_run())
+    with TestClient(create_app(vault_settings)) as client:
+        def names(q: str) -> list[str]:
+            r = client.get("/api/partners", params={"q": q})
+            assert r.status_code == 200, r.text
+            return sorted(p["name"] for p in r.json())
+
+        assert names("cesero andre") == names("ANDRÉ CESERO") == ["ANDRE CESERO"]
+        assert names("Antônio de Pádua") == names("padua antonio") == ["ANTONIO DE PADUA", "Antônio de Pádua"]
+        assert names("andre") == ["ANDRE CESERO", "ANDREA SOUZA"]  # a word's start
+        assert names("ndre") == [] and names("antonio cesero") == []  # every word, each a word's start
+        assert names("100%") == ["MARIA 100% LTDA_X"] and names("ltda_") == ["MARIA 100% LTDA_X"]
+        assert names("a_d") == []  # LIKE's wildcards are only characters here
+        assert names("03219") == ["ANDREA SOUZA"]  # CPF digits still work
+
+
+def test_a_vault_from_before_the_folded_partner_names_is_upgraded_and_searchable(vault_settings: Settings) -> None:
+    project(vault_settings, _people_run())
+    engine = make_engine(vault_settings.vault_database_url)
+    with engine.begin() as conn:  # the partners table as an older version left it
+        conn.exec_driver_sql("ALTER TABLE partners DROP COLUMN search_name")
+    Projection(engine)
+    engine.dispose()
+    with TestClient(create_app(vault_settings)) as client:
+        found = client.get("/api/partners", params={"q": "pádua ANTONIO"}).json()
+    assert sorted(p["name"] for p in found) == ["ANTONIO DE PADUA", "Antônio de Pádua"]

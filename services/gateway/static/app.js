@@ -277,7 +277,7 @@ async function pagePerson() {
     const people = await api("/api/partners?" + new URLSearchParams({q: formData(e.target).q}));
     $("#people").innerHTML = people.map((p, i) => `<div class="card"><div class="row"><strong>${esc(p.name)}</strong>
       <span class="muted mono">${esc(p.document)}</span><span class="spacer"></span>
-      <button data-i="${i}">Import these ${p.companies.length} companies</button></div>
+      <button data-i="${i}">${p.companies.length === 1 ? "Import this company" : `Import these ${p.companies.length} companies`}</button></div>
       <table><thead><tr><th>company</th><th>registry id</th><th>city</th><th>status</th><th>role</th></tr></thead><tbody>
       ${p.companies.map(c => `<tr class="clickable" data-key="${esc(c.lead_key)}"><td>${esc(c.trade_name || c.legal_name)}</td>
         <td class="mono">${esc(c.registry_id)}</td><td>${esc(c.city)}/${esc(c.state)}</td><td>${esc(c.status)}</td>
