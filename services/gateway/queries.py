@@ -63,7 +63,7 @@ def get_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
 LEAD_COLUMNS = [c for c in Lead.__table__.columns]  # type: ignore[attr-defined]
 LIST_COMPANY_COLUMNS = [getattr(Company, n) for n in (
     "legal_name", "trade_name", "city", "state", "activity_main", "phone", "whatsapp", "email", "accountant_like",
-    "registry_id")]  # never the big ``data`` column
+    "registry_id", "site_whatsapp")]  # never the big ``data`` column
 LIST_KEYS = [c.key for c in (*LEAD_COLUMNS, *LIST_COMPANY_COLUMNS)]
 COUNT_CAP = 10_000
 
@@ -73,6 +73,8 @@ def _lead_item(row: Any) -> dict[str, Any]:
     item["reasons"] = json.loads(item["reasons"])
     for flag in ("enrich", "enriched", "has_site", "has_whatsapp", "accountant_like"):
         item[flag] = bool(item[flag])
+    item["whatsapp"] = item["whatsapp"] or item["site_whatsapp"]  # the registry's, else the one its site shows
+    item["has_whatsapp"] = item["has_whatsapp"] or bool(item["whatsapp"])
     return item
 
 

@@ -5,19 +5,21 @@ changed under the same name and drop the ones a newer index covers."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Column, Index, bindparam, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 
-from services.projector.models import OBSOLETE_INDEXES, Company, Lead, Partner
+from services.projector.models import OBSOLETE_INDEXES, Company, EnrichmentRow, Lead, Partner
 from services.projector.rows import TableSql
 from services.projector.search_text import fold, search_text
 
 COMPANIES = Company.__table__  # type: ignore[attr-defined]
 LEADS = Lead.__table__  # type: ignore[attr-defined]
 PARTNERS = Partner.__table__  # type: ignore[attr-defined]
+ENRICHMENTS = EnrichmentRow.__table__  # type: ignore[attr-defined]
 LIST_INDEXES: list[Index] = [*COMPANIES.indexes, *LEADS.indexes]
 
 
@@ -44,15 +46,18 @@ def upgrade_vault(engine: Engine) -> bool:
     found = inspect(engine)
     added = "search_text" not in {c["name"] for c in found.get_columns("companies", schema=schema)}
     partner_names = "search_name" not in {c["name"] for c in found.get_columns("partners", schema=schema)}
+    site_whatsapp = "site_whatsapp" not in {c["name"] for c in found.get_columns("companies", schema=schema)}
     present = _present(engine, schema)
     stale = [i for i in LIST_INDEXES if i.name in present and present[i.name] != _shape(i)]
     missing = [i for i in LIST_INDEXES if i.name not in present]
     obsolete = [name for name in OBSOLETE_INDEXES if name in present]
-    if not added and not partner_names and not missing and not stale and not obsolete:
+    if not added and not partner_names and not site_whatsapp and not missing and not stale and not obsolete:
         return False  # the usual case: no write, no lock
     with engine.begin() as conn:
         if partner_names:
             _add_partner_search_names(conn, schema)
+        if site_whatsapp:
+            _add_site_whatsapp(conn, schema)
         if added:
             table = f"{schema}.companies" if schema else "companies"
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN search_text VARCHAR NOT NULL DEFAULT ''")
@@ -77,6 +82,21 @@ def _add_partner_search_names(conn: Connection, schema: str | None) -> None:
     if names:
         conn.execute(update(PARTNERS).where(p.name == bindparam("old")),
                      [{"old": name, "search_name": fold(name)} for name in names])
+
+
+def _add_site_whatsapp(conn: Connection, schema: str | None) -> None:
+    """``companies.site_whatsapp``: the first WhatsApp of each company's enrichment, as the projection writes it."""
+    from services.projector.projection import site_whatsapp  # (the projection imports this module)
+
+    table = f"{schema}.companies" if schema else "companies"
+    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN site_whatsapp VARCHAR")
+    e = ENRICHMENTS.c
+    found = [(key, site_whatsapp(json.loads(data or "{}").get("whatsapp") or []))
+             for key, data in conn.execute(select(e.lead_key, e.data))]
+    found = [(key, number) for key, number in found if number]
+    if found:
+        conn.execute(update(COMPANIES).where(COMPANIES.c.lead_key == bindparam("key")),
+                     [{"key": key, "site_whatsapp": number} for key, number in found])
 
 
 def _drop_index(conn: Connection, name: str, schema: str | None) -> None:

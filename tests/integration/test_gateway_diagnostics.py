@@ -1,4 +1,5 @@
-"""Diagnostics, rejects and person search over the API, on SQLite and (when it answers) PostgreSQL."""
+"""Diagnostics, rejects, person search and the WhatsApp column over the API, on SQLite and (when it
+answers) PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from shared.config import Settings
 from shared.events import ApiCallsRecorded, LeadsCleaned, LeadsScored, RunRequested, RunStep
 from shared.schemas import ApiCall, CleanedLead, Partner, ScoredLead
 from tests.factories import cleaned_lead, run_events
-from tests.fixtures.vaults import VAULTS, project, rejected_rows, vault_for
+from tests.fixtures.vaults import VAULTS, project, rejected_rows, vault_for, whatsapp_stream
 
 
 @pytest.fixture(params=VAULTS)
@@ -154,3 +155,19 @@ def test_a_vault_from_before_the_folded_partner_names_is_upgraded_and_searchable
     with TestClient(create_app(vault_settings)) as client:
         found = client.get("/api/partners", params={"q": "pádua ANTONIO"}).json()
     assert sorted(p["name"] for p in found) == ["ANTONIO DE PADUA", "Antônio de Pádua"]
+
+
+# ---- WhatsApp found on the company's site -------------------------------------------------------
+
+def test_the_vault_list_shows_a_whatsapp_found_on_the_site_when_the_registry_has_none(
+    vault_settings: Settings,
+) -> None:
+    project(vault_settings, whatsapp_stream())
+    with TestClient(create_app(vault_settings)) as client:
+        items = client.get("/api/leads", params={"run_id": "r-wa1", "sort": "name"}).json()["items"]
+        later = client.get("/api/leads", params={"run_id": "r-wa2", "sort": "name"}).json()["items"]
+    shown = {x["legal_name"]: (x["whatsapp"], x["has_whatsapp"]) for x in items}
+    assert shown == {"ACME 41": ("+5511999990041", True),  # the site's latest: the second hunt's
+                     "ACME 42": ("+5511987650042", True),  # a reuse keeps what was fetched
+                     "ACME 43": ("+5511900000043", True)}  # the registry's wins over the site's
+    assert {x["legal_name"]: x["whatsapp"] for x in later} == {k: v[0] for k, v in shown.items()}
