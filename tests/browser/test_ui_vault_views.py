@@ -24,6 +24,7 @@ from tests.factories import cleaned_lead, run_events
 from tests.fixtures.vaults import VAULTS, project, rejected_rows, vault_for
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
@@ -83,6 +84,8 @@ async def test_the_rejects_tab_lists_rejected_rows_in_words_and_downloads_them(g
         await page.select_option("#diag select[name=reason]", "malformed_row")
         await page.click("#diag button")
         await expect(rows).to_have_count(2)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / "diagnostics-rejects.png"), full_page=True)
         async with page.expect_download() as info:
             await page.click("#rejects-csv")
         saved = tmp_path / "rejects.csv"
