@@ -333,23 +333,50 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from services.projector.replay import parse_time, replay_vault
+    from services.projector.replay import ReplayRefused, parse_time, replay_vault, separate_vault_url
     from shared.bus import connect_bus
     from shared.nats_server import nats_for
 
     settings = _settings(args)
     to_time = parse_time(args.to_time) if args.to_time else None
+    live = settings.vault_database_url
+    separate = args.out is not None or args.out_schema is not None
+    try:  # a vault of the past never replaces the live one: it goes to --out / --out-schema
+        target = separate_vault_url(live, out_path=args.out, out_schema=args.out_schema) if separate else live
+        if not separate and (args.to_seq is not None or to_time is not None):
+            separate_vault_url(live)  # raises, saying what to give
+    except ReplayRefused as exc:
+        print(f"hunter replay: {exc}", file=sys.stderr)
+        return 2
 
     async def go(url: str) -> tuple[int, str]:
         async with connect_bus(url, name="hunter-replay", stream=settings.stream_name) as bus:
-            return await replay_vault(bus, settings.vault_database_url, to_seq=args.to_seq, to_time=to_time)
+            return await replay_vault(bus, target, to_seq=args.to_seq, to_time=to_time, live=not separate)
 
     with nats_for(Path(settings.data_dir).resolve(), settings.nats_url) as url:
         t0 = time.perf_counter()
         applied, digest = asyncio.run(go(url))
-    _print(f"replayed {applied} events in {time.perf_counter() - t0:.2f}s into {settings.vault_database_url}")
+    where = f"the separate vault {_vault_place(target)} (the live vault is untouched)" if separate \
+        else f"the live vault {_vault_place(target)}"
+    _print(f"replayed {applied} events in {time.perf_counter() - t0:.2f}s into {where}")
     _print(digest)
     return 0
+
+
+def _vault_place(url: str) -> str:
+    """A vault's file, or its PostgreSQL URL and schema, without the password."""
+    from sqlalchemy.engine import make_url
+
+    from services.projector.db import vault_file
+
+    path = vault_file(url)
+    if path:
+        return path
+    parsed = make_url(url)
+    options = str(parsed.query.get("options", ""))
+    schema = options.split("search_path=", 1)[1] if "search_path=" in options else None
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    return f"{shown} (schema {schema})" if schema else shown
 
 
 def cmd_vault_digest(args: argparse.Namespace) -> int:
@@ -537,11 +564,16 @@ def build_parser() -> argparse.ArgumentParser:
                                       "gateway"])
     svc.set_defaults(func=cmd_service)
 
-    rp = sub.add_parser("replay", help="rebuild the vault from the stream and print its digest")
+    rp = sub.add_parser("replay", help="rebuild the vault from the stream (or, with --out/--out-schema, a "
+                                       "separate one as of --to-seq/--to-time) and print its digest")
     data_dir_opt(rp)
     rp.add_argument("--to-seq", type=int, default=None, help="stop at this stream sequence")
     rp.add_argument("--to-time", default=None,
                     help="stop at the last event the stream stored at or before this ISO time (UTC if no zone)")
+    rp.add_argument("--out", default=None, metavar="PATH",
+                    help="write a separate SQLite vault here (required with --to-seq/--to-time on SQLite)")
+    rp.add_argument("--out-schema", default=None, metavar="NAME",
+                    help="write a separate vault into this PostgreSQL schema (beside the live vault's)")
     rp.set_defaults(func=cmd_replay)
 
     vault = sub.add_parser("vault", help="vault commands")

@@ -2,6 +2,7 @@
 
 Steps:
 1. registry id checked and normalised (CNPJ / SIREN / SIRET); invalid -> dropped "invalid_registry_id";
+   Receita codes left in size, city or legal nature decoded (``codes.decode_codes``);
 2. records with the same lead_key merged (dedup.merge_records); extras -> dropped "duplicate";
 3. phones and e-mails parsed (cached per raw string);
 4. MEI -> dropped "mei" (flags.mei_reason). MEI rows still count as companies carrying a phone;
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from services.cleaner.codes import decode_codes
 from services.cleaner.dedup import find_duplicates, merge_records
 from services.cleaner.emails import ParsedEmail, is_free_mail_domain, parse_email_field
 from services.cleaner.flags import (
@@ -207,6 +209,7 @@ def prepare_records(companies: list[Any]) -> list[Prepared]:
         key = f"{country}:{registry_id}"
         if key != company.lead_key or registry_id != company.registry_id or country != company.country:
             company = replace(company, lead_key=key, registry_id=registry_id, country=country)
+        company = decode_codes(company)
         out.append(Prepared(key, company, _draft(company)))
     return out
 

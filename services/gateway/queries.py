@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, literal_column
+from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -25,6 +25,7 @@ from services.projector.models import (
     Run,
     RunStepRow,
 )
+from services.projector.search_text import fold
 
 BUCKETS = ("hot", "warm", "nurture", "parked")
 
@@ -62,7 +63,7 @@ def get_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
 LEAD_COLUMNS = [c for c in Lead.__table__.columns]  # type: ignore[attr-defined]
 LIST_COMPANY_COLUMNS = [getattr(Company, n) for n in (
     "legal_name", "trade_name", "city", "state", "activity_main", "phone", "whatsapp", "email", "accountant_like",
-    "registry_id")]  # never the big ``data`` column
+    "registry_id", "site_whatsapp")]  # never the big ``data`` column
 LIST_KEYS = [c.key for c in (*LEAD_COLUMNS, *LIST_COMPANY_COLUMNS)]
 COUNT_CAP = 10_000
 
@@ -72,6 +73,8 @@ def _lead_item(row: Any) -> dict[str, Any]:
     item["reasons"] = json.loads(item["reasons"])
     for flag in ("enrich", "enriched", "has_site", "has_whatsapp", "accountant_like"):
         item[flag] = bool(item[flag])
+    item["whatsapp"] = item["whatsapp"] or item["site_whatsapp"]  # the registry's, else the one its site shows
+    item["has_whatsapp"] = item["has_whatsapp"] or bool(item["whatsapp"])
     return item
 
 
@@ -144,15 +147,22 @@ def lead_exists(engine: Engine, run_id: str, lead_key: str) -> bool:
 
 
 def search_partners(engine: Engine, q: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Partners whose name contains ``q`` or whose document (CPF, masked) contains its digits,
-    grouped by person with their companies."""
+    """Partners whose name holds every word of ``q`` at the start of one of its words, in any order,
+    accents and case aside ("cesero andre" finds ANDRE CESERO, "Antônio de Pádua" ANTONIO DE PADUA),
+    or whose document (CPF, masked) contains its digits; grouped by person with their companies."""
     digits = "".join(c for c in q if c.isdigit())
+    words = [w for w in fold(q).split() if not w.isdigit()]
     with Session(engine) as s:
-        cond = func.upper(Partner.name).like(f"%{q.strip().upper()}%")
+        name = literal(" ") + Partner.search_name  # a word starts after a space
+        conds = []
+        if words:
+            conds.append(and_(*(name.like(f"% {_like_escaped(w)}%", escape="\\") for w in words)))
         if digits and len(digits) >= 3:
-            cond = cond | Partner.document.like(f"%{digits}%")  # type: ignore[union-attr,assignment]
+            conds.append(Partner.document.like(f"%{digits}%"))  # type: ignore[union-attr]
+        if not conds:
+            return []
         stmt = (select(Partner, Company).join(Company, Company.lead_key == Partner.lead_key)  # type: ignore[arg-type]
-                .where(cond).order_by(Partner.name, Partner.document, Company.legal_name).limit(limit * 10))
+                .where(or_(*conds)).order_by(Partner.name, Partner.document, Company.legal_name).limit(limit * 10))
         people: dict[tuple[str, str], dict[str, Any]] = {}
         for p, c in s.exec(stmt).all():
             person = people.setdefault((p.name, p.document), {
@@ -163,6 +173,10 @@ def search_partners(engine: Engine, q: str, limit: int = 50) -> list[dict[str, A
                 "activity_main": c.activity_main, "qualification": p.qualification, "joined_on": p.joined_on,
             })
         return list(people.values())[:limit]
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def companies(engine: Engine, lead_keys: list[str]) -> list[Company]:
@@ -230,27 +244,44 @@ def diagnostics(engine: Engine, table: str, filters: dict[str, Any], *, errors_o
 
 
 def api_call_summary(engine: Engine, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Calls, errors, mean latency and cache hits per service. Booleans are counted with CASE, not
+    summed: PostgreSQL has no ``sum(boolean)``."""
     with Session(engine) as s:
-        stmt = select(ApiCallRow.service, func.count(), func.sum(ApiCallRow.error.is_not(None)),  # type: ignore[union-attr]
-                      func.avg(ApiCallRow.latency_ms), func.sum(ApiCallRow.cache_hit))
+        failed = func.count(case((ApiCallRow.error.is_not(None), 1)))  # type: ignore[union-attr]
+        hits = func.count(case((ApiCallRow.cache_hit, 1)))
+        stmt = select(ApiCallRow.service, func.count(), failed, func.avg(ApiCallRow.latency_ms), hits)
         if run_id:
             stmt = stmt.where(ApiCallRow.run_id == run_id)
         rows = s.exec(stmt.group_by(ApiCallRow.service).order_by(ApiCallRow.service)).all()
-        return [{"service": svc, "calls": n, "errors": int(err or 0), "avg_latency_ms": round(lat or 0.0, 1),
-                 "cache_hits": int(hits or 0)} for svc, n, err, lat, hits in rows]
+        return [{"service": svc, "calls": n, "errors": int(err or 0), "avg_latency_ms": round(float(lat or 0.0), 1),
+                 "cache_hits": int(hit or 0)} for svc, n, err, lat, hit in rows]
+
+
+def _scored_leads(run_id: str | None) -> Any:
+    """(score, bucket) of the leads shown: a run's leads, or without a run one row per lead, from the
+    latest run that saw it (as the Vault lists them)."""
+    if run_id:
+        return select(Lead.score.label("score"), Lead.bucket.label("bucket")).where(  # type: ignore[union-attr]
+            Lead.run_id == run_id).subquery()
+    latest = func.row_number().over(partition_by=Lead.lead_key,
+                                    order_by=(Lead.updated_at.desc(), Lead.run_id.desc())).label("n")  # type: ignore[union-attr]
+    ranked = select(Lead.score.label("score"), Lead.bucket.label("bucket"), latest).subquery()  # type: ignore[union-attr]
+    return select(ranked.c.score, ranked.c.bucket).where(ranked.c.n == 1).subquery()
 
 
 def score_distribution(engine: Engine, run_id: str | None = None) -> dict[str, Any]:
-    """Leads per bucket and per 10-point score band."""
+    """Leads per bucket and per 10-point score band (100 counts in the top band). The bands add up
+    to the scored leads; ``leads`` counts them all, scored or not."""
+    leads = _scored_leads(run_id)
+    clamped = case((leads.c.score > 99, 99), (leads.c.score < 0, 0), else_=leads.c.score)
+    band = cast(clamped, Integer) // 10  # integer division on both databases (never a float key)
     with Session(engine) as s:
-        where = [Lead.run_id == run_id] if run_id else []
-        buckets = dict(s.exec(select(Lead.bucket, func.count()).where(*where).group_by(Lead.bucket)).all())
-        band = (func.min(Lead.score, 99) / 10) if engine.dialect.name == "sqlite" else \
-            func.floor(func.least(Lead.score, 99) / 10)
-        bands = {int(k): v for k, v in s.exec(select(band, func.count())
-                                              .where(Lead.score.is_not(None), *where)  # type: ignore[union-attr]
-                                              .group_by(band)).all()}
+        buckets = dict(s.execute(select(leads.c.bucket, func.count()).group_by(leads.c.bucket)).all())
+        bands: dict[int, int] = {}
+        for k, v in s.execute(select(band, func.count()).where(leads.c.score.is_not(None)).group_by(band)).all():
+            bands[int(k)] = bands.get(int(k), 0) + int(v)
     return {
+        "leads": int(sum(buckets.values())),
         "buckets": {b: int(buckets.get(b, 0)) for b in BUCKETS},
         "unscored": int(buckets.get(None, 0)),
         "bands": [{"from": i * 10, "to": i * 10 + 9 if i < 9 else 100, "leads": int(bands.get(i, 0))}

@@ -8,12 +8,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 
 from services.gateway import queries
 from services.gateway.api_models import SECRET_KEYS, ConfigUpdate, ExportCreate
 from services.gateway.context import Ctx
+from services.gateway.rejects import list_rejects, rejects_csv
 from services.scorer.icp import IcpNotFound, IcpProfile, list_templates, load_icp
 from shared.events import ConfigSaved, ExportRequested, IcpProfileSaved, Subjects, subject_token
 from shared.secrets import SecretKeyMissing, seal
@@ -124,6 +125,25 @@ async def diagnostics(
                                        "type": "int_parsing"}])
         filters["status"] = int(status)
     return queries.diagnostics(ctx.engine, table, filters, errors_only=errors_only, limit=limit, offset=offset)
+
+
+@router.get("/rejects", tags=["diagnostics"])
+async def rejects(ctx: Ctx, run_id: str | None = None, reason: str | None = None,
+                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    """Rows dropped on the way in (MEI, bad check digits, malformed line, duplicate merged), newest first:
+    the reason in words (``reason``) and as a code (``reason_code``, what ``reason=`` filters on), the
+    source file and line, the run and the lead key; ``reasons`` counts them per reason."""
+    return list_rejects(ctx.engine, run_id=run_id, reason=reason, limit=limit, offset=offset)
+
+
+@router.get("/rejects.csv", tags=["diagnostics"], response_class=StreamingResponse)
+async def rejects_as_csv(ctx: Ctx, run_id: str | None = None, reason: str | None = None,
+                         limit: int | None = Query(None, ge=1), offset: int = Query(0, ge=0)) -> StreamingResponse:
+    """The rejected rows of the same filter as CSV (cells that a spreadsheet would run as formulas start with ')."""
+    name = f"rejects-{subject_token(run_id) if run_id else 'vault'}.csv"
+    return StreamingResponse(rejects_csv(ctx.engine, run_id=run_id, reason=reason, limit=limit, offset=offset),
+                             media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # ---- settings ---------------------------------------------------------------------------------

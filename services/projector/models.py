@@ -29,7 +29,8 @@ class Company(SQLModel, table=True):
     city: str | None = None
     state: str | None = None
     phone: str | None = None
-    whatsapp: str | None = None
+    whatsapp: str | None = None  # the registry's (a WhatsApp-capable mobile)
+    site_whatsapp: str | None = None  # the first WhatsApp its site shows (enrichment), whatever the registry says
     email: str | None = None
     accountant_like: bool = False
     repeated_phone: bool = False
@@ -49,6 +50,7 @@ class Partner(SQLModel, table=True):
     kind: str | None = None
     qualification: str | None = None
     joined_on: str | None = None
+    search_name: str = ""  # the name folded (search_text.fold) for the Person search
 
 
 class Lead(SQLModel, table=True):

@@ -32,6 +32,20 @@ def _quoted(engine: Engine, name: str) -> str:
     return engine.dialect.identifier_preparer.quote(name)
 
 
+def ensure_schema(url: str) -> None:
+    """Create the schema of ``url``'s ``search_path`` if it does not exist (a separate vault's)."""
+    options = str(make_url(url).query.get("options", ""))
+    if "search_path=" not in options:
+        return
+    schema = options.split("search_path=", 1)[1].split(",")[0].split()[0]
+    engine = make_engine(url, create=False)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {_quoted(engine, schema)}"))
+    finally:
+        engine.dispose()
+
+
 def fresh_scratch(url: str) -> tuple[str, str]:
     """(the vault's schema, the URL of an empty scratch schema beside it for the replay)."""
     engine = make_engine(url, create=False)

@@ -9,11 +9,13 @@ changes them in memory and writes them back with one statement per table."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import msgspec
 from pydantic import ValidationError
+from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
 
 from services.projector.decoding import NOT_PROJECTED, decode_message, type_of
@@ -36,7 +38,7 @@ from services.projector.models import (
 )
 from services.projector.rows import AppendRows, StateRows, delete_keys, insert_rows, select_rows, upsert
 from services.projector.schema_upgrade import upgrade_vault
-from services.projector.search_text import search_text
+from services.projector.search_text import fold, search_text
 from services.projector.structs import canonical
 from shared.events import Envelope, UnknownEvent
 
@@ -56,6 +58,18 @@ TERMINAL = {"completed", "failed", "cancelled"}
 Handler = Callable[[Connection, int, Envelope, Any], None]
 CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
 PARTNERS = Partner.__table__  # type: ignore[attr-defined]
+COMPANIES = Company.__table__  # type: ignore[attr-defined]
+_WHATSAPP_LINK = re.compile(r"(?:wa\.me/|[?&]phone=)\+?(\d{8,15})")
+
+
+def site_whatsapp(found: Iterable[str]) -> str | None:
+    """The first WhatsApp number a site shows; a ``wa.me`` / ``api.whatsapp.com`` link as ``+<digits>``."""
+    for value in found:
+        link = _WHATSAPP_LINK.search(value)
+        return f"+{link.group(1)}" if link else value
+    return None
+
+
 HOLD_COMPANIES = 100_000  # company rows a replay holds before writing them (about 2-3 KB each)
 
 
@@ -78,7 +92,8 @@ class Projection:
             upgrade_vault(engine)  # a vault from before the search column / list indexes
         self.observer = observer  # sees every decoded envelope (tracing); must not touch the vault
         # a company row is all set from its latest cleaned record, but for what its first one set
-        self.companies = StateRows(Company, write_only=("country", "registry_id", "first_run"))
+        self.companies = StateRows(Company, write_only=("country", "registry_id", "first_run", "site_whatsapp"))
+        self._site_whatsapp: dict[str, str | None] = {}  # set by enrichments while companies are written blind
         self.leads, self.runs = StateRows(Lead), StateRows(Run)
         self.enrichments, self.exports = StateRows(EnrichmentRow), StateRows(ExportRow)
         self.icps, self.config = StateRows(IcpProfileRow), StateRows(ConfigRow)
@@ -214,6 +229,8 @@ class Projection:
             elif env.type == "LeadEnriched":
                 enrichments.append((e.enrichment.lead_key,))
                 leads.append((run_id, e.enrichment.lead_key))
+                if not blind:
+                    companies.append((e.enrichment.lead_key,))
             elif env.type == "LeadRescored":
                 leads.append((run_id, e.final.lead_key))
             elif env.type == "LeadStatusChanged":
@@ -233,6 +250,7 @@ class Projection:
             insert_rows(conn, PARTNERS, [p for rows in self._partners.values() for p in rows])
         for rows in self._state:
             rows.flush(conn)
+        self._write_site_whatsapp(conn)
         for append in self._append:
             append.flush(conn)
 
@@ -305,7 +323,8 @@ class Projection:
                 if pk not in seen:
                     seen.add(pk)
                     rows.append({"lead_key": c.lead_key, "name": p.name, "document": p.document or "",
-                                 "kind": p.kind, "qualification": p.qualification, "joined_on": p.joined_on})
+                                 "kind": p.kind, "qualification": p.qualification, "joined_on": p.joined_on,
+                                 "search_name": fold(p.name)})
             self._partners[c.lead_key] = rows
 
     @staticmethod
@@ -335,6 +354,7 @@ class Projection:
             self._company_row(row, lead, run_id, when)
         self.companies.flush(conn)
         self.companies.reset()
+        self._write_site_whatsapp(conn)
 
     def finish(self) -> None:
         """End a load that holds company rows: write what it holds (one transaction)."""
@@ -363,10 +383,33 @@ class Projection:
             row.update(domain=en.domain, site=en.site, status=en.status, verified=en.verified,
                        fetched_at=en.fetched_at, technologies=techs, data=canonical(en))
         row["reused"], row["run_id"] = en.reused, e.run_id
+        if not keep_fetched:
+            self._set_site_whatsapp(conn, en.lead_key, site_whatsapp(en.whatsapp))
         lead = self._lead(conn, e.run_id, en.lead_key)
         lead["has_site"] = bool(en.site and en.verified)
         lead["has_whatsapp"] = bool(lead["has_whatsapp"]) or bool(en.whatsapp)
         lead["technologies"], lead["updated_at"] = techs, self._when(env)
+
+    def _set_site_whatsapp(self, conn: Connection, lead_key: str, number: str | None) -> None:
+        """The company's ``site_whatsapp``: on its row when rows are read, else (a fresh load writing
+        company rows blind, or holding them) by an update once the row is written."""
+        if self.companies.mode(conn) == "blind":
+            self._site_whatsapp[lead_key] = number
+            return
+        row = self.companies.get(conn, (lead_key,))
+        if row is not None and row["site_whatsapp"] != number:
+            self.companies.touch(conn, (lead_key,))["site_whatsapp"] = number
+
+    def _write_site_whatsapp(self, conn: Connection) -> None:
+        """The pending ``site_whatsapp`` values of company rows written (those still held wait for theirs)."""
+        if not self._site_whatsapp:
+            return
+        held = self._held or {}
+        ready = {k: v for k, v in self._site_whatsapp.items() if k not in held}
+        if ready:
+            conn.execute(update(COMPANIES).where(COMPANIES.c.lead_key == bindparam("key")),
+                         [{"key": k, "site_whatsapp": v} for k, v in ready.items()])
+            self._site_whatsapp = {k: v for k, v in self._site_whatsapp.items() if k in held}
 
     def _lead_rescored(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self._lead(conn, e.run_id, e.final.lead_key)

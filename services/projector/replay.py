@@ -1,7 +1,9 @@
 """Rebuild the vault from the stream: into a fresh database, then swapped in atomically.
 
 ``to_seq`` stops at a stream sequence, ``to_time`` at the last event the stream stored at or
-before that instant (the stream's own timestamps, not the events' ``occurred_at``)."""
+before that instant (the stream's own timestamps, not the events' ``occurred_at``). Such a vault
+of the past is never swapped in over the live one: it is written to a separate vault
+(:func:`separate_vault_url`), and only a full replay replaces the live vault."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -19,9 +22,9 @@ from nats.js import api
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from services.projector.db import build_indexes, make_engine
+from services.projector.db import build_indexes, make_engine, vault_file
 from services.projector.digest import vault_digest
-from services.projector.pg_swap import drop_scratch, fresh_scratch, swap_in
+from services.projector.pg_swap import drop_scratch, ensure_schema, fresh_scratch, in_schema, swap_in, vault_schema
 from services.projector.projection import HOLD_COMPANIES, Projection, RawEvent
 from services.projector.stream_reader import StreamReader
 from shared.bus import Bus
@@ -138,12 +141,55 @@ def few_collections() -> Iterator[None]:
         gc.unfreeze()
 
 
+class ReplayRefused(ValueError):
+    """A replay that would put a vault of the past in place of the live one, or write over it."""
+
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def separate_vault_url(vault_url: str, *, out_path: str | Path | None = None, out_schema: str | None = None) -> str:
+    """The URL of the separate vault a replay to a sequence or time writes: a SQLite file at ``out_path``,
+    or the PostgreSQL schema ``out_schema`` beside the live vault's. Never the live vault itself."""
+    if out_path is not None and out_schema is not None:
+        raise ReplayRefused("give either --out PATH or --out-schema NAME, not both")
+    if out_path is not None:
+        target = Path(out_path).expanduser().resolve()
+        live = vault_file(vault_url)
+        if live is not None and Path(live).resolve() == target:
+            raise ReplayRefused(f"--out {target} is the live vault: name another file")
+        return f"sqlite:///{target}"
+    if out_schema is not None:
+        if make_url(vault_url).get_backend_name() != "postgresql":
+            raise ReplayRefused("--out-schema needs a PostgreSQL vault (HUNTER_VAULT_URL); use --out PATH for SQLite")
+        if not _SCHEMA_NAME.match(out_schema):
+            raise ReplayRefused(f"--out-schema {out_schema!r}: lower-case letters, digits and _ only")
+        engine = make_engine(vault_url, create=False)
+        try:
+            live_schema = vault_schema(engine)
+        finally:
+            engine.dispose()
+        if out_schema in (live_schema, f"{live_schema}_replay", f"{live_schema}_replaced"):
+            raise ReplayRefused(f"--out-schema {out_schema} is the live vault's schema (or its replay's): "
+                                "name another one")
+        return in_schema(vault_url, out_schema)
+    raise ReplayRefused("a replay to a sequence or a time writes a separate vault and leaves the live one alone: "
+                        "give --out PATH (a SQLite file) or --out-schema NAME (PostgreSQL)")
+
+
 async def replay_vault(bus: Bus, vault_url: str, *, to_seq: int | None = None,
-                       to_time: datetime | None = None) -> tuple[int, str]:
+                       to_time: datetime | None = None, live: bool = True) -> tuple[int, str]:
     """Rebuild the vault at ``vault_url``. SQLite: build beside it and swap the file in; PostgreSQL:
-    build in a schema beside it and swap the tables in (``pg_swap``); other databases: in place."""
+    build in a schema beside it and swap the tables in (``pg_swap``); other databases: in place.
+    A ``live`` vault (the one the services use) is only ever replaced by a full replay: a stop at
+    ``to_seq`` / ``to_time`` goes to a separate vault (``live=False``, :func:`separate_vault_url`)."""
+    if live and (to_seq is not None or to_time is not None):
+        raise ReplayRefused("a replay to a sequence or a time never replaces the live vault: write it to a "
+                            "separate vault (--out PATH or --out-schema NAME)")
     url = make_url(vault_url)
     if url.get_backend_name() == "postgresql":  # built in a scratch schema, swapped in in one transaction
+        if not live:  # a separate vault's schema may not exist yet
+            ensure_schema(vault_url)
         schema, scratch_url = fresh_scratch(vault_url)
         try:
             applied, digest = await rebuild_into(bus, scratch_url, to_seq=to_seq, to_time=to_time)
@@ -182,4 +228,5 @@ def _to_wal(path: Path) -> None:
         conn.close()  # the last connection: its -wal and -shm files are removed
 
 
-__all__ = ["replay_vault", "rebuild_into", "read_batches", "parse_time", "STREAM_NAME"]
+__all__ = ["replay_vault", "separate_vault_url", "ReplayRefused", "rebuild_into", "read_batches", "parse_time",
+           "STREAM_NAME"]

@@ -5,6 +5,7 @@ changed under the same name and drop the ones a newer index covers."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Column, Index, bindparam, inspect, select, update
@@ -12,12 +13,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel
 
-from services.projector.models import OBSOLETE_INDEXES, Company, Lead
+from services.projector.models import OBSOLETE_INDEXES, Company, EnrichmentRow, Lead, Partner
 from services.projector.rows import TableSql
-from services.projector.search_text import search_text
+from services.projector.search_text import fold, search_text
 
 COMPANIES = Company.__table__  # type: ignore[attr-defined]
 LEADS = Lead.__table__  # type: ignore[attr-defined]
+PARTNERS = Partner.__table__  # type: ignore[attr-defined]
+ENRICHMENTS = EnrichmentRow.__table__  # type: ignore[attr-defined]
 LIST_INDEXES: list[Index] = [*COMPANIES.indexes, *LEADS.indexes]
 
 
@@ -40,13 +43,14 @@ def _present(engine: Engine, schema: str | None) -> dict[str, tuple[str | None, 
 
 def add_missing_columns(engine: Engine, schema: str | None) -> list[str]:
     """Add the scalar columns a newer release gave an existing table (``table.column`` names), each with
-    its model default, so the rows an older vault holds read as the projection would have written them."""
+    its model default, so the rows an older vault holds read as the projection would have written them.
+    Runs after the upgrades that fill a new column from other data (search_text, search_name…)."""
     found = inspect(engine)
     tables = set(found.get_table_names(schema=schema))
     added: list[str] = []
     with engine.begin() as conn:
         for table in SQLModel.metadata.sorted_tables:
-            if table.name not in tables or table.name == "companies":  # companies.search_text: filled below
+            if table.name not in tables:
                 continue
             present = {c["name"] for c in found.get_columns(table.name, schema=schema)}
             for column in table.columns:
@@ -78,16 +82,21 @@ def _sql_literal(value: object) -> str:
 def upgrade_vault(engine: Engine) -> bool:
     """Bring an older vault up to the list endpoint's schema; whether a column had to be added."""
     schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
-    more = add_missing_columns(engine, schema)
     found = inspect(engine)
     added = "search_text" not in {c["name"] for c in found.get_columns("companies", schema=schema)}
+    partner_names = "search_name" not in {c["name"] for c in found.get_columns("partners", schema=schema)}
+    site_whatsapp = "site_whatsapp" not in {c["name"] for c in found.get_columns("companies", schema=schema)}
     present = _present(engine, schema)
     stale = [i for i in LIST_INDEXES if i.name in present and present[i.name] != _shape(i)]
     missing = [i for i in LIST_INDEXES if i.name not in present]
     obsolete = [name for name in OBSOLETE_INDEXES if name in present]
-    if not added and not missing and not stale and not obsolete:
-        return bool(more)  # the usual case: no write, no lock
+    if not added and not partner_names and not site_whatsapp and not missing and not stale and not obsolete:
+        return bool(add_missing_columns(engine, schema))  # the usual case: no write, no lock
     with engine.begin() as conn:
+        if partner_names:
+            _add_partner_search_names(conn, schema)
+        if site_whatsapp:
+            _add_site_whatsapp(conn, schema)
         if added:
             table = f"{schema}.companies" if schema else "companies"
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN search_text VARCHAR NOT NULL DEFAULT ''")
@@ -100,7 +109,33 @@ def upgrade_vault(engine: Engine) -> bool:
         for name in [*obsolete, *(i.name for i in stale)]:
             _drop_index(conn, name, schema)
         create_indexes(conn, [*stale, *missing])
-    return added
+    return bool(add_missing_columns(engine, schema)) or added
+
+
+def _add_partner_search_names(conn: Connection, schema: str | None) -> None:
+    """``partners.search_name``: each partner's name folded, as the projection writes it."""
+    table = f"{schema}.partners" if schema else "partners"
+    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN search_name VARCHAR NOT NULL DEFAULT ''")
+    p = PARTNERS.c
+    names = conn.execute(select(p.name).distinct()).scalars().all()
+    if names:
+        conn.execute(update(PARTNERS).where(p.name == bindparam("old")),
+                     [{"old": name, "search_name": fold(name)} for name in names])
+
+
+def _add_site_whatsapp(conn: Connection, schema: str | None) -> None:
+    """``companies.site_whatsapp``: the first WhatsApp of each company's enrichment, as the projection writes it."""
+    from services.projector.projection import site_whatsapp  # (the projection imports this module)
+
+    table = f"{schema}.companies" if schema else "companies"
+    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN site_whatsapp VARCHAR")
+    e = ENRICHMENTS.c
+    found = [(key, site_whatsapp(json.loads(data or "{}").get("whatsapp") or []))
+             for key, data in conn.execute(select(e.lead_key, e.data))]
+    found = [(key, number) for key, number in found if number]
+    if found:
+        conn.execute(update(COMPANIES).where(COMPANIES.c.lead_key == bindparam("key")),
+                     [{"key": key, "site_whatsapp": number} for key, number in found])
 
 
 def _drop_index(conn: Connection, name: str, schema: str | None) -> None:

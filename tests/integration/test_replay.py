@@ -40,10 +40,14 @@ def _offline_digest(tmp_path: Path, messages: list[tuple[str, bytes]], name: str
         engine.dispose()
 
 
-def _replay(data_dir: Path, url: str, *args: str) -> str:
-    env = {**os.environ, "NATS_URL": url}
-    done = subprocess.run([sys.executable, "-m", "hunter.cli", "replay", "--data-dir", str(data_dir), *args],
+def _run_replay(data_dir: Path, url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NATS_URL": url, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "hunter.cli", "replay", "--data-dir", str(data_dir), *args],
                           capture_output=True, text=True, env=env, timeout=120)
+
+
+def _replay(data_dir: Path, url: str, *args: str, env: dict[str, str] | None = None) -> str:
+    done = _run_replay(data_dir, url, *args, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip().splitlines()[-1]
 
@@ -68,8 +72,39 @@ async def test_replay_rebuilds_a_recorded_v1_stream_whole_up_to_a_sequence_and_u
 
     first_half = _offline_digest(tmp_path, messages[:half], "half.db")
     assert first_half != whole
-    assert _replay(data_dir, fresh_nats_url, "--to-seq", str(half)) == first_half
-    assert _replay(data_dir, fresh_nats_url, "--to-time", boundary.isoformat()) == first_half
-    engine = make_engine(f"sqlite:///{data_dir / 'vault.db'}")
-    assert Projection(engine).checkpoint() == half  # the swapped-in vault is the one rebuilt to that time
-    engine.dispose()
+    past = tmp_path / "past"
+    assert _replay(data_dir, fresh_nats_url, "--to-seq", str(half), "--out", str(past / "seq.db")) == first_half
+    assert _replay(data_dir, fresh_nats_url, "--to-time", boundary.isoformat(), "--out", str(past / "time.db")) \
+        == first_half
+    for name in ("seq.db", "time.db"):  # the vaults of the past are where they were asked for
+        engine = make_engine(f"sqlite:///{past / name}", create=False)
+        assert Projection(engine).checkpoint() == half and vault_digest(engine) == first_half
+        engine.dispose()
+    _assert_live_vault_is(data_dir / "vault.db", whole, len(messages))  # time travel left the live vault alone
+
+
+def _assert_live_vault_is(path: Path, digest: str, checkpoint: int) -> None:
+    engine = make_engine(f"sqlite:///{path}", create=False)
+    try:
+        assert vault_digest(engine) == digest and Projection(engine).checkpoint() == checkpoint
+    finally:
+        engine.dispose()
+
+
+async def test_a_replay_to_a_sequence_or_time_refuses_to_replace_the_live_vault(
+    tmp_path: Path, fresh_nats_url: str
+) -> None:
+    messages = _recorded()
+    await _publish(fresh_nats_url, messages)
+    data_dir = tmp_path / "data"
+    whole = _replay(data_dir, fresh_nats_url)
+    for args in (["--to-seq", "3"], ["--to-time", "2020-01-01T00:00:00"],
+                 ["--to-seq", "3", "--out", str(data_dir / "vault.db")],  # the live vault by another name
+                 ["--to-seq", "3", "--out-schema", "past"]):  # a schema, but the vault is SQLite
+        refused = _run_replay(data_dir, fresh_nats_url, *args)
+        assert refused.returncode == 2, (args, refused.stdout, refused.stderr)
+        assert "--out" in refused.stderr
+    _assert_live_vault_is(data_dir / "vault.db", whole, len(messages))
+    out = _run_replay(data_dir, fresh_nats_url, "--to-seq", "3", "--out", str(tmp_path / "three.db"))
+    assert out.returncode == 0 and f"separate vault {tmp_path / 'three.db'}" in out.stdout
+    _assert_live_vault_is(data_dir / "vault.db", whole, len(messages))

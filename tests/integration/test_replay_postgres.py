@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -98,3 +101,45 @@ async def test_a_replay_that_fails_leaves_the_vault_as_it_was(fresh_nats_url: st
         assert vault_digest(engine) == before
         assert f"{schema}_replay" not in _schemas(engine)
         engine.dispose()
+
+
+def _cli_replay(tmp_path: Path, nats: str, vault_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NATS_URL": nats, "HUNTER_VAULT_URL": vault_url}
+    return subprocess.run([sys.executable, "-m", "hunter.cli", "replay", "--data-dir", str(tmp_path), *args],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+async def test_a_replay_to_a_sequence_writes_a_schema_of_its_own_and_leaves_the_live_vault_alone(
+    tmp_path: Path, fresh_nats_url: str
+) -> None:
+    messages = list(synthetic_stream(600, leads_per_run=200))
+    with postgres_schema() as schema:
+        url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            await _publish(bus, messages)
+        full = _cli_replay(tmp_path, fresh_nats_url, url)
+        assert full.returncode == 0, full.stderr[-2000:]
+        engine = make_engine(url, create=False)
+        live = vault_digest(engine)
+        assert full.stdout.strip().splitlines()[-1] == live
+        for args in (["--to-seq", "300"], ["--to-seq", "300", "--out-schema", schema]):
+            refused = _cli_replay(tmp_path, fresh_nats_url, url, *args)
+            assert refused.returncode == 2 and "--out" in refused.stderr, (args, refused.stderr)
+        past_schema = f"{schema}_past"
+        try:
+            past = _cli_replay(tmp_path, fresh_nats_url, url, "--to-seq", "300", "--out-schema", past_schema)
+            assert past.returncode == 0, past.stderr[-2000:]
+            assert f"schema {past_schema}" in past.stdout and "live vault is untouched" in past.stdout
+            past_engine = make_engine(f"{POSTGRES}?options=-csearch_path%3D{past_schema}", create=False)
+            stored = [(i + 1, s, d) for i, (s, d, _) in enumerate(messages)]
+            reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+            Projection(reference).apply(stored[:300])
+            assert vault_digest(past_engine) == vault_digest(reference) == past.stdout.strip().splitlines()[-1]
+            assert Projection(past_engine).checkpoint() == 300
+            past_engine.dispose()
+            reference.dispose()
+            assert vault_digest(engine) == live and Projection(engine).checkpoint() == len(messages)
+        finally:
+            with engine.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {past_schema} CASCADE"))
+            engine.dispose()

@@ -317,7 +317,7 @@ async function pagePerson() {
     const people = await api("/api/partners?" + new URLSearchParams({q: formData(e.target).q}));
     $("#people").innerHTML = people.map((p, i) => `<div class="card"><div class="row"><strong>${esc(p.name)}</strong>
       <span class="muted mono">${esc(p.document)}</span><span class="spacer"></span>
-      <button data-i="${i}">Import these ${p.companies.length} companies</button></div>
+      <button data-i="${i}">${p.companies.length === 1 ? "Import this company" : `Import these ${p.companies.length} companies`}</button></div>
       <table><thead><tr><th>company</th><th>registry id</th><th>city</th><th>status</th><th>role</th></tr></thead><tbody>
       ${p.companies.map(c => `<tr class="clickable" data-key="${esc(c.lead_key)}"><td>${esc(c.trade_name || c.legal_name)}</td>
         <td class="mono">${esc(c.registry_id)}</td><td>${esc(c.city)}/${esc(c.state)}</td><td>${esc(c.status)}</td>
@@ -413,37 +413,63 @@ function chart(scores) {
     <div class="row">${BUCKETS.map(b => `${bucket(b)} <strong>${scores.buckets[b]}</strong>`).join(" · ")}</div>`;
 }
 
+const DIAG_TABS = {steps: "Steps", api_calls: "API calls", errors: "Errors", logs: "Logs", rejects: "Rejects"};
+
 async function pageDiagnostics(query) {
   const params = new URLSearchParams(query || "");
-  const table = params.get("table") || "steps";
+  const table = DIAG_TABS[params.get("table")] ? params.get("table") : "steps";
   const runId = params.get("run_id") || "";
+  const tabLink = t => { const q = new URLSearchParams({...Object.fromEntries(params), table: t}); q.delete("reason"); q.delete("offset");
+    return `<a href="#diagnostics?${esc(q)}" data-tab="${t}" class="${t === table ? "active" : ""}">${DIAG_TABS[t]}</a>`; };
   main().innerHTML = `<h2>Diagnostics</h2>
-  <form id="diag" class="card row"><label>table<select name="table">${["steps", "api_calls", "errors", "logs"].map(t =>
-    `<option ${t === table ? "selected" : ""}>${t}</option>`).join("")}</select></label>
+  <nav class="tabs" id="diag-tabs">${Object.keys(DIAG_TABS).map(tabLink).join("")}</nav>
+  <form id="diag" class="card row"><input type="hidden" name="table" value="${esc(table)}">
     <label>run<input name="run_id" value="${esc(runId)}"></label>
-    <label>service / stage<input name="svc" value="${esc(params.get("svc") || "")}"></label>
-    <label class="check"><input type="checkbox" name="errors_only" value="true" ${params.get("errors_only") ? "checked" : ""}> errors only</label>
+    ${table === "rejects" ? `<label>reason<select name="reason"><option value="">any</option></select></label>`
+      : `<label>service / stage<input name="svc" value="${esc(params.get("svc") || "")}"></label>
+    <label class="check"><input type="checkbox" name="errors_only" value="true" ${params.get("errors_only") ? "checked" : ""}> errors only</label>`}
     <button>Show</button></form>
   <div class="cols"><div class="card"><h3>Score distribution</h3><div id="chart"></div></div>
   <div class="card"><h3>API calls by service</h3><table id="calls"><thead><tr><th>service</th><th>calls</th><th>errors</th><th>avg ms</th><th>cache hits</th></tr></thead><tbody></tbody></table></div></div>
-  <h3 id="tt"></h3><table id="diag-rows"><thead></thead><tbody></tbody></table>`;
+  <div class="row"><h3 id="tt"></h3><span class="spacer"></span><span id="more"></span></div><table id="diag-rows"><thead></thead><tbody></tbody></table>`;
   $("#diag").addEventListener("submit", e => { e.preventDefault(); location.hash = "#diagnostics?" + new URLSearchParams(formData(e.target)); });
   const summary = await api("/api/diagnostics/summary?" + new URLSearchParams(runId ? {run_id: runId} : {}));
   $("#chart").innerHTML = chart(summary.scores);
   $("#calls tbody").innerHTML = summary.api_calls.map(s => `<tr><td>${esc(s.service)}</td><td>${s.calls}</td><td>${s.errors}</td>
     <td>${s.avg_latency_ms}</td><td>${s.cache_hits}</td></tr>`).join("") || '<tr><td colspan="5" class="muted">none</td></tr>';
+  if (table === "rejects") return showRejects(params, runId);
   const q = {limit: 100};
   if (runId) q.run_id = runId;
   const svc = params.get("svc");
   if (svc) q[table === "steps" || table === "errors" ? "stage" : "service"] = svc;
   if (params.get("errors_only")) q.errors_only = true;
   const rows = await api(`/api/diagnostics/${table}?` + new URLSearchParams(q));
-  $("#tt").textContent = `${table}: ${rows.total}`;
+  $("#tt").textContent = `${DIAG_TABS[table]}: ${rows.total}`;
   const cols = rows.items.length ? Object.keys(rows.items[0]).filter(k => !["idx"].includes(k)) : [];
   $("#diag-rows thead").innerHTML = `<tr>${cols.map(c => `<th>${esc(c)}</th>`).join("")}</tr>`;
   $("#diag-rows tbody").innerHTML = rows.items.map(r => `<tr>${cols.map(c => {
     const v = r[c]; return `<td class="mono">${esc(typeof v === "object" && v !== null ? counts(v) : String(v ?? "").slice(0, 300))}</td>`;
   }).join("")}</tr>`).join("");
+}
+
+async function showRejects(params, runId) {
+  const q = {limit: 200, offset: Number(params.get("offset") || 0)};
+  if (runId) q.run_id = runId;
+  if (params.get("reason")) q.reason = params.get("reason");
+  const rows = await api("/api/rejects?" + new URLSearchParams(q));
+  $("#diag select[name=reason]").innerHTML = `<option value="">any</option>` + rows.reasons.map(r =>
+    `<option value="${esc(r.code)}" ${r.code === q.reason ? "selected" : ""}>${esc(r.reason)} (${r.rows})</option>`).join("");
+  const csv = new URLSearchParams(q); csv.delete("limit"); csv.delete("offset");
+  $("#tt").textContent = `Rejected rows: ${rows.total}`;
+  const next = q.offset + rows.items.length < rows.total;
+  $("#more").innerHTML = `${rows.total ? `rows ${q.offset + 1}–${q.offset + rows.items.length} ` : ""}
+    ${next ? `<a href="#diagnostics?${esc(new URLSearchParams({...Object.fromEntries(params), offset: q.offset + q.limit}))}">next</a> · ` : ""}
+    <a id="rejects-csv" href="/api/rejects.csv?${esc(csv)}" download>Download CSV</a>`;
+  $("#diag-rows thead").innerHTML = "<tr><th>reason</th><th>detail</th><th>source file</th><th>line</th><th>run</th><th>lead</th></tr>";
+  $("#diag-rows tbody").innerHTML = rows.items.map(r => `<tr><td>${esc(r.reason)}</td><td class="mono">${esc(r.detail)}</td>
+    <td class="mono">${esc(r.source_file)}</td><td>${esc(r.source_line)}</td><td class="mono">${esc(r.run_id)}</td>
+    <td class="mono">${esc(r.lead_key)}</td></tr>`).join("")
+    || '<tr><td colspan="6" class="muted">no rejected rows</td></tr>';
 }
 
 // ---- Config -------------------------------------------------------------------------------
