@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from services.gateway.rejects import neutralise_cell
 from services.gateway.run_report import report_for
 from services.projector.models import ExportRow, Run
 from shared.events import KpiTargets, RunFilters, RunRequested, new_run_id
@@ -90,5 +91,5 @@ def summary_csv(summary: dict[str, Any]) -> str:
     w = csv.writer(buf)
     w.writerow(SUMMARY_COLUMNS)
     for r in summary["runs"]:
-        w.writerow([r[c] if r[c] is not None else "" for c in SUMMARY_COLUMNS])
+        w.writerow([neutralise_cell(r[c]) for c in SUMMARY_COLUMNS])  # failure reasons may quote a source
     return buf.getvalue()

@@ -17,6 +17,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from services.gateway.rejects import reason_text
 from services.projector.models import (
     ApiCallRow,
     Company,
@@ -34,13 +35,6 @@ QUALITY_WEIGHTS = {"phone": 0.25, "email": 0.25, "site": 0.20, "whatsapp": 0.15,
 # Reject reasons that mean bad input (the reject rate); MEI and duplicates are policy, not bad data.
 BAD_INPUT_REASONS = ("malformed_row", "invalid_registry_id", "invalid_row", "bad_row")
 STAGE_ROWS = {"extract": "extracted", "clean": "in", "score": "scored", "enrich": "enriched", "rescore": "rescored"}
-REASON_WORDS = {
-    "mei": "MEI (sole trader) dropped",
-    "duplicate": "duplicate merged",
-    "invalid_registry_id": "invalid registry id (check digits)",
-    "malformed_row": "malformed line",
-    "inactive": "not active in the registry",
-}
 TARGET_WORDS = {
     "min_quality_score": ("quality score", ">="),
     "min_leads": ("leads", ">="),
@@ -178,7 +172,7 @@ def build_report(facts: RunFacts, *, budgets: dict[str, float]) -> dict[str, Any
         "leads": total, "reject_rate": reject_rate, "quality_score": quality,
         "quality_weights": QUALITY_WEIGHTS, "timeline": timeline, "budgets": budget_rows,
         "api_calls": facts.api_calls,
-        "rejects": [{"reason": r, "label": REASON_WORDS.get(r, r.replace("_", " ")), "rows": n} for r, n in rejects],
+        "rejects": [{"reason": r, "label": reason_text(r), "rows": n} for r, n in rejects],
         "kpi": judge(targets, actual),
     }
 

@@ -80,8 +80,8 @@ async function pageRun(runId) {
     </tbody></table>` : `<p class="muted">No API calls.</p>`}</div>
   </div>
   <h3>Top reject reasons</h3>${r.rejects.length ? `<table id="rejects"><thead><tr><th>reason</th><th>rows</th></tr></thead><tbody>
-    ${r.rejects.map(x => `<tr><td>${esc(x.label)}</td><td>${num(x.rows)}</td></tr>`).join("")}</tbody></table>
-    <p><a href="#diagnostics?tab=rejects&run_id=${encodeURIComponent(r.run_id)}">see the rejected rows</a></p>` : `<p class="muted">No rows rejected.</p>`}`;
+    ${r.rejects.map(x => `<tr><td><a href="#diagnostics?table=rejects&run_id=${encodeURIComponent(r.run_id)}&reason=${encodeURIComponent(x.reason)}">${esc(x.label)}</a></td><td>${num(x.rows)}</td></tr>`).join("")}</tbody></table>
+    <p><a id="rejects-link" href="#diagnostics?table=rejects&run_id=${encodeURIComponent(r.run_id)}">see the rejected rows</a></p>` : `<p class="muted">No rows rejected.</p>`}`;
 }
 
 // The Batch page (#batch/<id>): one row per activity code, refreshed until every run has ended.
