@@ -124,6 +124,13 @@ def print_summary(run: dict[str, Any]) -> None:
 def cmd_hunt(args: argparse.Namespace) -> int:
     settings = _settings(args)
     request = build_request(args)
+    if request.icp:  # refused now, not at the run's scoring step (saved profiles are on the stream)
+        from services.scorer.icp_profiles import icp_request_error
+
+        reason = _icp_bus_call(settings, lambda bus: icp_request_error(bus, request.icp, settings.icp_dir))
+        if reason:
+            print(f"hunter hunt: --icp: {reason}", file=sys.stderr)
+            return 2
     up = _stack_already_up(Path(settings.data_dir).resolve())
     if up:
         final, run = asyncio.run(submit_and_watch(up["nats_url"], settings, request, timeout=args.timeout))
