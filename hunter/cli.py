@@ -242,18 +242,26 @@ def _icp_bus_call(settings: Any, fn: Any) -> Any:
 
 def cmd_icp_list(args: argparse.Namespace) -> int:
     from services.scorer.icp import list_templates, load_icp
-    from shared.events import IcpProfileSaved
+    from shared.bus import decode
+    from shared.events import IcpProfileSaved, decode_event
 
     settings = _settings(args)
 
     async def saved_profiles(bus: Any) -> dict[str, IcpProfileSaved]:
+        """The latest readable profile of each name; an unreadable event is skipped with its reason."""
         latest: dict[str, IcpProfileSaved] = {}
         if not await bus.count("icp.saved.*"):
             return latest
-        async for stored in bus.read("icp.saved.*"):
-            event = stored.event()
-            if isinstance(event, IcpProfileSaved):
-                latest[event.name] = event
+        async for seq, subject, data, _ in bus.read("icp.saved.*", raw=True):
+            try:
+                event = decode_event(decode(data))
+                if not isinstance(event, IcpProfileSaved):
+                    raise ValueError(f"a {type(event).__name__} event, not IcpProfileSaved")
+            except ValueError as exc:  # undecodable, unknown or invalid: the other profiles are listed
+                print(f"hunter icp list: skipped {subject} (seq {seq}): {type(exc).__name__}: {exc}"[:400],
+                      file=sys.stderr)
+                continue
+            latest[event.name] = event
         return latest
 
     saved = _icp_bus_call(settings, saved_profiles)

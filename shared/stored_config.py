@@ -11,16 +11,45 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from shared.bus import Bus
+from shared.bus import Bus, decode
 from shared.config import Settings
-from shared.events import ConfigSaved, Subjects, subject_token
+from shared.events import ConfigSaved, Subjects, decode_event, subject_token
+from shared.logging import get_logger
+
+_log = get_logger("stored_config")
+_reported: set[tuple[str, int]] = set()  # (subject, seq) of the unreadable events logged already
 
 
 async def stored_setting(bus: Bus, key: str) -> str | None:
-    """The latest non-empty value saved for ``key``, or None."""
-    stored = await bus.last(Subjects.CONFIG_SAVED.format(key=subject_token(key)))
-    event = stored.event() if stored else None
+    """The latest non-empty value saved for ``key``, or None. An event on the key's subject that cannot
+    be read as a ``ConfigSaved`` is skipped (logged once, with the reason): the latest readable one
+    counts, and the other keys are not affected."""
+    subject = Subjects.CONFIG_SAVED.format(key=subject_token(key))
+    try:
+        stored = await bus.last(subject)
+        event = stored.event() if stored else None
+        if stored is not None and not isinstance(event, ConfigSaved):
+            raise ValueError(f"a {type(event).__name__} event, not ConfigSaved")
+    except ValueError:  # undecodable, unknown or invalid (pydantic's ValidationError is a ValueError)
+        event = await _latest_readable(bus, subject)
     return event.value if isinstance(event, ConfigSaved) and event.value else None
+
+
+async def _latest_readable(bus: Bus, subject: str) -> ConfigSaved | None:
+    latest = None
+    async for seq, _, data, _ in bus.read(subject, raw=True):  # type: ignore[misc]
+        try:
+            event = decode_event(decode(data))
+            if not isinstance(event, ConfigSaved):
+                raise ValueError(f"a {type(event).__name__} event, not ConfigSaved")
+        except ValueError as exc:
+            if (subject, seq) not in _reported:
+                _reported.add((subject, seq))
+                _log.warning("config_event_skipped", subject=subject, seq=seq,
+                             reason=f"{type(exc).__name__}: {exc}"[:500])
+            continue
+        latest = event
+    return latest
 
 
 class StoredSettings:
