@@ -129,7 +129,8 @@ async def export(request: ExportRequested, requested_at: datetime, rows: list[Ro
     )
 
 
-@service.subscriber(Subjects.step_pattern("rescore"), durable="exporter-runs")
+@service.subscriber(Subjects.step_pattern("rescore"), durable="exporter-runs",
+                    on_dead_letter=service.fail_run("export"))
 async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
@@ -178,7 +179,17 @@ async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     await notify(bus, "run.completed", final.model_dump(mode="json"), run)
 
 
-@service.subscriber("export.requested.*", durable="exporter")
+async def fail_export(env: Envelope, reason: str) -> None:
+    """A requested export whose request was dead-lettered ends as *failed*, not *requested* for ever."""
+    export_id, segment = env.payload.get("export_id"), env.payload.get("segment")
+    if not isinstance(export_id, str) or not export_id:
+        return
+    done = ExportCompleted(export_id=export_id, run_id=env.run_id, segment=segment if isinstance(segment, str) else "",
+                           status="failed", error=reason[:500])
+    await service.bus.publish(done, key=(export_id,), causation_id=env.event_id)
+
+
+@service.subscriber("export.requested.*", durable="exporter", on_dead_letter=fail_export)
 async def on_export_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)
     assert isinstance(request, ExportRequested)

@@ -29,7 +29,7 @@ service = Service("extractor")
 app = service.app
 
 
-@service.subscriber("run.requested.*", durable="extractor")
+@service.subscriber("run.requested.*", durable="extractor", on_dead_letter=service.fail_run("extract"))
 async def on_run_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)
     assert isinstance(request, RunRequested)

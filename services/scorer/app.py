@@ -123,7 +123,7 @@ async def stop_prefetch() -> None:
     await cleaned_batches.stop()
 
 
-@service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1")
+@service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1", on_dead_letter=service.fail_run("score"))
 async def on_clean_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
