@@ -289,6 +289,10 @@ def cmd_icp_show(args: argparse.Namespace) -> int:
     except IcpNotFound as exc:
         print(exc, file=sys.stderr)
         return 1
+    except ValueError as exc:  # its saved event is unreadable or no longer validates
+        print(f"hunter icp show: the saved profile {args.name!r} is unusable: {type(exc).__name__}: {exc}"[:600],
+              file=sys.stderr)
+        return 1
     _print(profile_yaml(profile).rstrip())
     return 0
 

@@ -69,3 +69,5 @@ def test_hunter_icp_list_skips_a_malformed_saved_profile_and_lists_the_others(
     assert "saved" in listed["good-one"] and "template" in listed["software-b2b"]
     assert "broken" not in listed
     assert "skipped icp.saved.broken" in err
+    assert main(["icp", "show", "broken"]) == 1  # an error that says why, not a crash
+    assert "the saved profile 'broken' is unusable" in capsys.readouterr().err
