@@ -201,13 +201,20 @@ def print_plan(plan: dict[str, Any]) -> None:
 def cmd_hunt(args: argparse.Namespace) -> int:
     settings = _settings(args)
     request = build_request(args)
-    if args.dry_run:
+    if args.dry_run:  # the plan says what is wrong with it, an unknown ICP included
         plan = dry_run_plan(settings, request)
         if args.json:
             _print(json.dumps(plan, default=str))
         else:
             print_plan(plan)
         return 0 if plan["ok"] else 2
+    if request.icp:  # refused now, not at the run's scoring step (saved profiles are on the stream)
+        from services.scorer.icp_profiles import icp_request_error
+
+        reason = _icp_bus_call(settings, lambda bus: icp_request_error(bus, request.icp, settings.icp_dir))
+        if reason:
+            print(f"hunter hunt: --icp: {reason}", file=sys.stderr)
+            return 2
     up = _stack_already_up(Path(settings.data_dir).resolve())
     quiet = bool(args.json)  # --json: one JSON object on stdout, nothing else
     if up:
@@ -430,18 +437,26 @@ def _icp_bus_call(settings: Any, fn: Any) -> Any:
 
 def cmd_icp_list(args: argparse.Namespace) -> int:
     from services.scorer.icp import list_templates, load_icp
-    from shared.events import IcpProfileSaved
+    from shared.bus import decode
+    from shared.events import IcpProfileSaved, decode_event
 
     settings = _settings(args)
 
     async def saved_profiles(bus: Any) -> dict[str, IcpProfileSaved]:
+        """The latest readable profile of each name; an unreadable event is skipped with its reason."""
         latest: dict[str, IcpProfileSaved] = {}
         if not await bus.count("icp.saved.*"):
             return latest
-        async for stored in bus.read("icp.saved.*"):
-            event = stored.event()
-            if isinstance(event, IcpProfileSaved):
-                latest[event.name] = event
+        async for seq, subject, data, _ in bus.read("icp.saved.*", raw=True):
+            try:
+                event = decode_event(decode(data))
+                if not isinstance(event, IcpProfileSaved):
+                    raise ValueError(f"a {type(event).__name__} event, not IcpProfileSaved")
+            except ValueError as exc:  # undecodable, unknown or invalid: the other profiles are listed
+                print(f"hunter icp list: skipped {subject} (seq {seq}): {type(exc).__name__}: {exc}"[:400],
+                      file=sys.stderr)
+                continue
+            latest[event.name] = event
         return latest
 
     saved = _icp_bus_call(settings, saved_profiles)
@@ -468,6 +483,10 @@ def cmd_icp_show(args: argparse.Namespace) -> int:
         profile = resolve_icp(args.name, _icp_bus_call(settings, last_saved), settings.icp_dir)
     except IcpNotFound as exc:
         print(exc, file=sys.stderr)
+        return 1
+    except ValueError as exc:  # its saved event is unreadable or no longer validates
+        print(f"hunter icp show: the saved profile {args.name!r} is unusable: {type(exc).__name__}: {exc}"[:600],
+              file=sys.stderr)
         return 1
     _print(profile_yaml(profile).rstrip())
     return 0

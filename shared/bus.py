@@ -182,8 +182,9 @@ class Bus:
         """
         end = end_seq if end_seq is not None else await self.last_seq()
         if ">" not in subject and "*" not in subject:
-            last = await self.last(subject)
-            if last is None:
+            try:  # the last message's sequence only: it may be one that does not decode
+                last = await self.js.get_last_msg(self.stream, subject)
+            except NotFoundError:
                 return
             end = min(end, last.seq)
         if end < start_seq:

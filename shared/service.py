@@ -33,13 +33,14 @@ from pydantic import ValidationError
 from shared import metrics
 from shared.bus import Bus, connect_bus, decode, encode
 from shared.config import Settings, get_settings
-from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, UnknownEvent
+from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, RunStep, UnknownEvent
 from shared.logging import drain_shipped, get_logger, setup_logging
 from shared.nats_server import nats_for
 from shared.pull_consumer import PullConsumer
 from shared.tracing import lead_keys_of, lead_trace_id, record_lead_spans, setup_tracing
 
 Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
+DeadLetterHook = Callable[[Envelope, str], Awaitable[None]]  # (the message's envelope, the reason)
 BAD_INPUT = (ValidationError, UnknownEvent, ValueError, UnicodeDecodeError)
 LOG_IDS = {"event", "level", "timestamp", "service", "run_id", "lead_key", "trace_id", "span_id", "no_ship"}
 
@@ -259,6 +260,7 @@ class Service:
         max_workers: int = 1,
         max_deliver: int = 5,
         direct: bool = False,
+        on_dead_letter: DeadLetterHook | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register a handler on a durable pull consumer shared by every replica.
 
@@ -267,6 +269,8 @@ class Service:
         ``direct``: consume with :class:`~shared.pull_consumer.PullConsumer` instead of FastStream's
         subscriber (same consumer, acks and dead letters; ~190 us less CPU per message), for a stage
         that runs hundreds of messages at once. The handler then gets a :class:`~shared.pull_consumer.RawMessage`.
+        ``on_dead_letter``: told when a decoded message is dead-lettered (bad input, or its last attempt
+        failed), so what waits for it ends (:meth:`fail_run` ends the run's step and the run as failed).
         """
         ack_wait = self.settings.ack_wait_seconds
         self.watch_consumer(durable or self.name)
@@ -304,19 +308,17 @@ class Service:
                     await fn(env, msg)
                     return "ok"
                 except BAD_INPUT as exc:
-                    await self.dead_letter(
-                        subject=msg.raw_message.subject, reason=f"{type(exc).__name__}: {exc}",
-                        raw=raw, run_id=env.run_id,
-                    )
+                    reason = f"{type(exc).__name__}: {exc}"
+                    await self.dead_letter(subject=msg.raw_message.subject, reason=reason, raw=raw, run_id=env.run_id)
+                    await self._told_dead_letter(on_dead_letter, env, reason)
                     return "dead_letter"
                 except Exception as exc:
                     delivered = msg.raw_message.metadata.num_delivered
                     if delivered >= max_deliver:
-                        await self.dead_letter(
-                            subject=msg.raw_message.subject,
-                            reason=f"failed {delivered} times: {type(exc).__name__}: {exc}",
-                            raw=raw, run_id=env.run_id,
-                        )
+                        reason = f"failed {delivered} times: {type(exc).__name__}: {exc}"
+                        await self.dead_letter(subject=msg.raw_message.subject, reason=reason, raw=raw,
+                                               run_id=env.run_id)
+                        await self._told_dead_letter(on_dead_letter, env, reason)
                         return "dead_letter"
                     self.log.exception("handler_failed", subject=msg.raw_message.subject, attempt=delivered)
                     raise
@@ -347,6 +349,30 @@ class Service:
             return fn
 
         return register
+
+    async def _told_dead_letter(self, hook: DeadLetterHook | None, env: Envelope, reason: str) -> None:
+        if hook is None:
+            return
+        try:
+            await hook(env, reason[:1000])
+        except Exception:  # the dead letter is stored already; what the hook failed to say is logged
+            self.log.exception("dead_letter_hook_failed", type=env.type, run_id=env.run_id)
+
+    def fail_run(self, stage: str) -> DeadLetterHook:
+        """An ``on_dead_letter`` hook for a handler that carries a run's ``stage``: the stage's step and the
+        run end as *failed* with the reason, instead of the run waiting for ever."""
+
+        async def fail(env: Envelope, reason: str) -> None:
+            if not env.run_id:
+                return
+            run = env.run_id
+            self.log.error("run_failed", run_id=run, stage=stage, reason=reason)
+            await self.bus.publish(RunStep(run_id=run, stage=stage, status="failed", message=reason),  # type: ignore[arg-type]
+                                   key=(run, stage, "failed"), stage=stage, causation_id=env.event_id)
+            await self.bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"{stage}: {reason}"),
+                                   key=(run, "run", "failed"), stage="run", causation_id=env.event_id)
+
+        return fail
 
     @staticmethod
     async def _heartbeat(msg: NatsMessage, every: float) -> None:

@@ -11,20 +11,49 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from shared.bus import Bus
+from shared.bus import Bus, decode
 from shared.config import Settings, get_settings
-from shared.events import ConfigSaved, Subjects, subject_token
+from shared.events import ConfigSaved, Subjects, decode_event, subject_token
+from shared.logging import get_logger
 from shared.secrets import reveal
+
+_log = get_logger("stored_config")
+_reported: set[tuple[str, int]] = set()  # (subject, seq) of the unreadable events logged already
 
 
 async def stored_setting(bus: Bus, key: str) -> str | None:
     """The latest non-empty value saved for ``key``, or None; a secret is opened with ``HUNTER_SECRET_KEY``
-    (None when it cannot be)."""
-    stored = await bus.last(Subjects.CONFIG_SAVED.format(key=subject_token(key)))
-    event = stored.event() if stored else None
+    (None when it cannot be). An event on the key's subject that cannot be read as a ``ConfigSaved`` is
+    skipped (logged once, with the reason): the latest readable one counts, and the other keys are not
+    affected."""
+    subject = Subjects.CONFIG_SAVED.format(key=subject_token(key))
+    try:
+        stored = await bus.last(subject)
+        event = stored.event() if stored else None
+        if stored is not None and not isinstance(event, ConfigSaved):
+            raise ValueError(f"a {type(event).__name__} event, not ConfigSaved")
+    except ValueError:  # undecodable, unknown or invalid (pydantic's ValidationError is a ValueError)
+        event = await _latest_readable(bus, subject)
     if not isinstance(event, ConfigSaved) or not event.value:
         return None
     return reveal(event.value, get_settings().secret_key) if event.secret else event.value
+
+
+async def _latest_readable(bus: Bus, subject: str) -> ConfigSaved | None:
+    latest = None
+    async for seq, _, data, _ in bus.read(subject, raw=True):  # type: ignore[misc]
+        try:
+            event = decode_event(decode(data))
+            if not isinstance(event, ConfigSaved):
+                raise ValueError(f"a {type(event).__name__} event, not ConfigSaved")
+        except ValueError as exc:
+            if (subject, seq) not in _reported:
+                _reported.add((subject, seq))
+                _log.warning("config_event_skipped", subject=subject, seq=seq,
+                             reason=f"{type(exc).__name__}: {exc}"[:500])
+            continue
+        latest = event
+    return latest
 
 
 class StoredSettings:

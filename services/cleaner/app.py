@@ -69,7 +69,7 @@ def vault_lookup(run: str) -> VaultLookup:
     return lookup
 
 
-@service.subscriber(Subjects.step_pattern("extract"), durable="cleaner")
+@service.subscriber(Subjects.step_pattern("extract"), durable="cleaner", on_dead_letter=service.fail_run("clean"))
 async def on_extract_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)

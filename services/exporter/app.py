@@ -98,6 +98,16 @@ async def run_rows(bus: Bus, run: str) -> list[Row]:
     return [build_row(s, enrichments.get(k), finals.get(k)) for k, s in sorted(scored.items())]
 
 
+def export_failure(exc: BaseException) -> str:
+    """Why an export could not be written, for a person: the OS's words for a disk error, else the message."""
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"cannot write the export{where}: {exc.strerror or exc}"[:500]
+    if isinstance(exc, ValueError):
+        return str(exc)[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
 async def export(request: ExportRequested, requested_at: datetime, rows: list[Row]) -> ExportCompleted:
     out = service.settings.exports_path / subject_token(request.run_id or "vault") / request.export_id
     manifest = {
@@ -108,17 +118,19 @@ async def export(request: ExportRequested, requested_at: datetime, rows: list[Ro
         selected = select_segment(rows, request.segment)
         written = write_export(selected, out, name=f"hunter_{request.segment}", formats=request.formats,
                                manifest=manifest, max_rows=service.settings.max_export_rows, bom=request.bom)
-    except ValueError as exc:
-        service.log.warning("export_failed", export_id=request.export_id, reason=str(exc), run_id=request.run_id)
+    except Exception as exc:  # a full or read-only export disk, too many rows...: a failed export, with the reason
+        reason = export_failure(exc)
+        service.log.warning("export_failed", export_id=request.export_id, reason=reason, run_id=request.run_id)
         return ExportCompleted(export_id=request.export_id, run_id=request.run_id, segment=request.segment,
-                               status="failed", error=str(exc))
+                               status="failed", error=reason)
     return ExportCompleted(
         export_id=request.export_id, run_id=request.run_id, segment=request.segment, path=str(Path(written.path)),
         files=written.files, rows=written.rows, bytes=written.bytes, sha256=written.sha256,
     )
 
 
-@service.subscriber(Subjects.step_pattern("rescore"), durable="exporter-runs")
+@service.subscriber(Subjects.step_pattern("rescore"), durable="exporter-runs",
+                    on_dead_letter=service.fail_run("export"))
 async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
@@ -145,6 +157,16 @@ async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
         await bus.publish(done, key=(ask.export_id,), causation_id=env.event_id)
         finished.append(done)
         exported[segment] = done.rows
+    failed = [f"{done.segment}: {done.error}" for done in finished if done.status == "failed"]
+    if failed:  # the run ends failed, with the reason, and the webhook hears of the failed exports
+        reason = "; ".join(failed)[:1000]
+        await bus.publish(RunStep(run_id=run, stage="export", status="failed", counts=exported, message=reason),
+                          key=(run, "export", "failed"), stage="export", causation_id=env.event_id)
+        final = RunStep(run_id=run, stage="run", status="failed", message=f"export: {reason}")
+        await bus.publish(final, key=(run, "run", "failed"), stage="run", causation_id=env.event_id)
+        for done in finished:
+            await notify(bus, "export.completed", done.model_dump(mode="json"), run)
+        return
     await bus.publish(RunStep(run_id=run, stage="export", status="completed", counts=exported),
                       key=(run, "export", "completed"), stage="export", causation_id=env.event_id)
     buckets: dict[str, int] = {}
@@ -157,14 +179,30 @@ async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     await notify(bus, "run.completed", final.model_dump(mode="json"), run)
 
 
-@service.subscriber("export.requested.*", durable="exporter")
+async def fail_export(env: Envelope, reason: str) -> None:
+    """A requested export whose request was dead-lettered ends as *failed*, not *requested* for ever."""
+    export_id, segment = env.payload.get("export_id"), env.payload.get("segment")
+    if not isinstance(export_id, str) or not export_id:
+        return
+    done = ExportCompleted(export_id=export_id, run_id=env.run_id, segment=segment if isinstance(segment, str) else "",
+                           status="failed", error=reason[:500])
+    await service.bus.publish(done, key=(export_id,), causation_id=env.event_id)
+
+
+@service.subscriber("export.requested.*", durable="exporter", on_dead_letter=fail_export)
 async def on_export_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)
     assert isinstance(request, ExportRequested)
     if request.origin == "run":
         return  # the run's own exports are written by on_rescore_step
     if request.vault_filter or not request.run_id:
-        await wait_for_vault(msg.raw_message.metadata.sequence.stream)
+        try:
+            await wait_for_vault(msg.raw_message.metadata.sequence.stream)
+        except TimeoutError as exc:  # the projector is down or stuck: the export fails, it does not hang
+            done = ExportCompleted(export_id=request.export_id, run_id=request.run_id, segment=request.segment,
+                                   status="failed", error=str(exc)[:500])
+            await service.bus.publish(done, key=(request.export_id,), causation_id=env.event_id)
+            return
         try:
             scoped = {**request.vault_filter, **({"run_id": request.run_id} if request.run_id else {})}
             rows = await asyncio.to_thread(vault_rows, vault_engine(), scoped)

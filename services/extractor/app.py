@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 from services.extractor.planning import estimate_rows
 from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
 from services.extractor.source_process import ProcessItems, source_items
+from services.extractor.sources.errors import source_failure
 from shared.events import (
     ApiCallsRecorded,
     Envelope,
@@ -32,11 +33,20 @@ service = Service("extractor")
 app = service.app
 
 
-@service.subscriber("run.requested.*", durable="extractor")
+@service.subscriber("run.requested.*", durable="extractor", on_dead_letter=service.fail_run("extract"))
 async def on_run_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)
     assert isinstance(request, RunRequested)
     await extract_run(request, env, msg)
+
+
+async def fail_run(run: str, exc: Exception, causation_id: str | None = None) -> None:
+    """The extract step and the run end as failed, with the reason."""
+    service.log.error("extract_failed", run_id=run, reason=str(exc))
+    await service.bus.publish(RunStep(run_id=run, stage="extract", status="failed", message=str(exc)),
+                              key=(run, "extract", "failed"), stage="extract", causation_id=causation_id)
+    await service.bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"extract: {exc}"),
+                              key=(run, "run", "failed"), stage="run", causation_id=causation_id)
 
 
 async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) -> None:
@@ -46,20 +56,16 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
                       stage="extract", causation_id=env.event_id)
     calls: list[ApiCall] = []
     read = {"rows": 0}  # source rows read so far (a big cnpj scan reports them before its first lead)
+    settings = service.settings
+    if request.source.startswith("casadosdados"):  # its key may have been saved on the Config page
+        settings = await effective_settings(bus, settings, ["casa_dos_dados_api_key"])
     try:
-        settings = service.settings
-        if request.source.startswith("casadosdados"):  # its key may have been saved on the Config page
-            settings = await effective_settings(bus, settings, ["casa_dos_dados_api_key"])
         items: Iterator[CompanyRecord | str | DroppedLead] = source_items(
             request.source, request.filters, settings=settings, on_api_call=calls.append,
             on_progress=lambda rows: read.__setitem__("rows", rows),
         )
-    except ValueError as exc:
-        log.error("extract_failed", reason=str(exc))
-        await bus.publish(RunStep(run_id=run, stage="extract", status="failed", message=str(exc)),
-                          key=(run, "extract", "failed"), stage="extract", causation_id=env.event_id)
-        await bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"extract: {exc}"),
-                          key=(run, "run", "failed"), stage="run", causation_id=env.event_id)
+    except Exception as exc:  # a bad source, whatever it raised: the step fails with the reason
+        await fail_run(run, source_failure(exc), causation_id=env.event_id)
         return
     encoder = BatchEncoder(bus, run, items, batch_size=service.settings.batch_size, causation_id=env.event_id,
                            max_bytes=max(64 * 1024, bus.nc.max_payload - HEADROOM))
@@ -98,12 +104,8 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
     watcher = asyncio.create_task(watch())
     try:
         await publish_batches(bus, encoder, after_batch=after_batch)
-    except ValueError as exc:  # a source that fails mid-way (bad header, API refusal)
-        log.error("extract_failed", reason=str(exc))
-        await bus.publish(RunStep(run_id=run, stage="extract", status="failed", message=str(exc)),
-                          key=(run, "extract", "failed"), stage="extract")
-        await bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"extract: {exc}"),
-                          key=(run, "run", "failed"), stage="run")
+    except ValueError as exc:  # a source that fails mid-way (bad header, damaged archive, API refusal)
+        await fail_run(run, exc)
         return
     finally:
         watcher.cancel()

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.extractor.batching import take_batch
+from services.extractor.sources.errors import source_failure
 from services.extractor.sources.records import lead_key_of
 from shared.bus import Bus
 from shared.events import Event, LeadsExtracted, LeadsRejected, envelope, subject_for
@@ -74,7 +75,10 @@ class BatchEncoder:
 
     def next(self) -> list[Message]:
         """The messages of the next batch; ``[]`` once the source is exhausted."""
-        companies, dropped = take_batch(self.items, self.batch_size)
+        try:
+            companies, dropped = take_batch(self.items, self.batch_size)
+        except Exception as exc:  # whatever the source met ends the step as failed, with the reason
+            raise source_failure(exc) from exc
         if not companies and not dropped:
             self.done = True
             return []
@@ -134,7 +138,7 @@ async def publish_batches(
     """Publish every batch of ``encoder``, ``in_flight`` messages awaiting their acks at most.
 
     ``after_batch`` runs after each batch is sent; returning ``False`` stops early (cancelled).
-    Returns whether the source was read to its end. Raises what the source raises.
+    Returns whether the source was read to its end. Raises what the source raises (a ``SourceError``).
     """
     acks: deque[asyncio.Future[object]] = deque()
     observe: Callable[[Event], None] | None = getattr(bus, "_observe", None)  # a service's ObservedBus

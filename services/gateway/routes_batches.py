@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from services.gateway.api_models import BatchCreate
 from services.gateway.batches import batch_requests, batch_summary, list_batches, new_batch_id, summary_csv
 from services.gateway.context import Ctx
+from services.gateway.routes_runs import submit
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 
@@ -21,8 +22,8 @@ async def create_batch(ctx: Ctx, body: BatchCreate) -> dict[str, Any]:
     requests = batch_requests(batch_id=batch_id, kind=body.kind, codes=body.codes, source=body.source,
                               filters=body.filters, enrich_top=body.enrich_top, icp=body.icp, targets=body.targets,
                               segments=body.segments, formats=body.formats, label=body.label, requested_by="ui")
-    for request in requests:
-        await ctx.publisher().publish(request, key=(request.run_id,))
+    for request in requests:  # the first checks the ICP (a 422 before anything is published)
+        await submit(ctx, request)
     return {"batch_id": batch_id, "runs": [{"run_id": r.run_id, "code": (r.filters.cnae or r.filters.naf)[0]}
                                            for r in requests]}
 

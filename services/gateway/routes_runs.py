@@ -13,12 +13,16 @@ from services.gateway.context import Ctx
 from services.gateway.run_plan import ask_extractor, build_plan, resolve_icp
 from services.gateway.run_report import budget_limits, report_for
 from services.gateway.uploads import BadUpload, save_uploaded_csv
+from services.scorer.icp_profiles import icp_request_error
 from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 
 async def submit(ctx: Ctx, event: RunRequested) -> dict[str, str]:
+    """Publish the run; 422 when its ICP profile does not exist (the run would fail at its scoring)."""
+    if event.icp and (reason := await icp_request_error(ctx.publisher(), event.icp, ctx.settings.icp_dir)):
+        raise HTTPException(422, [{"loc": ["body", "icp"], "msg": reason, "type": "value_error"}])
     await ctx.publisher().publish(event, key=(event.run_id,))
     return {"run_id": event.run_id, "status": "requested", "source": event.source}
 

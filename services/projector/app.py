@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 import time
+from dataclasses import dataclass
 
 import nats.errors
+import psycopg
 from nats.js import api
 from nats.js.errors import NotFoundError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from services.projector.batch_tracing import BatchTracer
 from services.projector.db import file_identity, make_engine, vault_file
@@ -34,35 +37,73 @@ class VaultSwapped(Exception):
     """``hunter replay`` renamed a rebuilt vault over the one this projector had open."""
 
 
-# a failure a moment's wait may cure (the server slow to answer, the vault locked past its busy timeout):
-# tried again this many times in a row, a second apart, before the projector crashes
-TRANSIENT_RETRIES = 5
+# A failure a wait may cure: the server slow to answer, the vault locked by another program, its disk full
+# or read-only. Tried again, a backoff apart (doubling up to the cap), for as long as it lasts: each try is
+# logged with the reason (a warning, so it also reaches the vault's logs once the vault is writable again)
+# and the checkpoint is where the projection resumes.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+BUSY_TIMEOUT_SECONDS = 2.0  # a locked vault fails an apply after this: the stop and retry checks run between tries
+STOP_SECONDS = 3.0  # after SIGTERM, what arrived is applied for this long at most (the rest at the next start)
+# SQLAlchemy's errors, and the drivers' own (the bulk writes use raw DB-API cursors)
+RETRIED = (nats.errors.TimeoutError, DatabaseError, sqlite3.DatabaseError, psycopg.OperationalError, OSError)
+
+
+@dataclass
+class Outage:
+    """The vault (or the server) failing since ``since``: what the next successful batch reports."""
+
+    since: float = 0.0
+    attempts: int = 0
+    error: str = ""
+
+    def failed(self, exc: BaseException) -> float:
+        """Count a failure; the delay before the next try."""
+        if not self.attempts:
+            self.since = time.monotonic()
+        self.attempts += 1
+        self.error = describe_db_error(exc)
+        return min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (self.attempts - 1))
+
+    def recovered(self) -> None:
+        if self.attempts:
+            service.log.warning("projector_resumed", after_seconds=round(time.monotonic() - self.since, 1),
+                                attempts=self.attempts, error=self.error)
+        self.attempts, self.error = 0, ""
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """The driver's own words for a database error (``database or disk is full``, ``database is locked``,
+    ``attempt to write a readonly database``), without SQLAlchemy's SQL and background link."""
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig or exc).__name__}: {orig or exc}"[:300]
+
+
+_outage = Outage()
 
 
 async def project_forever() -> None:
     """Project until stopped; when a replay swaps the vault file in, start again on the new file
-    from its checkpoint (what was written to the old file since is applied again from the stream)."""
-    failures = 0
-    while True:
-        started = time.monotonic()
+    from its checkpoint (what was written to the old file since is applied again from the stream).
+    A database or server error is retried with backoff until it clears (see ``RETRIED``)."""
+    while not _stopping.is_set():
         try:
             await _project_once()
             return
         except VaultSwapped:
-            failures = 0
             service.log.warning("vault_swapped", vault=service.settings.vault_database_url)
-        except (nats.errors.TimeoutError, OperationalError) as exc:
-            failures = 1 if time.monotonic() - started > 60 else failures + 1  # in a row: soon after the last
-            if failures > TRANSIENT_RETRIES:
-                raise
-            service.log.warning("projector_retrying", error=f"{type(exc).__name__}: {exc}"[:300], attempt=failures)
-            await asyncio.sleep(1.0)
+        except RETRIED as exc:
+            delay = _outage.failed(exc)
+            service.log.warning("projector_retrying", error=_outage.error, attempt=_outage.attempts,
+                                retry_in_seconds=delay, vault=vault_file(service.settings.vault_database_url))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_stopping.wait(), delay)
 
 
 async def _project_once() -> None:
     settings = service.settings
     batch_tracer = BatchTracer(service.name)
-    engine = make_engine(settings.vault_database_url)
+    engine = make_engine(settings.vault_database_url, busy_timeout=BUSY_TIMEOUT_SECONDS)
     projection = Projection(engine, observer=batch_tracer.observe)
     watch = _SwapWatch(vault_file(settings.vault_database_url))
     nc = service.broker.connection
@@ -111,8 +152,14 @@ async def _consume(reader: StreamReader, projection: Projection, batch_tracer: B
     """Apply whatever has arrived, up to HUNTER_PROJECTOR_BATCH events a transaction, while the reader
     keeps reading: under load batches grow to that size, so the lag stays bounded."""
     limit = service.settings.projector_batch
+    stop_by: float | None = None
     while True:
-        msgs = await reader.take(limit, timeout=0.5 if _stopping.is_set() else 1.0)
+        if _stopping.is_set() and stop_by is None:
+            stop_by = time.monotonic() + STOP_SECONDS
+        if stop_by is not None and time.monotonic() > stop_by:  # still busy: the rest is applied at the next start
+            service.log.info("projector_stopped", seq=projection.checkpoint(), buffered=len(reader.buffer))
+            return
+        msgs = await reader.take(limit, timeout=0.2 if _stopping.is_set() else 1.0)
         watch.check()
         if not msgs:
             if _stopping.is_set():
@@ -125,6 +172,7 @@ async def _consume(reader: StreamReader, projection: Projection, batch_tracer: B
             applied = await asyncio.to_thread(projection.apply, batch)
         watch.check()  # swapped while applying: the batch went to the old file; the new one gets it again
         await reader.nc.publish(msgs[-1].reply, b"+ACK")  # AckPolicy.ALL: everything up to it
+        _outage.recovered()
         metrics.PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - t0, service=service.name)
         metrics.PROJECTOR_APPLIED.inc(applied, service=service.name)
         metrics.PROJECTOR_CHECKPOINT.set(batch[-1][0], service=service.name)
@@ -143,10 +191,13 @@ _stopping = asyncio.Event()
 
 @app.on_shutdown
 async def drain_before_stopping() -> None:
-    """On SIGTERM, apply what the stream still holds before exiting."""
+    """On SIGTERM, apply what has arrived (for ``STOP_SECONDS`` at most) before exiting; a retry waiting
+    for the vault stops at once. What is left is applied from the checkpoint at the next start."""
     _stopping.set()
     if _tasks:
-        await asyncio.wait(_tasks, timeout=60)
+        _, pending = await asyncio.wait(_tasks, timeout=STOP_SECONDS + BUSY_TIMEOUT_SECONDS + 1)
+        for task in pending:
+            task.cancel()
 
 
 def _crash_on_failure(task: asyncio.Task[None]) -> None:

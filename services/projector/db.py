@@ -21,12 +21,13 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def make_engine(url: str, *, create: bool = True, bulk: bool = False) -> Engine:
+def make_engine(url: str, *, create: bool = True, bulk: bool = False, busy_timeout: float = 30.0) -> Engine:
     """``bulk``: a fresh vault being filled by one writer (a replay): its tables are created without
     their secondary indexes (:func:`build_indexes` once loaded). On SQLite it is a file swapped in
-    only once complete, so a crash midway loses nothing worth keeping: no fsync, no rollback journal."""
+    only once complete, so a crash midway loses nothing worth keeping: no fsync, no rollback journal.
+    ``busy_timeout``: how long a SQLite statement waits for a lock another connection holds."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout})
         _private_file(engine.url.database)
         pragmas = (["journal_mode=OFF", "synchronous=OFF", "cache_size=-524288",
                     "temp_store=MEMORY"] if bulk
@@ -37,7 +38,7 @@ def make_engine(url: str, *, create: bool = True, bulk: bool = False) -> Engine:
             cur = dbapi_conn.cursor()
             for pragma in pragmas:
                 cur.execute(f"PRAGMA {pragma}")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)

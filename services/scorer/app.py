@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any, Literal
 
 import msgspec
+import yaml
 from faststream.nats import NatsMessage
 
 from services.cleaner import records
@@ -122,7 +123,7 @@ async def stop_prefetch() -> None:
     await cleaned_batches.stop()
 
 
-@service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1")
+@service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1", on_dead_letter=service.fail_run("score"))
 async def on_clean_step(env: Envelope, msg: NatsMessage) -> None:
     step = decode_event(env)
     assert isinstance(step, RunStep)
@@ -148,7 +149,17 @@ async def publish_step(run: str, stage: StageName, status: Literal["started", "c
 async def score_run(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
     await publish_step(run, "score", "started", causation_id=cause.event_id)
-    icp, as_of, enrich_top = await run_icp(run, refresh=True)
+    try:
+        icp, as_of, enrich_top = await run_icp(run, refresh=True)
+    except (LookupError, ValueError, OSError, yaml.YAMLError) as exc:  # e.g. an ICP profile that does not exist
+        cleaned_batches.forget(run)
+        reason = f"ICP profile: {exc}"
+        service.log.error("score_failed", run_id=run, reason=reason)
+        await service.bus.publish(RunStep(run_id=run, stage="score", status="failed", message=reason),
+                                  key=(run, "score", "failed"), stage="score", causation_id=cause.event_id)
+        await service.bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"score: {reason}"),
+                                  key=(run, "run", "failed"), stage="run", causation_id=cause.event_id)
+        return
     # the run as records mirrors (msgspec), scored batch by batch as they were published
     batches = await cleaned_batches.take(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), run)
     v1 = [item for batch, _ in batches for item in batch]

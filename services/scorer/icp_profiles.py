@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from services.scorer.icp import PROFILE_NAME, IcpProfile, load_icp
+from services.scorer.icp import PROFILE_NAME, IcpNotFound, IcpProfile, load_icp
 from shared.events import IcpProfileSaved, Subjects
 
 
@@ -109,3 +109,31 @@ def resolve_icp(name: str | None, saved: IcpProfileSaved | None, icp_dir: Path |
     if saved is not None:
         return profile_from_saved(saved)
     return load_icp(name, icp_dir)
+
+
+def unknown_icp_reason(name: str | None, saved: IcpProfileSaved | None, icp_dir: Path | None = None) -> str | None:
+    """Why a run cannot use the ICP ``name`` (no saved profile, file or template by that name, or an
+    unreadable one), or ``None`` when it can: checked when the run is requested, so a typo is refused
+    at once instead of failing the run at its scoring step."""
+    if name is None or not name.strip() or saved is not None:
+        return None
+    try:
+        load_icp(name, icp_dir)
+    except (IcpNotFound, ValueError, OSError, yaml.YAMLError) as exc:
+        return str(exc)
+    return None
+
+
+async def icp_request_error(bus: Any, name: str | None, icp_dir: Path | None = None) -> str | None:
+    """``unknown_icp_reason`` with the saved profiles on ``bus`` (a ``shared.bus.Bus``): what the
+    gateway and ``hunter hunt`` check before they publish a run."""
+    if name and is_profile_name(name):
+        try:
+            stored = await bus.last(saved_subject(name.strip()))
+            event = stored.event() if stored is not None else None
+            if isinstance(event, IcpProfileSaved):
+                profile_from_saved(event)
+                return None
+        except ValueError as exc:  # a saved profile that does not validate (any more)
+            return f"the saved ICP profile {name!r} is unusable: {exc}"
+    return unknown_icp_reason(name, None, icp_dir)

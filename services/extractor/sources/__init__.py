@@ -82,10 +82,10 @@ def iter_source(
             raise SourceError(f"csv: file not found: {path}")
         return iter_csv(path, filters, options=options)
     if scheme == "cnpj":
-        from .cnpj_files import find_receita_files, iter_cnpj
+        from .cnpj_files import check_layout, find_receita_files, iter_cnpj
 
         directory = Path(rest)
-        find_receita_files(directory)  # raises SourceError for a missing/empty directory
+        check_layout(find_receita_files(directory))  # SourceError: a missing/empty directory, unreadable files
         return iter_cnpj(directory, filters, as_json=as_json, workers=workers, on_progress=on_progress)
     if scheme == "sirene":
         from .sirene import iter_sirene, resolve_paths

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from .receita_json import json_records
 from .receita_layout import E_CNAE, E_CNAE_SEC, E_MUNICIPIO, E_SITUACAO, E_UF, ESTAB_COLUMNS, file_kind, split_line
 from .receita_records import Builder, company_builder, estab_fields
 from .records import dropped
-from .text_streams import DataFile
+from .text_streams import DataFile, read_head
 from .values import collapse, fold
 
 DEFAULT_CHUNK_SIZE = 200_000
@@ -58,17 +59,46 @@ def find_receita_files(directory: Path) -> ReceitaFiles:
     for path in sorted(p for p in directory.iterdir() if p.is_file()):
         if zipfile.is_zipfile(path):
             zip_kind = file_kind(path.stem)
-            with zipfile.ZipFile(path) as zf:
-                members = sorted(i.filename for i in zf.infolist() if not i.is_dir())
+            try:
+                with zipfile.ZipFile(path) as zf:
+                    members = sorted(i.filename for i in zf.infolist() if not i.is_dir())
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise SourceError(f"cnpj: {path.name} is not a readable zip archive: {exc}") from None
             for member in members:
                 kind = zip_kind or file_kind(Path(member).name)
                 if kind:
                     found.by_kind.setdefault(kind, []).append(DataFile(path, member))
+        elif path.suffix.lower() == ".zip" and file_kind(path.stem):
+            raise SourceError(f"cnpj: {path.name} is not a readable zip archive (truncated, or not a zip at all)")
         elif kind := file_kind(path.name):
             found.by_kind.setdefault(kind, []).append(DataFile(path))
     if not found["estabelecimentos"]:
         raise SourceError(f"cnpj: no Estabelecimentos file in {directory} (expected Estabelecimentos*.zip)")
     return found
+
+
+def check_layout(files: ReceitaFiles) -> None:
+    """``SourceError`` unless some Estabelecimentos file starts with a line of the Receita layout (its
+    fields separated by ``;``): other files (another registry's export, a truncated member, binary
+    junk) would give a run of nothing but malformed rows. One odd file among good ones is read, and
+    its bad rows rejected one by one."""
+    expected = len(ESTAB_COLUMNS)
+    seen: list[str] = []
+    for data in files["estabelecimentos"]:
+        try:
+            head = read_head(data, 16 * 1024)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise SourceError(f"cnpj: cannot read {data.label}: {exc}") from None
+        first = next((line for line in head.decode("latin-1").splitlines() if line.strip()), None)
+        if first is None:
+            seen.append(f"{data.label} is empty")
+            continue
+        found = len(split_line(first.replace("\x00", ""), expected))
+        if found == expected:
+            return
+        seen.append(f"{data.label} starts with a line of {found} fields")
+    raise SourceError(f"cnpj: not the Receita Estabelecimentos layout ({expected} fields separated by ';'): "
+                      + "; ".join(seen))
 
 
 @dataclass

@@ -16,6 +16,7 @@ Rows whose id is missing or whose column count differs from the header's are dro
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Iterator, Mapping
@@ -64,7 +65,13 @@ def parse_csv_spec(spec: str) -> tuple[Path, CsvOptions]:
                     options.mapping[canon.strip()] = column.strip()
         elif key == "delimiter":
             options.delimiter = {"tab": "\t", "\\t": "\t"}.get(value, value)
+            if len(options.delimiter) != 1 or options.delimiter in "\"\r\n":
+                raise SourceError(f"csv: delimiter must be one character (not a quote or line break), got {value!r}")
         elif key == "encoding":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise SourceError(f"csv: unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252)") from None
             options.encoding = value
         elif key == "country":
             options.country = value.upper()
@@ -220,13 +227,16 @@ def iter_csv(
     flt = LeadFilter.from_run(filters, country=options.country or "BR")
     if flt.limit == 0:
         return
-    emitted = 0
+    emitted = rows_seen = 0
     for data in files:
         encoding, delimiter = _open_reader(data, options)
         errors = "strict" if encoding == "latin-1" else "replace"
         with data.open_text(encoding=encoding, errors=errors) as fh:
             reader = csv.reader((line.replace("\x00", "") for line in fh), delimiter=delimiter)
-            header = next(reader, None)
+            try:
+                header = next(reader, None)
+            except csv.Error as exc:
+                raise SourceError(f"csv {data.label}: unreadable header line: {exc}") from None
             if header is None:
                 continue
             header = [h.lstrip("\ufeff").strip() for h in header]
@@ -244,10 +254,14 @@ def iter_csv(
             used = {i for idxs in cols.values() for i in idxs}
             unmapped = [(i, h) for i, h in enumerate(header) if i not in used and h]
             width = len(header)
-            for row in reader:
-                line_no = reader.line_num
+            for line_no, row in _rows(reader, data.label):
+                if isinstance(row, DroppedLead):
+                    rows_seen += 1
+                    yield row
+                    continue
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
+                rows_seen += 1
                 if len(row) != width:
                     if len(row) > width and not any(v.strip() for v in row[width:]):
                         row = row[:width]
@@ -279,3 +293,24 @@ def iter_csv(
                 emitted += 1
                 if flt.limit is not None and emitted >= flt.limit:
                     return
+    if not rows_seen:
+        names = ", ".join(d.label for d in files)
+        raise SourceError(f"csv {names}: no data rows (the file is empty or holds only a header)")
+
+
+def _rows(reader: Any, label: str) -> Iterator[tuple[int, list[str] | DroppedLead]]:
+    """(line number, fields) of each row after the header; a row the CSV reader refuses (a field over
+    its size limit, a stray quote in strict mode...) comes as its rejection, and reading goes on."""
+    while True:
+        before = reader.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if reader.line_num == before:  # nothing consumed: it would fail the same way again
+                raise SourceError(f"csv {label}: unreadable at line {before + 1}: {exc}") from None
+            yield reader.line_num, dropped("malformed_row", f"row unreadable as CSV: {exc}",
+                                           source_file=label, source_line=reader.line_num, raw={})
+            continue
+        yield reader.line_num, row
