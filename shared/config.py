@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     icp_dir: Path | None = Field(default=None, alias="HUNTER_ICP_DIR")
     # a registry source a lead added by hand is looked up in (cnpj:DIR, sirene:PATH, csv:PATH); unset: as typed
     manual_lookup: str | None = Field(default=None, alias="HUNTER_MANUAL_LOOKUP")
+    # where registry files (CNPJ folders, SIRENE files, CSVs) are put for the Mission page's source picker
+    imports_dir: Path | None = Field(default=None, alias="HUNTER_IMPORTS_DIR")
 
     # Casa dos Dados
     casa_api_key: str | None = Field(default=None, alias="CASA_DOS_DADOS_API_KEY")
@@ -98,6 +100,10 @@ class Settings(BaseSettings):
         if self.vault_url:
             return self.vault_url
         return f"sqlite:///{(self.data_dir / 'vault.db').resolve()}"
+
+    @property
+    def imports_path(self) -> Path:
+        return (self.imports_dir or self.data_dir / "imports").resolve()
 
     @property
     def exports_path(self) -> Path:

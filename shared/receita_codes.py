@@ -52,3 +52,9 @@ def municipality(code: str | None) -> tuple[str, str, str] | None:
     if not v.isdigit() or len(v) not in (1, 2, 3, 4, 7):
         return None
     return _municipios().get(v.zfill(4) if len(v) <= 4 else v)
+
+
+@cache
+def municipalities() -> list[tuple[str, str]]:
+    """Every (name, UF) of the municipality table, sorted by UF then name (for suggestions)."""
+    return sorted({(name, uf) for name, uf, _ in _municipios().values()}, key=lambda m: (m[1], m[0]))

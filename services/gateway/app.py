@@ -16,7 +16,14 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
 
-from services.gateway import routes_admin, routes_batches, routes_leads, routes_manual, routes_runs
+from services.gateway import (
+    routes_admin,
+    routes_batches,
+    routes_catalog,
+    routes_leads,
+    routes_manual,
+    routes_runs,
+)
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
 from services.gateway.vault_swap import follow_swaps
@@ -102,6 +109,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in (routes_runs.router, routes_batches.router, routes_leads.router, routes_manual.router,
-                   routes_admin.router):
+                   routes_catalog.router, routes_admin.router):
         app.include_router(router)
     return app

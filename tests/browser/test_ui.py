@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,8 +55,13 @@ async def test_a_hunt_started_in_the_ui_finishes_live_and_its_filtered_vault_exp
         page.on("pageerror", lambda e: errors.append(str(e)))
         await page.goto(stack.gateway_url + "/#mission")
 
-        # Mission: start a hunt on the demo sample and watch its steps arrive until it completes
-        await page.fill("#source", f"csv:{DEMO_CSV}")
+        # Mission: pick the demo sample from the imports directory, start a hunt, watch it complete
+        imports = stack.data_dir / "imports"
+        imports.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DEMO_CSV, imports / "demo-companies.csv")
+        await page.reload()
+        await page.select_option("#source-pick", f"csv:{(imports / 'demo-companies.csv').resolve()}")
+        assert await page.input_value("#source") == f"csv:{(imports / 'demo-companies.csv').resolve()}"
         await page.fill("input[name=enrich_top]", "0.1")
         await page.click("#start")
         card = page.locator("#run-card")

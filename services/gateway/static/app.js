@@ -64,6 +64,7 @@ async function pageMission(runId) {
   <div id="watch"></div>
   <h3>Runs</h3><table id="runs"><thead><tr><th>run</th><th>label / source</th><th>status</th><th>requested</th><th>counts</th><th></th></tr></thead><tbody></tbody></table>`;
   renderManualLead();  // report.js
+  enhanceMissionForm().catch(err => console.error(err));  // report.js: source, state, city, CNAE pickers
   const huntBody = form => {
     const f = formData(form);
     return {

@@ -129,3 +129,52 @@ function renderManualLead() {
     location.hash = `#mission/${r.run_id}`;
   });
 }
+
+// Mission: pickers over the form's text fields — sources listed by the server, states, city and activity
+// suggestions — so nobody has to type URIs and codes from memory (the fields stay editable).
+async function enhanceMissionForm() {
+  const form = $("#hunt");
+  if (!form) return;
+  const s = await api("/api/sources");
+  const src = $("#source", form);
+  const pick = document.createElement("label");
+  const when = x => `${x.modified.slice(0, 10)}, ${(x.bytes / 1e6).toFixed(1)} MB`;
+  pick.innerHTML = `source picker<select id="source-pick"><option value="">choose a source…</option>
+    ${["imports", "uploads"].map(where => {
+      const items = s.items.filter(x => x.where === where);
+      return items.length ? `<optgroup label="${where === "imports" ? `imports (${esc(s.imports_dir)})` : "uploaded CSVs"}">
+        ${items.map(x => `<option value="${esc(x.uri)}">${esc(x.kind.toUpperCase())} · ${esc(x.name)} (${esc(when(x))})</option>`).join("")}</optgroup>` : "";
+    }).join("")}
+    <option value="casadosdados" ${s.casadosdados.key_set ? "" : "disabled"}>Casa dos Dados API${s.casadosdados.key_set ? "" : " — no key set (Config page)"}</option>
+    </select>`;
+  src.closest("label").before(pick);
+  $("#source-pick").addEventListener("change", e => { if (e.target.value) src.value = e.target.value; });
+
+  const ufInput = $("input[name=uf]", form);
+  const ufPick = document.createElement("select");
+  ufPick.multiple = true; ufPick.id = "uf-pick"; ufPick.size = 3; ufPick.title = "states (Ctrl/⌘ to choose several)";
+  ufPick.innerHTML = s.ufs.map(u => `<option>${u}</option>`).join("");
+  ufInput.after(ufPick);
+  ufPick.addEventListener("change", () => { ufInput.value = [...ufPick.selectedOptions].map(o => o.value).join(", "); });
+
+  const suggest = (input, listId, fetcher) => {
+    const dl = document.createElement("datalist"); dl.id = listId; input.setAttribute("list", listId); input.after(dl);
+    let t = null;
+    input.addEventListener("input", () => {
+      clearTimeout(t);
+      t = setTimeout(async () => { dl.innerHTML = (await fetcher(input.value)).join(""); }, 200);
+    });
+  };
+  const last = v => v.split(",").pop().trim();
+  suggest($("input[name=city]", form), "city-list", async v => {
+    if (last(v).length < 2) return [];
+    const q = new URLSearchParams({q: last(v)});
+    ufInput.value.split(",").map(x => x.trim()).filter(Boolean).forEach(u => q.append("uf", u.toUpperCase()));
+    return (await api("/api/catalog/cities?" + q)).map(c => `<option value="${esc(c.city)}">${esc(c.uf)}</option>`);
+  });
+  suggest($("input[name=cnae]", form), "cnae-list", async v => {
+    if (last(v).length < 2) return [];
+    return (await api("/api/catalog/activities?" + new URLSearchParams({q: last(v)}))).map(a =>
+      `<option value="${esc(a.code)}">${esc(a.description || "")}${a.companies ? ` — ${a.companies} in the vault` : ""}</option>`);
+  });
+}
