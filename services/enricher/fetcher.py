@@ -17,6 +17,7 @@ from httpx._decoders import SUPPORTED_DECODERS  # what this httpx can decode (br
 from shared.fd_limit import raise_fd_limit
 from shared.schemas import ApiCall
 
+from .addresses import BLOCKED, AddressPolicy, BlockedAddress
 from .budgets import BudgetExceeded, RunBudgets
 from .h1_transport import H1Transport
 from .http_cache import HttpCache
@@ -126,15 +127,18 @@ FD_RESERVE = 128
 MAX_IDLE_CONNECTIONS = 1024
 
 
-def crawler_transport(proxy: str | None, concurrency: int = 200) -> httpx.AsyncBaseTransport:
+def crawler_transport(proxy: str | None, concurrency: int = 200,
+                      addresses: AddressPolicy | None = None) -> httpx.AsyncBaseTransport:
     """The crawling transport: :class:`~.h1_transport.H1Transport`, direct or through an ``http://`` proxy
     (one keep-alive pool for every host); httpx's own transport for other proxies (``socks5://``...).
     The open-file limit is raised first, and the idle connections kept are capped to fit in it beside
     ``concurrency`` requests in flight (a soft limit of 1024 with a thousand idle connections would fail
-    new connections with "too many open files")."""
+    new connections with "too many open files"). ``addresses`` guards the addresses connected to (the
+    fetcher checks every URL's host too, which is all it can do through httpx's transport)."""
     tls = ssl.create_default_context()
     if proxy is None or proxy.startswith("http://"):
-        return H1Transport(proxy=proxy, ssl_context=tls, max_idle=idle_connections(raise_fd_limit(), concurrency))
+        return H1Transport(proxy=proxy, ssl_context=tls, max_idle=idle_connections(raise_fd_limit(), concurrency),
+                           address_policy=addresses if addresses is not None else AddressPolicy())
     return httpx.AsyncHTTPTransport(proxy=proxy, verify=tls, trust_env=False)
 
 
@@ -216,10 +220,14 @@ class Fetcher:
             pool=None,
         )
         proxy = getattr(s, "http_proxy", None) or None
+        # the SSRF guard: public addresses only, plus FETCH_ALLOW_NETWORKS (see ``addresses``)
+        self.addresses = AddressPolicy.from_settings(s)
         # requests go straight to the transport: a crawler needs none of a client's per-request work
         # (merging headers and cookies, auth and redirect hooks, a cookie jar carrying one site's cookies
         # to the next); each response's Set-Cookie values are still read (``response_cookies``)
-        self._transport = transport if transport is not None else crawler_transport(proxy, self.concurrency)
+        if transport is None:
+            transport = crawler_transport(proxy, self.concurrency, self.addresses)
+        self._transport = transport
         self._headers = httpx.Headers({
             "User-Agent": self.user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
             "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.7", "Accept-Encoding": ACCEPT_ENCODING,
@@ -271,6 +279,17 @@ class Fetcher:
                 result.error = f"bad_url: {current}"
                 return result
             host = parts.netloc.lower()
+            try:
+                hostname = parts.hostname or ""
+            except ValueError:
+                hostname = ""
+            if not hostname or self.addresses.refuses_host(hostname):  # each hop, before anything is sent
+                result.error = BLOCKED if hostname else f"bad_url: {current}"
+                result.final_url = current
+                if hostname:
+                    result.api_calls.append(ApiCall(service="enricher", endpoint=current, error=BLOCKED,
+                                                    lead_key=lead_key))
+                return result
             if check_robots and not await self._robots_allowed(current, run_id, lead_key, result):
                 result.error = "robots"
                 result.final_url = current
@@ -372,6 +391,10 @@ class Fetcher:
             try:
                 async with self._global, self._host_sem(host):
                     raw = await self._request(url)
+            except BlockedAddress:  # the name resolved to a refused address: nothing sent, nothing to retry
+                result.error = BLOCKED
+                result.api_calls.append(ApiCall(service="enricher", endpoint=url, error=BLOCKED, lead_key=lead_key))
+                return None
             except httpx.TimeoutException as e:
                 err = f"timeout: {type(e).__name__}"
             except (httpx.TransportError, OSError) as e:

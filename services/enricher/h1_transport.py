@@ -40,6 +40,8 @@ from typing import NamedTuple
 import httpx
 from httpx._decoders import SUPPORTED_DECODERS, ContentDecoder, MultiDecoder
 
+from .addresses import AddressPolicy, BlockedAddress, blocked
+
 DNS_TTL = 300.0  # seconds an answer is kept (a crawl reads a site once: long enough for its pages)
 DNS_FAILURE_TTL = 60.0  # and a name that does not resolve (domain guesses: most do not exist)
 DNS_CACHE_SIZE = 20_000
@@ -365,7 +367,11 @@ class H1Transport(httpx.AsyncBaseTransport):
         max_idle_per_origin: int = 4,
         max_idle: int = 1024,
         keepalive_expiry: float = 5.0,
+        address_policy: AddressPolicy | None = None,
     ) -> None:
+        # the SSRF guard (``addresses``): connections only to the addresses it allows, checked on the address
+        # connected to; through a proxy, on the target's host before the proxy is asked. None: no guard
+        self._policy = address_policy
         self._proxy: tuple[str, int] | None = None
         self._proxy_auth: bytes | None = None
         if proxy is not None:
@@ -459,6 +465,8 @@ class H1Transport(httpx.AsyncBaseTransport):
             target = b"http://" + netloc + target
         else:
             key = ("tunnel", host, port)
+        if self._proxy is not None and self._policy is not None and self._policy.refuses_host(host):
+            raise blocked(host, port)
         head = [method, b" ", target, b" HTTP/1.1\r\n"]
         for name, value in headers:
             head += (name, b": ", value, b"\r\n")
@@ -515,7 +523,7 @@ class H1Transport(httpx.AsyncBaseTransport):
             if conn.transport is not None:
                 conn.transport.close()
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except httpx.ProxyError:
+        except (httpx.ProxyError, BlockedAddress):
             if conn.transport is not None:
                 conn.transport.close()
             raise
@@ -529,11 +537,19 @@ class H1Transport(httpx.AsyncBaseTransport):
         """Connect ``conn`` to ``host`` (its addresses from the DNS cache, tried in order), with TLS if asked."""
         loop = asyncio.get_running_loop()
         context, server_hostname = (self._ssl, host) if tls else (None, None)
+        policy = self._policy if conn.key[0] != "proxy" and conn.key[0] != "tunnel" else None
         if _is_ip(host):
+            if policy is not None and not policy.allows_address(host):
+                raise blocked(host, port)
             await loop.create_connection(lambda: conn, host, port, ssl=context, server_hostname=server_hostname)
             return
         failure: OSError | None = None
+        refused = False
         for family, _type, proto, _name, sockaddr in await self._resolve(host, port):
+            # checked on the address connected to (no second lookup a rebinding name could answer otherwise)
+            if policy is not None and not policy.allows_address(sockaddr[0]):
+                refused = True
+                continue
             try:
                 await loop.create_connection(lambda: conn, sockaddr[0], port, family=family, proto=proto,
                                              ssl=context, server_hostname=server_hostname)
@@ -542,6 +558,8 @@ class H1Transport(httpx.AsyncBaseTransport):
                 raise
             except OSError as exc:
                 failure = exc
+        if failure is None and refused:
+            raise blocked(host, port)
         raise failure if failure is not None else OSError(f"no address for {host}")
 
     async def _resolve(self, host: str, port: int) -> list[tuple[typing.Any, ...]]:

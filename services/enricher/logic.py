@@ -278,7 +278,7 @@ class Enricher:
             res = await self._fetch(f"{scheme}://{domain}/", run_id, key, calls, stats)
             if res.ok and _is_html(res):
                 return res
-            if res.error in ("robots", "circuit_open", "crawl_delay"):
+            if res.error in ("robots", "circuit_open", "crawl_delay", "blocked_address"):
                 return None
         return None
 

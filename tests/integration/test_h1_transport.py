@@ -27,6 +27,8 @@ from services.enricher.h1_transport import H1Transport
 from services.enricher.http_cache import HttpCache
 from shared.config import Settings
 
+from .test_fetcher_loopback import LOOPBACK_NETWORKS
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover
@@ -389,7 +391,8 @@ def test_the_fetcher_sends_no_cookie_back_yet_reports_each_responses_cookies() -
 
     async def scenario() -> None:
         server = Server(cookies)
-        async with server as url, Fetcher(Settings(FETCH_RETRIES=0), cache=HttpCache(0)) as fetcher:
+        settings = Settings(FETCH_RETRIES=0, FETCH_ALLOW_NETWORKS=LOOPBACK_NETWORKS)
+        async with server as url, Fetcher(settings, cache=HttpCache(0)) as fetcher:
             first = await fetcher.fetch(f"{url}/", check_robots=False)
             again = await fetcher.fetch(f"{url}/", check_robots=False)
         assert first.cookies == {"_shopify_y": "abc1", "PHPSESSID": "s1"}
@@ -479,7 +482,7 @@ def test_the_fetcher_reads_every_kind_of_response_as_through_httpxs_own_transpor
              "/bad-gzip", "/missing"]
 
     async def read_all(transport: httpx.AsyncBaseTransport) -> list[tuple[object, ...]]:
-        settings = Settings(FETCH_RETRIES=0, FETCH_MAX_BYTES=5000)
+        settings = Settings(FETCH_RETRIES=0, FETCH_MAX_BYTES=5000, FETCH_ALLOW_NETWORKS=LOOPBACK_NETWORKS)
         server = Server(answer)
         async with server as url, Fetcher(settings, cache=HttpCache(0), transport=transport) as fetcher:
             results = [await fetcher.fetch(f"{url}{path}", check_robots=False) for path in paths]
