@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     fetch_retries: int = Field(default=2, alias="FETCH_RETRIES")
     fetch_max_bytes: int = Field(default=2_000_000, alias="FETCH_MAX_BYTES")
     fetch_max_redirects: int = Field(default=5, alias="FETCH_MAX_REDIRECTS")
+    # networks the enricher may fetch from beyond the public Internet (CIDRs, e.g. "127.0.0.0/8,::1/128" for a
+    # web farm on loopback); private, loopback, link-local, metadata... addresses are refused otherwise
+    fetch_allow_networks: str = Field(default="", alias="FETCH_ALLOW_NETWORKS")
+    # a request's whole time (connect, head and body) and a lead's (every request of it), in seconds
+    fetch_request_deadline_s: float = Field(default=30.0, alias="FETCH_REQUEST_DEADLINE_S")
+    enrich_lead_deadline_s: float = Field(default=120.0, alias="ENRICH_LEAD_DEADLINE_S")
     fetch_schemes: str = Field(default="https,http", alias="FETCH_SCHEMES")
     fetch_pages_per_site: int = Field(default=3, alias="FETCH_PAGES_PER_SITE")
     # "always": the contact/about pages too, for the contacts found only there; "missing": only while

@@ -54,6 +54,15 @@ class CancelledRuns:
         pending.set_result(answer)
         return answer
 
+    def remember(self, run_id: str) -> None:
+        """The run is cancelled (heard from its ``run.cancelled`` message): say so at once from now on."""
+        if run_id in self._cancelled:
+            return
+        if len(self._cancelled) >= self._remember:
+            self._cancelled.pop(next(iter(self._cancelled)))
+        self._cancelled[run_id] = None
+        self._not_yet.pop(run_id, None)
+
     async def _ask(self, run_id: str) -> bool:
         if await self._last(Subjects.RUN_CANCELLED.format(run_id=subject_token(run_id))) is None:
             return False

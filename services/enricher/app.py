@@ -15,12 +15,14 @@ from faststream.nats import NatsMessage
 
 from services.enricher.logic import Enricher
 from services.enricher.vault_reuse import VaultReuse
+from shared.bus import decode
 from shared.events import (
     ApiCallsRecorded,
     EnrichmentRequested,
     Envelope,
     Event,
     LeadEnriched,
+    RunCancelled,
     Subjects,
     decode_event,
 )
@@ -80,6 +82,29 @@ async def share_budgets() -> None:
     _state["budget_task"] = asyncio.create_task(tell())
 
 
+@app.after_startup
+async def hear_cancellations() -> None:
+    """A cancelled run stops at once: its leads in flight are stopped (no request more than those already
+    sent) and its next leads skipped. The cancellation is heard as it is published (a plain subscription on
+    the stream's subject); a replica that missed it still finds it in the stream before each lead."""
+    enricher = _state["enricher"]
+    assert isinstance(enricher, Enricher)
+
+    async def heard(msg: Any) -> None:
+        try:
+            event = decode_event(decode(msg.data))
+        except Exception as exc:  # noqa: BLE001 - not ours to dead-letter (the projector does): noted
+            service.log.warning("cancellation_unreadable", error=str(exc)[:300])
+            return
+        if isinstance(event, RunCancelled):
+            cancelled.remember(event.run_id)
+            stopped = enricher.cancel_run(event.run_id)
+            service.log.info("run_cancelled", run_id=event.run_id, leads_stopped=stopped)
+
+    _state["cancel_subscription"] = await service.broker.connection.subscribe(
+        Subjects.RUN_CANCELLED.format(run_id="*"), cb=heard)
+
+
 async def apply_saved_config(enricher: Enricher) -> None:
     now = time.monotonic()
     if now < _config["next"] or _config["busy"]:
@@ -103,6 +128,8 @@ async def stop_sharing_budgets() -> None:
         task.cancel()
     with contextlib.suppress(Exception):
         await _state.pop("budget_subscription").unsubscribe()  # type: ignore[attr-defined]
+    with contextlib.suppress(Exception):
+        await _state.pop("cancel_subscription").unsubscribe()  # type: ignore[attr-defined]
 
 
 @app.after_shutdown
@@ -117,11 +144,12 @@ async def on_enrich_requested(env: Envelope, msg: NatsMessage) -> None:
     request = decode_event(env)
     assert isinstance(request, EnrichmentRequested)
     lead_key = request.lead.lead.lead_key
-    if await cancelled(request.run_id):  # not fetched; still one lead.enriched per lead, so the run's counts close
-        await publish_enriched(request, Enrichment(lead_key=lead_key, status="skipped", error="run cancelled"), env)
-        return
     enricher = _state["enricher"]
     assert isinstance(enricher, Enricher)
+    # a cancelled run's lead is not fetched; still one lead.enriched per lead, so the run's counts close
+    if enricher.run_cancelled(request.run_id) or await cancelled(request.run_id):
+        await publish_enriched(request, Enrichment(lead_key=lead_key, status="skipped", error="run cancelled"), env)
+        return
     await apply_saved_config(enricher)
     lead = request.lead
     span = contextlib.nullcontext()

@@ -7,9 +7,14 @@ import contextlib
 import logging
 import os
 import re
+import socket
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
+
+from .addresses import AddressPolicy
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,10 @@ class BrowserRenderer:
         self.timeout_ms = int(getattr(settings, "playwright_timeout_ms", 15_000))
         self.proxy = getattr(settings, "http_proxy", None) or None
         self.user_agent = getattr(settings, "user_agent", None)
+        # the SSRF guard for everything the page loads (subresources, redirects, scripts' requests)
+        self.addresses = AddressPolicy.from_settings(settings)
+        self._names: dict[str, bool] = {}  # host name -> refused (its addresses, direct connections only)
+        self.refused: list[str] = []  # URLs the page asked for and the guard refused (the latest ones)
         self._sem = asyncio.Semaphore(max_pages)
         self._start_lock = asyncio.Lock()
         self._pw = None
@@ -86,6 +95,7 @@ class BrowserRenderer:
         async with self._sem:
             context = await browser.new_context(user_agent=self.user_agent, ignore_https_errors=True)
             try:
+                await context.route("**/*", self._guard)
                 page = await context.new_page()
                 resp = await page.goto(url, wait_until="load", timeout=self.timeout_ms)
                 with contextlib.suppress(Exception):  # best effort: some pages never go idle
@@ -97,6 +107,37 @@ class BrowserRenderer:
                 return None
             finally:
                 await context.close()
+
+    async def _guard(self, route: Any) -> None:
+        """Every request the page makes: refused addresses are aborted before Chromium connects. Names are
+        resolved here and their addresses checked (Chromium resolves them again; through a proxy the proxy
+        does, and only literal addresses can be checked)."""
+        url = route.request.url
+        if url.startswith(("data:", "blob:", "about:")):
+            await route.continue_()
+            return
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            host = ""
+        if not host or self.addresses.refuses_host(host) or self.proxy is None and await self._name_refused(host):
+            self.refused = [*self.refused[-99:], url]
+            await route.abort("blockedbyclient")
+            return
+        await route.continue_()
+
+    async def _name_refused(self, host: str) -> bool:
+        refused = self._names.get(host)
+        if refused is None:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            except OSError:
+                return False  # Chromium will not reach it either
+            refused = any(not self.addresses.allows_address(info[4][0]) for info in infos)
+            if len(self._names) > 10_000:
+                self._names.clear()
+            self._names[host] = refused
+        return refused
 
     async def aclose(self) -> None:
         if self._browser is not None:

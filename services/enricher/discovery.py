@@ -124,12 +124,14 @@ def email_domain_candidates(lead: ScoredLead) -> list[str]:
     if c.website:
         cands.append(host_of(c.website))
     cands.extend(host_of(d) for d in lead.lead.website_candidates)
+    # host names only: an e-mail's domain may carry a port or brackets (``contato@127.0.0.1:8080``), which
+    # a guess never does (the address itself is the SSRF guard's to refuse)
     for e in lead.lead.emails:
         if not e.free_mail:
-            cands.append(e.domain.lower())
+            cands.append(host_of(e.domain))
     for raw in c.emails:
         if "@" in raw:
-            cands.append(raw.rsplit("@", 1)[1].strip().lower())
+            cands.append(host_of(raw.rsplit("@", 1)[1]))
     out: list[str] = []
     for d in cands:
         d = bare_domain(d)

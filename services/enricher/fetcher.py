@@ -12,13 +12,13 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from httpx._decoders import SUPPORTED_DECODERS  # what this httpx can decode (brotli, zstd when installed)
 
 from shared.fd_limit import raise_fd_limit
 from shared.schemas import ApiCall
 
+from .addresses import BLOCKED, AddressPolicy, BlockedAddress
 from .budgets import BudgetExceeded, RunBudgets
-from .h1_transport import H1Transport
+from .h1_transport import DECODED_ENCODINGS, H1Transport, content_decoder
 from .http_cache import HttpCache
 from .robots import RobotsCache, RobotsRules
 
@@ -118,7 +118,7 @@ class _RawResponse:
         self.status, self.headers, self.cookies, self.body, self.truncated = status, headers, cookies, body, truncated
 
 
-ACCEPT_ENCODING = ", ".join(k for k in SUPPORTED_DECODERS if k != "identity")
+ACCEPT_ENCODING = ", ".join(DECODED_ENCODINGS)
 
 
 # file descriptors kept for what is not a crawl connection (NATS, page worker pipes, cache logs, the vault)
@@ -126,15 +126,18 @@ FD_RESERVE = 128
 MAX_IDLE_CONNECTIONS = 1024
 
 
-def crawler_transport(proxy: str | None, concurrency: int = 200) -> httpx.AsyncBaseTransport:
+def crawler_transport(proxy: str | None, concurrency: int = 200,
+                      addresses: AddressPolicy | None = None) -> httpx.AsyncBaseTransport:
     """The crawling transport: :class:`~.h1_transport.H1Transport`, direct or through an ``http://`` proxy
     (one keep-alive pool for every host); httpx's own transport for other proxies (``socks5://``...).
     The open-file limit is raised first, and the idle connections kept are capped to fit in it beside
     ``concurrency`` requests in flight (a soft limit of 1024 with a thousand idle connections would fail
-    new connections with "too many open files")."""
+    new connections with "too many open files"). ``addresses`` guards the addresses connected to (the
+    fetcher checks every URL's host too, which is all it can do through httpx's transport)."""
     tls = ssl.create_default_context()
     if proxy is None or proxy.startswith("http://"):
-        return H1Transport(proxy=proxy, ssl_context=tls, max_idle=idle_connections(raise_fd_limit(), concurrency))
+        return H1Transport(proxy=proxy, ssl_context=tls, max_idle=idle_connections(raise_fd_limit(), concurrency),
+                           address_policy=addresses if addresses is not None else AddressPolicy())
     return httpx.AsyncHTTPTransport(proxy=proxy, verify=tls, trust_env=False)
 
 
@@ -204,6 +207,9 @@ class Fetcher:
         self.host_interval = max(0.0, float(getattr(s, "fetch_host_interval_ms", 0) or 0) / 1000)
         self.max_crawl_delay = float(getattr(s, "fetch_max_crawl_delay", 10.0))
         self._next_slot: dict[str, float] = {}  # host -> when its next request may start
+        # a request's whole time: connecting, its head and its body (a server trickling a byte at a time never
+        # trips the read timeout); past it the request fails as a timeout and its connection is closed
+        self.request_deadline = float(getattr(s, "fetch_request_deadline_s", 30.0) or 0) or None
         self.concurrency = max(1, int(getattr(s, "fetch_concurrency", 200)))
         self._global = asyncio.Semaphore(self.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
@@ -216,10 +222,14 @@ class Fetcher:
             pool=None,
         )
         proxy = getattr(s, "http_proxy", None) or None
+        # the SSRF guard: public addresses only, plus FETCH_ALLOW_NETWORKS (see ``addresses``)
+        self.addresses = AddressPolicy.from_settings(s)
         # requests go straight to the transport: a crawler needs none of a client's per-request work
         # (merging headers and cookies, auth and redirect hooks, a cookie jar carrying one site's cookies
         # to the next); each response's Set-Cookie values are still read (``response_cookies``)
-        self._transport = transport if transport is not None else crawler_transport(proxy, self.concurrency)
+        if transport is None:
+            transport = crawler_transport(proxy, self.concurrency, self.addresses)
+        self._transport = transport
         self._headers = httpx.Headers({
             "User-Agent": self.user_agent, "Accept": "text/html,application/xhtml+xml,*/*;q=0.8",
             "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.7", "Accept-Encoding": ACCEPT_ENCODING,
@@ -271,6 +281,17 @@ class Fetcher:
                 result.error = f"bad_url: {current}"
                 return result
             host = parts.netloc.lower()
+            try:
+                hostname = parts.hostname or ""
+            except ValueError:
+                hostname = ""
+            if not hostname or self.addresses.refuses_host(hostname):  # each hop, before anything is sent
+                result.error = BLOCKED if hostname else f"bad_url: {current}"
+                result.final_url = current
+                if hostname:
+                    result.api_calls.append(ApiCall(service="enricher", endpoint=current, error=BLOCKED,
+                                                    lead_key=lead_key))
+                return result
             if check_robots and not await self._robots_allowed(current, run_id, lead_key, result):
                 result.error = "robots"
                 result.final_url = current
@@ -370,10 +391,16 @@ class Fetcher:
             err: str | None = None
             raw: _RawResponse | None = None
             try:
-                async with self._global, self._host_sem(host):
+                async with self._global, self._host_sem(host), asyncio.timeout(self.request_deadline):
                     raw = await self._request(url)
+            except BlockedAddress:  # the name resolved to a refused address: nothing sent, nothing to retry
+                result.error = BLOCKED
+                result.api_calls.append(ApiCall(service="enricher", endpoint=url, error=BLOCKED, lead_key=lead_key))
+                return None
             except httpx.TimeoutException as e:
                 err = f"timeout: {type(e).__name__}"
+            except TimeoutError:  # the request's deadline (the connection was closed on the way out)
+                err = f"timeout: request deadline ({self.request_deadline:g} s)"
             except (httpx.TransportError, OSError) as e:
                 err = f"connect: {type(e).__name__}: {e}"[:300]
             except httpx.HTTPError as e:
@@ -419,12 +446,20 @@ class Fetcher:
             chunks: list[bytes] = []
             size = 0
             truncated = False
-            async for chunk in resp.aiter_raw() if _identity(resp) else resp.aiter_bytes():
+            decoder = content_decoder(resp.headers.raw)  # the crawling transport's decoding (capped, one encoding)
+            async for chunk in resp.aiter_raw():
+                if decoder is not None:
+                    chunk = decoder.decode(chunk, self.max_bytes - size + 1)
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= self.max_bytes:
                     truncated = size > self.max_bytes
                     break
+            else:
+                if decoder is not None:
+                    tail = decoder.flush()
+                    chunks.append(tail)
+                    truncated = size + len(tail) > self.max_bytes
             body = b"".join(chunks)[: self.max_bytes]
             headers = {k.lower(): v for k, v in resp.headers.items()}
             cookies = response_cookies(resp.headers.get_list("set-cookie")) if "set-cookie" in headers else {}
@@ -457,10 +492,6 @@ def header_dict(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], list[st
         if key == "set-cookie":
             set_cookies.append(text)
     return headers, set_cookies
-
-
-def _identity(resp: httpx.Response) -> bool:
-    return resp.headers.get("content-encoding", "identity").lower() in ("identity", "")
 
 
 __all__ = ["BudgetExceeded", "FetchResult", "Fetcher", "HostBreaker"]

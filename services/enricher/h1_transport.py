@@ -9,7 +9,8 @@ that parses the response as the bytes arrive (status line and headers in one pas
 chunks the loop delivered. Through ``handle_async_request`` httpx builds the requests and responses and
 decodes the bodies; the crawler's fetcher calls :meth:`H1Transport.get` instead, which skips httpx's
 request and response objects (~150 us of CPU per request on a crawl) but reads URLs, decodes bodies
-(httpx's decoders) and raises errors as httpx would (``ConnectError``/``ConnectTimeout``,
+(gzip/deflate as httpx does, one encoding at most and capped as the output grows: a decompression bomb
+costs the cap) and raises errors as httpx would (``ConnectError``/``ConnectTimeout``,
 ``ReadError``/``ReadTimeout``, ``RemoteProtocolError``, ``ProxyError``, ``DecodingError``).
 
 Connections are kept alive in a pool per origin, or per proxy: plain-http requests through a forward
@@ -34,11 +35,13 @@ import socket
 import ssl
 import time
 import typing
+import zlib
 from collections.abc import AsyncIterator, Sequence
 from typing import NamedTuple
 
 import httpx
-from httpx._decoders import SUPPORTED_DECODERS, ContentDecoder, MultiDecoder
+
+from .addresses import AddressPolicy, BlockedAddress, blocked
 
 DNS_TTL = 300.0  # seconds an answer is kept (a crawl reads a site once: long enough for its pages)
 DNS_FAILURE_TTL = 60.0  # and a name that does not resolve (domain guesses: most do not exist)
@@ -365,7 +368,11 @@ class H1Transport(httpx.AsyncBaseTransport):
         max_idle_per_origin: int = 4,
         max_idle: int = 1024,
         keepalive_expiry: float = 5.0,
+        address_policy: AddressPolicy | None = None,
     ) -> None:
+        # the SSRF guard (``addresses``): connections only to the addresses it allows, checked on the address
+        # connected to; through a proxy, on the target's host before the proxy is asked. None: no guard
+        self._policy = address_policy
         self._proxy: tuple[str, int] | None = None
         self._proxy_auth: bytes | None = None
         if proxy is not None:
@@ -412,9 +419,9 @@ class H1Transport(httpx.AsyncBaseTransport):
                   max_bytes: int) -> Reply:
         """``GET url`` without httpx's request and response objects (~150 us less per request on a crawl),
         sending a ``Host`` header and ``headers`` as httpx would. The status, the headers as they came, and
-        the body decoded per its Content-Encoding with httpx's decoders (as ``Response.aiter_bytes`` does), at
-        most ``max_bytes`` of it. The URL is read as httpx reads it; errors are httpx's, as from
-        ``handle_async_request``."""
+        the body decoded per its Content-Encoding (as ``Response.aiter_bytes`` would, but one encoding at most
+        and the output capped as it grows: see :func:`content_decoder`), at most ``max_bytes`` of it. The URL
+        is read as httpx reads it; errors are httpx's, as from ``handle_async_request``."""
         scheme, host, port, netloc, target = split_url(url)
         conn = await self._exchange(b"GET", scheme, host, port, netloc, target, [(b"Host", netloc), *headers], b"",
                                     timeouts)
@@ -426,8 +433,8 @@ class H1Transport(httpx.AsyncBaseTransport):
             size = 0
             truncated = False
             async for chunk in stream:
-                if decoder is not None:
-                    chunk = decoder.decode(chunk)
+                if decoder is not None:  # never more than one byte past the cap, however small the input
+                    chunk = decoder.decode(chunk, max_bytes - size + 1)
                 chunks.append(chunk)
                 size += len(chunk)
                 if size >= max_bytes:
@@ -459,6 +466,8 @@ class H1Transport(httpx.AsyncBaseTransport):
             target = b"http://" + netloc + target
         else:
             key = ("tunnel", host, port)
+        if self._proxy is not None and self._policy is not None and self._policy.refuses_host(host):
+            raise blocked(host, port)
         head = [method, b" ", target, b" HTTP/1.1\r\n"]
         for name, value in headers:
             head += (name, b": ", value, b"\r\n")
@@ -515,7 +524,7 @@ class H1Transport(httpx.AsyncBaseTransport):
             if conn.transport is not None:
                 conn.transport.close()
             raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except httpx.ProxyError:
+        except (httpx.ProxyError, BlockedAddress):
             if conn.transport is not None:
                 conn.transport.close()
             raise
@@ -523,17 +532,29 @@ class H1Transport(httpx.AsyncBaseTransport):
             if conn.transport is not None:
                 conn.transport.close()
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:  # cancelled (a request's or a lead's deadline, a cancelled run): nothing left open
+            if conn.transport is not None:
+                conn.transport.close()
+            raise
         return conn
 
     async def _connect(self, conn: _Connection, host: str, port: int, *, tls: bool) -> None:
         """Connect ``conn`` to ``host`` (its addresses from the DNS cache, tried in order), with TLS if asked."""
         loop = asyncio.get_running_loop()
         context, server_hostname = (self._ssl, host) if tls else (None, None)
+        policy = self._policy if conn.key[0] != "proxy" and conn.key[0] != "tunnel" else None
         if _is_ip(host):
+            if policy is not None and not policy.allows_address(host):
+                raise blocked(host, port)
             await loop.create_connection(lambda: conn, host, port, ssl=context, server_hostname=server_hostname)
             return
         failure: OSError | None = None
+        refused = False
         for family, _type, proto, _name, sockaddr in await self._resolve(host, port):
+            # checked on the address connected to (no second lookup a rebinding name could answer otherwise)
+            if policy is not None and not policy.allows_address(sockaddr[0]):
+                refused = True
+                continue
             try:
                 await loop.create_connection(lambda: conn, sockaddr[0], port, family=family, proto=proto,
                                              ssl=context, server_hostname=server_hostname)
@@ -542,6 +563,8 @@ class H1Transport(httpx.AsyncBaseTransport):
                 raise
             except OSError as exc:
                 failure = exc
+        if failure is None and refused:
+            raise blocked(host, port)
         raise failure if failure is not None else OSError(f"no address for {host}")
 
     async def _resolve(self, host: str, port: int) -> list[tuple[typing.Any, ...]]:
@@ -693,18 +716,56 @@ def split_url(url: str) -> tuple[str, str, int | None, bytes, bytes]:
     return parsed.scheme, parsed.raw_host.decode("ascii"), parsed.port, parsed.netloc, parsed.raw_path
 
 
-def content_decoder(headers: list[tuple[bytes, bytes]]) -> ContentDecoder | None:
-    """The decoder httpx's ``Response`` would use for these headers; None for the identity."""
-    decoders: list[ContentDecoder] = []
+DECODED_ENCODINGS = ("gzip", "deflate")  # what ``content_decoder`` decodes (what the crawler asks for)
+
+
+def content_decoder(headers: list[tuple[bytes, bytes]]) -> CappedDecoder | None:
+    """The decoder for a response's Content-Encoding (gzip or deflate, decoded as httpx's decoders do), None
+    for the identity or an encoding it does not know (the body is kept as it came, as httpx keeps it).
+    Unlike httpx, stacked encodings (``gzip, gzip``: a bomb's way to multiply its ratio) are refused with
+    ``httpx.DecodingError``, and the output is capped as it grows (:meth:`CappedDecoder.decode`)."""
+    found: list[str] = []
     for name, value in headers:
         if len(name) == 16 and name.lower() == b"content-encoding":
             for token in value.decode("latin-1").split(","):
-                cls = SUPPORTED_DECODERS.get(token.strip().lower())
-                if cls is not None and token.strip().lower() != "identity":
-                    decoders.append(cls())
-    if not decoders:
+                token = token.strip().lower()
+                if token in DECODED_ENCODINGS:
+                    found.append(token)
+    if not found:
         return None
-    return decoders[0] if len(decoders) == 1 else MultiDecoder(children=decoders)
+    if len(found) > 1:
+        raise httpx.DecodingError(f"stacked content encodings refused: {', '.join(found)}")
+    return CappedDecoder(found[0])
+
+
+class CappedDecoder:
+    """gzip or deflate decoded incrementally, each piece of output at most the room the caller has left, so
+    a decompression bomb costs the cap in memory and time, never its expanded size."""
+
+    __slots__ = ("_z", "_first")
+
+    def __init__(self, encoding: str) -> None:
+        # deflate: zlib-wrapped, or raw when the first bytes say so (what httpx's DeflateDecoder does)
+        self._z = zlib.decompressobj(zlib.MAX_WBITS | 16 if encoding == "gzip" else zlib.MAX_WBITS)
+        self._first = encoding == "deflate"
+
+    def decode(self, data: bytes, limit: int) -> bytes:
+        """At most ``limit`` (>= 1) bytes of output for ``data``; input past what they need is dropped (the
+        caller stops once it has ``limit`` bytes: a body past its cap is cut there)."""
+        first, self._first = self._first, False
+        try:
+            return self._z.decompress(data, max(1, limit))
+        except zlib.error as exc:
+            if first:
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                return self.decode(data, limit)
+            raise httpx.DecodingError(str(exc)) from exc
+
+    def flush(self) -> bytes:
+        try:
+            return self._z.flush()
+        except zlib.error as exc:
+            raise httpx.DecodingError(str(exc)) from exc
 
 
 def _is_ip(host: str) -> bool:

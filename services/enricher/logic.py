@@ -81,6 +81,11 @@ class Enricher:
         self.schemes = [
             s.strip() for s in str(getattr(settings, "fetch_schemes", "https,http")).split(",") if s.strip()
         ] or ["https", "http"]
+        # a lead's whole time (all its requests, the browser too): past it the lead ends as an error
+        self.lead_deadline = float(getattr(settings, "enrich_lead_deadline_s", 120.0) or 0) or None
+        # cancelled runs: their leads in flight are stopped (their connections closed), new ones skipped
+        self._cancelled: dict[str, None] = {}
+        self._in_flight: dict[str, set[asyncio.Task[Any]]] = {}
 
     async def __aenter__(self) -> Enricher:
         s = self.settings
@@ -133,10 +138,43 @@ class Enricher:
 
     # ------------------------------------------------------------------ public
 
+    def cancel_run(self, run_id: str) -> int:
+        """The run was cancelled: its leads in flight stop now (no request more than those already sent; their
+        connections are closed) and end ``skipped``; its leads still to come are skipped. How many stopped."""
+        if len(self._cancelled) >= 4096:
+            self._cancelled.pop(next(iter(self._cancelled)))
+        self._cancelled[run_id] = None
+        tasks = self._in_flight.pop(run_id, set())
+        for task in tasks:
+            task.cancel(CANCELLED_RUN)
+        return len(tasks)
+
+    def run_cancelled(self, run_id: str) -> bool:
+        return run_id in self._cancelled
+
     async def enrich(self, lead: ScoredLead, *, run_id: str) -> EnrichOutcome:
         key = lead.lead.lead_key
-        now = datetime.now(UTC).isoformat()
+        if run_id in self._cancelled:
+            return EnrichOutcome(cancelled_enrichment(key), [])
+        task = asyncio.current_task()
+        assert task is not None
+        running = self._in_flight.setdefault(run_id, set())
+        running.add(task)
         calls: list[ApiCall] = []
+        try:
+            return await self._enrich_within_deadline(lead, run_id, calls)
+        except asyncio.CancelledError:
+            if run_id not in self._cancelled or task.uncancel():
+                raise  # cancelled for another reason (too): the service stopping
+            return EnrichOutcome(cancelled_enrichment(key), calls)  # the calls sent before the cancellation
+        finally:
+            running.discard(task)
+            if not running and self._in_flight.get(run_id) is running:
+                del self._in_flight[run_id]
+
+    async def _enrich_within_deadline(self, lead: ScoredLead, run_id: str, calls: list[ApiCall]) -> EnrichOutcome:
+        key = lead.lead.lead_key
+        now = datetime.now(UTC).isoformat()
         if self.vault_lookup is not None:
             hint = next(iter(email_domain_candidates(lead)), None)
             previous = await self.vault_lookup(key, hint)
@@ -146,8 +184,14 @@ class Enricher:
         if which:
             return EnrichOutcome(Enrichment(lead_key=key, status="budget_exceeded", fetched_at=now,
                                             error=f"run budget exceeded: {which}"), calls)
+        deadline = asyncio.timeout(self.lead_deadline)
         try:
-            enrichment = await self._enrich(lead, run_id, calls)
+            async with deadline:
+                enrichment = await self._enrich(lead, run_id, calls)
+        except TimeoutError as e:
+            error = f"lead deadline exceeded ({self.lead_deadline:g} s)" if deadline.expired() else \
+                f"{type(e).__name__}: {e}"[:500]
+            enrichment = Enrichment(lead_key=key, status="error", error=error, pages_fetched=0)
         except BudgetExceeded as e:
             enrichment = Enrichment(lead_key=key, status="budget_exceeded", error=str(e))
         except Exception as e:  # noqa: BLE001 - a site problem must never crash the consumer
@@ -278,7 +322,7 @@ class Enricher:
             res = await self._fetch(f"{scheme}://{domain}/", run_id, key, calls, stats)
             if res.ok and _is_html(res):
                 return res
-            if res.error in ("robots", "circuit_open", "crawl_delay"):
+            if res.error in ("robots", "circuit_open", "crawl_delay", "blocked_address"):
                 return None
         return None
 
@@ -306,6 +350,15 @@ class Enricher:
         words = ("contato", "contact", "fale-conosco", "sobre", "quem-somos", "about")
         hits = [u for u in urls if urlsplit(u).netloc == host and any(w in u.lower() for w in words)]
         return hits[:3]
+
+
+CANCELLED_RUN = "run cancelled"
+
+
+def cancelled_enrichment(lead_key: str) -> Enrichment:
+    """A lead of a cancelled run: not enriched (what was fetched of it, if anything, is dropped)."""
+    return Enrichment(lead_key=lead_key, status="skipped", error=CANCELLED_RUN, pages_fetched=0,
+                      fetched_at=datetime.now(UTC).isoformat())
 
 
 def needs_contact_pages(home: PageContacts) -> bool:

@@ -11,7 +11,7 @@ from services.enricher.extraction import extract_contacts
 from services.enricher.fetcher import Fetcher
 from shared.config import Settings
 
-from .test_fetcher_loopback import LoopbackServer, html
+from .test_fetcher_loopback import LOOPBACK_NETWORKS, LoopbackServer, html
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -30,7 +30,8 @@ SHELL = """<!doctype html><html><head><title>App</title></head><body>
 async def test_browser_fallback_finds_what_plain_fetching_cannot() -> None:
     with LoopbackServer() as server:
         server.routes[("*", "/")] = html(SHELL)
-        settings = Settings(ENABLE_PLAYWRIGHT=True, CHROMIUM_PATH=CHROMIUM, PLAYWRIGHT_TIMEOUT_MS=15000)
+        settings = Settings(ENABLE_PLAYWRIGHT=True, CHROMIUM_PATH=CHROMIUM, PLAYWRIGHT_TIMEOUT_MS=15000,
+                            FETCH_ALLOW_NETWORKS=LOOPBACK_NETWORKS)
         async with Fetcher(settings) as f:
             res = await f.fetch(server.url + "/", check_robots=False)
         assert looks_like_js_shell(res.text)
@@ -42,6 +43,27 @@ async def test_browser_fallback_finds_what_plain_fetching_cannot() -> None:
             await renderer.aclose()
         assert page is not None
         assert extract_contacts(page.html, page.url).emails == ["contato@shellco.com.br"]
+
+
+async def test_the_rendered_page_cannot_make_the_browser_reach_a_refused_address() -> None:
+    from .test_fetch_address_guard import CountingServer
+
+    async with CountingServer("127.0.0.2") as other:
+        target = f"http://127.0.0.2:{other.port}/admin"
+        page_html = (f'<html><body><div id="root"></div><img src="{target}.png">'
+                     f'<script>fetch("{target}").catch(() => null);</script></body></html>')
+        with LoopbackServer() as server:
+            server.routes[("*", "/")] = html(page_html)
+            # the page's own address is allowed, the other loopback address is not
+            renderer = BrowserRenderer(Settings(ENABLE_PLAYWRIGHT=True, CHROMIUM_PATH=CHROMIUM,
+                                                PLAYWRIGHT_TIMEOUT_MS=15000, FETCH_ALLOW_NETWORKS="127.0.0.1/32"))
+            try:
+                page = await renderer.render(server.url + "/")
+            finally:
+                await renderer.aclose()
+        assert page is not None
+        assert other.connections == 0
+        assert any(url.startswith(target) for url in renderer.refused)
 
 
 def test_content_pages_are_not_js_shells() -> None:

@@ -12,12 +12,12 @@ from services.enricher.fetcher import Fetcher, HostBreaker
 from services.enricher.http_cache import HttpCache
 from shared.config import Settings
 
-from .test_fetcher_loopback import LoopbackServer, html
+from .test_fetcher_loopback import LOOPBACK_NETWORKS, LoopbackServer, html
 
 
 def settings(**kw) -> Settings:
     base = {"FETCH_RETRIES": 2, "FETCH_PER_HOST": 2, "CACHE_TTL_HOURS": 1, "FETCH_CONNECT_TIMEOUT": 2,
-            "FETCH_READ_TIMEOUT": 5}
+            "FETCH_READ_TIMEOUT": 5, "FETCH_ALLOW_NETWORKS": LOOPBACK_NETWORKS}
     base.update(kw)
     return Settings(**{k: v for k, v in base.items()})
 

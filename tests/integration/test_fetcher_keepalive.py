@@ -8,6 +8,8 @@ from services.enricher.fetcher import Fetcher
 from services.enricher.http_cache import HttpCache
 from shared.config import Settings
 
+from .test_fetcher_loopback import LOOPBACK_NETWORKS
+
 
 async def test_a_connection_closed_by_the_server_while_idle_is_replaced() -> None:
     served = 0
@@ -28,7 +30,8 @@ async def test_a_connection_closed_by_the_server_while_idle_is_replaced() -> Non
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with Fetcher(Settings(FETCH_RETRIES=0), cache=HttpCache(0)) as fetcher:
+        settings = Settings(FETCH_RETRIES=0, FETCH_ALLOW_NETWORKS=LOOPBACK_NETWORKS)
+        async with Fetcher(settings, cache=HttpCache(0)) as fetcher:
             first = await fetcher.fetch(f"http://127.0.0.1:{port}/a", check_robots=False)
             await closed.wait()  # on loopback the FIN is in the client's socket once the server has closed
             second = await fetcher.fetch(f"http://127.0.0.1:{port}/b", check_robots=False)

@@ -8,6 +8,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+# the networks these servers listen on: fetching from them is an explicit opt-in (the SSRF guard refuses them)
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+
 Route = Callable[["Handler"], tuple[int, dict[str, str], bytes]]
 
 

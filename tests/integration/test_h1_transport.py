@@ -27,6 +27,8 @@ from services.enricher.h1_transport import H1Transport
 from services.enricher.http_cache import HttpCache
 from shared.config import Settings
 
+from .test_fetcher_loopback import LOOPBACK_NETWORKS
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover
@@ -389,7 +391,8 @@ def test_the_fetcher_sends_no_cookie_back_yet_reports_each_responses_cookies() -
 
     async def scenario() -> None:
         server = Server(cookies)
-        async with server as url, Fetcher(Settings(FETCH_RETRIES=0), cache=HttpCache(0)) as fetcher:
+        settings = Settings(FETCH_RETRIES=0, FETCH_ALLOW_NETWORKS=LOOPBACK_NETWORKS)
+        async with server as url, Fetcher(settings, cache=HttpCache(0)) as fetcher:
             first = await fetcher.fetch(f"{url}/", check_robots=False)
             again = await fetcher.fetch(f"{url}/", check_robots=False)
         assert first.cookies == {"_shopify_y": "abc1", "PHPSESSID": "s1"}
@@ -434,14 +437,17 @@ def test_a_request_body_is_sent_after_its_head() -> None:
 def test_the_fetcher_reads_every_kind_of_response_as_through_httpxs_own_transport() -> None:
     """The fetcher reads the crawling transport's replies itself (no httpx request/response objects): the
     same status, headers, cookies, body and truncation as with httpx's own transport (httpcore), on plain,
-    chunked, gzip and gzip+deflate bodies, bodies past the size cap (raw and once decoded), repeated
-    headers, non-ASCII header values, redirects and errors; and the same requests sent."""
+    chunked and gzip bodies, bodies past the size cap (raw and once decoded, a decompression bomb cut at it),
+    repeated headers, non-ASCII header values, redirects and errors; and the same requests sent. Bodies are
+    decoded by the fetcher's capped decoder over either transport, which (unlike httpx's decoders, see
+    test_h1_parser) refuses stacked encodings: ``gzip, deflate`` is an error over both."""
     import zlib
 
     text = b"<html>" + b"ol\xc3\xa1 mundo " * 400 + b"</html>"
     packed = gzip.compress(text)
     twice = zlib.compress(packed)
     big = b"x" * 9000
+    bomb = gzip.compress(b"\0" * 20_000_000)
 
     def respond(head: bytes) -> bytes:
         path = head.split(b" ")[1]
@@ -461,6 +467,8 @@ def test_the_fetcher_reads_every_kind_of_response_as_through_httpxs_own_transpor
         if path == b"/big-gzip":
             body = gzip.compress(big)
             return ok + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        if path == b"/bomb":
+            return ok + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s" % (len(bomb), bomb)
         if path == b"/headers":
             return (b"HTTP/1.1 200 OK\r\nX-Tag: a\r\nx-tag: b\r\nX-Name: Jos\xc3\xa9\r\nSet-Cookie: a=1; Path=/\r\n"
                     b"Set-Cookie: b=2\r\nContent-Length: 2\r\n\r\nok")
@@ -475,11 +483,11 @@ def test_the_fetcher_reads_every_kind_of_response_as_through_httpxs_own_transpor
     def answer(n: int, head: bytes) -> tuple[list[bytes], bool]:
         return [respond(head)], False
 
-    paths = ["/plain", "/gzip", "/twice", "/chunked", "/big", "/big-gzip", "/headers", "/latin", "/moved",
+    paths = ["/plain", "/gzip", "/twice", "/chunked", "/big", "/big-gzip", "/bomb", "/headers", "/latin", "/moved",
              "/bad-gzip", "/missing"]
 
     async def read_all(transport: httpx.AsyncBaseTransport) -> list[tuple[object, ...]]:
-        settings = Settings(FETCH_RETRIES=0, FETCH_MAX_BYTES=5000)
+        settings = Settings(FETCH_RETRIES=0, FETCH_MAX_BYTES=5000, FETCH_ALLOW_NETWORKS=LOOPBACK_NETWORKS)
         server = Server(answer)
         async with server as url, Fetcher(settings, cache=HttpCache(0), transport=transport) as fetcher:
             results = [await fetcher.fetch(f"{url}{path}", check_robots=False) for path in paths]
@@ -494,8 +502,10 @@ def test_the_fetcher_reads_every_kind_of_response_as_through_httpxs_own_transpor
         assert own == reference
         by_path = dict(zip(paths, own[: len(paths)], strict=True))
         assert own[len(paths)].startswith(b"GET /plain HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nUser-Agent: ")
-        assert by_path["/gzip"][3] == by_path["/twice"][3] == by_path["/chunked"][3] == text[:5000]
+        assert by_path["/gzip"][3] == by_path["/chunked"][3] == text[:5000]
+        assert by_path["/twice"][3] == b"" and by_path["/twice"][5] == "http"  # stacked encodings: refused
         assert by_path["/big"][4] and by_path["/big-gzip"][4] and len(by_path["/big"][3]) == 5000
+        assert by_path["/bomb"][4] and by_path["/bomb"][3] == b"\0" * 5000
         assert by_path["/headers"][1]["x-tag"] == "a, b" and by_path["/headers"][1]["x-name"] == "José"
         assert by_path["/headers"][2] == {"a": "1", "b": "2"} and by_path["/latin"][1]["x-name"] == "José"
         assert by_path["/moved"][6] == "plain" and by_path["/bad-gzip"][5] == "http"

@@ -112,3 +112,54 @@ async def test_a_run_cancelled_while_enriching_skips_the_pending_leads_closes_ca
         vault_run = s.get(Run, run)
     engine.dispose()
     assert vault_run is not None and vault_run.status == "cancelled"
+
+
+async def test_after_a_cancel_the_enricher_sends_no_request_beyond_those_in_flight(
+    tmp_path: Path, fresh_nats_url: str
+) -> None:
+    """The farm counts the requests that reach it: once the cancellation is published, the enricher stops
+    its leads in flight and starts none (the farm answers slowly, so each lead is mid-way when it lands)."""
+    from hunter.demo.webfarm import run_webfarm
+    from hunter.demo_run import farm_settings
+
+    concurrency = 4
+    data_dir = tmp_path / "data"
+    run = f"cancel-{uuid.uuid4().hex[:8]}"
+    request = RunRequested(run_id=run, source=f"csv:{DEMO_CSV}", filters=RunFilters(), enrich_top=1.0,
+                           segments=["all"], formats=["csv"])
+    at_cancel: dict[str, object] = {}
+    cancelling: list[asyncio.Task[int]] = []
+    async with run_webfarm(latency_ms=150) as farm:
+        env = {**farm_settings(farm.proxy_url, farm.search_base_url), "HUNTER_BATCH_SIZE": "100",
+               "ENRICHER_CONCURRENCY": str(concurrency)}
+        stack = Stack(data_dir=data_dir, nats_url=fresh_nats_url, env_extra=env, gateway=False, enricher_replicas=1)
+        stack.start()
+        try:
+            async with connect_bus(fresh_nats_url, name="cancel-test") as bus:
+
+                def cancel_once_enrichment_progresses(step: RunStep) -> None:
+                    if step.stage == "enrich" and step.status == "progress" and not cancelling:
+                        stats = farm.stats()
+                        at_cancel.update(requests=stats["site_requests"], in_flight=stats["in_flight"],
+                                         hosts={h for h, v in stats["hosts"].items() if v["requests"]})
+                        cancel = RunCancelled(run_id=run, reason="cancelled by test")
+                        cancelling.append(asyncio.create_task(bus.publish(cancel, key=(run,))))
+
+                await bus.publish(request, key=(run,))
+                final = await watch_run(bus, run, on_step=cancel_once_enrichment_progresses, timeout=120)
+                await asyncio.gather(*cancelling)
+                requested = await _lead_keys_requested(bus, run)
+                enriched = await _enriched(bus, run)  # every lead has its outcome: none is still fetching
+        finally:
+            stack.stop()
+        after = farm.stats()
+
+    assert cancelling, "the run ended before its enrichment made progress"
+    assert (final.stage, final.status) == ("run", "cancelled"), final
+    assert Counter(e.enrichment.lead_key for e in enriched) == Counter(requested)
+    sent_after = after["site_requests"] - at_cancel["requests"]
+    new_hosts = {h for h, v in after["hosts"].items() if v["requests"]} - at_cancel["hosts"]  # type: ignore[operator]
+    # at most one request per lead in flight may have left while the cancellation was on its way
+    assert sent_after <= concurrency, (sent_after, at_cancel["in_flight"], sorted(new_hosts))
+    skipped = [e.enrichment for e in enriched if e.enrichment.status == "skipped"]
+    assert skipped and all(s.error == "run cancelled" for s in skipped)

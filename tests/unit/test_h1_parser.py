@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import httpx
 import pytest
 
@@ -124,18 +126,42 @@ def test_urls_are_split_as_httpx_reads_them() -> None:
                                   parsed.raw_path), url
 
 
-def test_content_decoders_are_the_ones_httpx_would_use() -> None:
+def test_content_decoders_decode_as_httpx_does_one_encoding_at_most() -> None:
     import zlib
 
     text = b"ol\xc3\xa1 " * 100
     gz = zlib.compressobj(wbits=31)
     packed = gz.compress(text) + gz.flush()
-    twice = zlib.compress(packed)  # deflate over gzip: "Content-Encoding: gzip, deflate"
+    raw_deflate = zlib.compressobj(wbits=-15)
     for headers, body in [([(b"Content-Encoding", b"gzip")], packed), ([(b"content-encoding", b"GZIP ")], packed),
-                          ([(b"Content-Encoding", b"gzip, deflate")], twice),
-                          ([(b"Content-Encoding", b"gzip"), (b"Content-Encoding", b"deflate")], twice)]:
+                          ([(b"Content-Encoding", b"deflate")], zlib.compress(text)),
+                          ([(b"Content-Encoding", b"deflate")], raw_deflate.compress(text) + raw_deflate.flush()),
+                          ([(b"Content-Encoding", b"identity, gzip")], packed)]:
         decoder = content_decoder(headers)
-        assert decoder is not None and decoder.decode(body[:50]) + decoder.decode(body[50:]) + decoder.flush() == text
+        assert decoder is not None
+        assert decoder.decode(body[:50], 10_000) + decoder.decode(body[50:], 10_000) + decoder.flush() == text
         assert httpx.Response(200, headers=headers, content=body).content == text
     for headers in ([], [(b"Content-Encoding", b"identity")], [(b"Content-Encoding", b"x-unknown")]):
         assert content_decoder(headers) is None
+
+
+def test_stacked_content_encodings_are_refused_where_httpx_would_decode_them() -> None:
+    """A deliberate difference from httpx: ``gzip, gzip`` multiplies a bomb's ratio; no site needs it."""
+    import zlib
+
+    twice = zlib.compress(gzip.compress(b"hello"))  # deflate over gzip
+    for headers in ([(b"Content-Encoding", b"gzip, deflate")],
+                    [(b"Content-Encoding", b"gzip"), (b"Content-Encoding", b"deflate")]):
+        assert httpx.Response(200, headers=headers, content=twice).content == b"hello"
+        with pytest.raises(httpx.DecodingError, match="stacked"):
+            content_decoder(headers)
+    with pytest.raises(httpx.DecodingError, match="stacked"):
+        content_decoder([(b"Content-Encoding", b"gzip, gzip")])
+
+
+def test_the_decoded_output_is_capped_as_it_grows() -> None:
+    bomb = gzip.compress(b"\0" * 50_000_000)  # ~50 KB expanding to 50 MB
+    decoder = content_decoder([(b"Content-Encoding", b"gzip")])
+    assert decoder is not None
+    out = decoder.decode(bomb, 1001)
+    assert len(out) == 1001

@@ -138,6 +138,7 @@ function progress(step) {
   const c = step.counts || {};
   if (step.status === "completed") return 100;
   if (step.status === "failed") return 100;
+  if (step.status === "cancelled" && !c.expected) return 0;  // the striped bar says it
   if (c.expected) {
     const done = Object.entries(c).find(([k]) => k !== "expected");
     return done ? Math.min(100, Math.round(100 * done[1] / c.expected)) : 0;
@@ -151,7 +152,7 @@ function watchRun(runId) {
   $("#watch").innerHTML = `<div class="card" id="run-card" data-run="${esc(runId)}">
     <div class="row"><strong class="mono">${esc(runId)}</strong><span id="run-status">${pill("requested")}</span>
     <span class="spacer"></span><a href="#vault?run_id=${encodeURIComponent(runId)}">open its leads</a>
-    <button class="danger" id="cancel">Cancel run</button></div>
+    <button class="danger" id="cancel" hidden>Cancel run</button></div>
     <div class="stages" id="stages" style="margin-top:.8rem">${STAGES.map(s => `
       <div>${s}</div><div class="bar" id="bar-${s}"><span style="width:0"></span></div>
       <div id="st-${s}" class="muted">waiting</div><div id="ct-${s}" class="mono muted"></div>`).join("")}</div></div>`;
@@ -159,11 +160,17 @@ function watchRun(runId) {
     await api(`/api/runs/${encodeURIComponent(runId)}/cancel`, {method: "POST"});
     flash("cancel requested");
   });
+  let ended = false;  // the Cancel button only while the run can still be cancelled
+  const cancellable = () => { $("#cancel").hidden = ended; };
+  api(`/api/runs/${encodeURIComponent(runId)}`).then(r => {
+    if (["completed", "failed", "cancelled"].includes(r.status)) ended = true;
+    cancellable();
+  }).catch(() => cancellable());
   live = new EventSource(`/api/runs/${encodeURIComponent(runId)}/events`);
   const show = (stage, step) => {
     const bar = $(`#bar-${stage}`);
     if (!bar) return;
-    bar.className = "bar" + (step.status === "completed" ? " done" : step.status === "failed" ? " failed" : "");
+    bar.className = "bar" + ({completed: " done", failed: " failed", cancelled: " cancelled"}[step.status] || "");
     bar.firstElementChild.style.width = progress(step) + "%";
     $(`#st-${stage}`).innerHTML = pill(step.status);
     $(`#ct-${stage}`).innerHTML = counts(step.counts) + (step.message ? " " + esc(step.message) : "");
@@ -181,9 +188,18 @@ function watchRun(runId) {
   });
   live.addEventListener("end", ev => {
     const end = JSON.parse(ev.data);
+    if (end.status === "cancelled") {  // the bars of the stages that had not finished show the cancellation
+      STAGES.forEach(s => {
+        const st = state[s];
+        if (!st || !["completed", "failed"].includes(st.status)) {
+          show(s, state[s] = {...(st || {counts: {}}), status: "cancelled", message: st ? st.message : ""});
+        }
+      });
+    }
     $("#run-status").innerHTML = pill(end.status);
     $("#run-card").dataset.status = end.status;
-    $("#cancel").disabled = true;
+    ended = true;
+    cancellable();
     live.close(); live = null;
   });
 }
