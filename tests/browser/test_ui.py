@@ -70,6 +70,12 @@ async def test_a_hunt_started_in_the_ui_finishes_live_and_its_filtered_vault_exp
         await expect(card).to_have_attribute("data-status", "completed", timeout=50_000)
         await expect(page.locator("#bar-enrich")).to_have_class("bar done")
         run_id = await card.get_attribute("data-run")
+        # the live funnel filled as the steps arrived, with the report's numbers
+        live = await (await page.request.get(f"{stack.gateway_url}/api/runs/{run_id}/report")).json()
+        counts = {f["step"]: f["count"] for f in live["funnel"]}
+        await expect(page.locator("#lf-hot")).to_have_text(f"{counts['hot']:,}")
+        await expect(page.locator("#lf-enriched")).to_have_text(f"{counts['enriched']:,}")
+        await expect(page.locator("#report-link")).to_be_visible()
         await page.screenshot(path=str(SHOTS / "mission.png"), full_page=True)
 
         # Vault: the run's hot leads, filtered through the form

@@ -146,6 +146,17 @@ function progress(step) {
   return step.status === "progress" ? 50 : 10;
 }
 
+// the Mission page's live funnel: (key, words, the count from the steps received so far)
+const LIVE_FUNNEL = [
+  ["extracted", "extracted", st => st.extract && st.extract.counts.extracted],
+  ["cleaned", "cleaned", st => st.clean && st.clean.counts.out],
+  ["scored", "scored", st => st.score && st.score.counts.scored],
+  ["selected", "selected for enrichment", st => (st.score && st.score.counts.selected_for_enrichment)
+    ?? (st.enrich && st.enrich.counts.expected)],
+  ["enriched", "enriched", st => st.enrich && st.enrich.counts.enriched],
+  ["hot", "hot", st => st.run && st.run.status === "completed" ? (st.run.counts.bucket_hot ?? 0) : undefined],
+];
+
 function watchRun(runId) {
   if (live) live.close();
   const state = {};
@@ -153,9 +164,12 @@ function watchRun(runId) {
     <div class="row"><strong class="mono">${esc(runId)}</strong><span id="run-status">${pill("requested")}</span>
     <span class="spacer"></span><a href="#vault?run_id=${encodeURIComponent(runId)}">open its leads</a>
     <button class="danger" id="cancel" hidden>Cancel run</button></div>
+    <div id="live-funnel" class="live-funnel">${LIVE_FUNNEL.map(([key, label]) => `
+      <div>${esc(label)}</div><div class="bar" data-step="${key}"><span style="width:0"></span></div><div class="mono" id="lf-${key}">–</div>`).join("")}</div>
+    <details id="counters"><summary class="muted">stage progress and counters</summary>
     <div class="stages" id="stages" style="margin-top:.8rem">${STAGES.map(s => `
       <div>${s}</div><div class="bar" id="bar-${s}"><span style="width:0"></span></div>
-      <div id="st-${s}" class="muted">waiting</div><div id="ct-${s}" class="mono muted"></div>`).join("")}</div></div>`;
+      <div id="st-${s}" class="muted">waiting</div><div id="ct-${s}" class="mono muted"></div>`).join("")}</div></details></div>`;
   $("#cancel").addEventListener("click", async () => {
     await api(`/api/runs/${encodeURIComponent(runId)}/cancel`, {method: "POST"});
     flash("cancel requested");
@@ -175,10 +189,20 @@ function watchRun(runId) {
     $(`#st-${stage}`).innerHTML = pill(step.status);
     $(`#ct-${stage}`).innerHTML = counts(step.counts) + (step.message ? " " + esc(step.message) : "");
   };
+  const fill = () => {  // the live funnel: each step's count as it arrives, bars scaled to the extracted rows
+    const values = LIVE_FUNNEL.map(([key, , pick]) => [key, pick(state)]);
+    const top = Math.max(1, ...values.map(([, v]) => v || 0));
+    values.forEach(([key, v]) => {
+      if (v === undefined || v === null) return;
+      $(`#live-funnel .bar[data-step="${key}"] span`).style.width = `${Math.round(100 * v / top)}%`;
+      $(`#lf-${key}`).textContent = Number(v).toLocaleString("en-US");
+    });
+  };
   live.addEventListener("step", ev => {
     const step = JSON.parse(ev.data);
     state[step.stage] = step;
     show(step.stage, step);
+    fill();
     if (step.status === "completed") {  // a stage completing means the stages before it are done too
       STAGES.slice(0, STAGES.indexOf(step.stage)).forEach(s => {
         if (state[s] && state[s].status === "progress") show(s, state[s] = {...state[s], status: "completed"});
@@ -198,6 +222,8 @@ function watchRun(runId) {
     }
     $("#run-status").innerHTML = pill(end.status);
     $("#run-card").dataset.status = end.status;
+    $("#live-funnel").insertAdjacentHTML("afterend",
+      `<p><a id="report-link" href="#run/${encodeURIComponent(runId)}">open the run report</a></p>`);
     ended = true;
     cancellable();
     live.close(); live = null;
