@@ -118,13 +118,14 @@ def _older_list_indexes(engine: Engine, schema: str | None = None) -> None:
     prefix = f"{schema}." if schema else ""
     with engine.begin() as conn:
         for name in ("ix_companies_city", "ix_companies_state", "ix_companies_legal_name", "ix_leads_lead_key",
-                     "ix_leads_run_bucket_score", "ix_leads_updated_key"):
+                     "ix_leads_run_bucket_score", "ix_lead_current_updated_key"):
             conn.exec_driver_sql(f"DROP INDEX {prefix}{name}")
         for name, table, column in (("ix_companies_city", "companies", "city"),
                                     ("ix_companies_state", "companies", "state"),
                                     ("ix_companies_legal_name", "companies", "legal_name"),
                                     ("ix_leads_lead_key", "leads", "lead_key"), ("ix_leads_score", "leads", "score"),
-                                    ("ix_leads_bucket", "leads", "bucket")):
+                                    ("ix_leads_bucket", "leads", "bucket"),
+                                    ("ix_leads_updated_key", "leads", "updated_at")):
             conn.exec_driver_sql(f"CREATE INDEX {name} ON {prefix}{table} ({column})")
 
 
@@ -170,7 +171,7 @@ def test_a_bulk_load_builds_the_indexes_after_it_and_gets_the_digest_of_a_live_v
         assert _index_shapes(bulk) == _index_shapes(live)
         with bulk.connect() as conn:  # the planner has statistics on the list tables
             analyzed = set(conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
-        assert {"companies", "leads"} <= analyzed
+        assert {"companies", "leads", "lead_current"} <= analyzed
         assert vault_digest(bulk) == vault_digest(live)
 
 
