@@ -143,3 +143,71 @@ def test_every_count_equals_the_rows_of_the_export_of_the_same_filter(vault: Vau
             assert sorted(x["lead_key"] for x in page["items"]) == [r["lead_key"] for r in exported.rows], flt
     assert vault_rows(vault.engine, {}).left_out_do_not_contact == 2
     assert vault_rows(vault.engine, {"include_do_not_contact": True}).left_out_do_not_contact == 0
+
+
+def test_a_refused_move_is_a_409_with_the_allowed_next_states_and_a_closed_lead_reopens_only_explicitly(
+    vault: Vault,
+) -> None:
+    vault.publish(hunt("r1", [90, 85, 70, 50, 30, 10]))
+    vault.project()
+    lead = f"/api/leads/{KEYS[0]}"
+    with vault.client() as client:
+        refused = client.post(f"{lead}/status", json={"status": "won"})
+        assert refused.status_code == 409
+        assert refused.json()["detail"]["allowed"] == ["queued", "contacted", "lost", "do_not_contact"]
+        assert refused.json()["detail"]["current"] == "new"
+        for state in ("contacted", "replied", "won"):
+            assert client.post(f"{lead}/status", json={"status": state}).status_code == 202
+            vault.project()
+        assert client.get(lead).json()["funnel"] == {"state": "won", "allowed_next": ["do_not_contact"], "closed": True,
+                                                     "reopen_to": ["new", "queued", "contacted"],
+                                                     "since": client.get(lead).json()["current"]["status_at"]}
+        closed = client.post(f"{lead}/status", json={"status": "contacted"})
+        assert closed.status_code == 409 and closed.json()["detail"]["allowed"] == ["do_not_contact"]
+        assert client.post(f"{lead}/status", json={"status": "won", "reopen": True}).status_code == 409
+        assert client.post(f"{lead}/status", json={"reopen": True, "note": "x"}).status_code == 422
+        assert client.post(f"{lead}/status", json={"status": "contacted", "reopen": True}).status_code == 202
+        vault.project()
+        assert client.get(lead).json()["funnel"]["state"] == "contacted"
+
+
+def test_the_lead_page_has_the_funnel_and_a_timeline_of_moves_and_activities_with_their_actor(vault: Vault) -> None:
+    vault.publish(hunt("r1", [90, 85, 70, 50, 30, 10]))
+    vault.project()
+    lead = f"/api/leads/{KEYS[1]}"
+    with vault.client(BASIC_AUTH_USER="ana", BASIC_AUTH_PASS="s3cret") as client:
+        client.auth = ("ana", "s3cret")
+        assert client.post(f"{lead}/status", json={"status": "queued", "note": "<b>call</b> monday"}).status_code == 202
+        assert client.post(f"{lead}/activities", json={"kind": "call", "text": "no answer"}).status_code == 202
+        task = {"kind": "task", "text": "send proposal", "due_on": "2026-12-24"}
+        assert client.post(f"{lead}/activities", json=task).status_code == 202
+        assert client.post(f"{lead}/activities", json={"kind": "task", "text": "x"}).status_code == 422
+        assert client.post(f"{lead}/activities", json={"kind": "fax", "text": "x"}).status_code == 422
+        assert client.post(f"{lead}/activities", json={"kind": "note", "text": " "}).status_code == 422
+        assert client.post("/api/leads/BR:404/activities", json={"kind": "note", "text": "x"}).status_code == 404
+        vault.project()
+        page = client.get(lead).json()
+    assert page["funnel"]["state"] == "queued"
+    assert page["funnel"]["allowed_next"] == ["new", "contacted", "lost", "do_not_contact"]
+    timeline = [(t["kind"], t["status"], t["previous"], t["text"], t["due_on"], t["actor"]) for t in page["timeline"]]
+    assert timeline == [("task", None, None, "send proposal", "2026-12-24", "ana"),
+                        ("call", None, None, "no answer", None, "ana"),
+                        ("status", "queued", "new", "<b>call</b> monday", None, "ana")]  # newest first
+
+
+def test_a_new_run_never_resets_a_lead_s_funnel_state(vault: Vault) -> None:
+    vault.publish(hunt("r1", [90, 85, 70, 50, 30, 10]))
+    vault.project()
+    with vault.client() as client:
+        for state in ("contacted", "meeting", "won"):
+            assert client.post(f"/api/leads/{KEYS[2]}/status", json={"status": state}).status_code == 202
+            vault.project()
+        vault.publish(hunt("r2", [91, 86, 71, 51, 31, 11]))  # the same companies hunted again
+        vault.project()
+        lead = client.get(f"/api/leads/{KEYS[2]}").json()
+        assert lead["funnel"]["state"] == "won" and lead["current"]["latest_run_id"] == "r2"
+        assert lead["current"]["runs_seen"] == 2 and lead["current"]["score"] == 71
+        new = [x["lead_key"] for x in client.get("/api/leads", params={"status": "new", "limit": 100}).json()["items"]]
+        assert KEYS[2] not in new and len(new) == 5
+        won = client.get("/api/leads", params={"status": "won"}).json()["items"]
+        assert [(x["lead_key"], x["status"], x["score"]) for x in won] == [(KEYS[2], "won", 71)]
