@@ -57,7 +57,8 @@ def upgrade_vault(engine: Engine) -> bool:
     if not added and not per_run_funnel and not missing and not stale and not obsolete:
         return False  # the usual case: no write, no lock
     with engine.begin() as conn:
-        if per_run_funnel:
+        # (looked at again in the transaction: another process opening the vault may have upgraded it meanwhile)
+        if per_run_funnel and "status" in {c["name"] for c in inspect(conn).get_columns("leads", schema=schema)}:
             _lift_funnel(conn, schema)
         if added:
             table = f"{schema}.companies" if schema else "companies"
