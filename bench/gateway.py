@@ -1,6 +1,7 @@
-"""Gateway benchmark: the vault list endpoint at 100k leads, and run-step SSE to 50 watchers.
+"""Gateway benchmark: the vault list endpoint at 100k leads × 3 runs, and run-step SSE to 50 watchers.
 
-Builds a synthetic vault (bulk inserts of companies and leads into SQLite), serves the real app
+Builds a synthetic vault (bulk inserts into SQLite of companies, each a lead of ``RUNS`` runs: that
+many per-run rows, and one ``lead_current`` row per lead, which the list reads), serves the real app
 with uvicorn on a free loopback port over an embedded NATS, then measures:
 
 - ``GET /api/leads`` with a mix of filters, sorts and offsets: p50 / p99 latency (goal p99 < 100 ms),
@@ -8,7 +9,7 @@ with uvicorn on a free loopback port over an embedded NATS, then measures:
 - ``GET /api/runs/{id}/events`` with ``--watchers`` concurrent clients while a run's steps are
   published: per-step delivery latency (publish -> every watcher) and the time for all to end.
 
-The last line printed is one JSON object with the figures. ``--quick`` = 10k leads.
+The last line printed is one JSON object with the figures. ``--quick`` = 10k leads (× 3 runs).
 Run: ``python bench/gateway.py --quick`` or ``python bench/gateway.py --leads 100000``.
 """
 
@@ -36,7 +37,7 @@ from services.gateway.app import create_app  # noqa: E402
 from services.gateway.lead_filter import LeadFilter  # noqa: E402
 from services.gateway.queries import list_leads  # noqa: E402
 from services.projector.db import make_engine  # noqa: E402
-from services.projector.models import Company, Lead  # noqa: E402
+from services.projector.models import Company, Lead, LeadCurrent  # noqa: E402
 from services.projector.search_text import search_text  # noqa: E402
 from shared.bus import connect_bus  # noqa: E402
 from shared.config import Settings  # noqa: E402
@@ -53,19 +54,27 @@ QUERIES: list[dict[str, Any]] = [
     {"city": "campinas", "sort": "-name"}, {"cnae": "6201", "has_whatsapp": True},
     {"accountant_like": False, "uf": "RJ"},
     {"bucket": "warm", "sort": "city", "offset": 500}, {"min_score": 40, "max_score": 59, "status": "new"},
-    {"run_id": "bench-1", "bucket": "hot", "sort": "-updated"},
+    {"run_id": "bench-1", "bucket": "hot", "sort": "-updated"}, {"status": "won"},
+    {"run_id": "bench-0", "uf": "SP", "min_score": 50, "sort": "-name"}, {"include_do_not_contact": True},
 ]
+FUNNEL = ["new"] * 12 + ["queued", "contacted", "contacted", "replied", "meeting", "won", "lost", "do_not_contact"]
 
 
-def build_vault(url: str, n: int, seed: int = 7) -> float:
+def _bucket(score: int) -> str:
+    return "hot" if score >= 80 else "warm" if score >= 60 else "nurture" if score >= 40 else "parked"
+
+
+RUNS = 3  # runs per company: 100k leads are 300k per-run rows
+
+
+def build_vault(url: str, n: int, runs: int = RUNS, seed: int = 7) -> float:
+    """``n`` companies, each a lead of ``runs`` runs (``n * runs`` per-run rows), its current row the last run's."""
     rnd = random.Random(seed)
     engine = make_engine(url)
     t0 = time.perf_counter()
-    companies, leads = [], []
+    companies, leads, current = [], [], []
     for i in range(n):
         uf = rnd.choice(UFS)
-        score = min(100, max(0, int(rnd.gauss(55, 20))))
-        bucket = "hot" if score >= 80 else "warm" if score >= 60 else "nurture" if score >= 40 else "parked"
         key = f"BR:{i:014d}"
         companies.append({
             "lead_key": key, "country": "BR", "registry_id": f"{i:014d}", "legal_name": f"ACME {i} LTDA",
@@ -75,16 +84,24 @@ def build_vault(url: str, n: int, seed: int = 7) -> float:
             "accountant_like": i % 17 == 0, "repeated_phone": False, "source": "csv", "data": "{}",
             "search_text": search_text(f"ACME {i} LTDA", f"ACME {i}", f"{i:014d}"),
         })
-        techs = ",".join(sorted(rnd.sample(TECHS, rnd.randint(0, 3))))
-        leads.append({
-            "run_id": f"bench-{i % 4}", "lead_key": key, "score_v1": score, "rank": i + 1, "enrich": score > 70,
-            "score": score, "bucket": bucket, "reasons": "[]", "enriched": score > 70, "has_site": bool(techs),
-            "has_whatsapp": i % 2 == 1, "technologies": techs, "status": "new", "notes": "",
-            "updated_at": f"2026-11-01T12:{i % 60:02d}:00",
-        })
+        base = int(rnd.gauss(55, 20))
+        for r in range(runs):
+            score = min(100, max(0, base + rnd.randint(-8, 8)))
+            techs = ",".join(sorted(rnd.sample(TECHS, rnd.randint(0, 3))))
+            leads.append({
+                "run_id": f"bench-{r}", "lead_key": key, "score_v1": score, "rank": i + 1, "enrich": score > 70,
+                "score": score, "bucket": _bucket(score), "reasons": "[]", "enriched": score > 70,
+                "has_site": bool(techs), "has_whatsapp": i % 2 == 1, "technologies": techs,
+                "updated_at": f"2026-11-0{1 + r}T12:{i % 60:02d}:00",
+            })
+        latest = {k: v for k, v in leads[-1].items() if k != "run_id"}
+        current.append({**latest, "latest_run_id": leads[-1]["run_id"], "runs_seen": runs,
+                        "status": rnd.choice(FUNNEL)})
     with engine.begin() as conn:
         for chunk in range(0, n, 20_000):
             conn.execute(Company.__table__.insert(), companies[chunk:chunk + 20_000])  # type: ignore[attr-defined]
+            conn.execute(LeadCurrent.__table__.insert(), current[chunk:chunk + 20_000])  # type: ignore[attr-defined]
+        for chunk in range(0, len(leads), 20_000):
             conn.execute(Lead.__table__.insert(), leads[chunk:chunk + 20_000])  # type: ignore[attr-defined]
     engine.dispose()
     return time.perf_counter() - t0

@@ -51,5 +51,6 @@ def raw_events(events: list[Event], start: int = 1) -> list[tuple[int, str, byte
     out = []
     for seq, e in enumerate(events, start=start):
         env = envelope(e, key=(seq,), occurred_at=T0)
-        out.append((seq, subject_for(e, stage=getattr(e, "stage", "x")), encode(env)))
+        out.append((seq, subject_for(e, stage=getattr(e, "stage", "x"), lead=getattr(e, "lead_key", None) or "x"),
+                    encode(env)))
     return out

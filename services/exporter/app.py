@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from services.exporter.files import write_export
 from services.exporter.segments import Row, build_row, select_segment
-from services.exporter.vault_rows import vault_rows
+from services.exporter.vault_rows import opted_out_keys, vault_rows
 from services.exporter.webhook import post_webhook
 from services.projector.db import make_engine
 from services.projector.projection import Projection
@@ -108,11 +108,24 @@ def export_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-async def export(request: ExportRequested, requested_at: datetime, rows: list[Row]) -> ExportCompleted:
+async def without_opted_out(rows: list[Row], include: bool) -> tuple[list[Row], int]:
+    """A run's rows (read from the stream) less the leads that opted out (``do_not_contact`` in the
+    vault as projected now), unless asked to include them; and how many were left out."""
+    if include or not rows:
+        return rows, 0
+    opted_out = await asyncio.to_thread(opted_out_keys, vault_engine(), [r["lead_key"] for r in rows])
+    kept = [r for r in rows if r["lead_key"] not in opted_out]
+    return kept, len(rows) - len(kept)
+
+
+async def export(request: ExportRequested, requested_at: datetime, rows: list[Row], *,
+                 left_out: int = 0) -> ExportCompleted:
+    """Write the segment's rows; the manifest says how many opted-out leads were ``left_out``."""
     out = service.settings.exports_path / subject_token(request.run_id or "vault") / request.export_id
     manifest = {
         "export_id": request.export_id, "run_id": request.run_id, "segment": request.segment,
         "filter": request.vault_filter, "created_at": requested_at.isoformat(),
+        "left_out_do_not_contact": left_out,
     }
     try:
         selected = select_segment(rows, request.segment)
@@ -147,13 +160,14 @@ async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     segments = request.segments if isinstance(request, RunRequested) else ["hot"]
     formats = request.formats if isinstance(request, RunRequested) else ["csv"]
     rows = await run_rows(bus, run)
+    contactable, left_out = await without_opted_out(rows, include=False)
     exported: dict[str, int] = {}
     finished: list[ExportCompleted] = []
     for segment in segments:
         ask = ExportRequested(export_id=f"{subject_token(run)}-{segment}", run_id=run, segment=segment,
                               formats=formats, origin="run")
         await bus.publish(ask, key=(ask.export_id,), causation_id=env.event_id)
-        done = await export(ask, env.occurred_at, rows)
+        done = await export(ask, env.occurred_at, contactable, left_out=left_out)
         await bus.publish(done, key=(ask.export_id,), causation_id=env.event_id)
         finished.append(done)
         exported[segment] = done.rows
@@ -205,14 +219,14 @@ async def on_export_requested(env: Envelope, msg: NatsMessage) -> None:
             return
         try:
             scoped = {**request.vault_filter, **({"run_id": request.run_id} if request.run_id else {})}
-            rows = await asyncio.to_thread(vault_rows, vault_engine(), scoped)
+            rows, left_out = await asyncio.to_thread(vault_rows, vault_engine(), scoped)
         except ValueError as exc:  # a filter the vault cannot apply: a failed export, with the reason
             done = ExportCompleted(export_id=request.export_id, run_id=request.run_id, segment=request.segment,
                                    status="failed", error=f"bad vault filter: {exc}"[:500])
             await service.bus.publish(done, key=(request.export_id,), causation_id=env.event_id)
             return
     else:
-        rows = await run_rows(service.bus, request.run_id)
-    done = await export(request, env.occurred_at, rows)
+        rows, left_out = await without_opted_out(await run_rows(service.bus, request.run_id), include=False)
+    done = await export(request, env.occurred_at, rows, left_out=left_out)
     await service.bus.publish(done, key=(request.export_id,), causation_id=env.event_id)
     await notify(service.bus, "export.completed", done.model_dump(mode="json"), request.run_id)

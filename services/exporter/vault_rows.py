@@ -1,23 +1,29 @@
-"""Export rows for a vault filter, read from the vault (read-only). One row per company: when a
-company is a lead of several runs, its most recently updated lead wins."""
+"""Export rows for a vault filter, read from the vault (read-only): one row per lead (a company
+across runs, ``lead_current``), the same rows the vault list counts for that filter."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from services.exporter.segments import Row, build_row
-from services.gateway.lead_filter import LeadFilter, lead_conditions
-from services.projector.models import Company, EnrichmentRow, Lead
+from services.gateway.lead_filter import OPTED_OUT, LeadFilter, lead_conditions, opted_out
+from services.projector.models import Company, EnrichmentRow, LeadCurrent
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
 
 BUCKETS = ("hot", "warm", "nurture", "parked")
 
 
-def _row(lead: Lead, company: Company, enrichment: EnrichmentRow | None) -> Row:
+class VaultRows(NamedTuple):
+    rows: list[Row]
+    left_out_do_not_contact: int  # opted-out leads the filter matched and the export leaves out
+
+
+def _row(lead: LeadCurrent, company: Company, enrichment: EnrichmentRow | None) -> Row:
     cleaned = CleanedLead.model_validate_json(company.data)
     reasons = [Reason.model_validate(r) for r in json.loads(lead.reasons)]
     scored = ScoredLead(lead=cleaned, score=lead.score_v1 or 0, reasons=reasons, rank=lead.rank or 0,
@@ -29,20 +35,33 @@ def _row(lead: Lead, company: Company, enrichment: EnrichmentRow | None) -> Row:
     return build_row(scored, found, final)
 
 
-def vault_rows(engine: Engine, vault_filter: dict[str, Any]) -> list[Row]:
-    """The rows a vault filter selects (raises pydantic.ValidationError on a bad filter)."""
+def vault_rows(engine: Engine, vault_filter: dict[str, Any]) -> VaultRows:
+    """The rows a vault filter selects (raises pydantic.ValidationError on a bad filter), and how many
+    opted-out leads it left out."""
     flt = LeadFilter.model_validate(vault_filter)
     stmt = (
-        select(Lead, Company, EnrichmentRow)
-        .join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
-        .join(EnrichmentRow, EnrichmentRow.lead_key == Lead.lead_key, isouter=True)  # type: ignore[arg-type]
+        select(LeadCurrent, Company, EnrichmentRow)
+        .join(Company, Company.lead_key == LeadCurrent.lead_key)  # type: ignore[arg-type]
+        .join(EnrichmentRow, EnrichmentRow.lead_key == LeadCurrent.lead_key, isouter=True)  # type: ignore[arg-type]
+        .where(*lead_conditions(flt))
+        .order_by(LeadCurrent.lead_key)
     )
-    for cond in lead_conditions(flt):
-        stmt = stmt.where(cond)
-    latest: dict[str, tuple[Lead, Company, EnrichmentRow | None]] = {}
     with Session(engine) as s:
-        for lead, company, enrichment in s.exec(stmt).all():
-            seen = latest.get(lead.lead_key)
-            if seen is None or (lead.updated_at or "", lead.run_id) > (seen[0].updated_at or "", seen[0].run_id):
-                latest[lead.lead_key] = (lead, company, enrichment)
-    return [_row(*found) for _, found in sorted(latest.items())]
+        rows = [_row(*found) for found in s.exec(stmt).all()]
+        left_out = 0
+        if (dnc := opted_out(flt)) is not None:
+            counted = select(func.count()).select_from(LeadCurrent).join(
+                Company, Company.lead_key == LeadCurrent.lead_key).where(*lead_conditions(dnc))  # type: ignore[arg-type]
+            left_out = s.exec(counted).one()
+    return VaultRows(rows, left_out)
+
+
+def opted_out_keys(engine: Engine, lead_keys: list[str]) -> set[str]:
+    """Which of these leads opted out (``do_not_contact``): a run's export leaves them out too."""
+    out: set[str] = set()
+    with Session(engine) as s:
+        for start in range(0, len(lead_keys), 500):
+            chunk = lead_keys[start:start + 500]
+            out.update(s.exec(select(LeadCurrent.lead_key).where(
+                LeadCurrent.lead_key.in_(chunk), LeadCurrent.status == OPTED_OUT)).all())  # type: ignore[attr-defined]
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from services.exporter.segments import SEGMENTS
 from services.gateway.lead_filter import LeadFilter
 from shared.events import KpiTargets, RunFilters
+from shared.funnel import ActivityKind, FunnelState
 
 Format = Literal["csv", "parquet"]
 Segment = Literal[tuple(SEGMENTS)]  # type: ignore[valid-type]
@@ -68,15 +70,40 @@ class ExportCreate(BaseModel):
 
 
 class StatusChange(BaseModel):
+    """A move along the lead's funnel (validated against its current state) and/or a note."""
+
     model_config = ConfigDict(extra="forbid")
-    run_id: str | None = Field(default=None, description="the lead's run; default: its latest run")
-    status: Literal["new", "contacted", "replied", "won", "lost"] | None = None
+    status: FunnelState | None = None
+    reopen: bool = Field(default=False, description="reopen a closed lead (won, lost, do_not_contact)")
     note: str | None = Field(default=None, max_length=4000)
+    run_id: str | None = Field(default=None, description="the run the person was looking at (context only)")
 
     @model_validator(mode="after")
     def _something(self) -> StatusChange:
         if self.status is None and not (self.note or "").strip():
             raise ValueError("give a status, a note, or both")
+        if self.reopen and self.status is None:
+            raise ValueError("a reopen needs the status to reopen to")
+        return self
+
+
+class ActivityCreate(BaseModel):
+    """Something done or planned on a lead: a note, call, e-mail, WhatsApp, meeting, or a task with its due date."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: ActivityKind
+    text: str = Field(default="", max_length=4000)
+    due_on: date | None = Field(default=None, description="tasks: the day it is due (YYYY-MM-DD)")
+    run_id: str | None = Field(default=None, description="the run the person was looking at (context only)")
+
+    @model_validator(mode="after")
+    def _due_date_for_tasks(self) -> ActivityCreate:
+        if self.kind == "task" and self.due_on is None:
+            raise ValueError("a task needs due_on")
+        if self.kind != "task" and self.due_on is not None:
+            raise ValueError("only a task has a due_on")
+        if self.kind != "task" and not self.text.strip():
+            raise ValueError(f"a {self.kind} needs a text")
         return self
 
 

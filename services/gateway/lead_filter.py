@@ -1,18 +1,27 @@
 """The vault filter on leads: one model shared by the list endpoint, the UI's export button and
-the exporter (``ExportRequested.vault_filter``), turned into SQL conditions here."""
+the exporter (``ExportRequested.vault_filter``), turned into SQL conditions here.
+
+The vault lists one row per lead (``lead_current``: a company across runs, with its latest run's
+score and its funnel state). ``run_id`` narrows to the leads that run saw, still one row each and
+with their current score: the score and bucket filters apply to the current values, so a filter
+means the same thing with or without a run (the run's own scores are on the lead page and in the
+run's export). Leads that opted out (``do_not_contact``) are left out unless
+``include_do_not_contact`` or ``status=do_not_contact`` asks for them, in the list as in exports,
+so a page's count is the row count of the export of its filter."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 
-from services.projector.models import Company, Lead
+from services.projector.models import Company, Lead, LeadCurrent
 from services.projector.search_text import search_needle
+from shared.funnel import FunnelState
 
 SortKey = Literal["score", "-score", "name", "-name", "city", "-city", "updated", "-updated"]
-LEAD_STATUSES = ("new", "contacted", "replied", "won", "lost")
+OPTED_OUT = "do_not_contact"
 
 
 class LeadFilter(BaseModel):
@@ -30,8 +39,9 @@ class LeadFilter(BaseModel):
     has_whatsapp: bool | None = None
     technology: str | None = None
     accountant_like: bool | None = None
-    status: Literal["new", "contacted", "replied", "won", "lost"] | None = None
+    status: FunnelState | None = None
     q: str | None = None
+    include_do_not_contact: bool = False
 
     @model_validator(mode="after")
     def _score_range(self) -> LeadFilter:
@@ -45,31 +55,43 @@ class LeadFilter(BaseModel):
 
 
 def lead_conditions(f: LeadFilter) -> list[Any]:
-    """SQL conditions over ``Lead`` joined with ``Company``. The free-text ``q`` is a
+    """SQL conditions over ``LeadCurrent`` joined with ``Company``. The free-text ``q`` is a
     ``lead_key IN (companies whose search_text matches)``, which SQLite answers from the covering
-    index on ``search_text`` before touching leads."""
+    index on ``search_text`` before touching leads; ``run_id`` a lookup in the per-run rows' key. The
+    lead indexes end with the columns these conditions read (status, lead_key), so a count reads no row."""
+    L = LeadCurrent  # noqa: N806
     conds: list[Any] = []
-    if f.run_id:
-        conds.append(Lead.run_id == f.run_id)
+    if f.run_id:  # (EXISTS: a probe of the leads' primary key per candidate; SQLite would drive an IN from the run)
+        probe = select(literal_column("1")).select_from(Lead)  # (no column: the primary key's index answers it)
+        conds.append(probe.where(Lead.run_id == f.run_id, Lead.lead_key == L.lead_key).exists())
     if f.bucket:
-        conds.append(Lead.bucket == f.bucket)
+        conds.append(L.bucket == f.bucket)
     if f.min_score is not None:
-        conds.append(Lead.score >= f.min_score)  # type: ignore[operator]
+        conds.append(L.score >= f.min_score)  # type: ignore[operator]
     if f.max_score is not None:
-        conds.append(Lead.score <= f.max_score)  # type: ignore[operator]
+        conds.append(L.score <= f.max_score)  # type: ignore[operator]
     if f.has_site is not None:
-        conds.append(Lead.has_site == f.has_site)
+        conds.append(L.has_site == f.has_site)
     if f.has_whatsapp is not None:
-        conds.append(Lead.has_whatsapp == f.has_whatsapp)
+        conds.append(L.has_whatsapp == f.has_whatsapp)
     if f.technology:
-        conds.append(func.lower(Lead.technologies).contains(f.technology.lower()))
+        conds.append(func.lower(L.technologies).contains(f.technology.lower()))
     if f.status:
-        conds.append(Lead.status == f.status)
+        conds.append(L.status == f.status)
+    elif not f.include_do_not_contact:
+        conds.append(L.status != OPTED_OUT)
     conds.extend(company_conditions(f))
     if f.q and (needle := search_needle(f.q)):
         matching = select(Company.lead_key).where(Company.search_text.contains(needle, autoescape=True))  # type: ignore[attr-defined]
-        conds.append(Lead.lead_key.in_(matching))  # type: ignore[attr-defined]
+        conds.append(L.lead_key.in_(matching))  # type: ignore[attr-defined]
     return conds
+
+
+def opted_out(f: LeadFilter) -> LeadFilter | None:
+    """The filter selecting the opted-out leads ``f`` leaves out (None: it leaves none out)."""
+    if f.status or f.include_do_not_contact:
+        return None
+    return f.model_copy(update={"status": OPTED_OUT})
 
 
 def company_conditions(f: LeadFilter) -> list[Any]:
@@ -95,14 +117,15 @@ def needs_company(f: LeadFilter) -> bool:
     return bool(company_conditions(f))
 
 
-# ties end on (lead_key, run_id), the lead's primary key: pages never overlap or skip a lead
+# ties end on lead_key, the primary key: pages never overlap or skip a lead
+_L = LeadCurrent
 SORTS: dict[str, list[Any]] = {
-    "score": [Lead.score.asc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
-    "-score": [Lead.score.desc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
-    "name": [Company.legal_name.asc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
-    "-name": [Company.legal_name.desc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
-    "city": [Company.city.asc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
-    "-city": [Company.city.desc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
-    "updated": [Lead.updated_at.asc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
-    "-updated": [Lead.updated_at.desc(), Lead.lead_key, Lead.run_id],  # type: ignore[union-attr]
+    "score": [_L.score.asc(), _L.lead_key],  # type: ignore[union-attr,attr-defined]
+    "-score": [_L.score.desc(), _L.lead_key],  # type: ignore[union-attr,attr-defined]
+    "name": [Company.legal_name.asc(), _L.lead_key],  # type: ignore[union-attr,attr-defined]
+    "-name": [Company.legal_name.desc(), _L.lead_key],  # type: ignore[union-attr,attr-defined]
+    "city": [Company.city.asc(), _L.lead_key],  # type: ignore[union-attr,attr-defined]
+    "-city": [Company.city.desc(), _L.lead_key],  # type: ignore[union-attr,attr-defined]
+    "updated": [_L.updated_at.asc(), _L.lead_key],  # type: ignore[union-attr,attr-defined]
+    "-updated": [_L.updated_at.desc(), _L.lead_key],  # type: ignore[union-attr,attr-defined]
 }

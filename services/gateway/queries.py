@@ -20,12 +20,15 @@ from services.projector.models import (
     ExportRow,
     IcpProfileRow,
     Lead,
+    LeadCurrent,
     LogRow,
     Partner,
     Run,
     RunStepRow,
+    TimelineRow,
 )
 from services.projector.search_text import fold
+from shared.funnel import REOPEN_TO, allowed_next, is_closed
 
 BUCKETS = ("hot", "warm", "nurture", "parked")
 
@@ -60,7 +63,7 @@ def get_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
         return out
 
 
-LEAD_COLUMNS = [c for c in Lead.__table__.columns]  # type: ignore[attr-defined]
+LEAD_COLUMNS = [c for c in LeadCurrent.__table__.columns]  # type: ignore[attr-defined]
 LIST_COMPANY_COLUMNS = [getattr(Company, n) for n in (
     "legal_name", "trade_name", "city", "state", "activity_main", "phone", "whatsapp", "email", "accountant_like",
     "registry_id", "site_whatsapp")]  # never the big ``data`` column
@@ -80,9 +83,10 @@ def _lead_item(row: Any) -> dict[str, Any]:
 
 def count_leads(s: Session, flt: LeadFilter, cap: int) -> tuple[int, bool]:
     """Leads matching ``flt``, counted up to ``cap`` + 1: (count, whether the cap was passed)."""
-    inner = select(literal_column("1")).select_from(Lead)  # no column: an index holding the filter's columns suffices
+    # no column: an index holding the filter's columns suffices
+    inner = select(literal_column("1")).select_from(LeadCurrent)
     if needs_company(flt):
-        inner = inner.join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
+        inner = inner.join(Company, Company.lead_key == LeadCurrent.lead_key)  # type: ignore[arg-type]
     for c in lead_conditions(flt):
         inner = inner.where(c)
     found = s.exec(select(func.count()).select_from(inner.limit(cap + 1).subquery())).one()
@@ -91,8 +95,10 @@ def count_leads(s: Session, flt: LeadFilter, cap: int) -> tuple[int, bool]:
 
 def list_leads(engine: Engine, flt: LeadFilter | None = None, *, sort: str = "-score",
                limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """One page of leads with their company's list fields. ``total`` is exact up to 10,000 (or the
-    end of the page asked for); past that it is a lower bound and ``total_capped`` is true."""
+    """One page of leads (one row per company: its current score, latest run, runs seen, funnel state)
+    with their company's list fields. ``total`` is exact up to 10,000 (or the end of the page asked for);
+    past that it is a lower bound and ``total_capped`` is true. Opted-out leads are left out unless the
+    filter asks for them (as in its export)."""
     flt = flt or LeadFilter()
     cap = max(COUNT_CAP, offset + limit)
     with Session(engine) as s:
@@ -104,7 +110,7 @@ def list_leads(engine: Engine, flt: LeadFilter | None = None, *, sort: str = "-s
         else:
             total, capped = count_leads(s, flt, cap)
         stmt = select(*LEAD_COLUMNS, *LIST_COMPANY_COLUMNS).join(  # type: ignore[call-overload]
-            Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
+            Company, Company.lead_key == LeadCurrent.lead_key)  # type: ignore[arg-type]
         rows = None
         if sqlite:  # the page's rowids first, then their columns
             ids = page_rowids(s, flt, sort=sort, limit=limit, offset=offset, found=total, matches=rowids)
@@ -119,31 +125,42 @@ def list_leads(engine: Engine, flt: LeadFilter | None = None, *, sort: str = "-s
                 "offset": offset, "sort": sort}
 
 
+def funnel_of(state: str) -> dict[str, Any]:
+    """A lead's funnel state with the moves a person may make from it."""
+    return {"state": state, "allowed_next": list(allowed_next(state)), "closed": is_closed(state),
+            "reopen_to": list(REOPEN_TO) if is_closed(state) else []}
+
+
 def get_lead(engine: Engine, lead_key: str) -> dict[str, Any] | None:
     with Session(engine) as s:
         company = s.get(Company, lead_key)
         if company is None:
             return None
+        current = s.get(LeadCurrent, lead_key)
         runs = s.exec(select(Lead).where(Lead.lead_key == lead_key).order_by(Lead.run_id)).all()
         enrichment = s.get(EnrichmentRow, lead_key)
         partners = s.exec(select(Partner).where(Partner.lead_key == lead_key).order_by(Partner.name)).all()
+        timeline = s.exec(select(TimelineRow).where(TimelineRow.lead_key == lead_key)
+                          .order_by(TimelineRow.seq.desc())).all()  # type: ignore[attr-defined]
+        state = current.status if current else "new"
         return {
             "company": {**company.model_dump(exclude={"data"}), "data": json.loads(company.data)},
+            "current": {**current.model_dump(), "reasons": json.loads(current.reasons)} if current else None,
+            "funnel": {**funnel_of(state), "since": current.status_at if current else None},
+            "timeline": [t.model_dump() for t in timeline],
             "runs": [{**r.model_dump(), "reasons": json.loads(r.reasons)} for r in runs],
             "enrichment": json.loads(enrichment.data) if enrichment else None,
             "partners": [p.model_dump() for p in partners],
         }
 
 
-def latest_lead_run(engine: Engine, lead_key: str) -> str | None:
+def funnel_state(engine: Engine, lead_key: str) -> str | None:
+    """The lead's funnel state (None: no such company in the vault)."""
     with Session(engine) as s:
-        return s.exec(select(Lead.run_id).where(Lead.lead_key == lead_key)
-                      .order_by(Lead.updated_at.desc(), Lead.run_id.desc()).limit(1)).first()  # type: ignore[union-attr]
-
-
-def lead_exists(engine: Engine, run_id: str, lead_key: str) -> bool:
-    with Session(engine) as s:
-        return s.get(Lead, (run_id, lead_key)) is not None
+        if s.get(Company, lead_key) is None:
+            return None
+        current = s.get(LeadCurrent, lead_key)
+        return current.status if current else "new"
 
 
 def search_partners(engine: Engine, q: str, limit: int = 50) -> list[dict[str, Any]]:

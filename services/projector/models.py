@@ -70,9 +70,50 @@ class Lead(SQLModel, table=True):
     has_whatsapp: bool = False
     technologies: str = ""  # comma list, for filtering
     trace_id: str | None = None
-    status: str = "new"
-    notes: str = ""
     updated_at: str | None = None
+
+
+class LeadCurrent(SQLModel, table=True):
+    """One lead (a company) across runs: what the vault list, its count and the exports of a vault
+    filter read. Its score columns mirror the per-run row of ``latest_run_id``, the run that scored it
+    last (in stream order); ``status`` is its funnel state (``shared.funnel``), which no run resets."""
+
+    __tablename__ = "lead_current"
+    lead_key: str = Field(primary_key=True)
+    latest_run_id: str | None = None
+    runs_seen: int = 0  # runs with a row of this lead in ``leads``
+    score_v1: int | None = None
+    rank: int | None = None
+    enrich: bool = False
+    score: int | None = None
+    bucket: str | None = None
+    reasons: str = "[]"
+    enriched: bool = False
+    has_site: bool = False
+    has_whatsapp: bool = False
+    technologies: str = ""
+    trace_id: str | None = None
+    status: str = "new"  # funnel state
+    status_at: str | None = None
+    updated_at: str | None = None
+
+
+class TimelineRow(SQLModel, table=True):
+    """A lead's timeline: its funnel changes (``kind`` "status"; a note alone is a "note") and the
+    activities recorded on it, with who and when."""
+
+    __tablename__ = "lead_timeline"
+    seq: int = Field(primary_key=True)
+    lead_key: str
+    kind: str  # status, or an activity kind (note, call, email, whatsapp, meeting, task)
+    status: str | None = None  # the state moved to (kind "status")
+    previous: str | None = None  # the state moved from
+    reopen: bool = False
+    text: str = ""
+    due_on: str | None = None
+    actor: str = "api"
+    run_id: str | None = None  # the run the person was looking at (context)
+    occurred_at: str
 
 
 class EnrichmentRow(SQLModel, table=True):
@@ -217,19 +258,27 @@ class ConfigRow(SQLModel, table=True):
 # Indexes for the vault list endpoint's filters and sorts (they change no row, hence no digest). The
 # gateway names some of them (``INDEXED BY``): a company sort walks ix_companies_legal_name or
 # ix_companies_city, a lead joins through ix_leads_lead_key. Ties sort on lead_key, hence its second place.
-_companies, _leads = Company.__table__, Lead.__table__  # type: ignore[attr-defined]
+_companies, _leads, _current = Company.__table__, Lead.__table__, LeadCurrent.__table__  # type: ignore[attr-defined]
 Index("ix_companies_search_text", _companies.c.search_text, _companies.c.lead_key)
 Index("ix_companies_upper_city", func.upper(_companies.c.city))  # the city filter: upper(city) = ?
 Index("ix_companies_city", _companies.c.city, _companies.c.lead_key)  # the city sort
 Index("ix_companies_state", _companies.c.state, _companies.c.lead_key)
 Index("ix_companies_legal_name", _companies.c.legal_name, _companies.c.lead_key)
-Index("ix_leads_lead_key", _leads.c.lead_key, _leads.c.score)
-Index("ix_leads_score_key", _leads.c.score, _leads.c.lead_key)
-Index("ix_leads_bucket_score", _leads.c.bucket, _leads.c.score)
+Index("ix_leads_lead_key", _leads.c.lead_key, _leads.c.score)  # a lead's runs (its page)
 Index("ix_leads_run_score", _leads.c.run_id, _leads.c.score)
 Index("ix_leads_run_bucket_score", _leads.c.run_id, _leads.c.bucket, _leads.c.score)
-Index("ix_leads_updated_key", _leads.c.updated_at, _leads.c.lead_key)
-# older single-column indexes the ones above cover (their leading column): dropped from older vaults
-OBSOLETE_INDEXES = ("ix_leads_score", "ix_leads_bucket")
+# the list (one row per lead) walks these. Each ends with status and lead_key, which every list query reads
+# (opted-out leads are left out; the run filter probes the leads' primary key), so a count reads no row
+_c = _current.c
+Index("ix_lead_current_key", _c.lead_key, _c.score, _c.status)
+Index("ix_lead_current_score_key", _c.score, _c.lead_key, _c.status)
+Index("ix_lead_current_bucket_score", _c.bucket, _c.score, _c.status, _c.lead_key)
+Index("ix_lead_current_status_score", _c.status, _c.score, _c.lead_key)
+Index("ix_lead_current_updated_key", _c.updated_at, _c.lead_key, _c.status)
+Index("ix_lead_timeline_lead", TimelineRow.__table__.c.lead_key, TimelineRow.__table__.c.seq)  # type: ignore[attr-defined]
+# older indexes the ones above cover (their leading column), or of the list when it read per-run rows:
+# dropped from older vaults
+OBSOLETE_INDEXES = ("ix_leads_score", "ix_leads_bucket", "ix_leads_score_key", "ix_leads_bucket_score",
+                    "ix_leads_updated_key")
 
 DIGEST_EXCLUDED = {"checkpoints"}

@@ -31,10 +31,12 @@ from services.projector.models import (
     ExportStatusSnapshot,
     IcpProfileRow,
     Lead,
+    LeadCurrent,
     LogRow,
     Partner,
     Run,
     RunStepRow,
+    TimelineRow,
 )
 from services.projector.rows import AppendRows, StateRows, delete_keys, insert_rows, select_rows, upsert
 from services.projector.schema_upgrade import upgrade_vault
@@ -70,6 +72,9 @@ def site_whatsapp(found: Iterable[str]) -> str | None:
     return None
 
 
+# what a lead's current row (``lead_current``) mirrors of its per-run row in its latest run
+MIRRORED = ("score_v1", "rank", "enrich", "score", "bucket", "reasons", "enriched", "has_site", "has_whatsapp",
+            "technologies", "trace_id", "updated_at")
 HOLD_COMPANIES = 100_000  # company rows a replay holds before writing them (about 2-3 KB each)
 
 
@@ -95,15 +100,19 @@ class Projection:
         self.companies = StateRows(Company, write_only=("country", "registry_id", "first_run", "site_whatsapp"))
         self._site_whatsapp: dict[str, str | None] = {}  # set by enrichments while companies are written blind
         self.leads, self.runs = StateRows(Lead), StateRows(Run)
+        self.current = StateRows(LeadCurrent)
         self.enrichments, self.exports = StateRows(EnrichmentRow), StateRows(ExportRow)
         self.icps, self.config = StateRows(IcpProfileRow), StateRows(ConfigRow)
         self.steps, self.dropped = AppendRows(RunStepRow), AppendRows(DroppedRow)
         self.api_calls, self.errors = AppendRows(ApiCallRow), AppendRows(ErrorRow)
         self.logs, self.snapshots = AppendRows(LogRow), AppendRows(ExportStatusSnapshot)
-        self._state = [self.companies, self.leads, self.runs, self.enrichments, self.exports, self.icps, self.config]
+        self.timeline = AppendRows(TimelineRow)
+        self._state = [self.companies, self.leads, self.current, self.runs, self.enrichments, self.exports,
+                       self.icps, self.config]
         for state in self._state:
             state.fresh = fresh
-        self._append = [self.steps, self.dropped, self.api_calls, self.errors, self.logs, self.snapshots]
+        self._append = [self.steps, self.dropped, self.api_calls, self.errors, self.logs, self.snapshots,
+                        self.timeline]
         self._partners: dict[str, list[dict[str, Any]]] = {}
         self._fresh_start: bool | None = False if not fresh else None  # decided by the first batch
         self._handlers: dict[str, Handler] = {
@@ -122,6 +131,7 @@ class Projection:
             "DeadLettered": self._dead_lettered,
             "IcpProfileSaved": self._icp_saved,
             "LeadStatusChanged": self._lead_status,
+            "LeadActivityRecorded": self._lead_activity,
             "ConfigSaved": self._config_saved,
         }
 
@@ -217,6 +227,7 @@ class Projection:
         leads: list[tuple[str, str]] = []
         runs: list[tuple[str]] = []
         enrichments: list[tuple[str]] = []
+        current: list[tuple[str]] = []
         blind = self.companies.mode(conn) == "blind"  # (nothing to read in a fresh vault: written blind)
         for _, env, e in decoded:
             run_id = getattr(e, "run_id", None)
@@ -234,11 +245,12 @@ class Projection:
             elif env.type == "LeadRescored":
                 leads.append((run_id, e.final.lead_key))
             elif env.type == "LeadStatusChanged":
-                leads.append((run_id, e.lead_key))
+                current.append((e.lead_key,))
             elif env.type in ("RunRequested", "RunCancelled", "RunStep"):
                 runs.append((run_id,))
         self.companies.load(conn, companies)
         self.leads.load(conn, leads)
+        self.current.load(conn, [*current, *((key,) for _, key in leads)])
         self.runs.load(conn, runs)
         self.enrichments.load(conn, enrichments)
 
@@ -255,7 +267,24 @@ class Projection:
             append.flush(conn)
 
     def _lead(self, conn: Connection, run_id: str, lead_key: str) -> dict[str, Any]:
-        return self.leads.touch(conn, (run_id, lead_key))
+        """The lead's row of this run; a new one counts in the lead's ``runs_seen``."""
+        row, created = self.leads.touch_new(conn, (run_id, lead_key))
+        if created:
+            current = self.current.touch(conn, (lead_key,))
+            current["runs_seen"] += 1
+            if current["latest_run_id"] is None:  # seen, not scored yet
+                current["latest_run_id"] = run_id
+        return row
+
+    def _mirror(self, conn: Connection, row: dict[str, Any], *, scored: bool = False) -> None:
+        """Copy a per-run row into the lead's current row when its run is the lead's latest; ``scored``:
+        the run has just scored the lead, which makes it the latest."""
+        current = self.current.touch(conn, (row["lead_key"],))
+        if scored:
+            current["latest_run_id"] = row["run_id"]
+        if current["latest_run_id"] == row["run_id"]:
+            for column in MIRRORED:
+                current[column] = row[column]
 
     def _run(self, conn: Connection, run_id: str) -> dict[str, Any]:
         return self.runs.touch(conn, (run_id,), source="unknown")
@@ -300,11 +329,12 @@ class Projection:
                              source_line=d.source_line)
 
     def _leads_cleaned(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
-        when, run_id, touch, upsert_company = self._when(env), e.run_id, self.leads.touch, self._upsert_company
+        when, run_id, touch, upsert_company = self._when(env), e.run_id, self._lead, self._upsert_company
         for lead in e.leads:
             upsert_company(conn, lead, run_id, when)
-            row = touch(conn, (run_id, lead.company.lead_key))
+            row = touch(conn, run_id, lead.company.lead_key)
             row["trace_id"], row["updated_at"] = lead.trace_id, when
+            self._mirror(conn, row)
 
     def _upsert_company(self, conn: Connection, lead: Any, run_id: str, when: str) -> None:
         c = lead.company
@@ -363,15 +393,16 @@ class Projection:
                 self._write_held(conn)
 
     def _leads_scored(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
-        when, run_id, touch = self._when(env), e.run_id, self.leads.touch
+        when, run_id, touch = self._when(env), e.run_id, self._lead
         for sl in e.leads:
-            row = touch(conn, (run_id, sl.lead.company.lead_key))
+            row = touch(conn, run_id, sl.lead.company.lead_key)
             row.update(score_v1=sl.score, rank=sl.rank, enrich=sl.enrich, updated_at=when)
             row["trace_id"] = row["trace_id"] or sl.lead.trace_id
             if not row["enriched"]:  # a v2 score that arrived first wins
                 row["score"], row["bucket"] = sl.score, sl.bucket
                 row["reasons"] = canonical(sl.reasons)
             row["has_whatsapp"] = bool(row["has_whatsapp"]) or any(p.whatsapp for p in sl.lead.phones)
+            self._mirror(conn, row, scored=True)
 
     def _lead_enriched(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         en = e.enrichment
@@ -389,6 +420,7 @@ class Projection:
         lead["has_site"] = bool(en.site and en.verified)
         lead["has_whatsapp"] = bool(lead["has_whatsapp"]) or bool(en.whatsapp)
         lead["technologies"], lead["updated_at"] = techs, self._when(env)
+        self._mirror(conn, lead)
 
     def _set_site_whatsapp(self, conn: Connection, lead_key: str, number: str | None) -> None:
         """The company's ``site_whatsapp``: on its row when rows are read, else (a fresh load writing
@@ -415,6 +447,7 @@ class Projection:
         row = self._lead(conn, e.run_id, e.final.lead_key)
         row.update(score=e.final.score, bucket=e.final.bucket, enriched=True, updated_at=self._when(env),
                    reasons=canonical(e.final.reasons))
+        self._mirror(conn, row)
 
     # ---- exports, observability -----------------------------------------------------------
 
@@ -453,14 +486,21 @@ class Projection:
         row["profile"], row["updated_at"] = canonical(e.profile), self._when(env)
 
     def _lead_status(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
-        row = self._lead(conn, e.run_id, e.lead_key)
+        """A move along the lead's funnel (and/or a note), applied as it is: the event is the fact, the
+        transition was validated where it was asked for."""
+        when = self._when(env)
+        current = self.current.touch(conn, (e.lead_key,))
+        previous = current["status"]
         if e.status:
-            row["status"] = e.status
-        if e.note:
-            stamp = self._when(env)[:16].replace("T", " ")
-            line = f"[{stamp}{' ' + e.actor if e.actor != 'api' else ''}] {e.note}"
-            row["notes"] = (row["notes"] + "\n" if row["notes"] else "") + line
-        row["updated_at"] = self._when(env)
+            current["status"], current["status_at"] = e.status, when
+        current["updated_at"] = when
+        self.timeline.add(seq=seq, lead_key=e.lead_key, kind="status" if e.status else "note", status=e.status,
+                          previous=previous if e.status else None, reopen=e.reopen, text=e.note or "",
+                          actor=e.actor, run_id=e.run_id, occurred_at=when)
+
+    def _lead_activity(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        self.timeline.add(seq=seq, lead_key=e.lead_key, kind=e.kind, text=e.text, due_on=e.due_on, actor=e.actor,
+                          run_id=e.run_id, occurred_at=self._when(env))
 
     def _config_saved(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self.config.touch(conn, (e.key,))

@@ -293,7 +293,13 @@ class StateRows:
 
     def touch(self, conn: Connection, key: tuple[Any, ...], **initial: Any) -> dict[str, Any]:
         """The row to change (created with defaults and ``initial`` if missing), marked for writing."""
+        return self.touch_new(conn, key, **initial)[0]
+
+    def touch_new(self, conn: Connection, key: tuple[Any, ...], **initial: Any) -> tuple[dict[str, Any], bool]:
+        """:meth:`touch`, and whether the row is new (neither in the vault nor touched before; in a
+        ``blind`` table, rows are never read back and every row is new to this object)."""
         row = self.rows.get(key)
+        created = False
         if row is None:
             if key not in self.looked_up and self.mode(conn) != "blind":
                 self.load(conn, [key])
@@ -304,8 +310,9 @@ class StateRows:
                 if initial:
                     row.update(initial)
                 self.rows[key] = row
+                created = True
         self.dirty[key] = None
-        return row
+        return row, created
 
     def flush(self, conn: Connection) -> None:
         if not self.dirty:

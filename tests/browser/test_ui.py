@@ -1,5 +1,6 @@
 """The UI in a real browser (Debian Chromium via Playwright) over the whole stack: start a hunt on
-the demo data from the Mission page, watch it finish live, filter the vault, download an export."""
+the demo data from the Mission page, watch it finish live, filter the vault, download an export, move a
+lead along its funnel."""
 
 from __future__ import annotations
 
@@ -101,7 +102,34 @@ async def test_a_hunt_started_in_the_ui_finishes_live_and_its_filtered_vault_exp
         await download.save_as(saved)
         await page.screenshot(path=str(SHOTS / "exports.png"), full_page=True)
 
-        # the lead page and diagnostics render
+        # the lead page: move it along its funnel with the buttons of the allowed states, add a task, see the
+        # timeline (what a person typed is shown as text, never as markup)
+        await page.goto(f"{stack.gateway_url}/#vault?run_id={run_id}&bucket=hot")
+        first = page.locator("#leads tbody tr[data-key]").first
+        lead_key = await first.get_attribute("data-key")
+        await first.click()
+        await expect(page.locator("#funnel-state .pill")).to_have_text("new")
+        moves = page.locator("#moves button")
+        assert await moves.all_inner_texts() == ["queued", "contacted", "lost", "do not contact"]
+        await page.fill("#move input[name=note]", "<b>called</b> Ana")
+        await page.click('#moves button[data-move="contacted"]')
+        await expect(page.locator("#funnel-state .pill")).to_have_text("contacted", timeout=15_000)
+        assert await moves.all_inner_texts() == ["replied", "meeting", "lost", "do not contact"]
+        await page.select_option("#activity select[name=kind]", "task")
+        await page.fill("#activity input[name=text]", "send the proposal")
+        await page.fill("#activity input[name=due_on]", "2026-12-24")
+        await page.click("#activity button")
+        await expect(page.locator("#timeline li")).to_have_count(2, timeout=15_000)
+        items = await page.locator("#timeline li").all_inner_texts()
+        assert "task" in items[0] and "send the proposal" in items[0] and "due 2026-12-24" in items[0], items
+        assert "<b>called</b> Ana" in items[1] and "by api" in items[1], items
+        assert await page.locator("#timeline b").count() == 0
+        await page.screenshot(path=str(SHOTS / "lead.png"), full_page=True)
+        await page.goto(f"{stack.gateway_url}/#vault?status=contacted")
+        await expect(page.locator("#total")).to_have_text("1 leads")
+        assert await page.locator("#leads tbody tr[data-key]").get_attribute("data-key") == lead_key
+
+        # diagnostics render
         await page.goto(f"{stack.gateway_url}/#diagnostics?run_id={run_id}")
         await expect(page.locator("#chart svg rect").first).to_be_attached()
         await page.screenshot(path=str(SHOTS / "diagnostics.png"), full_page=True)

@@ -21,7 +21,7 @@ from services.gateway.lead_pages import LEAD_ROWID, match_rowids, page_of_matche
 from services.gateway.queries import count_leads
 from services.gateway.run_events import RunFeeds
 from services.projector.db import make_engine
-from services.projector.models import Company, Lead
+from services.projector.models import Company, Lead, LeadCurrent
 from services.projector.projection import Projection
 from services.projector.search_text import search_text
 from shared.bus import connect_bus, encode
@@ -227,15 +227,23 @@ def _bulk_vault(engine: Engine, n: int = 240) -> None:
         companies.append({"lead_key": key, "country": "BR", "registry_id": f"{i:014d}", "legal_name": name,
                           "city": city, "state": uf, "activity_main": rnd.choice(["6201501", "6202300", "4711302"]),
                           "accountant_like": i % 7 == 0, "search_text": search_text(name, None, f"{i:014d}")})
+    current: dict[str, dict[str, object]] = {}
     for i, run in [(i, "r-a") for i in range(n + 1)] + [(i, "r-b") for i in range(0, n, 3)]:
         score = rnd.choice([None, *range(0, 101, 5)])
         leads.append({"run_id": run, "lead_key": f"BR:{i:014d}" if i < n else "BR:orphan", "score": score,
                       "bucket": None if score is None else "hot" if score >= 80 else "warm", "reasons": "[]",
                       "has_site": i % 2 == 0, "has_whatsapp": i % 3 == 0, "technologies": "Shopify" if i % 4 else "",
-                      "status": "new", "notes": "", "updated_at": f"2026-11-0{1 + i % 3}T12:00:00"})
+                      "updated_at": f"2026-11-0{1 + i % 3}T12:00:00"})
+        seen = current.get(leads[-1]["lead_key"])  # type: ignore[arg-type]
+        current[leads[-1]["lead_key"]] = {**leads[-1], "latest_run_id": run,  # type: ignore[index]
+                                          "runs_seen": 1 + (seen["runs_seen"] if seen else 0),  # type: ignore[operator]
+                                          "status": ("new", "won", "do_not_contact")[i % 11 % 3]}
+    for row in current.values():
+        del row["run_id"]
     with engine.begin() as conn:
         conn.execute(Company.__table__.insert(), companies)  # type: ignore[attr-defined]
         conn.execute(Lead.__table__.insert(), leads)  # type: ignore[attr-defined]
+        conn.execute(LeadCurrent.__table__.insert(), list(current.values()))  # type: ignore[attr-defined]
 
 
 def test_every_way_of_reading_a_page_gives_the_same_leads_in_the_same_order(tmp_path: Path) -> None:
@@ -243,9 +251,11 @@ def test_every_way_of_reading_a_page_gives_the_same_leads_in_the_same_order(tmp_
     _bulk_vault(engine)
     filters = [LeadFilter(), LeadFilter(bucket="hot"), LeadFilter(uf="SP", min_score=40), LeadFilter(city="campinas"),
                LeadFilter(cnae="6201", has_whatsapp=True), LeadFilter(run_id="r-b", technology="shop"),
-               LeadFilter(q="co 1", accountant_like=False), LeadFilter(uf="rj")]
+               LeadFilter(q="co 1", accountant_like=False), LeadFilter(uf="rj"), LeadFilter(status="won"),
+               LeadFilter(include_do_not_contact=True, min_score=50), LeadFilter(run_id="r-a", bucket="warm")]
     for flt, sort, offset in itertools.product(filters, SORTS, (0, 7, 40)):
-        plain = select(LEAD_ROWID).select_from(Lead).join(Company, Company.lead_key == Lead.lead_key)  # type: ignore[arg-type]
+        plain = select(LEAD_ROWID).select_from(LeadCurrent).join(  # type: ignore[arg-type]
+            Company, Company.lead_key == LeadCurrent.lead_key)
         with Session(engine) as s:
             expected = list(s.execute(plain.where(*lead_conditions(flt)).order_by(*SORTS[sort])
                                       .offset(offset).limit(10)).scalars())
@@ -314,13 +324,14 @@ def test_run_events_stream_the_history_then_end_after_the_final_step(settings: S
 def test_setting_a_lead_status_and_note_publishes_lead_status_changed(settings: Settings, nats_url: str) -> None:
     with TestClient(create_app(settings)) as client:
         r = client.post("/api/leads/BR:00000000000002/status", json={"status": "contacted", "note": "called Ana"})
-        assert r.status_code == 202 and r.json()["run_id"] == "r-api"
+        assert r.status_code == 202 and r.json()["previous"] == "new" and r.json()["actor"] == "api"
         assert client.post("/api/leads/BR:00000000000002/status", json={"status": "maybe"}).status_code == 422
         assert client.post("/api/leads/BR:00000000000002/status", json={}).status_code == 422
-        assert client.post("/api/leads/BR:404/status", json={"status": "won"}).status_code == 404
-    event = _read_last(nats_url, "lead.status.r-api")
+        assert client.post("/api/leads/BR:404/status", json={"status": "queued"}).status_code == 404
+    event = _read_last(nats_url, "lead.status.BR_00000000000002")  # lead-level: the lead's token, not a run's
     assert isinstance(event, LeadStatusChanged)
-    assert (event.lead_key, event.status, event.note) == ("BR:00000000000002", "contacted", "called Ana")
+    assert (event.lead_key, event.status, event.note, event.run_id) == (
+        "BR:00000000000002", "contacted", "called Ana", None)
 
 
 def test_people_are_found_by_name_or_cpf_and_their_companies_imported_as_a_csv_run(

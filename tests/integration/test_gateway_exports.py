@@ -22,7 +22,15 @@ from services.exporter.webhook import SIGNATURE_HEADER, post_webhook, verify
 from services.projector.db import make_engine
 from services.projector.models import ApiCallRow
 from shared.bus import Bus, connect_bus, decode
-from shared.events import ConfigSaved, ExportCompleted, ExportRequested, Subjects, decode_event
+from shared.events import (
+    ConfigSaved,
+    ExportCompleted,
+    ExportRequested,
+    LeadStatusChanged,
+    RunStep,
+    Subjects,
+    decode_event,
+)
 from tests.factories import run_events
 
 
@@ -136,3 +144,66 @@ async def test_a_webhook_refusal_is_not_retried_and_a_dead_receiver_is_retried_a
     assert not refused.delivered and [c.status for c in refused.calls] == [403]
     assert SIGNATURE_HEADER not in refusing.requests[0][0]
     assert not dead.delivered and len(dead.calls) == 3 and all(c.status is None and c.error for c in dead.calls)
+
+
+async def _export(bus: Bus, export_id: str, vault_filter: dict[str, object]) -> tuple[list[str], dict[str, object]]:
+    """Ask the exporter for a vault filter's export; once completed, its lead keys and its manifest."""
+    await bus.publish(ExportRequested(export_id=export_id, segment="all", vault_filter=vault_filter))
+    done: ExportCompleted | None = None
+    async with asyncio.timeout(60):
+        while done is None:
+            async for stored in bus.read("export.completed.none"):
+                event = stored.event()  # type: ignore[union-attr]
+                if isinstance(event, ExportCompleted) and event.export_id == export_id:
+                    done = event
+            await asyncio.sleep(0.1)
+    assert done.status == "completed", done
+    with open(done.files["csv"], encoding="utf-8") as f:
+        keys = sorted(r["lead_key"] for r in csv.DictReader(f))
+    return keys, json.loads((Path(done.path or "") / "manifest.json").read_text())
+
+
+async def test_opted_out_leads_are_left_out_of_exports_unless_asked_for_and_the_manifest_counts_them(
+    tmp_path: Path, fresh_nats_url: str
+) -> None:
+    data_dir = tmp_path / "data"
+    stack = Stack(data_dir=data_dir, nats_url=fresh_nats_url, gateway=False, services=["exporter", "projector"])
+    stack.start()
+    try:
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            for event in run_events("r-dnc"):
+                await bus.publish(event, stage=getattr(event, "stage", "x"))
+            await bus.publish(LeadStatusChanged(lead_key="BR:00000000000003", status="do_not_contact"),
+                              run_id="BR_00000000000003")
+            left_out = await _export(bus, "warm-contactable", {"bucket": "warm"})
+            asked = await _export(bus, "warm-all", {"bucket": "warm", "include_do_not_contact": True})
+            only = await _export(bus, "opted-out", {"status": "do_not_contact"})
+    finally:
+        stack.stop()
+    assert left_out[0] == ["BR:00000000000002", "BR:00000000000004"]
+    assert left_out[1]["left_out_do_not_contact"] == 1 and left_out[1]["rows"] == 2
+    assert asked[0] == ["BR:00000000000002", "BR:00000000000003", "BR:00000000000004"]
+    assert asked[1]["left_out_do_not_contact"] == 0
+    assert only[0] == ["BR:00000000000003"] and only[1]["left_out_do_not_contact"] == 0
+
+
+async def test_a_run_s_own_export_leaves_out_the_leads_that_opted_out_and_says_how_many(
+    tmp_path: Path, fresh_nats_url: str
+) -> None:
+    data_dir = tmp_path / "data"
+    stack = Stack(data_dir=data_dir, nats_url=fresh_nats_url, gateway=False, services=["exporter", "projector"])
+    stack.start()
+    try:
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            events = run_events("r-own")[:-1]  # (the run's last step is the exporter's to publish)
+            for event in events:
+                await bus.publish(event, stage=getattr(event, "stage", "x"))
+            await bus.publish(LeadStatusChanged(lead_key="BR:00000000000001", status="do_not_contact"),
+                              run_id="BR_00000000000001")
+            await wait_projected(bus, f"sqlite:///{data_dir / 'vault.db'}")
+            await bus.publish(RunStep(run_id="r-own", stage="rescore", status="completed"), stage="rescore")
+            done = await _first(bus, "export.completed.r-own")
+    finally:
+        stack.stop()
+    assert isinstance(done, ExportCompleted) and done.segment == "hot" and done.rows == 0  # its only hot lead
+    assert json.loads((Path(done.path or "") / "manifest.json").read_text())["left_out_do_not_contact"] == 1

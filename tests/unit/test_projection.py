@@ -119,13 +119,14 @@ def _older_list_indexes(engine: Engine, schema: str | None = None) -> None:
     prefix = f"{schema}." if schema else ""
     with engine.begin() as conn:
         for name in ("ix_companies_city", "ix_companies_state", "ix_companies_legal_name", "ix_leads_lead_key",
-                     "ix_leads_run_bucket_score", "ix_leads_updated_key"):
+                     "ix_leads_run_bucket_score", "ix_lead_current_updated_key"):
             conn.exec_driver_sql(f"DROP INDEX {prefix}{name}")
         for name, table, column in (("ix_companies_city", "companies", "city"),
                                     ("ix_companies_state", "companies", "state"),
                                     ("ix_companies_legal_name", "companies", "legal_name"),
                                     ("ix_leads_lead_key", "leads", "lead_key"), ("ix_leads_score", "leads", "score"),
-                                    ("ix_leads_bucket", "leads", "bucket")):
+                                    ("ix_leads_bucket", "leads", "bucket"),
+                                    ("ix_leads_updated_key", "leads", "updated_at")):
             conn.exec_driver_sql(f"CREATE INDEX {name} ON {prefix}{table} ({column})")
 
 
@@ -171,7 +172,7 @@ def test_a_bulk_load_builds_the_indexes_after_it_and_gets_the_digest_of_a_live_v
         assert _index_shapes(bulk) == _index_shapes(live)
         with bulk.connect() as conn:  # the planner has statistics on the list tables
             analyzed = set(conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1").scalars())
-        assert {"companies", "leads"} <= analyzed
+        assert {"companies", "leads", "lead_current"} <= analyzed
         assert vault_digest(bulk) == vault_digest(live)
 
 
@@ -217,3 +218,78 @@ def test_an_older_postgres_vault_gets_a_column_added_since_with_its_default() ->
         pg = make_engine(POSTGRES, create=False).execution_options(schema_translate_map={None: schema})
         create_tables(pg)
         _column_added_later_is_filled(pg, schema)
+def _funnel_stream() -> list[tuple[int, str, bytes]]:
+    """Three runs over the same companies, with funnel moves and activities between and after them."""
+    from shared.events import LeadActivityRecorded, LeadStatusChanged
+
+    key = "BR:00000000000002"
+    return raw_events([
+        *run_events("r1"), LeadStatusChanged(lead_key=key, status="contacted", actor="ana"),
+        *run_events("r2"), LeadActivityRecorded(lead_key=key, kind="task", text="call back", due_on="2026-12-01"),
+        LeadStatusChanged(lead_key=key, status="won", note="signed", run_id="r2"),
+        LeadStatusChanged(lead_key="BR:00000000000003", status="do_not_contact"), *run_events("r3"),
+    ])
+
+
+def test_a_replay_of_runs_over_the_same_companies_with_funnel_moves_gives_the_live_digest_twice(
+    tmp_path: Path,
+) -> None:
+    from services.projector.models import LeadCurrent, TimelineRow
+
+    raw = _funnel_stream()
+    live = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    for event in raw:
+        Projection(live).apply([event])
+    with Session(live) as s:
+        current = {c.lead_key: c for c in s.exec(select(LeadCurrent)).all()}
+        assert len(s.exec(select(TimelineRow)).all()) == 4
+    assert len(current) == 4 and {c.runs_seen for c in current.values()} == {3}
+    assert {c.latest_run_id for c in current.values()} == {"r3"}
+    assert (current["BR:00000000000002"].status, current["BR:00000000000003"].status) == ("won", "do_not_contact")
+    digests = set()
+    for name in ("first", "second"):
+        bulk = make_engine(f"sqlite:///{tmp_path / f'{name}.db'}", bulk=True)
+        projection = Projection(bulk, fresh=True, hold_companies=1000)
+        projection.apply(raw)
+        projection.finish()
+        build_indexes(bulk)
+        digests.add(vault_digest(bulk))
+    assert digests == {vault_digest(live)}
+
+
+def _as_before_the_lead_level_funnel(engine: Engine, schema: str | None = None) -> None:
+    """The vault as the release before lead_current left it: a status and notes on each per-run row."""
+    prefix = f"{schema}." if schema else ""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DELETE FROM {prefix}lead_current")
+        conn.exec_driver_sql(f"DELETE FROM {prefix}lead_timeline")
+        conn.exec_driver_sql(f"ALTER TABLE {prefix}leads ADD COLUMN status VARCHAR NOT NULL DEFAULT 'new'")
+        conn.exec_driver_sql(f"ALTER TABLE {prefix}leads ADD COLUMN notes VARCHAR NOT NULL DEFAULT ''")
+        conn.exec_driver_sql(f"UPDATE {prefix}leads SET status = 'won', notes = 'signed' "
+                             "WHERE run_id = 'r1' AND lead_key = 'BR:00000000000002'")
+
+
+def _check_funnel_upgrade(engine: Engine, schema: str | None = None) -> None:
+    from services.projector.models import LeadCurrent
+
+    Projection(engine).apply(raw_events([*run_events("r1"), *run_events("r2")]))
+    _as_before_the_lead_level_funnel(engine, schema)
+    projection = Projection(engine)  # any process opening the vault upgrades it
+    with Session(engine) as s:
+        current = {c.lead_key: c for c in s.exec(select(LeadCurrent)).all()}
+    assert len(current) == 4 and {(c.runs_seen, c.latest_run_id) for c in current.values()} == {(2, "r2")}
+    assert current["BR:00000000000002"].status == "won" and current["BR:00000000000001"].score == 95
+    projection.apply(raw_events(run_events("r3"), start=100))  # and the projection goes on in it
+    with Session(engine) as s:
+        assert {c.runs_seen for c in s.exec(select(LeadCurrent)).all()} == {3}
+
+
+def test_a_vault_from_before_the_lead_level_funnel_is_upgraded_keeping_each_lead_s_status(tmp_path: Path) -> None:
+    _check_funnel_upgrade(make_engine(f"sqlite:///{tmp_path / 'v.db'}"))
+
+
+def test_a_postgres_vault_from_before_the_lead_level_funnel_is_upgraded() -> None:
+    with postgres_schema() as schema:
+        pg = make_engine(POSTGRES, create=False).execution_options(schema_translate_map={None: schema})
+        create_tables(pg)
+        _check_funnel_upgrade(pg, schema)

@@ -9,9 +9,10 @@ import pytest
 from sqlmodel import Session, select
 
 from services.projector.db import make_engine
-from services.projector.models import EnrichmentRow, Lead, LogRow, Run
+from services.projector.digest import vault_digest
+from services.projector.models import EnrichmentRow, Lead, LeadCurrent, LogRow, Run, TimelineRow
 from services.projector.projection import Projection
-from shared.events import Envelope, LogRecorded, UnknownEvent, decode_event
+from shared.events import Envelope, LeadStatusChanged, LogRecorded, UnknownEvent, decode_event
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stream_v1.jsonl"
 
@@ -67,3 +68,43 @@ def test_the_recorded_v1_stream_projects_into_the_vault_after_the_schema_bump(tm
     assert set(json.loads(logs[0].fields)) == {"reason", "span_id"}
     assert ok is not None and ok.status == "completed" and bad is not None and bad.status == "failed"
     assert len(leads) == 20 and sum(lead.enriched for lead in leads) == len(enrichments) == 10
+
+
+def _v1_status_events() -> list[Envelope]:
+    return [env for _, _, data in recorded_stream()
+            if (env := Envelope.model_validate_json(data)).type == "LeadStatusChanged"]
+
+
+def test_a_v1_per_run_status_event_is_upcast_to_a_lead_level_one_keeping_its_run_as_context() -> None:
+    envs = _v1_status_events()
+    assert len(envs) == 4 and {env.version for env in envs} == {1} and LeadStatusChanged.VERSION == 2
+    assert all("by" in env.payload and "actor" not in env.payload for env in envs)
+    first = decode_event(envs[0])
+    assert isinstance(first, LeadStatusChanged)
+    assert (first.lead_key, first.status, first.actor, first.run_id, first.reopen) == (
+        "BR:29975288000100", "contacted", "ana", "rec-ok", False)
+    unsigned = decode_event(envs[1])
+    assert isinstance(unsigned, LeadStatusChanged) and unsigned.status is None and unsigned.actor == "api"
+
+
+def test_the_recorded_v1_status_events_project_to_the_lead_level_funnel_and_timeline(tmp_path: Path) -> None:
+    stream = recorded_stream()
+    digests = []
+    for name in ("a", "b"):  # a replay gives the same vault twice
+        engine = make_engine(f"sqlite:///{tmp_path / f'{name}.db'}")
+        assert Projection(engine).apply(stream) == len(stream)
+        digests.append(vault_digest(engine))
+    assert digests[0] == digests[1]
+    with Session(engine) as s:
+        won, lost = s.get(LeadCurrent, "BR:29975288000100"), s.get(LeadCurrent, "BR:32870465000270")
+        untouched = s.exec(select(LeadCurrent).where(LeadCurrent.status == "new")).all()
+        timeline = s.exec(select(TimelineRow).where(TimelineRow.lead_key == "BR:29975288000100")
+                          .order_by(TimelineRow.seq)).all()  # type: ignore[arg-type]
+    assert won is not None and (won.status, won.latest_run_id, won.runs_seen) == ("won", "rec-ok", 1)
+    assert won.status_at == "2026-11-25T20:11:29.067530+00:00"
+    assert lost is not None and lost.status == "lost" and len(untouched) == 18
+    assert [(t.kind, t.previous, t.status, t.text, t.actor, t.run_id) for t in timeline] == [
+        ("status", "new", "contacted", "liguei, pediu proposta", "ana", "rec-ok"),
+        ("note", None, None, "proposta enviada por e-mail", "api", "rec-ok"),
+        ("status", "contacted", "won", "", "ana", "rec-ok"),
+    ]

@@ -7,6 +7,8 @@ const esc = v => String(v ?? "").replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "
 const main = () => $("#main");
 const STAGES = ["extract", "clean", "score", "enrich", "rescore", "export", "run"];
 const BUCKETS = ["hot", "warm", "nurture", "parked"];
+const FUNNEL = ["new", "queued", "contacted", "replied", "meeting", "won", "lost", "do_not_contact"];
+const ACTIVITIES = ["note", "call", "email", "whatsapp", "meeting", "task"];
 let live = null;       // the EventSource of the run being watched
 let timers = [];       // intervals of the current page
 
@@ -23,7 +25,8 @@ async function api(path, opts = {}) {
   const body = (r.headers.get("content-type") || "").includes("json") ? await r.json() : await r.text();
   if (!r.ok) {
     const d = body && body.detail;
-    const msg = Array.isArray(d) ? d.map(e => `${(e.loc || []).slice(1).join(".")}: ${e.msg}`).join("; ") : (d || r.statusText);
+    const msg = Array.isArray(d) ? d.map(e => `${(e.loc || []).slice(1).join(".")}: ${e.msg}`).join("; ")
+      : (d && typeof d === "object" ? d.message || JSON.stringify(d) : d || r.statusText);
     flash(`${r.status}: ${msg}`, true);
     throw new Error(msg);
   }
@@ -233,7 +236,7 @@ function watchRun(runId) {
 // ---- Vault --------------------------------------------------------------------------------
 
 const VAULT_FIELDS = ["run_id", "bucket", "min_score", "max_score", "uf", "city", "cnae", "has_site", "has_whatsapp",
-  "technology", "accountant_like", "status", "q"];
+  "technology", "accountant_like", "status", "q", "include_do_not_contact"];
 
 async function pageVault(query) {
   const token = routeToken;
@@ -255,8 +258,10 @@ async function pageVault(query) {
     <label>has site${sel("has_site", ["true", "false"])}</label>
     <label>has WhatsApp${sel("has_whatsapp", ["true", "false"])}</label>
     <label>accountant-like${sel("accountant_like", ["true", "false"])}</label>
-    <label>status${sel("status", ["new", "contacted", "replied", "won", "lost"])}</label>
-    <label>run<input name="run_id" value="${val("run_id")}"></label>
+    <label>funnel${sel("status", FUNNEL)}</label>
+    <label>seen in run<input name="run_id" value="${val("run_id")}"></label>
+    <label class="check"><input type="checkbox" name="include_do_not_contact" value="true"
+      ${params.get("include_do_not_contact") === "true" ? "checked" : ""}> include do-not-contact</label>
     <button>Filter</button>
   </div></form>
   <div class="row"><span id="total" class="muted"></span><span class="spacer"></span>
@@ -265,7 +270,8 @@ async function pageVault(query) {
   <table id="leads"><thead><tr>
     <th class="sortable" data-sort="score">score</th><th>bucket</th><th class="sortable" data-sort="name">company</th>
     <th class="sortable" data-sort="city">city</th><th>CNAE</th><th>phone</th><th>WhatsApp</th><th>site</th>
-    <th>technologies</th><th>status</th></tr></thead><tbody></tbody></table>
+    <th>technologies</th><th title="runs that saw the lead; its score is from the latest">runs</th><th>funnel</th>
+    </tr></thead><tbody></tbody></table>
   <div class="row" style="margin-top:.6rem"><button class="secondary" id="prev">‹ prev</button>
     <span id="page" class="muted"></span><button class="secondary" id="next">next ›</button></div>`;
   const sort = params.get("sort") || "-score";
@@ -293,22 +299,49 @@ async function pageVault(query) {
     <td>${esc(x.trade_name || x.legal_name)}<div class="muted mono">${esc(x.registry_id)}</div></td>
     <td>${esc(x.city)}/${esc(x.state)}</td><td class="mono">${esc(x.activity_main)}</td><td class="mono">${esc(x.phone)}</td>
     <td class="mono">${esc(x.whatsapp)}</td><td>${x.has_site ? "✓" : ""}</td><td>${esc(x.technologies)}</td>
-    <td>${pill(x.status)}</td></tr>`).join("") || `<tr><td colspan="10" class="muted">no lead matches</td></tr>`;
+    <td title="latest: ${esc(x.latest_run_id)}">${esc(x.runs_seen)}</td>
+    <td>${pill(x.status)}</td></tr>`).join("") || `<tr><td colspan="11" class="muted">no lead matches</td></tr>`;
   $$("#leads tr[data-key]").forEach(tr => tr.addEventListener("click", () => { location.hash = "#lead/" + tr.dataset.key; }));
   $("#export").addEventListener("click", async () => {
     const vf = {...filter};
     for (const k of ["min_score", "max_score"]) if (vf[k]) vf[k] = Number(vf[k]);
-    for (const k of ["has_site", "has_whatsapp", "accountant_like"]) if (vf[k]) vf[k] = vf[k] === "true";
-    const runId = vf.run_id; delete vf.run_id;
-    const e = await api("/api/exports", {method: "POST", json: {vault_filter: vf, run_id: runId || null, segment: "all",
+    for (const k of ["has_site", "has_whatsapp", "accountant_like", "include_do_not_contact"]) if (vf[k]) vf[k] = vf[k] === "true";
+    // the run goes in the vault filter: the export holds the rows counted here (one per lead, current scores)
+    const e = await api("/api/exports", {method: "POST", json: {vault_filter: vf, segment: "all",
       formats: $("#exp-parquet").checked ? ["csv", "parquet"] : ["csv"]}});
     flash(`export ${e.export_id} requested`);
     location.hash = "#exports/" + e.export_id;
   });
 }
 
+const when = t => esc((t || "").slice(0, 16).replace("T", " "));
+
+function funnelCard(d) {
+  const f = d.funnel, cur = d.current || {};
+  const moves = f.allowed_next.map(s => `<button type="button" class="${s === "lost" || s === "do_not_contact" ? "secondary" : ""}"
+    data-move="${esc(s)}">${esc(s.replace(/_/g, " "))}</button>`).join("");
+  const reopen = f.reopen_to.map(s => `<button type="button" class="secondary" data-reopen="${esc(s)}">reopen → ${esc(s)}</button>`).join("");
+  const line = t => t.kind === "status" ? `${pill(t.previous)} → ${pill(t.status)}${t.reopen ? " <em>reopened</em>" : ""}` : `<strong>${esc(t.kind)}</strong>`;
+  return `<div class="card" id="funnel"><h3>Funnel</h3>
+    <div class="row"><span id="funnel-state">${pill(f.state)}</span>
+      <span class="muted">${f.since ? `since ${when(f.since)}` : ""} · score ${esc(cur.score)} from run
+      <span class="mono">${esc(cur.latest_run_id)}</span>, seen in ${esc(cur.runs_seen || 0)} run(s)</span></div>
+    <form id="move" class="row" style="margin-top:.5rem"><input name="note" placeholder="note with the move (optional)" size="32">
+      <span id="moves" class="row">${moves}${reopen}</span></form>
+    <h3>Add an activity</h3>
+    <form id="activity" class="row"><select name="kind">${ACTIVITIES.map(k => `<option>${k}</option>`).join("")}</select>
+      <input name="text" placeholder="what happened / what to do" size="30">
+      <input name="due_on" type="date" title="tasks: due on" hidden><button>Add</button></form>
+    <h3>Timeline</h3><ul id="timeline" class="timeline">${d.timeline.map(t => `<li data-kind="${esc(t.kind)}">
+      <span class="muted mono">${when(t.occurred_at)}</span> ${line(t)} <span class="muted">by ${esc(t.actor)}</span>
+      ${t.due_on ? `<span class="pill">due ${esc(t.due_on)}</span>` : ""}${t.text ? `<div>${esc(t.text)}</div>` : ""}</li>`).join("")
+      || '<li class="muted">nothing yet</li>'}</ul></div>`;
+}
+
 async function pageLead(key) {
+  const token = routeToken;
   const d = await api("/api/leads/" + encodeURIComponent(key));
+  if (token !== routeToken) return;
   const c = d.company, en = d.enrichment, data = c.data || {};
   const latest = d.runs[d.runs.length - 1] || {};
   const kv = obj => Object.entries(obj).map(([k, v]) => `<div>${esc(k)}</div><div>${esc(v)}</div>`).join("");
@@ -325,27 +358,40 @@ async function pageLead(key) {
       <br>${(data.emails || []).map(e => esc(e.address)).join("<br>")}</div>
       <h3>Partners</h3>${(d.partners || []).map(p => `<div>${esc(p.name)} <span class="muted">${esc(p.qualification || "")} ${esc(p.document)}</span></div>`).join("") || '<span class="muted">none known</span>'}
     </div>
-    <div class="card"><h3>Funnel</h3>
-      <form id="status" class="row">
-        <select name="status">${["new", "contacted", "replied", "won", "lost"].map(s => `<option ${s === latest.status ? "selected" : ""}>${s}</option>`).join("")}</select>
-        <input name="note" placeholder="add a note" size="40"><button>Save</button></form>
-      <pre class="mono" id="notes">${esc(latest.notes || "")}</pre>
+    <div>${funnelCard(d)}<div class="card">
       <h3>Scores by run</h3><table><thead><tr><th>run</th><th>v1</th><th>final</th><th>bucket</th><th>reasons</th></tr></thead><tbody>
       ${d.runs.map(r => `<tr><td class="mono">${esc(r.run_id)}</td><td>${esc(r.score_v1)}</td><td><strong>${esc(r.score)}</strong></td>
-        <td>${bucket(r.bucket)}</td><td>${r.reasons.map(x => `${esc(x.code)}${x.points ? ` (${x.points > 0 ? "+" : ""}${x.points})` : ""}${x.detail ? ` <span class="muted">${esc(x.detail)}</span>` : ""}`).join("<br>")}</td></tr>`).join("")}
+        <td>${bucket(r.bucket)}</td><td>${r.reasons.map(x => `${esc(x.code)}${x.points ? ` (${x.points > 0 ? "+" : ""}${esc(x.points)})` : ""}${x.detail ? ` <span class="muted">${esc(x.detail)}</span>` : ""}`).join("<br>")}</td></tr>`).join("")}
       </tbody></table>
       <h3>Enrichment evidence</h3>${en ? `<div class="kv">${kv({status: en.status, site: en.site, verified: en.verified,
         "verified by": (en.verified_by || []).join(", "), "found by": en.discovered_by, confidence: en.confidence,
         "e-mails": (en.emails || []).join(", "), WhatsApp: (en.whatsapp || []).join(", "),
         socials: Object.values(en.socials || {}).join(", "), technologies: (en.technologies || []).map(t => t.name).join(", "),
         pages: en.pages_fetched, fetched: en.fetched_at, error: en.error})}</div>` : '<span class="muted">not enriched</span>'}
-    </div></div>`;
-  $("#status").addEventListener("submit", async e => {
+    </div></div></div>`;
+  // the write is an event: show the page again once the projector has applied it (the timeline grew)
+  const reload = async (tries = 20) => {
+    const fresh = await api("/api/leads/" + encodeURIComponent(key));
+    if (token !== routeToken) return;
+    if (fresh.timeline.length > d.timeline.length || tries <= 0) pageLead(key);
+    else setTimeout(() => reload(tries - 1), 300);
+  };
+  $$("#moves button").forEach(b => b.addEventListener("click", async () => {
+    const note = $("#move").elements.note.value.trim() || null;
+    const json = b.dataset.reopen ? {status: b.dataset.reopen, reopen: true, note} : {status: b.dataset.move, note};
+    await api(`/api/leads/${encodeURIComponent(key)}/status`, {method: "POST", json});
+    flash(`moved to ${json.status}`);
+    reload();
+  }));
+  const form = $("#activity");
+  form.elements.kind.addEventListener("change", () => { form.elements.due_on.hidden = form.elements.kind.value !== "task"; });
+  form.addEventListener("submit", async e => {
     e.preventDefault();
-    const f = formData(e.target);
-    await api(`/api/leads/${encodeURIComponent(key)}/status`, {method: "POST", json: {run_id: latest.run_id, status: f.status, note: f.note || null}});
-    flash("saved; the vault shows it in a moment");
-    setTimeout(() => pageLead(key), 800);
+    const f = formData(form);
+    if (f.kind !== "task") delete f.due_on;
+    await api(`/api/leads/${encodeURIComponent(key)}/activities`, {method: "POST", json: f});
+    flash(`${f.kind} added`);
+    reload();
   });
 }
 
