@@ -16,7 +16,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
 
-from services.gateway import routes_admin, routes_leads, routes_runs
+from services.gateway import routes_admin, routes_agenda, routes_leads, routes_runs
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
 from services.gateway.vault_swap import follow_swaps
@@ -26,7 +26,8 @@ from shared.config import Settings, get_settings
 from shared.metrics import metrics_endpoint
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
+STATIC_FILES = {"app.js": "text/javascript", "agenda.js": "text/javascript", "app.css": "text/css",
+                "index.html": "text/html"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                  "favicon-32x32.png": "image/png"}
 _basic = HTTPBasic(auto_error=False)
@@ -100,6 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC / name, media_type=STATIC_FILES[name])
 
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
-    for router in (routes_runs.router, routes_leads.router, routes_admin.router):
+    for router in (routes_runs.router, routes_leads.router, routes_agenda.router, routes_admin.router):
         app.include_router(router)
     return app
