@@ -18,6 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from services.gateway import (
     routes_admin,
+    routes_agenda,
     routes_batches,
     routes_catalog,
     routes_leads,
@@ -33,8 +34,8 @@ from shared.config import Settings, get_settings
 from shared.metrics import metrics_endpoint
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "app.css": "text/css",
-                "index.html": "text/html"}
+STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "agenda.js": "text/javascript",
+                "app.css": "text/css", "index.html": "text/html"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                  "favicon-32x32.png": "image/png"}
 _basic = HTTPBasic(auto_error=False)
@@ -109,6 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in (routes_runs.router, routes_batches.router, routes_leads.router, routes_manual.router,
-                   routes_catalog.router, routes_admin.router):
+                   routes_agenda.router, routes_catalog.router, routes_admin.router):
         app.include_router(router)
     return app

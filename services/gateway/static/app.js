@@ -580,6 +580,7 @@ async function pageConfig() {
         <option value="true" ${cfg.enable_playwright.value === "true" ? "selected" : ""}>on</option>
         <option value="false" ${cfg.enable_playwright.value === "false" ? "selected" : ""}>off</option></select></label></div>
     <p><button>Save</button></p></form>`;
+  await renderAgendaSettings();  // agenda.js
   $("#cfg").addEventListener("submit", async e => {
     e.preventDefault();
     const f = formData(e.target);
@@ -595,7 +596,7 @@ async function pageConfig() {
 
 const PAGES = {mission: pageMission, vault: pageVault, lead: pageLead, person: pagePerson, icp: pageIcp,
   exports: pageExports, recovery: pageRecovery, diagnostics: pageDiagnostics, config: pageConfig,
-  run: pageRun, batch: pageBatch};  // pageRun, pageBatch: report.js
+  run: pageRun, batch: pageBatch, agenda: pageAgenda};  // pageRun, pageBatch: report.js; pageAgenda: agenda.js
 
 let routeToken = 0;  // a page render that finishes after a newer route started must not touch the new DOM
 
