@@ -54,8 +54,16 @@ class StoredEvent:
         return decode_event(self.envelope)
 
 
-async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_seconds: int = 3600) -> None:
-    """Create the stream, or bring its subjects up to date. Safe to call from every process."""
+async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_seconds: int = 3600,
+                        replicas: int | None = None) -> None:
+    """Create the stream, or bring its subjects up to date. Safe to call from every process.
+
+    ``replicas``: copies kept on a JetStream cluster (default ``HUNTER_STREAM_REPLICAS``); set when the stream
+    is created (an existing stream keeps its own)."""
+    if replicas is None:
+        from shared.config import get_settings
+
+        replicas = get_settings().stream_replicas
     config = api.StreamConfig(
         name=name,
         subjects=STREAM_SUBJECTS,
@@ -63,6 +71,7 @@ async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_second
         retention=api.RetentionPolicy.LIMITS,
         duplicate_window=float(dedup_window_seconds),
         allow_direct=True,
+        num_replicas=replicas,
     )
     try:
         info = await js.stream_info(name)
@@ -229,8 +238,17 @@ class Bus:
                 await psub.unsubscribe()
 
 
+def nats_servers(url: str) -> list[str]:
+    """The servers of a ``NATS_URL``: one URL, or a cluster's nodes separated by commas. A client connects
+    to one of them and reconnects to another when it goes away."""
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    if not servers:
+        raise ValueError(f"no NATS server in {url!r}")
+    return servers
+
+
 async def connect(url: str, *, name: str = "hunter") -> NATS:
-    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    return await nats.connect(nats_servers(url), name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
 
 
 @contextlib.asynccontextmanager

@@ -31,7 +31,7 @@ from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from shared import metrics
-from shared.bus import Bus, connect_bus, decode, encode
+from shared.bus import Bus, connect_bus, decode, encode, nats_servers
 from shared.config import Settings, get_settings
 from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, UnknownEvent
 from shared.logging import drain_shipped, get_logger, setup_logging
@@ -153,7 +153,7 @@ class Service:
         # ``NatsMessage`` parameter on a worker thread for every message, and no JSON decoding of the body
         # before ``decode`` reads it again. Consumer spans only when a span can reach an exporter.
         self.broker = NatsBroker(
-            self.settings.nats_url or "nats://127.0.0.1:4222",
+            nats_servers(self.settings.nats_url or "nats://127.0.0.1:4222"),
             name=self.worker_id,
             middlewares=[NatsTelemetryMiddleware(tracer_provider=self.tracer_provider)] if spans_are_recorded() else [],
             apply_types=False,
@@ -189,7 +189,8 @@ class Service:
         port = metrics.metrics_port()
         if port:
             try:
-                self._metrics_server = await metrics.serve_metrics(port)
+                self._metrics_server = await metrics.serve_metrics(
+                    port, ready=lambda: self.broker.connection.is_connected)
                 self._tasks.append(asyncio.create_task(self._poll_consumer_lag()))
             except OSError as exc:  # e.g. a second replica on the same port: run without metrics
                 self.log.warning("metrics_port_unavailable", port=port, error=str(exc))
@@ -359,7 +360,7 @@ class Service:
         """Run until SIGTERM/SIGINT; joins (or starts) an embedded NATS when NATS_URL is unset."""
         with nats_for(Path(self.settings.data_dir), self.settings.nats_url) as url:
             # the broker was built at import time (handlers register on it); point it at the URL now
-            self.broker._connection_kwargs["servers"] = [url]
+            self.broker._connection_kwargs["servers"] = nats_servers(url)
 
             async def main() -> None:
                 async with connect_bus(
