@@ -175,3 +175,23 @@ async def test_a_hunt_with_the_vault_on_postgresql_survives_killing_the_stream_l
     with postgres_schema() as schema:
         url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
         await _hunt_through_a_leader_kill(tmp_path, cluster, farm_env, url)
+
+
+def test_hunter_up_nats_cluster_starts_three_routed_nodes_and_a_stream_with_three_replicas(tmp_path: Path) -> None:
+    from hunter.cli import _create_stream
+    from shared.config import Settings
+    from shared.nats_server import nats_for, running_url
+
+    settings = Settings(HUNTER_DATA_DIR=tmp_path)
+    with nats_for(tmp_path, None, cluster_size=3) as url:
+        assert url.count("nats://127.0.0.1:") == 3
+        assert running_url(tmp_path) == url  # another hunter command on this data dir joins the cluster
+        asyncio.run(_create_stream(url, settings, replicas=3))
+
+        async def replicas() -> tuple[int, int]:
+            async with connect_bus(url, name="t") as bus:
+                info = await bus.js.stream_info(STREAM_NAME)
+                return info.config.num_replicas, 1 + len(info.cluster.replicas or [])
+
+        assert asyncio.run(replicas()) == (3, 3)
+    assert running_url(tmp_path) is None
