@@ -24,6 +24,14 @@ Two yardsticks go with the figures, to compare machines and days: ``host_referen
 fixed standard-library workload (the machine's speed alone), and ``host_page_reading_ms_per_site``, the
 CPU to read a bench site's three pages in the bench process (that speed times this code's).
 The last line printed is one JSON object with the figures. ``--quick``: 500 sites, replicas 1 and 2, < 1 min.
+
+``--latency-bound``: the scale-out where the machine's CPU is not the limit — sites answering after 1 s,
+``ENRICHER_CONCURRENCY=16``, 1, 2 and 4 replicas (640 sites; 128 with ``--quick``: a multiple of the 64 leads
+four replicas hold at once, so every configuration runs whole waves). A replica's rate is then bound by
+its leads in flight (16 / ~3 s per site), and N replicas should go N times as fast: ``speedup_2`` and
+``speedup_4`` (goals 1.9 and 3.6), with the CPU per site (``enricher_cpu_ms_per_site_N``, pages read in the
+replica's process as deployed one core per replica; ``cpu_ms_per_site`` the least of them) to size real
+machines by. No cache-hit rerun in this mode.
 """
 
 from __future__ import annotations
@@ -189,6 +197,8 @@ async def measure(args: argparse.Namespace, nats_url: str, proxy: str, pids: dic
         "FETCH_CONCURRENCY": str(args.concurrency * 2), "HUNTER_ACK_WAIT": "60",
         "RUN_BUDGET_REQUESTS": "10000000", "OTEL_TRACES_EXPORTER": "none", "LOG_LEVEL": "WARNING",
     }
+    if args.latency_bound:  # pages read in each replica's process, as deployed one core per replica (deploy/k8s)
+        env["ENRICHER_PAGE_WORKERS"] = "0"
     out: dict[str, object] = {"sites": args.sites, "latency_ms": args.latency_ms,
                               "enricher_concurrency": args.concurrency, "cpus": os.cpu_count()}
     async with connect_bus(nats_url, name="bench-enrich") as bus:
@@ -219,15 +229,16 @@ async def measure_mode(args: argparse.Namespace, bus: Bus, nats_url: str, proxy:
         out[f"{prefix}page_worker_cpu_ms_per_site_{replicas}"] = round(f.worker_cpu_ms, 2)
         out[f"{prefix}farm_cpu_ms_per_site_{replicas}"] = round(f.farm_cpu_ms, 2)
         out[f"{prefix}nats_cpu_ms_per_site_{replicas}"] = round(f.nats_cpu_ms, 2)
-    # the same leads again on the first configuration's data dir: new processes, HTTP cache on disk
-    replicas = args.replicas[0]
-    f = await one_config(bus, nats_url, proxy, pids, work / f"r{replicas}", env, replicas, leads,
-                         f"bench-{prefix}rerun", args.timeout)
-    print(f"cache-hit rerun ({replicas} replica(s)): {f.rate:.0f} sites/s, {f.requests} farm requests, "
-          f"enricher CPU {f.enricher_cpu_ms:.2f} ms/site, statuses {f.statuses}", flush=True)
-    out[f"{prefix}rerun_sites_per_s"] = round(f.rate, 1)
-    out[f"{prefix}rerun_farm_requests"] = f.requests
-    out[f"{prefix}rerun_enricher_cpu_ms_per_site"] = round(f.enricher_cpu_ms, 2)
+    if args.rerun:
+        # the same leads again on the first configuration's data dir: new processes, HTTP cache on disk
+        replicas = args.replicas[0]
+        f = await one_config(bus, nats_url, proxy, pids, work / f"r{replicas}", env, replicas, leads,
+                             f"bench-{prefix}rerun", args.timeout)
+        print(f"cache-hit rerun ({replicas} replica(s)): {f.rate:.0f} sites/s, {f.requests} farm requests, "
+              f"enricher CPU {f.enricher_cpu_ms:.2f} ms/site, statuses {f.statuses}", flush=True)
+        out[f"{prefix}rerun_sites_per_s"] = round(f.rate, 1)
+        out[f"{prefix}rerun_farm_requests"] = f.requests
+        out[f"{prefix}rerun_enricher_cpu_ms_per_site"] = round(f.enricher_cpu_ms, 2)
     one = out.get(f"{prefix}sites_per_s_{args.replicas[0]}")
     for replicas in args.replicas[1:]:
         if one:
@@ -268,8 +279,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--contact-pages", default="always,missing",
                     help="FETCH_CONTACT_PAGES modes to measure, comma-separated (always: the default)")
+    ap.add_argument("--latency-bound", action="store_true",
+                    help="sites answering after 1 s, ENRICHER_CONCURRENCY=16, replicas 1,2,4: speedup_2, speedup_4")
     args = ap.parse_args(argv)
-    if args.quick:
+    args.rerun = not args.latency_bound
+    if args.latency_bound:
+        args.latency_ms, args.concurrency, args.replicas, args.contact_pages = 1000, 16, "1,2,4", "always"
+        args.sites = 128 if args.quick else 640
+    elif args.quick:
         args.sites, args.replicas = 500, "1,2"
     args.replicas = [int(r) for r in str(args.replicas).split(",") if r.strip()]
     args.contact_pages = [m.strip() for m in str(args.contact_pages).split(",") if m.strip()]
@@ -285,6 +302,11 @@ def main(argv: list[str] | None = None) -> int:
             farm.terminate()
             farm.wait(timeout=10)
             nats.stop()
+    if args.latency_bound:
+        result["goal_speedup_2"], result["goal_speedup_4"] = 1.9, 3.6
+        # the enrichers' CPU per site (pages read in-process); the busiest configuration's fixed costs per second
+        # (pull requests, heartbeats, budget sharing) weigh least on it
+        result["cpu_ms_per_site"] = min(float(result[f"enricher_cpu_ms_per_site_{r}"]) for r in args.replicas)
     result["host_reference_ms"] = round(host_reference_ms(), 2)
     result["host_page_reading_ms_per_site"] = round(host_yardstick(), 3)
     print(f"host: {result['host_reference_ms']} ms CPU for the reference workload, "

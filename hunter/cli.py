@@ -42,14 +42,20 @@ def _format_step(step: RunStep) -> str:
 
 @contextmanager
 def running_stack(settings: Any, *, env_extra: dict[str, str] | None = None, replicas: int = 1,
-                  gateway: bool = True, gateway_port: int | None = None) -> Iterator[tuple[str, Any]]:
-    """NATS (embedded unless NATS_URL) plus every service as its own process."""
+                  gateway: bool = True, gateway_port: int | None = None,
+                  nats_cluster: int = 1) -> Iterator[tuple[str, Any]]:
+    """NATS (embedded unless NATS_URL; ``nats_cluster`` > 1: that many nodes as one JetStream cluster,
+    the stream replicated on each) plus every service as its own process."""
     from hunter.stack import Stack
     from shared.nats_server import nats_for
 
     data_dir = Path(settings.data_dir).resolve()
-    with nats_for(data_dir, settings.nats_url) as url:
-        stack = Stack(data_dir=data_dir, nats_url=url, env_extra=env_extra or {}, enricher_replicas=replicas,
+    env_extra = dict(env_extra or {})
+    with nats_for(data_dir, settings.nats_url, cluster_size=nats_cluster) as url:
+        if nats_cluster > 1:
+            env_extra.setdefault("HUNTER_STREAM_REPLICAS", str(nats_cluster))
+            asyncio.run(_create_stream(url, settings, replicas=nats_cluster))
+        stack = Stack(data_dir=data_dir, nats_url=url, env_extra=env_extra, enricher_replicas=replicas,
                       gateway=gateway, gateway_port=gateway_port)
         stack.start()
         up_file = data_dir / "up.json"
@@ -59,6 +65,14 @@ def running_stack(settings: Any, *, env_extra: dict[str, str] | None = None, rep
         finally:
             up_file.unlink(missing_ok=True)
             stack.stop()
+
+
+async def _create_stream(url: str, settings: Any, *, replicas: int) -> None:
+    from shared.bus import connect_bus
+
+    async with connect_bus(url, name="hunter-up", stream=settings.stream_name, replicas=replicas,
+                           dedup_window_seconds=settings.dedup_window_seconds):
+        pass
 
 
 def _stack_already_up(data_dir: Path) -> dict[str, Any] | None:
@@ -313,7 +327,8 @@ def print_batch(summary: dict[str, Any]) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    with running_stack(settings, replicas=args.enricher_replicas, gateway_port=args.port) as (url, stack):
+    with running_stack(settings, replicas=args.enricher_replicas, gateway_port=args.port,
+                       nats_cluster=args.nats_cluster) as (url, stack):
         stack.wait_gateway()
         _print(f"NATS {url}\nGateway {stack.gateway_url}\nServices: {', '.join(stack.procs)} "
                f"(enricher x{args.enricher_replicas}); logs in {Path(settings.data_dir) / 'logs'}")
@@ -529,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_dir_opt(up)
     up.add_argument("--enricher-replicas", type=int, default=1)
     up.add_argument("--port", type=int, default=None, help="gateway port (default 8080, or a free one)")
+    up.add_argument("--nats-cluster", type=int, default=1, metavar="N",
+                    help="without NATS_URL: N nats-server nodes (3 or more) as one JetStream cluster on loopback, "
+                         "the stream replicated on each; it survives the loss of a node")
     up.set_defaults(func=cmd_up)
 
     hunt = sub.add_parser("hunt", help="run a hunt and follow it live")

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import BadRequestError, NoStreamResponseError, NotFoundError, ServiceUnavailableError
 from opentelemetry import propagate
 
 from shared.events import (
@@ -33,6 +35,13 @@ from shared.events import (
     subject_for,
     subject_token,
 )
+
+# The stream cannot answer for a moment: no leader (a JetStream cluster electing one after losing a node),
+# or the server is reconnecting. Asking again shortly is right; the event ids make a repeated publish a no-op.
+BUS_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    NoStreamResponseError, NoRespondersError, ServiceUnavailableError, NatsTimeoutError, asyncio.TimeoutError,
+)
+PUBLISH_RETRY_SECONDS = 60.0  # how long a publish keeps trying while the stream is unavailable
 
 
 def encode(env: Envelope) -> bytes:
@@ -54,8 +63,16 @@ class StoredEvent:
         return decode_event(self.envelope)
 
 
-async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_seconds: int = 3600) -> None:
-    """Create the stream, or bring its subjects up to date. Safe to call from every process."""
+async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_seconds: int = 3600,
+                        replicas: int | None = None) -> None:
+    """Create the stream, or bring its subjects up to date. Safe to call from every process.
+
+    ``replicas``: copies kept on a JetStream cluster (default ``HUNTER_STREAM_REPLICAS``); set when the stream
+    is created (an existing stream keeps its own)."""
+    if replicas is None:
+        from shared.config import get_settings
+
+        replicas = get_settings().stream_replicas
     config = api.StreamConfig(
         name=name,
         subjects=STREAM_SUBJECTS,
@@ -63,6 +80,7 @@ async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_second
         retention=api.RetentionPolicy.LIMITS,
         duplicate_window=float(dedup_window_seconds),
         allow_direct=True,
+        num_replicas=replicas,
     )
     try:
         info = await js.stream_info(name)
@@ -78,11 +96,43 @@ async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_second
 
 
 class Bus:
-    def __init__(self, nc: NATS, *, stream: str = STREAM_NAME, service: str = "hunter") -> None:
+    def __init__(self, nc: NATS, *, stream: str = STREAM_NAME, service: str = "hunter",
+                 retry_seconds: float = PUBLISH_RETRY_SECONDS) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.stream = stream
         self.service = service
+        self.retry_seconds = retry_seconds
+
+    async def _until_stored(self, publish: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``publish`` again while the stream is unavailable (a leader election, a reconnect), up to
+        ``retry_seconds``. Safe because every message carries its event id as ``Nats-Msg-Id``: what the
+        stream stored before its ack was lost is not stored twice (dedup window)."""
+        deadline = time.monotonic() + self.retry_seconds
+        pause = 0.1
+        while True:
+            try:
+                return await publish()
+            except BUS_UNAVAILABLE:
+                if time.monotonic() + pause > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, 2.0)
+
+    async def publish_all(self, items: list[tuple[str, Envelope]], *, timeout: float | None = None) -> list[Any]:
+        """Publish wrapped events pipelined (publish_async) and wait for every ack; all again, while the
+        stream is unavailable (those already stored are deduplicated). Returns the acks, in order."""
+        async def attempt() -> list[Any]:
+            futures = [await self.js.publish_async(subj, encode(env), stream=self.stream, headers=self._headers(env))
+                       for subj, env in items]
+            gathered = asyncio.gather(*futures, return_exceptions=True)
+            acks = await (asyncio.wait_for(gathered, timeout) if timeout else gathered)
+            for ack in acks:
+                if isinstance(ack, BaseException):
+                    raise ack
+            return acks
+
+        return await self._until_stored(attempt) if items else []
 
     def _headers(self, env: Envelope) -> dict[str, str]:
         headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
@@ -125,18 +175,15 @@ class Bus:
             event, key=key, lead_key=lead_key, causation_id=causation_id,
             occurred_at=occurred_at, subject=subject, **tokens,
         )
-        ack = await self.js.publish(subj, encode(env), stream=self.stream, headers=self._headers(env))
+        data, headers = encode(env), self._headers(env)
+        ack = await self._until_stored(lambda: self.js.publish(subj, data, stream=self.stream, headers=headers))
         return ack.seq
 
     async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> int:
         """Publish many wrapped events pipelined (publish_async), then wait for all acks."""
-        futures = [
-            await self.js.publish_async(subj, encode(env), stream=self.stream, headers=self._headers(env))
-            for subj, env in items
-        ]
-        if futures:
-            await asyncio.gather(*futures)
-        return len(futures)
+        items = list(items)
+        await self.publish_all(items)
+        return len(items)
 
     async def last_seq(self) -> int:
         info = await self.js.stream_info(self.stream)
@@ -230,18 +277,28 @@ class Bus:
                 await psub.unsubscribe()
 
 
+def nats_servers(url: str) -> list[str]:
+    """The servers of a ``NATS_URL``: one URL, or a cluster's nodes separated by commas. A client connects
+    to one of them and reconnects to another when it goes away."""
+    servers = [u.strip() for u in url.split(",") if u.strip()]
+    if not servers:
+        raise ValueError(f"no NATS server in {url!r}")
+    return servers
+
+
 async def connect(url: str, *, name: str = "hunter") -> NATS:
-    return await nats.connect(url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    return await nats.connect(nats_servers(url), name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
 
 
 @contextlib.asynccontextmanager
 async def connect_bus(
-    url: str, *, name: str = "hunter", stream: str = STREAM_NAME, dedup_window_seconds: int = 3600
+    url: str, *, name: str = "hunter", stream: str = STREAM_NAME, dedup_window_seconds: int = 3600,
+    replicas: int | None = None,
 ) -> AsyncIterator[Bus]:
     nc = await connect(url, name=name)
     try:
         bus = Bus(nc, stream=stream, service=name)
-        await ensure_stream(bus.js, name=stream, dedup_window_seconds=dedup_window_seconds)
+        await ensure_stream(bus.js, name=stream, dedup_window_seconds=dedup_window_seconds, replicas=replicas)
         yield bus
     finally:
         await nc.drain()

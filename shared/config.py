@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     # bus
     nats_url: str | None = Field(default=None, alias="NATS_URL")
     stream_name: str = Field(default="HUNTER", alias="HUNTER_STREAM")
+    # copies of the stream on a JetStream cluster (3: it survives the loss of a node); 1 on a single server
+    stream_replicas: int = Field(default=1, alias="HUNTER_STREAM_REPLICAS")
     dedup_window_seconds: int = Field(default=3600, alias="HUNTER_DEDUP_WINDOW_SECONDS")
     ack_wait_seconds: float = Field(default=30.0, alias="HUNTER_ACK_WAIT")
     data_dir: Path = Field(default=Path(".hunter"), alias="HUNTER_DATA_DIR")

@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -206,23 +206,32 @@ def metrics_port() -> int:
         return 0
 
 
-async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     ready: Callable[[], bool] | None = None) -> None:
     with contextlib.suppress(Exception):
         request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5.0)
-        path = request.split(b" ", 2)[1] if request.count(b" ") >= 2 else b"/"
-        if path.split(b"?")[0] in (b"/metrics", b"/"):
-            body, status = render().encode(), b"200 OK"
+        path = (request.split(b" ", 2)[1] if request.count(b" ") >= 2 else b"/").split(b"?")[0]
+        content_type = b"text/plain; charset=utf-8"
+        if path in (b"/metrics", b"/"):
+            body, status, content_type = render().encode(), b"200 OK", CONTENT_TYPE.encode()
+        elif path == b"/livez":  # answered at all: the event loop runs
+            body, status = b"ok\n", b"200 OK"
+        elif path == b"/readyz":  # connected to NATS (a reconnecting client is not ready)
+            is_ready = ready is None or ready()
+            body, status = (b"ok\n", b"200 OK") if is_ready else (b"not connected\n", b"503 Service Unavailable")
         else:
             body, status = b"not found\n", b"404 Not Found"
-        writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + CONTENT_TYPE.encode()
+        writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: " + content_type
                      + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
         await writer.drain()
     writer.close()
 
 
-async def serve_metrics(port: int, host: str = "0.0.0.0") -> asyncio.Server:  # noqa: S104 (scraped by Prometheus)
-    """Serve ``/metrics`` on ``port`` until the returned server is closed."""
-    return await asyncio.start_server(_serve_one, host, port)
+async def serve_metrics(port: int, host: str = "0.0.0.0",  # noqa: S104 (scraped by Prometheus)
+                        ready: Callable[[], bool] | None = None) -> asyncio.Server:
+    """Serve ``/metrics`` on ``port`` until the returned server is closed, and the probes of an orchestrator:
+    ``/livez`` (the process's event loop answers) and ``/readyz`` (``ready()``: e.g. connected to NATS)."""
+    return await asyncio.start_server(lambda r, w: _serve_one(r, w, ready), host, port)
 
 
 async def metrics_endpoint() -> Any:

@@ -2,7 +2,9 @@
 
 Used when no ``NATS_URL`` is given. The running server's URL is written to
 ``<data_dir>/nats.url`` so that other ``hunter`` commands on the same data dir join it
-instead of starting a second server on the same store.
+instead of starting a second server on the same store. :class:`NatsCluster` runs several
+such servers on loopback as one JetStream cluster (``hunter up --nats-cluster 3``); its URL
+lists every node, comma-separated.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -62,19 +65,25 @@ def running_url(data_dir: Path) -> str | None:
     if not f.exists():
         return None
     url = f.read_text().strip()
-    host, _, port = url.removeprefix("nats://").partition(":")
-    if port.isdigit() and port_answers(host, int(port)):
-        return url
+    for server in url.split(","):  # a cluster's URL lists its nodes: one answering is enough
+        host, _, port = server.strip().removeprefix("nats://").partition(":")
+        if port.isdigit() and port_answers(host, int(port)):
+            return url
     return None
 
 
 class EmbeddedNats:
     """A nats-server child process storing JetStream data under ``data_dir/nats``."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, startup_timeout: float = 15.0) -> None:
+    def __init__(self, data_dir: Path, *, port: int | None = None, startup_timeout: float = 15.0,
+                 store: Path | None = None, extra_args: list[str] | None = None, write_url: bool = True) -> None:
         self.data_dir = Path(data_dir)
         self.port = port
         self.startup_timeout = startup_timeout
+        self.store = store or self.data_dir / "nats"
+        self.log = self.data_dir / "nats-server.log" if store is None else store.parent / f"{store.name}-server.log"
+        self.extra_args = extra_args or []
+        self.write_url = write_url  # a cluster's node leaves nats.url to the cluster
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -82,18 +91,19 @@ class EmbeddedNats:
         return f"nats://127.0.0.1:{self.port}"
 
     def start(self) -> str:
-        store = self.data_dir / "nats"
+        store = self.store
         store.mkdir(parents=True, exist_ok=True)
-        log = self.data_dir / "nats-server.log"
+        log = self.log
         for _attempt in range(5):
             self.port = self.port or free_port()
             cmd = [
                 find_nats_server(), "-a", "127.0.0.1", "-p", str(self.port),
-                "-js", "-sd", str(store), "-l", str(log),
+                "-js", "-sd", str(store), "-l", str(log), *self.extra_args,
             ]
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if self._wait_ready():
-                url_file(self.data_dir).write_text(self.url)
+                if self.write_url:
+                    url_file(self.data_dir).write_text(self.url)
                 return self.url
             self.stop()
             self.port = None
@@ -123,10 +133,106 @@ class EmbeddedNats:
             if f.exists() and f.read_text().strip() == self.url:
                 f.unlink()
 
+    def kill(self) -> None:
+        """SIGKILL, as a machine that dies: no lame duck mode, nothing flushed."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+class NatsCluster:
+    """``size`` nats-server nodes on loopback routed into one JetStream cluster, each storing under
+    ``data_dir/nats-cluster/n<i>``; the stream made on it keeps ``size`` replicas (``HUNTER_STREAM_REPLICAS``).
+    Node ``i`` is named ``n<i>`` (the name the JetStream API reports for a stream's leader and replicas).
+    Its ports stay the same across :meth:`kill` and :meth:`restart_node`, as a machine's would."""
+
+    def __init__(self, data_dir: Path, size: int = 3, *, startup_timeout: float = 60.0) -> None:
+        if size < 3:
+            raise ValueError("a JetStream cluster that survives a node needs 3 nodes or more")
+        self.data_dir = Path(data_dir)
+        self.size = size
+        self.startup_timeout = startup_timeout
+        ports = _free_ports(3 * size)
+        self.client_ports, self.route_ports, self.http_ports = ports[:size], ports[size:2 * size], ports[2 * size:]
+        routes = ",".join(f"nats://127.0.0.1:{p}" for p in self.route_ports)
+        self.nodes = [
+            EmbeddedNats(
+                self.data_dir, port=self.client_ports[i], store=self.data_dir / "nats-cluster" / f"n{i}",
+                write_url=False, startup_timeout=startup_timeout,
+                extra_args=["--name", f"n{i}", "--cluster_name", "hunter", "--cluster",
+                            f"nats://127.0.0.1:{self.route_ports[i]}", "--routes", routes,
+                            "-m", str(self.http_ports[i])],
+            )
+            for i in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        return ",".join(node.url for node in self.nodes)
+
+    def names(self) -> list[str]:
+        return [f"n{i}" for i in range(self.size)]
+
+    def start(self) -> str:
+        try:
+            for node in self.nodes:
+                node.start()
+            self.wait_jetstream()
+        except BaseException:
+            self.stop()
+            raise
+        url_file(self.data_dir).write_text(self.url)
+        return self.url
+
+    def wait_jetstream(self, nodes: list[int] | None = None) -> None:
+        """Until every node (or those given) says JetStream is ready: a meta leader is elected and it is current."""
+        deadline = time.monotonic() + self.startup_timeout
+        for i in nodes if nodes is not None else range(self.size):
+            url = f"http://127.0.0.1:{self.http_ports[i]}/healthz"
+            while not _http_ok(url):
+                if time.monotonic() > deadline:
+                    raise NatsServerError(f"JetStream cluster node n{i} not ready; see {self.nodes[i].log}")
+                time.sleep(0.1)
+
+    def kill_node(self, name: str) -> None:
+        self.nodes[self.names().index(name)].kill()
+
+    def restart_node(self, name: str) -> None:
+        i = self.names().index(name)
+        self.nodes[i].start()
+        self.wait_jetstream([i])
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        with contextlib.suppress(OSError):
+            f = url_file(self.data_dir)
+            if f.exists() and f.read_text().strip() == self.url:
+                f.unlink()
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (held open together while chosen, so none is handed out twice)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(n)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:  # noqa: S310 (loopback monitoring port)
+            return response.status == 200
+    except OSError:
+        return False
+
 
 @contextlib.contextmanager
-def nats_for(data_dir: Path, nats_url: str | None = None) -> Iterator[str]:
-    """Yield a NATS URL: the given one, a server already embedded on ``data_dir``, or a new one."""
+def nats_for(data_dir: Path, nats_url: str | None = None, *, cluster_size: int = 1) -> Iterator[str]:
+    """Yield a NATS URL: the given one, a server already embedded on ``data_dir``, or a new one
+    (``cluster_size`` > 1: a new :class:`NatsCluster` of that many nodes)."""
     if nats_url:
         yield nats_url
         return
@@ -134,7 +240,8 @@ def nats_for(data_dir: Path, nats_url: str | None = None) -> Iterator[str]:
     if existing:
         yield existing
         return
-    server = EmbeddedNats(data_dir)
+    server: EmbeddedNats | NatsCluster = NatsCluster(data_dir, cluster_size) if cluster_size > 1 \
+        else EmbeddedNats(data_dir)
     try:
         yield server.start()
     finally:

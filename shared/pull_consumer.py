@@ -30,6 +30,14 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
 
+class RetryLater(Exception):  # noqa: N818 - an instruction, not an error
+    """Raised by a handler wrapper: nak the message with this delay (seconds) instead of at once."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"retry in {delay:.1f}s")
+        self.delay = delay
+
+
 class RawMessage:
     """What the services' message wrappers read of a FastStream ``NatsMessage``, over a nats-py message."""
 
@@ -212,6 +220,10 @@ class PullConsumer:
                 await self.handle(RawMessage(msg))
             except asyncio.CancelledError:
                 raise
+            except RetryLater as later:
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=later.delay)
+                return
             except Exception:  # noqa: BLE001 - the wrapper logged it; redeliver
                 with contextlib.suppress(Exception):
                     await msg.nak()

@@ -31,12 +31,12 @@ from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from shared import metrics
-from shared.bus import Bus, connect_bus, decode, encode
+from shared.bus import BUS_UNAVAILABLE, Bus, connect_bus, decode, nats_servers
 from shared.config import Settings, get_settings
 from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, RunStep, UnknownEvent
 from shared.logging import drain_shipped, get_logger, setup_logging
 from shared.nats_server import nats_for
-from shared.pull_consumer import PullConsumer
+from shared.pull_consumer import PullConsumer, RetryLater
 from shared.tracing import lead_keys_of, lead_trace_id, record_lead_spans, setup_tracing
 
 Handler = Callable[[Envelope, NatsMessage], Awaitable[None]]
@@ -76,13 +76,11 @@ class ObservedBus(Bus):
         """Publish several events in order, pipelined: one write to the server and the stream's acks awaited
         together (a handler that emits two events per message pays one round trip). Each ``(event, kwargs)``
         takes ``publish``'s keyword arguments; observed like ``publish``. Returns the stream sequences."""
-        futures = []
+        items = []
         for event, kwargs in events:
             self._observe(event)
-            subject, env = self.wrap(event, **kwargs)
-            futures.append(await self.js.publish_async(subject, encode(env), stream=self.stream,
-                                                       headers=self._headers(env)))
-        acks = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+            items.append(self.wrap(event, **kwargs))
+        acks = await self.publish_all(items, timeout=timeout)
         return [ack.seq for ack in acks]
 
     def observe(self, event: Event) -> None:
@@ -154,7 +152,7 @@ class Service:
         # ``NatsMessage`` parameter on a worker thread for every message, and no JSON decoding of the body
         # before ``decode`` reads it again. Consumer spans only when a span can reach an exporter.
         self.broker = NatsBroker(
-            self.settings.nats_url or "nats://127.0.0.1:4222",
+            nats_servers(self.settings.nats_url or "nats://127.0.0.1:4222"),
             name=self.worker_id,
             middlewares=[NatsTelemetryMiddleware(tracer_provider=self.tracer_provider)] if spans_are_recorded() else [],
             apply_types=False,
@@ -190,7 +188,8 @@ class Service:
         port = metrics.metrics_port()
         if port:
             try:
-                self._metrics_server = await metrics.serve_metrics(port)
+                self._metrics_server = await metrics.serve_metrics(
+                    port, ready=lambda: self.broker.connection.is_connected)
                 self._tasks.append(asyncio.create_task(self._poll_consumer_lag()))
             except OSError as exc:  # e.g. a second replica on the same port: run without metrics
                 self.log.warning("metrics_port_unavailable", port=port, error=str(exc))
@@ -284,6 +283,11 @@ class Service:
                             outcome = await handle_observed(msg)
                     else:
                         outcome = await handle_observed(msg)
+                except RetryLater as later:
+                    outcome = "retry"
+                    if direct:  # the pull consumer naks it with the delay
+                        raise
+                    await msg.nack(delay=later.delay)
                 finally:
                     metrics.EVENTS_HANDLED.inc(service=self.name, subject=subject, outcome=outcome)
                     metrics.HANDLER_SECONDS.observe(time.perf_counter() - t0, service=self.name, subject=subject)
@@ -314,6 +318,13 @@ class Service:
                     return "dead_letter"
                 except Exception as exc:
                     delivered = msg.raw_message.metadata.num_delivered
+                    if isinstance(exc, BUS_UNAVAILABLE) and delivered < max_deliver:
+                        # no stream leader for a moment (a cluster lost a node) or reconnecting: not this
+                        # message's fault. Again later, not at once: immediate redeliveries would use up
+                        # every attempt within the election and dead-letter a good message.
+                        self.log.warning("bus_unavailable", subject=msg.raw_message.subject, attempt=delivered,
+                                         error=f"{type(exc).__name__}: {exc}")
+                        raise RetryLater(min(ack_wait, 2.0 ** delivered)) from exc
                     if delivered >= max_deliver:
                         reason = f"failed {delivered} times: {type(exc).__name__}: {exc}"
                         await self.dead_letter(subject=msg.raw_message.subject, reason=reason, raw=raw,
@@ -385,7 +396,7 @@ class Service:
         """Run until SIGTERM/SIGINT; joins (or starts) an embedded NATS when NATS_URL is unset."""
         with nats_for(Path(self.settings.data_dir), self.settings.nats_url) as url:
             # the broker was built at import time (handlers register on it); point it at the URL now
-            self.broker._connection_kwargs["servers"] = [url]
+            self.broker._connection_kwargs["servers"] = nats_servers(url)
 
             async def main() -> None:
                 async with connect_bus(

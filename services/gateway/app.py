@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
@@ -97,6 +97,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/health", tags=["meta"])
     async def health(ctx: Ctx) -> dict[str, Any]:
         return {"status": "ok", "nats": bool(ctx.bus and ctx.bus.nc.is_connected)}
+
+    async def livez(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(_: Request) -> PlainTextResponse:
+        connected = bool(gw.bus and gw.bus.nc.is_connected)
+        return PlainTextResponse("ok\n" if connected else "not connected\n", status_code=200 if connected else 503)
+
+    # the orchestrator's probes: plain routes, outside the API's basic auth, telling nothing but up / connected
+    app.add_route("/livez", livez, include_in_schema=False)
+    app.add_route("/readyz", readyz, include_in_schema=False)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

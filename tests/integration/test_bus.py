@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from shared.bus import Bus
 from shared.events import LeadsExtracted, RunStep, Subjects, subject_token
@@ -48,3 +49,38 @@ async def test_steps_filter_by_stage_and_carry_trace_headers(bus: Bus) -> None:
     assert trace_id in stored.headers["traceparent"]
     assert stored.headers["Nats-Msg-Id"] == stored.envelope.event_id
     assert await bus.count(Subjects.step_pattern("clean").replace("*", subject_token(run))) == 0
+
+
+def test_a_nats_url_may_list_a_clusters_nodes() -> None:
+    from shared.bus import nats_servers
+
+    assert nats_servers("nats://a:4222") == ["nats://a:4222"]
+    assert nats_servers("nats://a:4222, nats://b:4222,nats://c:4222") == ["nats://a:4222", "nats://b:4222",
+                                                                          "nats://c:4222"]
+
+
+async def test_a_publish_while_the_server_is_away_is_stored_once_when_it_comes_back(tmp_path: Path) -> None:
+    import asyncio
+
+    from shared.bus import connect_bus
+    from shared.nats_server import EmbeddedNats
+
+    server = EmbeddedNats(tmp_path)
+    url = server.start()
+    port = server.port
+    run = f"t-{uuid.uuid4().hex[:8]}"
+    try:
+        async with connect_bus(url, name="test-away") as away:
+            await away.publish(LeadsExtracted(run_id=run, batch=0, companies=[_company(1)]), key=(run, 0))
+            server.kill()
+            pending = asyncio.create_task(
+                away.publish(LeadsExtracted(run_id=run, batch=1, companies=[_company(2)]), key=(run, 1)))
+            await asyncio.sleep(3.0)  # past a publish's own timeout (2 s): it is asked again, not failed
+            assert not pending.done()
+            server.port = port
+            server.start()
+            await asyncio.wait_for(pending, 60)
+            await away.publish(LeadsExtracted(run_id=run, batch=1, companies=[_company(2)]), key=(run, 1))
+            assert await away.count(Subjects.LEAD_EXTRACTED.format(run_id=run)) == 2
+    finally:
+        server.stop()

@@ -121,6 +121,19 @@ def test_basic_auth_refuses_without_credentials(tmp_path: Path, nats_url: str) -
         assert client.get("/api/runs", auth=("ana", "s3cret")).status_code == 200
 
 
+def test_probes_answer_without_credentials_and_say_only_whether_nats_is_connected(
+    tmp_path: Path, nats_url: str
+) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, BASIC_AUTH_USER="ana", BASIC_AUTH_PASS="s3cret")
+    with TestClient(create_app(s)) as client:
+        assert client.get("/livez").status_code == 200
+        ready = client.get("/readyz")
+        assert (ready.status_code, ready.text) == (200, "ok\n")
+        assert client.get("/api/runs").status_code == 401  # the API stays behind basic auth
+        client.app.state.gateway.bus = None  # as before the lifespan connected
+        assert client.get("/readyz").status_code == 503
+
+
 def test_production_mode_refuses_to_start_without_a_password(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="BASIC_AUTH"):
         create_app(Settings(HUNTER_DATA_DIR=tmp_path, HUNTER_PRODUCTION=True))

@@ -74,6 +74,7 @@ async def test_the_projector_process_builds_the_vault_a_replay_builds_and_report
             replayed = await _replayed_digest(bus, tmp_path)
         async with httpx.AsyncClient() as client:
             scraped = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            probes = [(await client.get(f"http://127.0.0.1:{port}/{p}")).status_code for p in ("livez", "readyz")]
     finally:
         stack.stop()
     engine = make_engine(vault_url)
@@ -82,6 +83,7 @@ async def test_the_projector_process_builds_the_vault_a_replay_builds_and_report
     assert _metric(scraped, "hunter_projector_checkpoint") == 3000
     assert _metric(scraped, "hunter_projector_events_applied_total") == 3000
     assert _metric(scraped, "hunter_projector_batch_seconds_count") >= 6  # batches of at most 500
+    assert probes == [200, 200]  # alive, and connected to NATS
 
 
 async def test_a_projector_killed_mid_load_resumes_and_ends_with_the_replayed_vault(
