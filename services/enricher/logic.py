@@ -265,6 +265,9 @@ class Enricher:
             # technologies of a page that does not verify are dropped, a rare waste
             pc, technologies = await self._reader.home(page, home.final_url, country, home.headers, home.cookies)
             ver = verify_page(lead, pc, html, domain, discovered_by=how)
+            if ver.listing is not None:  # a directory's page: neither the site nor its contacts are the lead's
+                errors.append(f"{domain}: not the company's site ({ver.listing})")
+                continue
             if ver.verified or how == "email_domain" and _owns_domain(pc, domain):
                 if not ver.verified:
                     ver = Verification(["email_domain"], 0.4)
