@@ -133,7 +133,9 @@ class Enricher:
 
     # ------------------------------------------------------------------ public
 
-    async def enrich(self, lead: ScoredLead, *, run_id: str) -> EnrichOutcome:
+    async def enrich(self, lead: ScoredLead, *, run_id: str, reuse_only: bool = False) -> EnrichOutcome:
+        """The lead's enrichment: the vault's when it holds one within the TTL, else fetched from the web
+        (``reuse_only``: never fetched; ``skipped`` when the vault has none)."""
         key = lead.lead.lead_key
         now = datetime.now(UTC).isoformat()
         calls: list[ApiCall] = []
@@ -142,6 +144,9 @@ class Enricher:
             previous = await self.vault_lookup(key, hint)
             if previous is not None:
                 return EnrichOutcome(previous.model_copy(update={"reused": True}), [])
+        if reuse_only:
+            return EnrichOutcome(Enrichment(lead_key=key, status="skipped", fetched_at=now,
+                                            error="outside the run's top share and no enrichment in the vault"), [])
         which = self.budgets.exceeded(run_id)
         if which:
             return EnrichOutcome(Enrichment(lead_key=key, status="budget_exceeded", fetched_at=now,
