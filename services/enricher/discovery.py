@@ -236,9 +236,7 @@ class Verification:
 
 
 _DIGIT_RUN_RE = re.compile(r"\d[\d.\-/ ]{7,22}\d")
-# registry ids in markup (links like /empresa/<cnpj>, data attributes): CNPJ, SIRET or SIREN shapes
-_ID_IN_MARKUP_RE = re.compile(
-    r"(?<![0-9])(?:\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}|\d{3} ?\d{3} ?\d{3}(?: ?\d{5})?)(?![0-9])")
+_DIGITS_RE = re.compile(r"[0-9]{9,}")  # registry ids in link URLs (/empresa/<cnpj>): whole runs of digits
 _WEIGHTS = {"registry_id": 0.95, "phone": 0.85, "name": 0.6, "email_domain": 0.3}
 LISTING_MIN_OTHER_IDS = 2  # a page showing this many other companies' registry ids lists companies
 
@@ -269,20 +267,13 @@ def listing_reason(domain: str, page_ids: Iterable[str], own_root: str | None, c
 
 def verify_page(lead: ScoredLead, pc: PageContacts, html: str | Callable[[], str], domain: str, *,
                 discovered_by: str) -> Verification:
-    """Evidence that the page belongs to the lead: registry id, a shared phone, or a strong name match.
-    ``html`` may be a function giving it: the markup is only read when the page's text shows no id, or
-    when some evidence was found (to tell a directory page listing several companies from the lead's)."""
+    """Evidence that the page belongs to the lead: registry id, a shared phone, or a strong name match;
+    none on a directory's page (``listing_reason``: its text or links show other companies' ids).
+    ``html`` may be a function giving it: the markup is only read when the page's text shows no id."""
     c = lead.lead.company
     v = Verification()
     rid = re.sub(r"\D", "", c.registry_id or "")
     country = (c.country or "BR").upper()
-    markup: list[str] = []
-
-    def read_markup() -> str:
-        if not markup:
-            markup.append(html() if callable(html) else html)
-        return markup[0]
-
     if rid:
         ids = set(pc.registry_ids)
         wanted = {rid}
@@ -293,7 +284,8 @@ def verify_page(lead: ScoredLead, pc: PageContacts, html: str | Callable[[], str
             return any(any(f == w or (country == "FR" and f.startswith(w)) for w in wanted) for f in found)
 
         # the page's own registry ids first; the digit runs of the whole markup only when they miss
-        if has_id(ids) or has_id({re.sub(r"\D", "", m) for m in _DIGIT_RUN_RE.findall(read_markup())}):
+        if has_id(ids) or has_id({re.sub(r"\D", "", m) for m in _DIGIT_RUN_RE.findall(
+                html() if callable(html) else html)}):
             v.evidence.append("registry_id")
     lead_phones = {p.e164 for p in lead.lead.phones}
     for raw in c.phones:
@@ -306,7 +298,7 @@ def verify_page(lead: ScoredLead, pc: PageContacts, html: str | Callable[[], str
         v.evidence.append("name")
     if v.evidence:  # a directory shows the lead's id, name and phone too, among other companies'
         own_root = next(iter(registry_roots([rid], country)), None) if rid else None
-        page_ids = [*pc.registry_ids, *_ID_IN_MARKUP_RE.findall(read_markup())]
+        page_ids = [*pc.registry_ids, *_DIGITS_RE.findall(" ".join(url for url, _ in pc.links))]
         reason = listing_reason(domain, page_ids, own_root, country)
         if reason is not None:
             return Verification(listing=reason)
