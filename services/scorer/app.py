@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import msgspec
 from faststream.nats import NatsMessage
+from nats.errors import Error as NatsError
 
 from services.cleaner import records
 from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
@@ -52,6 +53,8 @@ RunIcp = tuple[IcpProfile, date, float]
 _icp_cache: dict[tuple[str, int], IcpProfile] = {}  # (name, seq of the saved event or 0) -> profile
 _run_cache: dict[str, RunIcp] = {}
 _RUN_CACHE_MAX = 256
+ENRICHER_DURABLE = "enricher"  # the enrichers' shared durable consumer (services/enricher/app.py)
+ENRICHER_WAIT_SECONDS = 30.0  # how long a run's ranking waits for an enricher to say what the vault holds
 _rescore_started: dict[str, None] = {}  # runs whose rescore `started` step this process has published
 _scorers: dict[str, RunScorer] = {}
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
@@ -204,7 +207,14 @@ async def reusable_leads(run: str, keys: list[str]) -> set[str]:
     """The leads among ``keys`` whose enrichment the vault holds within the TTL (the enricher answers)."""
     if not keys:
         return set()
-    found, problem = await ask_reusable(service.bus.nc, keys)
+    # an enricher ran on this stream before (its durable consumer exists): the vault may hold enrichments, and
+    # one may be starting; else nothing was ever enriched and there is nobody to wait for
+    try:
+        await service.bus.js.consumer_info(service.bus.stream, ENRICHER_DURABLE)
+        wait = ENRICHER_WAIT_SECONDS
+    except NatsError:
+        wait = 0.0
+    found, problem = await ask_reusable(service.bus.nc, keys, wait_for_enricher=wait)
     if problem is not None:
         service.log.warning("reusable_unanswered", run_id=run, asked=len(keys), found=len(found), error=problem)
     return found

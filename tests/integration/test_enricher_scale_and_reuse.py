@@ -188,6 +188,11 @@ async def test_a_second_run_with_a_small_top_share_rescores_every_lead_enriched_
             first_final = {e.final.lead_key: e.final for e in await _events(
                 bus, Subjects.LEAD_RESCORED.format(run_id=first_run))}
             _farm_stats(farm, reset=True)
+            # a cold start, as `hunter hunt` does: the run is submitted while the services start, so the
+            # scorer may rank it before an enricher is up to say what the vault holds
+            stack.stop()
+            stack = Stack(data_dir=data_dir, nats_url=fresh_nats_url, env_extra=_env(farm), gateway=False)
+            stack.start()
             second_run = await _hunt(bus, csv_path, enrich_top=0.1)  # the top lead alone, as the run's share
             requests = await _events(bus, Subjects.ENRICH_REQUESTED.format(run_id=second_run))
             second = await _enriched(bus, second_run)
