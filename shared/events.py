@@ -57,6 +57,9 @@ class Subjects:
     BUDGET_SHARE = "coord.enricher.budget"
     # plain NATS request/reply: a dry run asks the extractor to count a source's matching rows
     PLAN_REQUEST = "rpc.extractor.plan"
+    # plain NATS request/reply: which of these lead keys have an enrichment in the vault within its TTL
+    # (the scorer asks, one enricher replica answers; JSON {"keys": [...]} both ways)
+    ENRICH_REUSABLE = "coord.enricher.reusable"
 
     @staticmethod
     def step_pattern(stage: str) -> str:
@@ -196,6 +199,8 @@ class EnrichmentRequested(Event):
     run_id: str
     lead: ScoredLead
     expected_total: int  # how many leads of this run go to enrichment
+    # outside the run's top share, sent because the vault holds its enrichment: reused, never fetched
+    reuse_only: bool = False
 
 
 class LeadEnriched(Event):

@@ -52,6 +52,7 @@ async def open_enricher() -> None:
     asyncio.get_running_loop().set_default_executor(
         concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="enricher"))
     reuse = VaultReuse(service.settings)
+    _state["reuse"] = reuse
     _state["enricher"] = await _stack.enter_async_context(Enricher(service.settings, vault_lookup=reuse.lookup))
 
 
@@ -105,6 +106,27 @@ async def hear_cancellations() -> None:
         Subjects.RUN_CANCELLED.format(run_id="*"), cb=heard)
 
 
+@app.after_startup
+async def answer_reusable() -> None:
+    """Tell the scorer which leads of a run have an enrichment in the vault within the TTL (one replica
+    answers each question: a queue group), so it sends those outside the top share too, to be reused."""
+    reuse = _state["reuse"]
+    assert isinstance(reuse, VaultReuse)
+
+    async def asked(msg: Any) -> None:
+        try:
+            keys = [str(k) for k in orjson.loads(msg.data)["keys"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            service.log.warning("reusable_question_unreadable", error=str(exc))
+            keys = []
+        found = await asyncio.to_thread(reuse.reusable_keys, keys) if keys else []
+        with contextlib.suppress(Exception):  # the scorer asked in vain: it goes on with the top share alone
+            await msg.respond(orjson.dumps({"keys": found}))
+
+    _state["reusable_subscription"] = await service.broker.connection.subscribe(
+        Subjects.ENRICH_REUSABLE, queue="enricher", cb=asked)
+
+
 async def apply_saved_config(enricher: Enricher) -> None:
     now = time.monotonic()
     if now < _config["next"] or _config["busy"]:
@@ -126,10 +148,9 @@ async def stop_sharing_budgets() -> None:
     task = _state.pop("budget_task", None)
     if isinstance(task, asyncio.Task):
         task.cancel()
-    with contextlib.suppress(Exception):
-        await _state.pop("budget_subscription").unsubscribe()  # type: ignore[attr-defined]
-    with contextlib.suppress(Exception):
-        await _state.pop("cancel_subscription").unsubscribe()  # type: ignore[attr-defined]
+    for name in ("budget_subscription", "cancel_subscription", "reusable_subscription"):
+        with contextlib.suppress(Exception):
+            await _state.pop(name).unsubscribe()  # type: ignore[attr-defined]
 
 
 @app.after_shutdown
@@ -158,7 +179,7 @@ async def on_enrich_requested(env: Envelope, msg: NatsMessage) -> None:
         span = tracer("enricher").start_as_current_span(
             "enrich", context=ctx, attributes={"lead_key": lead_key, "run_id": request.run_id})
     with span:
-        outcome = await enricher.enrich(lead, run_id=request.run_id)
+        outcome = await enricher.enrich(lead, run_id=request.run_id, reuse_only=request.reuse_only)
         calls: list[tuple[Event, dict[str, Any]]] = []
         if outcome.api_calls:
             calls.append((ApiCallsRecorded(run_id=request.run_id, calls=outcome.api_calls),

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from shared.registry_ids import is_valid_cnpj, is_valid_siren, is_valid_siret
 from shared.schemas import ApiCall, ScoredLead
 
 from .extraction import PageContacts, normalize_phone, social_kind
@@ -229,6 +230,7 @@ def split_search_hits(hits: list[SearchHit], limit: int = 4) -> tuple[list[str],
 class Verification:
     evidence: list[str] = field(default_factory=list)
     confidence: float = 0.0
+    listing: str | None = None  # why the page is a directory/marketplace/social page, which verifies nothing
 
     @property
     def verified(self) -> bool:
@@ -236,12 +238,39 @@ class Verification:
 
 
 _DIGIT_RUN_RE = re.compile(r"\d[\d.\-/ ]{7,22}\d")
+_DIGITS_RE = re.compile(r"[0-9]{9,}")  # registry ids in link URLs (/empresa/<cnpj>): whole runs of digits
 _WEIGHTS = {"registry_id": 0.95, "phone": 0.85, "name": 0.6, "email_domain": 0.3}
+LISTING_MIN_OTHER_IDS = 2  # a page showing this many other companies' registry ids lists companies
+
+
+def registry_roots(ids: Iterable[str], country: str) -> set[str]:
+    """The companies (CNPJ root, SIREN) behind the valid registry ids among ``ids`` (any punctuation)."""
+    roots: set[str] = set()
+    for raw in ids:
+        digits = re.sub(r"\D", "", raw)
+        if country == "FR":
+            if len(digits) == 14 and is_valid_siret(digits) or len(digits) == 9 and is_valid_siren(digits):
+                roots.add(digits[:9])
+        elif len(digits) == 14 and is_valid_cnpj(digits):
+            roots.add(digits[:8])
+    return roots
+
+
+def listing_reason(domain: str, page_ids: Iterable[str], own_root: str | None, country: str) -> str | None:
+    """Why a page is not any one company's site, or None: a known directory/marketplace/social host
+    (``EXCLUDED_HOST_SUFFIXES``), or a page listing other companies' registry ids (a registry directory)."""
+    if is_excluded_host(domain):
+        return f"{bare_domain(domain)} is a directory, marketplace or social host"
+    others = registry_roots(page_ids, country) - {own_root}
+    if len(others) >= LISTING_MIN_OTHER_IDS:
+        return f"the page lists {len(others)} other companies' registry ids"
+    return None
 
 
 def verify_page(lead: ScoredLead, pc: PageContacts, html: str | Callable[[], str], domain: str, *,
                 discovered_by: str) -> Verification:
-    """Evidence that the page belongs to the lead: registry id, a shared phone, or a strong name match.
+    """Evidence that the page belongs to the lead: registry id, a shared phone, or a strong name match;
+    none on a directory's page (``listing_reason``: its text or links show other companies' ids).
     ``html`` may be a function giving it: the markup is only read when the page's text shows no id."""
     c = lead.lead.company
     v = Verification()
@@ -249,8 +278,6 @@ def verify_page(lead: ScoredLead, pc: PageContacts, html: str | Callable[[], str
     country = (c.country or "BR").upper()
     if rid:
         ids = set(pc.registry_ids)
-        if not ids:
-            ids = set()
         wanted = {rid}
         if country == "FR" and len(rid) in (9, 14):
             wanted = {rid[:9]}
@@ -271,6 +298,14 @@ def verify_page(lead: ScoredLead, pc: PageContacts, html: str | Callable[[], str
         v.evidence.append("phone")
     if _name_matches(lead, pc):
         v.evidence.append("name")
+    if v.evidence:  # a directory shows the lead's id, name and phone too, among other companies'
+        own_root = next(iter(registry_roots([rid], country)), None) if rid else None
+        page_ids = [*pc.registry_ids, *_DIGITS_RE.findall(" ".join(url for url, _ in pc.links))]
+        reason = listing_reason(domain, page_ids, own_root, country)
+        if reason is not None:
+            return Verification(listing=reason)
+    elif is_excluded_host(domain):
+        return Verification(listing=listing_reason(domain, (), None, country))
     if discovered_by == "email_domain" and v.evidence and any(e.endswith("@" + domain) for e in pc.emails):
         v.evidence.append("email_domain")
     miss = 1.0

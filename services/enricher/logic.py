@@ -152,7 +152,9 @@ class Enricher:
     def run_cancelled(self, run_id: str) -> bool:
         return run_id in self._cancelled
 
-    async def enrich(self, lead: ScoredLead, *, run_id: str) -> EnrichOutcome:
+    async def enrich(self, lead: ScoredLead, *, run_id: str, reuse_only: bool = False) -> EnrichOutcome:
+        """The lead's enrichment: the vault's when it holds one within the TTL, else fetched from the web
+        (``reuse_only``: never fetched; ``skipped`` when the vault has none)."""
         key = lead.lead.lead_key
         if run_id in self._cancelled:
             return EnrichOutcome(cancelled_enrichment(key), [])
@@ -162,7 +164,7 @@ class Enricher:
         running.add(task)
         calls: list[ApiCall] = []
         try:
-            return await self._enrich_within_deadline(lead, run_id, calls)
+            return await self._enrich_within_deadline(lead, run_id, calls, reuse_only)
         except asyncio.CancelledError:
             if run_id not in self._cancelled or task.uncancel():
                 raise  # cancelled for another reason (too): the service stopping
@@ -172,7 +174,8 @@ class Enricher:
             if not running and self._in_flight.get(run_id) is running:
                 del self._in_flight[run_id]
 
-    async def _enrich_within_deadline(self, lead: ScoredLead, run_id: str, calls: list[ApiCall]) -> EnrichOutcome:
+    async def _enrich_within_deadline(self, lead: ScoredLead, run_id: str, calls: list[ApiCall],
+                                      reuse_only: bool = False) -> EnrichOutcome:
         key = lead.lead.lead_key
         now = datetime.now(UTC).isoformat()
         if self.vault_lookup is not None:
@@ -180,6 +183,9 @@ class Enricher:
             previous = await self.vault_lookup(key, hint)
             if previous is not None:
                 return EnrichOutcome(previous.model_copy(update={"reused": True}), [])
+        if reuse_only:
+            return EnrichOutcome(Enrichment(lead_key=key, status="skipped", fetched_at=now,
+                                            error="outside the run's top share and no enrichment in the vault"), [])
         which = self.budgets.exceeded(run_id)
         if which:
             return EnrichOutcome(Enrichment(lead_key=key, status="budget_exceeded", fetched_at=now,
@@ -309,6 +315,9 @@ class Enricher:
             # technologies of a page that does not verify are dropped, a rare waste
             pc, technologies = await self._reader.home(page, home.final_url, country, home.headers, home.cookies)
             ver = verify_page(lead, pc, html, domain, discovered_by=how)
+            if ver.listing is not None:  # a directory's page: neither the site nor its contacts are the lead's
+                errors.append(f"{domain}: not the company's site ({ver.listing})")
+                continue
             if ver.verified or how == "email_domain" and _owns_domain(pc, domain):
                 if not ver.verified:
                     ver = Verification(["email_domain"], 0.4)

@@ -21,6 +21,9 @@ _ENRICHMENTS = EnrichmentRow.__table__  # type: ignore[attr-defined]
 _COLUMNS = (_ENRICHMENTS.c.status, _ENRICHMENTS.c.fetched_at, _ENRICHMENTS.c.data)
 _BY_KEY = select(*_COLUMNS).where(_ENRICHMENTS.c.lead_key == bindparam("key"))
 _BY_DOMAIN = select(*_COLUMNS).where(_ENRICHMENTS.c.domain == bindparam("domain")).limit(1)
+_KEYS_IN = select(_ENRICHMENTS.c.lead_key, _ENRICHMENTS.c.fetched_at).where(
+    _ENRICHMENTS.c.status == "ok", _ENRICHMENTS.c.lead_key.in_(bindparam("keys", expanding=True)))
+_KEYS_PER_QUERY = 500
 
 
 class VaultReuse:
@@ -48,15 +51,32 @@ class VaultReuse:
         if row is None:
             return None
         status, fetched_at, data = row
-        if status != "ok" or not fetched_at:
-            return None
-        fetched = datetime.fromisoformat(fetched_at)
-        if fetched.tzinfo is None:
-            fetched = fetched.replace(tzinfo=UTC)
-        if now - fetched > self.ttl:
+        if status != "ok" or not self.fresh(fetched_at, now):
             return None
         found = Enrichment.model_validate_json(data)
         return found.model_copy(update={"lead_key": lead_key, "reused": True})
+
+    def fresh(self, fetched_at: str | None, now: datetime) -> bool:
+        if not fetched_at:
+            return False
+        fetched = datetime.fromisoformat(fetched_at)
+        if fetched.tzinfo is None:
+            fetched = fetched.replace(tzinfo=UTC)
+        return now - fetched <= self.ttl
+
+    def reusable_keys(self, lead_keys: list[str], *, now: datetime | None = None) -> list[str]:
+        """The lead keys among ``lead_keys`` whose own enrichment (by lead key) was fetched ok within the TTL:
+        what ``find`` would reuse without a fetch. Indexed lookups, a few hundred keys per query."""
+        now = now or datetime.now(UTC)
+        found: list[str] = []
+        try:
+            with self.engine.connect() as conn:
+                for start in range(0, len(lead_keys), _KEYS_PER_QUERY):
+                    rows = conn.execute(_KEYS_IN, {"keys": lead_keys[start:start + _KEYS_PER_QUERY]})
+                    found.extend(key for key, fetched_at in rows if self.fresh(fetched_at, now))
+        except SQLAlchemyError:
+            return []
+        return found
 
     async def lookup(self, lead_key: str, domain: str | None) -> Enrichment | None:
         if time.monotonic() < self._unavailable_until:

@@ -1,4 +1,5 @@
-"""Scorer: v1 over a whole cleaned run (ranks, top X% to enrichment), v2 per enriched lead.
+"""Scorer: v1 over a whole cleaned run (ranks, top X% to enrichment, and every other lead whose
+enrichment the vault holds within its TTL, to be reused without a fetch), v2 per enriched lead.
 
 A run's ICP is resolved when v1 starts: the latest saved profile of that name on
 ``icp.saved.<name>`` (IcpProfileSaved), else a file or shipped template; v2 of the same run reuses
@@ -19,6 +20,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 from faststream.nats import NatsMessage
+from nats.errors import Error as NatsError
 
 from services.cleaner import records
 from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
@@ -28,6 +30,7 @@ from services.scorer.enrich_counts import enrichment_counts
 from services.scorer.icp import IcpProfile
 from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
 from services.scorer.logic import RunScorer, score_v2
+from services.scorer.reusable import ask_reusable
 from shared.events import (
     EnrichmentRequested,
     Envelope,
@@ -51,6 +54,8 @@ RunIcp = tuple[IcpProfile, date, float]
 _icp_cache: dict[tuple[str, int], IcpProfile] = {}  # (name, seq of the saved event or 0) -> profile
 _run_cache: dict[str, RunIcp] = {}
 _RUN_CACHE_MAX = 256
+ENRICHER_DURABLE = "enricher"  # the enrichers' shared durable consumer (services/enricher/app.py)
+ENRICHER_WAIT_SECONDS = 30.0  # how long a run's ranking waits for an enricher to say what the vault holds
 _rescore_started: dict[str, None] = {}  # runs whose rescore `started` step this process has published
 _scorers: dict[str, RunScorer] = {}
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
@@ -170,6 +175,12 @@ async def score_run(run: str, cause: Envelope) -> None:
     with tracer("scorer").start_as_current_span("score_v1", attributes={"run_id": run, "leads": len(v1)}):
         scored = await asyncio.to_thread(RunScorer.rank, v1, enrich_top)
     del v1
+    # leads outside the top share whose enrichment the vault holds (within the TTL) are sent too, to be
+    # re-scored with it (never fetched): every lead of the run that was enriched before keeps its v2 score
+    reuse_only = await reusable_leads(run, [s.lead.lead_key for s in scored if not s.enrich])
+    for s in scored:
+        if s.lead.lead_key in reuse_only:
+            s.enrich = True
     if raws is None:
         out: list[Any] = scored
         make: Any = lambda n, batch: records.LeadsScored(run_id=run, batch=n, icp=icp.name, leads=batch)  # noqa: E731
@@ -188,11 +199,12 @@ async def score_run(run: str, cause: Envelope) -> None:
     del out
     selected = [s for s in scored if s.enrich]
     await bus.publish_many(
-        bus.wrap(EnrichmentRequested(run_id=run, lead=records.to_model(s, ScoredLead), expected_total=len(selected)),
+        bus.wrap(EnrichmentRequested(run_id=run, lead=records.to_model(s, ScoredLead), expected_total=len(selected),
+                                     reuse_only=s.lead.lead_key in reuse_only),
                  key=(run, s.lead.lead_key), lead_key=s.lead.lead_key, causation_id=cause.event_id)
         for s in selected
     )
-    counts = {"scored": len(scored), "selected_for_enrichment": len(selected)}
+    counts = {"scored": len(scored), "selected_for_enrichment": len(selected), "reused_from_vault": len(reuse_only)}
     service.log.info("score_completed", run_id=run, **counts)
     await publish_step(run, "score", "completed", counts, causation_id=cause.event_id)
     await publish_step(run, "enrich", "started", {"expected": len(selected)}, causation_id=cause.event_id)
@@ -200,6 +212,23 @@ async def score_run(run: str, cause: Envelope) -> None:
         await publish_step(run, "enrich", "completed", enrichment_counts([], 0), causation_id=cause.event_id)
         await publish_step(run, "rescore", "started", causation_id=cause.event_id)
         await publish_step(run, "rescore", "completed", {"rescored": 0, "expected": 0}, causation_id=cause.event_id)
+
+
+async def reusable_leads(run: str, keys: list[str]) -> set[str]:
+    """The leads among ``keys`` whose enrichment the vault holds within the TTL (the enricher answers)."""
+    if not keys:
+        return set()
+    # an enricher ran on this stream before (its durable consumer exists): the vault may hold enrichments, and
+    # one may be starting; else nothing was ever enriched and there is nobody to wait for
+    try:
+        await service.bus.js.consumer_info(service.bus.stream, ENRICHER_DURABLE)
+        wait = ENRICHER_WAIT_SECONDS
+    except NatsError:
+        wait = 0.0
+    found, problem = await ask_reusable(service.bus.nc, keys, wait_for_enricher=wait)
+    if problem is not None:
+        service.log.warning("reusable_unanswered", run_id=run, asked=len(keys), found=len(found), error=problem)
+    return found
 
 
 @service.subscriber("lead.enriched.*", durable="scorer-v2", max_workers=4)

@@ -9,7 +9,10 @@
 - ``bucket_for``: hot >= 80, warm 60-79, nurture 40-59, parked < 40.
 
 Points come from ``IcpProfile.weight(key)`` (defaults in ``icp.DEFAULT_WEIGHTS``). Every
-contribution is a Reason with its points; a score is the clamped (0..100) sum.
+contribution is a Reason with its points; a v1 score is the clamped (0..100) sum. The final (v2)
+score is the same sum up to the most registry data alone can give (``score_scale``'s knee, at least
+80); above it, the points are rescaled so that the profile's maximum possible sum is 100: the top of
+a run spreads over the 90s instead of piling up at a clamped 100 (see ``final_scale``).
 
 Decisions:
 - Website signals (technologies, socials, WhatsApp, e-mails) count only when the site is verified
@@ -420,6 +423,43 @@ def _site_signal_reasons(scored: ScoredLead, enrichment: Enrichment, icp: IcpPro
     return reasons
 
 
+def _max_points(icp: IcpProfile) -> tuple[int, int]:
+    """(most points registry data alone can give, most points a lead can have after enrichment) under the
+    profile: every positive signal the profile uses, the best of each alternative (main or secondary
+    activity, WhatsApp or mobile, which e-mail)."""
+    w = lambda key: max(0, icp.weight(key))  # noqa: E731 - penalties never add to a maximum
+    fit = w("activity_main") if not icp.activity_prefixes else max(w("activity_main"), w("activity_secondary"))
+    fit += w("region") if icp.region_codes else 0
+    fit += w("keyword") if icp.folded_keywords else 0
+    fit += w("capital") if icp.capital_min is not None or icp.capital_max is not None else 0
+    fit += w("age") if icp.min_age_years is not None or icp.max_age_years is not None else 0
+    phones = max(w("whatsapp"), w("mobile")) + w("fixed")
+    v1 = fit + phones + max(w("email_corporate"), w("email_free"))
+    emails = max(w("email_corporate") + w("email_corporate_confirmed"), w("email_free") + w("email_corporate_found"),
+                 w("email_corporate_found"))
+    techs = min(w("tech_max"), sum(w(f"tech_{group}") for group in TECH_GROUP_ORDER))
+    v2 = fit + phones + emails + w("site_verified") + techs + w("social_max") + w("whatsapp_site")
+    return v1, v2
+
+
+def score_scale(icp: IcpProfile) -> tuple[int, int]:
+    """(knee, top) of ``final_scale``: the knee is the most registry data alone can give (at least 80, the
+    hot threshold, at most 100), the top the profile's maximum sum after enrichment."""
+    v1, v2 = _max_points(icp)
+    return min(100, max(80, v1)), v2
+
+
+def final_scale(points: int, icp: IcpProfile) -> int:
+    """The final score of a sum of points: the sum itself up to the knee, then rescaled linearly so the
+    profile's maximum sum is 100 (rounded down: 100 only with every signal). Monotonic, so enrichment
+    never lowers a score, v1 scores and buckets (the knee is at least 80) are unchanged, and the leads
+    whose sums passed 100 - clamped to 100 alike before - keep their order."""
+    knee, top = score_scale(icp)
+    if points <= knee or top <= knee:
+        return _clamp(points)
+    return min(100, knee + (100 - knee) * (points - knee) // (top - knee))
+
+
 def score_v2(scored: ScoredLead, enrichment: Enrichment, icp: IcpProfile) -> FinalScore:
     """Final score: v1 plus website signals. Keeps every v1 reason, then the v2 ones."""
     w = icp.weight
@@ -450,7 +490,7 @@ def score_v2(scored: ScoredLead, enrichment: Enrichment, icp: IcpProfile) -> Fin
         detail = f"website points divided by {OUTSIDE_FIT_DIVISOR} outside the profile's activities"
         added.append(_reason("outside_icp_activity", detail, 0))
 
-    score = _clamp(scored.score + sum(r.points for r in added))
+    score = final_scale(scored.score + sum(r.points for r in added), icp)
     return FinalScore(
         lead_key=scored.lead.lead_key,
         score=score,

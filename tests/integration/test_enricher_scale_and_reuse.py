@@ -71,9 +71,9 @@ def _env(proxy: str, **extra: str) -> dict[str, str]:
             "FETCH_READ_TIMEOUT": "5", "HUNTER_BATCH_SIZE": "100", **extra}
 
 
-def _request(csv_path: Path) -> RunRequested:
+def _request(csv_path: Path, enrich_top: float = 1.0) -> RunRequested:
     return RunRequested(run_id=f"it-{uuid.uuid4().hex[:8]}", source=f"csv:{csv_path}", filters=RunFilters(),
-                        enrich_top=1.0, segments=["all"], formats=["csv"])
+                        enrich_top=enrich_top, segments=["all"], formats=["csv"])
 
 
 async def _enriched(bus: Bus, run_id: str) -> list[LeadEnriched]:
@@ -99,8 +99,8 @@ async def _wait_pulling(bus: Bus, replicas: int, timeout: float = 60.0) -> None:
         await asyncio.sleep(0.1)
 
 
-async def _hunt(bus: Bus, csv_path: Path) -> str:
-    request = _request(csv_path)
+async def _hunt(bus: Bus, csv_path: Path, enrich_top: float = 1.0) -> str:
+    request = _request(csv_path, enrich_top)
     await bus.publish(request, key=(request.run_id,))
     final = await watch_run(bus, request.run_id, timeout=180)
     assert final.status == "completed", final
@@ -164,6 +164,59 @@ async def test_a_second_hunt_reuses_the_vault_enrichments_without_fetching_the_s
             previous.domain, previous.site, previous.emails, previous.technologies)
     homepage_fetches = {h: v["paths"] for h, v in hosts.items()
                         if h.removeprefix("www.") in {e.domain for e in found.values()} and "/" in v["paths"]}
+    assert homepage_fetches == {}
+
+
+async def _events(bus: Bus, subject: str) -> list:
+    return [stored.event() async for stored in bus.read(subject)]
+
+
+async def test_a_second_run_with_a_small_top_share_rescores_every_lead_enriched_before_from_the_vault(
+    tmp_path: Path, fresh_nats_url: str, farm: str
+) -> None:
+    csv_path = tmp_path / "leads.csv"
+    _write_small_csv(csv_path, n=8)
+    data_dir = tmp_path / "data"
+    vault_url = f"sqlite:///{data_dir / 'vault.db'}"
+    stack = Stack(data_dir=data_dir, nats_url=fresh_nats_url, env_extra=_env(farm), gateway=False)
+    stack.start()
+    try:
+        async with connect_bus(fresh_nats_url, name="it") as bus:
+            first_run = await _hunt(bus, csv_path)  # every lead enriched from the farm
+            await wait_projected(bus, vault_url)
+            first = await _enriched(bus, first_run)
+            first_final = {e.final.lead_key: e.final for e in await _events(
+                bus, Subjects.LEAD_RESCORED.format(run_id=first_run))}
+            _farm_stats(farm, reset=True)
+            # a cold start, as `hunter hunt` does: the run is submitted while the services start, so the
+            # scorer may rank it before an enricher is up to say what the vault holds
+            stack.stop()
+            stack = Stack(data_dir=data_dir, nats_url=fresh_nats_url, env_extra=_env(farm), gateway=False)
+            stack.start()
+            second_run = await _hunt(bus, csv_path, enrich_top=0.1)  # the top lead alone, as the run's share
+            requests = await _events(bus, Subjects.ENRICH_REQUESTED.format(run_id=second_run))
+            second = await _enriched(bus, second_run)
+            rescored = await _events(bus, Subjects.LEAD_RESCORED.format(run_id=second_run))
+            scored = [lead for batch in await _events(bus, Subjects.LEAD_SCORED.format(run_id=second_run))
+                      for lead in batch.leads]
+    finally:
+        stack.stop()
+    hosts = _farm_stats(farm)["hosts"]
+
+    found = {e.lead.lead.lead_key: e.enrichment for e in first if e.enrichment.status == "ok"}
+    assert len(found) >= 6
+    top = {s.lead.lead_key for s in scored if s.rank == 1}
+    reuse_only = {r.lead.lead.lead_key for r in requests if r.reuse_only}
+    assert reuse_only == set(found) - top  # outside the top share, sent because the vault holds them
+    # completion: every lead sent to enrichment was rescored, and the run completed (``_hunt``)
+    assert len(requests) == len(second) == len(rescored) == len(set(found) | top)
+    assert all(r.expected_total == len(requests) for r in requests)
+    again = {e.lead.lead.lead_key: e.enrichment for e in second}
+    assert all(again[key].reused and again[key].domain == found[key].domain for key in found)
+    final = {e.final.lead_key: e.final for e in rescored}
+    assert {key: final[key].score for key in found} == {key: first_final[key].score for key in found}  # not demoted
+    homepage_fetches = {h: v["paths"] for h, v in hosts.items()
+                        if h.removeprefix("www.") in {e.domain for e in found.values()}}
     assert homepage_fetches == {}
 
 

@@ -127,3 +127,22 @@ async def test_budget_exceeded_and_vault_reuse(farm, tmp_path) -> None:
     async with Enricher(make_settings(proxy, search, tmp_path), vault_lookup=vault) as enricher:
         out = await enricher.enrich(lead("19131243000197", "Acme", email="a@acme.com.br"), run_id="r2")
     assert out.enrichment.reused and out.enrichment.domain == "acme.com.br" and not out.api_calls
+
+
+async def test_a_reuse_only_lead_is_never_fetched(farm, tmp_path) -> None:
+    proxy, search = farm
+    proxy.routes[("acme.com.br", "/")] = html(ACME_HOME)
+    previous = Enrichment(lead_key="BR:19131243000197", status="ok", site="http://acme.com.br/", domain="acme.com.br",
+                          verified=True, emails=["vendas@acme.com.br"])
+
+    async def vault(key: str, domain: str | None) -> Enrichment | None:
+        return previous if key == "BR:19131243000197" else None
+
+    async with Enricher(make_settings(proxy, search, tmp_path), vault_lookup=vault) as enricher:
+        kept = await enricher.enrich(lead("19131243000197", "Acme Peças", email="joao@acme.com.br"), run_id="r1",
+                                     reuse_only=True)
+        missing = await enricher.enrich(lead("11222333000181", "Beta", email="ana@acme.com.br"), run_id="r1",
+                                        reuse_only=True)
+    assert kept.enrichment.reused and kept.enrichment.emails == ["vendas@acme.com.br"]
+    assert missing.enrichment.status == "skipped" and not missing.api_calls
+    assert not proxy.hits and not search.posts

@@ -42,3 +42,20 @@ def test_reuse_within_the_ttl_by_key_or_domain(tmp_path: Path) -> None:
     assert reuse.find("BR:2", "old.com.br", now=now) is None  # past the TTL
     assert reuse.find("BR:3", "down.com.br", now=now) is None  # not fetched ok
     assert reuse.find("BR:8", "nowhere.com.br", now=now) is None
+
+
+def test_reusable_keys_are_the_leads_with_their_own_enrichment_fetched_ok_within_the_ttl(tmp_path: Path) -> None:
+    settings = Settings(HUNTER_DATA_DIR=tmp_path, CACHE_TTL_HOURS=24)
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    assert VaultReuse(settings).reusable_keys(["BR:1"], now=now) == []  # no vault yet
+    engine = make_engine(settings.vault_database_url)
+    with Session(engine) as s:
+        s.add(_row("BR:1", "acme.com.br", "ok", now - timedelta(hours=2)))
+        s.add(_row("BR:2", "old.com.br", "ok", now - timedelta(hours=30)))
+        s.add(_row("BR:3", "down.com.br", "error", now - timedelta(hours=1)))
+        s.add_all(_row(f"BR:1{i:04d}", f"s{i}.com.br", "ok", now - timedelta(hours=1)) for i in range(1200))
+        s.commit()
+    engine.dispose()
+    asked = ["BR:1", "BR:2", "BR:3", "BR:9", *(f"BR:1{i:04d}" for i in range(1200))]
+    found = VaultReuse(settings).reusable_keys(asked, now=now)
+    assert sorted(found) == sorted(["BR:1", *(f"BR:1{i:04d}" for i in range(1200))])  # over several queries

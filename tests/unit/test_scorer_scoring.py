@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from services.scorer.icp import IcpProfile, fold, load_icp
-from services.scorer.logic import RunScorer, _fold_names, bucket_for, rank_and_select, score_v1, score_v2
+from services.scorer.logic import (
+    RunScorer,
+    _fold_names,
+    bucket_for,
+    final_scale,
+    rank_and_select,
+    score_scale,
+    score_v1,
+    score_v2,
+)
 from shared.schemas import Address, CleanedLead, CompanyRecord, Email, Enrichment, Phone, Reason, Technology
 
 AS_OF = date(2025, 6, 1)
@@ -311,3 +320,38 @@ def test_scoring_is_deterministic() -> None:
         finals = [score_v2(s, rich_site(lead_key=s.lead.lead_key), ICP) for s in scored]
         runs.append(([s.model_dump() for s in scored], [f.model_dump() for f in finals]))
     assert runs[0] == runs[1] == runs[2]
+
+
+# ---- the final score's scale ----------------------------------------------------------------------
+
+
+def test_final_scale_keeps_sums_up_to_the_knee_and_spreads_the_rest_up_to_the_profile_maximum() -> None:
+    knee, top = score_scale(ICP)
+    assert (knee, top) == (86, 130)  # software-b2b: registry data alone gives at most 86 points
+    assert [final_scale(p, ICP) for p in (-5, 0, 40, 79, 80, knee)] == [0, 0, 40, 79, 80, knee]
+    above = [final_scale(p, ICP) for p in range(knee, top + 20)]
+    assert above == sorted(above)  # monotonic: more evidence never scores less
+    assert final_scale(top - 1, ICP) < 100 == final_scale(top, ICP) == final_scale(top + 10, ICP)
+    # sums that were all clamped to 100 before now keep their order
+    assert len({final_scale(p, ICP) for p in (100, 105, 110, 115, 120, 125, 130)}) == 7
+
+
+def test_a_lead_with_every_signal_scores_100_and_one_with_a_little_less_does_not() -> None:
+    best = lead(phones=[Phone(e164="+5511987654321", kind="mobile", whatsapp=True),
+                        Phone(e164="+551133334444", kind="fixed")], legal_name="ACME SISTEMAS TECNOLOGIA LTDA")
+    scored = _v1(best)
+    assert scored.score == score_scale(ICP)[0]  # every registry signal
+    full = rich_site(socials={k: f"https://{k}.com/acme" for k in ("instagram", "linkedin", "facebook")},
+                     technologies=[*rich_site().technologies, Technology(name="Facebook Pixel",
+                                                                         categories=["Advertising"])])
+    assert score_v2(scored, full, ICP).score == 100
+    assert 95 <= score_v2(scored, rich_site(), ICP).score < 100
+
+
+def test_the_scale_never_changes_v1_scores_nor_the_hot_threshold() -> None:
+    for weights in ({}, {"activity_main": 60, "region": 40}, {"activity_main": 5}):
+        icp = ICP.model_copy(update={"weights": weights})
+        knee, _ = score_scale(icp)
+        assert 80 <= knee <= 100
+        assert all(final_scale(p, icp) == max(0, min(100, p)) for p in range(-10, knee + 1))
+        assert all(bucket_for(final_scale(p, icp)) == "hot" for p in range(80, 200))

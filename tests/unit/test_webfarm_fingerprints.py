@@ -100,3 +100,30 @@ def test_labels_are_exactly_what_the_fingerprints_detect(techs: dict[str, dict])
         if found != set(spec["technologies"]):
             mismatches.append((spec["domain"], sorted(set(spec["technologies"]) ^ found)))
     assert not mismatches
+
+
+def test_bundled_fingerprints_reach_the_farm_labels_without_a_download() -> None:
+    """Out of the box (Hunter's own set, no ``fingerprints update``): precision >= 0.95 and recall >= 0.90
+    over (site, technology) pairs of the farm's company homepages; a plain wa.me link is no chat widget."""
+    from services.enricher.fingerprints import FingerprintDB, PageInput
+
+    db = FingerprintDB.bundled()
+    tp = fp = fn = 0
+    extra: dict[str, int] = {}
+    for spec in SITES:
+        if spec.get("role") != "company" or spec.get("behaviour") in ("not_found", "error500", "redirect"):
+            continue
+        r = render_site_response(spec, "/", host=spec["domain"])
+        if r.status != 200:
+            continue
+        headers = {k.lower(): v for k, v in r.headers if k.lower() != "set-cookie"}
+        cookies = dict(v.split(";", 1)[0].split("=", 1) for k, v in r.headers if k.lower() == "set-cookie")
+        page = PageInput(url=f"http://{spec['domain']}/", html=r.body.decode(), headers=headers, cookies=cookies)
+        found, labels = {t.name for t in db.detect(page)}, set(spec["technologies"])
+        tp, fp, fn = tp + len(found & labels), fp + len(found - labels), fn + len(labels - found)
+        for name in found - labels:
+            extra[name] = extra.get(name, 0) + 1
+    assert tp + fn > 500  # the farm's labels were read
+    assert tp / (tp + fp) >= 0.95, extra
+    assert tp / (tp + fn) >= 0.90
+    assert "WhatsApp Business Chat" not in extra
