@@ -4,7 +4,6 @@ out as an event. Everything, UI files included, sits behind basic auth when it i
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,11 +11,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import HTTPBasicCredentials
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
 
 from services.gateway import routes_admin, routes_leads, routes_runs
+from services.gateway.basic_auth import AuthMisconfigured, Utf8HttpBasic, auth_settings_error, credentials_match
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
 from services.gateway.vault_swap import follow_swaps
@@ -29,13 +29,14 @@ STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                  "favicon-32x32.png": "image/png"}
-_basic = HTTPBasic(auto_error=False)
+_basic = Utf8HttpBasic()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    if settings.production and not (settings.basic_auth_user and settings.basic_auth_pass):
-        raise RuntimeError("HUNTER_PRODUCTION=1 needs BASIC_AUTH_USER and BASIC_AUTH_PASS")
+    if problem := auth_settings_error(settings.basic_auth_user, settings.basic_auth_pass,
+                                      production=settings.production):
+        raise AuthMisconfigured(problem)
     gw = Gateway(settings=settings, engine=make_engine(settings.vault_database_url))
     if gw.engine.dialect.name == "sqlite":
         event.listen(gw.engine, "connect", tune_connection)
@@ -56,11 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def auth(creds: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> None:
         if not settings.basic_auth_user:
             return
-        ok = creds is not None and secrets.compare_digest(creds.username, settings.basic_auth_user) and \
-            secrets.compare_digest(creds.password, settings.basic_auth_pass or "")
-        if not ok:
+        if not credentials_match(creds, settings.basic_auth_user, settings.basic_auth_pass or ""):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required",
-                                headers={"WWW-Authenticate": 'Basic realm="hunter"'})
+                                headers={"WWW-Authenticate": 'Basic realm="hunter", charset="UTF-8"'})
 
     app = FastAPI(title="Hunter", version="0.1.0", lifespan=lifespan, dependencies=[Depends(auth)],
                   description="Hunts, the lead vault, exports and diagnostics. Writes are events on the bus.",
