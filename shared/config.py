@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     basic_auth_user: str | None = Field(default=None, alias="BASIC_AUTH_USER")
     basic_auth_pass: str | None = Field(default=None, alias="BASIC_AUTH_PASS")
     production: bool = Field(default=False, alias="HUNTER_PRODUCTION")
+    # origins allowed to send writes besides the gateway's own (comma-separated, e.g. https://hunter.example)
+    trusted_origins: str = Field(default="", alias="GATEWAY_TRUSTED_ORIGINS")
 
     # logging / tracing
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

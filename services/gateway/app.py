@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, status
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.security import HTTPBasicCredentials
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
 
 from services.gateway import routes_admin, routes_leads, routes_runs
+from services.gateway.api_docs import DOCS_HTML, DOCS_INIT_JS
 from services.gateway.basic_auth import AuthMisconfigured, Utf8HttpBasic, auth_settings_error, credentials_match
+from services.gateway.browser_guard import BrowserGuard
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
 from services.gateway.vault_swap import follow_swaps
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Hunts, the lead vault, exports and diagnostics. Writes are events on the bus.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # served below, behind the same auth
     app.state.gateway = gw
+    app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","))
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:
@@ -72,14 +74,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Hunter API",
-                                   swagger_js_url="/docs/static/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs/static/swagger-ui.css",
-                                   swagger_favicon_url="/docs/static/favicon-32x32.png")
+        return HTMLResponse(DOCS_HTML)
 
     @app.get("/docs/static/{name}", include_in_schema=False)
-    async def docs_static(name: str) -> FileResponse:
+    async def docs_static(name: str) -> Response:
         """Swagger UI from the swagger-ui-bundle package: /docs works with no Internet access."""
+        if name == "swagger-init.js":
+            return Response(DOCS_INIT_JS, media_type="text/javascript")
         if name not in SWAGGER_FILES:
             raise HTTPException(404, "no such file")
         return FileResponse(Path(swagger_ui_path) / name, media_type=SWAGGER_FILES[name])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import secrets
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from services.gateway.app import create_app
 from services.gateway.basic_auth import AuthMisconfigured
 from services.projector.db import make_engine
 from services.projector.projection import Projection
+from shared.bus import connect_bus
 from shared.config import Settings
 from tests.factories import raw_events, run_events
 
@@ -73,3 +77,82 @@ def test_the_gateway_process_exits_with_the_reason_on_a_half_configuration(tmp_p
                           text=True, timeout=60)
     assert done.returncode != 0
     assert "BASIC_AUTH_PASS is set but BASIC_AUTH_USER is not" in done.stderr
+
+
+# ---- CSRF and the security headers --------------------------------------------------------------
+
+def _stored(nats_url: str, subject: str) -> bool:
+    async def read() -> bool:
+        async with connect_bus(nats_url) as bus:
+            return await bus.last(subject) is not None
+
+    return asyncio.run(read())
+
+
+EVIL = "http://evil.example"
+CSV = b"cnpj;razao_social\n11222333000181;ACME\n"
+
+
+def test_writes_from_a_foreign_origin_are_refused_and_publish_nothing(settings: Settings, nats_url: str) -> None:
+    run_id = f"csrf-{uuid.uuid4().hex[:8]}"
+    with TestClient(create_app(settings)) as client:
+        cancel = client.post(f"/api/runs/{run_id}/cancel", headers={"Origin": EVIL})
+        upload = client.post("/api/runs/upload", headers={"Origin": EVIL}, files={"file": ("a.csv", CSV)})
+        by_referer = client.post(f"/api/runs/{run_id}/cancel", headers={"Referer": f"{EVIL}/page.html"})
+        sandboxed = client.put("/api/config", headers={"Origin": "null"}, json={"enrich_top_default": 0.5})
+        other_port = client.post(f"/api/runs/{run_id}/cancel", headers={"Origin": "http://testserver:8081"})
+        lookalike = client.delete(f"/api/runs/{run_id}", headers={"Origin": "http://testserver.evil.example"})
+    for response in (cancel, upload, by_referer, sandboxed, other_port, lookalike):
+        assert response.status_code == 403, response.text
+        assert "cross-site request refused" in response.json()["detail"]
+    assert EVIL in cancel.json()["detail"]
+    assert not _stored(nats_url, f"run.cancelled.{run_id}")
+    assert not list((settings.data_dir / "uploads").glob("*a.csv"))
+
+
+def test_same_origin_and_non_browser_writes_still_work(settings: Settings, nats_url: str) -> None:
+    with TestClient(create_app(settings)) as client:
+        same = client.post("/api/runs/same/cancel", headers={"Origin": "http://testserver"})
+        referer = client.post("/api/runs/ref/cancel", headers={"Referer": "http://testserver/#mission"})
+        cli = client.post("/api/runs/cli/cancel")  # no Origin, no Referer: the CLI, curl
+        upload = client.post("/api/runs/upload", headers={"Origin": "http://testserver"},
+                             files={"file": ("a.csv", CSV)})
+        read = client.get("/api/runs", headers={"Origin": EVIL})  # reads are not refused (nor shared: no CORS)
+    assert [r.status_code for r in (same, referer, cli, upload, read)] == [202, 202, 202, 202, 200]
+    assert "access-control-allow-origin" not in read.headers
+    assert _stored(nats_url, "run.cancelled.cli")
+
+
+def test_a_trusted_origin_may_write(tmp_path: Path, nats_url: str) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url,
+                 GATEWAY_TRUSTED_ORIGINS="https://hunter.example, https://ops.example:8443")
+    with TestClient(create_app(s)) as client:
+        assert client.post("/api/runs/t1/cancel", headers={"Origin": "https://hunter.example"}).status_code == 202
+        assert client.post("/api/runs/t2/cancel", headers={"Origin": "https://ops.example:8443"}).status_code == 202
+        assert client.post("/api/runs/t3/cancel", headers={"Origin": "https://ops.example"}).status_code == 403
+
+
+def test_every_response_forbids_framing_and_sniffing_and_carries_a_csp(tmp_path: Path, nats_url: str) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, BASIC_AUTH_USER="ana", BASIC_AUTH_PASS="s3cret")
+    with TestClient(create_app(s)) as client:
+        responses = [client.get("/", auth=("ana", "s3cret")), client.get("/docs", auth=("ana", "s3cret")),
+                     client.get("/api/runs", auth=("ana", "s3cret")), client.get("/api/runs"),
+                     client.get("/static/nope", auth=("ana", "s3cret")),
+                     client.post("/api/runs/x/cancel", headers={"Origin": EVIL})]
+    assert [r.status_code for r in responses] == [200, 200, 200, 401, 404, 403]
+    for r in responses:
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "same-origin"
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in \
+            csp.split("script-src")[1].split(";")[0]
+
+
+def test_no_page_of_the_gateway_has_an_inline_script(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        for path in ("/", "/docs"):
+            html = client.get(path).text
+            scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.S)
+            assert scripts and all("src=" in attrs and not body.strip() for attrs, body in scripts), path
+        assert "SwaggerUIBundle" in client.get("/docs/static/swagger-init.js").text
