@@ -11,6 +11,7 @@ from services.gateway.lead_filter import LeadFilter
 from shared.events import RunFilters
 
 Format = Literal["csv", "parquet"]
+MAX_OFFSET = 1_000_000_000  # list offsets past it are refused (422), well inside SQLite's 64-bit integers
 Segment = Literal[tuple(SEGMENTS)]  # type: ignore[valid-type]
 
 

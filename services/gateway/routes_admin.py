@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 from services.gateway import queries
-from services.gateway.api_models import SECRET_KEYS, ConfigUpdate, ExportCreate
+from services.gateway.api_models import MAX_OFFSET, SECRET_KEYS, ConfigUpdate, ExportCreate
 from services.gateway.context import Ctx
 from services.scorer.icp import IcpNotFound, IcpProfile, list_templates, load_icp
 from shared.events import ConfigSaved, ExportRequested, IcpProfileSaved, Subjects, subject_token
@@ -31,7 +31,8 @@ async def icps(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.get("/icp/{name}", tags=["icp"])
-async def icp(ctx: Ctx, name: str) -> dict[str, Any]:
+async def icp(ctx: Ctx, name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) -> dict[str, Any]:
+    """A saved profile or a template, by name (a name, never a file path)."""
     saved = next((p for p in queries.icp_profiles(ctx.engine) if p["name"] == name), None)
     if saved:
         return {**saved, "origin": "saved"}
@@ -43,7 +44,8 @@ async def icp(ctx: Ctx, name: str) -> dict[str, Any]:
 
 
 @router.put("/icp/{name}", status_code=202, tags=["icp"])
-async def save_icp(ctx: Ctx, body: dict[str, Any], name: str = PathParam(pattern=NAME_PATTERN)) -> dict[str, Any]:
+async def save_icp(ctx: Ctx, body: dict[str, Any],
+                   name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) -> dict[str, Any]:
     """Validate a profile (fields of ``IcpProfile``) and save it as ``IcpProfileSaved``."""
     try:
         profile = IcpProfile.model_validate({**body, "name": name})
@@ -112,7 +114,7 @@ async def diagnostics(
     ctx: Ctx, table: Literal["steps", "api_calls", "errors", "logs"],
     run_id: str | None = None, stage: str | None = None, status: str | None = None, service: str | None = None,
     kind: str | None = None, level: str | None = None, method: str | None = None, trace_id: str | None = None,
-    errors_only: bool = False, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+    errors_only: bool = False, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict[str, Any]:
     """Run steps, API calls, errors (dead letters, failed steps) and shipped logs, newest first."""
     filters = {"run_id": run_id, "stage": stage, "status": status, "service": service, "kind": kind,

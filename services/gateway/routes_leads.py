@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from services.gateway import queries
-from services.gateway.api_models import PartnerImport, StatusChange
+from services.gateway.api_models import MAX_OFFSET, PartnerImport, StatusChange
 from services.gateway.context import Ctx
 from services.gateway.lead_filter import LeadFilter
 from services.gateway.routes_runs import submit
@@ -44,7 +44,7 @@ Filter = Annotated[LeadFilter, Depends(lead_filter)]
 async def leads(
     ctx: Ctx, flt: Filter,
     sort: Literal["score", "-score", "name", "-name", "city", "-city", "updated", "-updated"] = "-score",
-    limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict[str, Any]:
     """Leads of the vault matching the filter (one row per lead of a run), sorted and paginated."""
     return queries.list_leads(ctx.engine, flt, sort=sort, limit=limit, offset=offset)

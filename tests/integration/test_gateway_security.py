@@ -156,3 +156,27 @@ def test_no_page_of_the_gateway_has_an_inline_script(settings: Settings) -> None
             scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.S)
             assert scripts and all("src=" in attrs and not body.strip() for attrs, body in scripts), path
         assert "SwaggerUIBundle" in client.get("/docs/static/swagger-init.js").text
+
+
+# ---- odd input is a 4xx, never a 500 ------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/api/leads", "/api/diagnostics/steps", "/api/diagnostics/api_calls"])
+@pytest.mark.parametrize("offset", ["9223372036854775807", "9223372036854775808", "1000000001"])
+def test_an_offset_too_large_for_the_database_is_a_422(settings: Settings, path: str, offset: str) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        r = client.get(path, params={"offset": offset})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"] == ["query", "offset"]
+        assert client.get(path, params={"offset": "1000000000"}).status_code == 200
+
+
+def test_an_icp_name_is_never_read_as_a_file(settings: Settings, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "stolen.yaml").write_text("name: stolen\ndescription: a file of the working directory\n")
+    monkeypatch.chdir(tmp_path)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        for name in ("stolen.yaml", "stolen.yml", "..%2Fstolen.yaml", "STOLEN", "a" * 65):
+            r = client.get(f"/api/icp/{name}")
+            assert r.status_code in (404, 422), (name, r.status_code, r.text)
+            assert "a file of the working directory" not in r.text
+        assert client.get("/api/icp/software-b2b").json()["origin"] == "template"
