@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     production: bool = Field(default=False, alias="HUNTER_PRODUCTION")
     # origins allowed to send writes besides the gateway's own (comma-separated, e.g. https://hunter.example)
     trusted_origins: str = Field(default="", alias="GATEWAY_TRUSTED_ORIGINS")
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")  # Recovery page CSVs
 
     # logging / tracing
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 from services.gateway import routes_admin, routes_leads, routes_runs
 from services.gateway.api_docs import DOCS_HTML, DOCS_INIT_JS
 from services.gateway.basic_auth import AuthMisconfigured, Utf8HttpBasic, auth_settings_error, credentials_match
+from services.gateway.body_limit import BodyLimit
 from services.gateway.browser_guard import BrowserGuard
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
@@ -66,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Hunts, the lead vault, exports and diagnostics. Writes are events on the bus.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # served below, behind the same auth
     app.state.gateway = gw
-    app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","))
+    app.add_middleware(BodyLimit, max_upload=settings.max_upload_bytes)
+    app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","))  # outermost: runs first
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:

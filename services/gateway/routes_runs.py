@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from services.gateway import queries
 from services.gateway.api_models import RunCreate
 from services.gateway.context import Ctx
-from services.gateway.uploads import BadUpload, save_uploaded_csv
+from services.gateway.uploads import BadUpload, UploadTooLarge, save_uploaded_csv
 from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -39,7 +40,9 @@ async def create_run(ctx: Ctx, body: RunCreate) -> dict[str, str]:
     return await submit(ctx, RunRequested(run_id=new_run_id(), requested_by="ui", **fields))
 
 
-@router.post("/upload", status_code=202)
+@router.post("/upload", status_code=202, responses={
+    413: {"description": "the file is over MAX_UPLOAD_BYTES"},
+    422: {"description": "not a CSV with a registry id column, or a row that does not parse (the reason)"}})
 async def reprocess_upload(
     ctx: Ctx, file: Annotated[UploadFile, File(description="a CSV, e.g. one downloaded from Exports")],
     enrich_top: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
@@ -47,7 +50,10 @@ async def reprocess_upload(
 ) -> dict[str, Any]:
     """Recovery: save an uploaded CSV under ``uploads/`` and reprocess it as a run of the csv source."""
     try:
-        path, rows = save_uploaded_csv(ctx.settings.data_dir, file.filename or "upload.csv", await file.read())
+        path, rows = await run_in_threadpool(save_uploaded_csv, ctx.settings.data_dir, file.filename or "upload.csv",
+                                             file.file, ctx.settings.max_upload_bytes)
+    except UploadTooLarge as exc:
+        raise HTTPException(413, str(exc)) from exc
     except BadUpload as exc:
         raise HTTPException(422, [{"loc": ["body", "file"], "msg": str(exc), "type": "value_error"}]) from exc
     if enrich_top is None:

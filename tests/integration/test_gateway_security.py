@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
@@ -19,6 +25,7 @@ from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import connect_bus
 from shared.config import Settings
+from shared.nats_server import free_port
 from tests.factories import raw_events, run_events
 
 REPO = Path(__file__).resolve().parents[2]
@@ -180,3 +187,95 @@ def test_an_icp_name_is_never_read_as_a_file(settings: Settings, tmp_path: Path,
             assert r.status_code in (404, 422), (name, r.status_code, r.text)
             assert "a file of the working directory" not in r.text
         assert client.get("/api/icp/software-b2b").json()["origin"] == "template"
+
+
+# ---- uploads ------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[int]:
+    """The app on a real loopback port (uvicorn in a thread): the port."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _response_head(sock: socket.socket) -> str:
+    sock.settimeout(15)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("latin-1")
+
+
+def test_an_upload_announced_over_the_limit_is_refused_before_its_body_is_read(
+    tmp_path: Path, nats_url: str,
+) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, MAX_UPLOAD_BYTES=100_000)
+    with serving(s) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /api/runs/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 157286400\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")  # 150 MB announced, none sent
+        head = _response_head(sock)
+    assert head.startswith("HTTP/1.1 413"), head
+    assert not (tmp_path / "uploads").exists() or not list((tmp_path / "uploads").glob("*"))
+
+
+def test_a_chunked_upload_is_cut_off_with_413_once_it_passes_the_limit(tmp_path: Path, nats_url: str) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, MAX_UPLOAD_BYTES=100_000)
+    part = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
+            b"Content-Type: text/csv\r\n\r\ncnpj;razao_social\n")
+    row = b"11222333000181;ACME" + b"x" * 1000 + b"\n"
+    with serving(s) as port, socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /api/runs/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+        sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+        chunk = row * 64  # 64 KB per chunk; 250 of them would be 16 MB: only the first few are sent
+        for _ in range(4):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        head = _response_head(sock)
+    assert head.startswith("HTTP/1.1 413"), head
+    uploads = tmp_path / "uploads"
+    assert not uploads.exists() or not list(uploads.glob("*big.csv"))
+
+
+def test_an_upload_over_the_limit_by_the_test_client_gets_413_with_the_reason(tmp_path: Path, nats_url: str) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, MAX_UPLOAD_BYTES=100_000)
+    content = b"cnpj;razao_social\n" + b"11222333000181;ACME\n" * 10_000  # 200 KB
+    with TestClient(create_app(s)) as client:
+        r = client.post("/api/runs/upload", files={"file": ("big.csv", content)})
+    assert r.status_code == 413 and "100,000 bytes" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"cnpj;razao_social\n11222333000181;" + b"A" * 200_000 + b"\n", "line 2: field larger than field limit"),
+    (b"", "the file is empty"),
+    (b"cnpj;razao_social\n", "a header but no rows"),
+    (b"name;city\nA;B\n", "no registry id column"),
+])
+def test_an_upload_that_does_not_parse_is_a_422_with_the_reason_and_is_not_kept(
+    settings: Settings, content: bytes, reason: str,
+) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        r = client.post("/api/runs/upload", files={"file": ("bad.csv", content)})
+    assert r.status_code == 422, r.text
+    assert reason in r.json()["detail"][0]["msg"]
+    assert not list((settings.data_dir / "uploads").glob("*bad.csv"))
+
+
+def test_a_latin1_upload_is_accepted_and_saved_byte_for_byte(settings: Settings) -> None:
+    content = "cnpj;razao_social\n11222333000181;CAFÉ SÃO JOÃO\n".encode("latin-1")
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/runs/upload", files={"file": ("latin.csv", content)})
+    assert r.status_code == 202 and r.json()["rows"] == 1
+    assert [p.read_bytes() for p in (settings.data_dir / "uploads").glob("*latin.csv")] == [content]
