@@ -21,6 +21,7 @@ from services.gateway.body_limit import BodyLimit
 from services.gateway.browser_guard import BrowserGuard
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
+from services.gateway.request_metrics import RequestMetrics
 from services.gateway.vault_swap import follow_swaps
 from services.projector.db import make_engine
 from shared.bus import Bus, connect, ensure_stream
@@ -67,8 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Hunts, the lead vault, exports and diagnostics. Writes are events on the bus.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # served below, behind the same auth
     app.state.gateway = gw
+    # the last added runs first: every request is counted, then cross-site writes and big bodies are refused
     app.add_middleware(BodyLimit, max_upload=settings.max_upload_bytes)
-    app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","))  # outermost: runs first
+    app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","))
+    app.add_middleware(RequestMetrics)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:
