@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # origins allowed to send writes besides the gateway's own (comma-separated, e.g. https://hunter.example)
     trusted_origins: str = Field(default="", alias="GATEWAY_TRUSTED_ORIGINS")
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")  # Recovery page CSVs
+    # uvicorn processes serving the gateway, and the threads each runs vault queries on (off the event loop)
+    gateway_workers: int = Field(default=1, ge=1, alias="GATEWAY_WORKERS")
+    gateway_threads: int = Field(default=8, ge=1, alias="GATEWAY_THREADS")
 
     # logging / tracing
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

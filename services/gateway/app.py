@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, status
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.security import HTTPBasicCredentials
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # vault queries run in ``def`` routes, on AnyIO's worker threads: as many as queries worth running at once
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.gateway_threads
         nc = await connect(settings.nats_url or "nats://127.0.0.1:4222", name="gateway")
         gw.bus = Bus(nc, stream=settings.stream_name, service="gateway")
         await ensure_stream(gw.bus.js, name=settings.stream_name, dedup_window_seconds=settings.dedup_window_seconds)

@@ -25,13 +25,13 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 # ---- ICP --------------------------------------------------------------------------------------
 
 @router.get("/icp", tags=["icp"])
-async def icps(ctx: Ctx) -> dict[str, Any]:
+def icps(ctx: Ctx) -> dict[str, Any]:
     """The shipped templates and the profiles saved from the UI."""
     return {"templates": list_templates(ctx.settings.icp_dir), "profiles": queries.icp_profiles(ctx.engine)}
 
 
 @router.get("/icp/{name}", tags=["icp"])
-async def icp(ctx: Ctx, name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) -> dict[str, Any]:
+def icp(ctx: Ctx, name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) -> dict[str, Any]:
     """A saved profile or a template, by name (a name, never a file path)."""
     saved = next((p for p in queries.icp_profiles(ctx.engine) if p["name"] == name), None)
     if saved:
@@ -60,7 +60,7 @@ async def save_icp(ctx: Ctx, body: dict[str, Any],
 # ---- exports ----------------------------------------------------------------------------------
 
 @router.get("/exports", tags=["exports"])
-async def exports(ctx: Ctx, run_id: str | None = None) -> list[dict[str, Any]]:
+def exports(ctx: Ctx, run_id: str | None = None) -> list[dict[str, Any]]:
     return queries.list_exports(ctx.engine, run_id)
 
 
@@ -82,7 +82,7 @@ async def create_export(ctx: Ctx, body: ExportCreate) -> dict[str, Any]:
 
 
 @router.get("/exports/{export_id}", tags=["exports"])
-async def export(ctx: Ctx, export_id: str) -> dict[str, Any]:
+def export(ctx: Ctx, export_id: str) -> dict[str, Any]:
     found = queries.get_export(ctx.engine, export_id)
     if found is None:
         raise HTTPException(404, f"export {export_id} not found (yet)")
@@ -90,7 +90,7 @@ async def export(ctx: Ctx, export_id: str) -> dict[str, Any]:
 
 
 @router.get("/exports/{export_id}/download", tags=["exports"])
-async def download(ctx: Ctx, export_id: str, format: Literal["csv", "parquet"] = "csv") -> FileResponse:
+def download(ctx: Ctx, export_id: str, format: Literal["csv", "parquet"] = "csv") -> FileResponse:
     found = queries.get_export(ctx.engine, export_id)
     if not found or format not in found["files"]:
         raise HTTPException(404, f"export {export_id} has no {format} file")
@@ -103,14 +103,14 @@ async def download(ctx: Ctx, export_id: str, format: Literal["csv", "parquet"] =
 # ---- diagnostics ------------------------------------------------------------------------------
 
 @router.get("/diagnostics/summary", tags=["diagnostics"])
-async def diagnostics_summary(ctx: Ctx, run_id: str | None = None) -> dict[str, Any]:
+def diagnostics_summary(ctx: Ctx, run_id: str | None = None) -> dict[str, Any]:
     """API calls per service, and the score distribution (per bucket and per 10-point band)."""
     return {"api_calls": queries.api_call_summary(ctx.engine, run_id),
             "scores": queries.score_distribution(ctx.engine, run_id)}
 
 
 @router.get("/diagnostics/{table}", tags=["diagnostics"])
-async def diagnostics(
+def diagnostics(
     ctx: Ctx, table: Literal["steps", "api_calls", "errors", "logs"],
     run_id: str | None = None, stage: str | None = None, status: str | None = None, service: str | None = None,
     kind: str | None = None, level: str | None = None, method: str | None = None, trace_id: str | None = None,
@@ -130,7 +130,7 @@ async def diagnostics(
 # ---- settings ---------------------------------------------------------------------------------
 
 @router.get("/config", tags=["config"])
-async def get_config(ctx: Ctx) -> dict[str, Any]:
+def get_config(ctx: Ctx) -> dict[str, Any]:
     """Every known setting: its value, or for secrets only whether it is set."""
     rows = queries.config(ctx.engine)
     out: dict[str, Any] = {}

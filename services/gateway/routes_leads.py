@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from services.gateway import queries
 from services.gateway.api_models import MAX_OFFSET, PartnerImport, StatusChange
@@ -41,7 +42,7 @@ Filter = Annotated[LeadFilter, Depends(lead_filter)]
 
 
 @router.get("/leads")
-async def leads(
+def leads(
     ctx: Ctx, flt: Filter,
     sort: Literal["score", "-score", "name", "-name", "city", "-city", "updated", "-updated"] = "-score",
     limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
@@ -51,7 +52,7 @@ async def leads(
 
 
 @router.get("/leads/{lead_key}")
-async def lead(ctx: Ctx, lead_key: str) -> dict[str, Any]:
+def lead(ctx: Ctx, lead_key: str) -> dict[str, Any]:
     """Everything about one company: fields, runs with scores and reasons, enrichment evidence, partners."""
     found = queries.get_lead(ctx.engine, lead_key)
     if found is None:
@@ -62,8 +63,8 @@ async def lead(ctx: Ctx, lead_key: str) -> dict[str, Any]:
 @router.post("/leads/{lead_key}/status", status_code=202)
 async def set_status(ctx: Ctx, lead_key: str, body: StatusChange) -> dict[str, Any]:
     """Move a lead along new → contacted → replied → won/lost and/or add a note (``LeadStatusChanged``)."""
-    run_id = body.run_id or queries.latest_lead_run(ctx.engine, lead_key)
-    if run_id is None or not queries.lead_exists(ctx.engine, run_id, lead_key):
+    run_id = body.run_id or await run_in_threadpool(queries.latest_lead_run, ctx.engine, lead_key)
+    if run_id is None or not await run_in_threadpool(queries.lead_exists, ctx.engine, run_id, lead_key):
         raise HTTPException(404, f"lead {lead_key} not found" + (f" in run {run_id}" if run_id else ""))
     event = LeadStatusChanged(run_id=run_id, lead_key=lead_key, status=body.status,
                               note=(body.note or "").strip() or None, actor=ctx.settings.basic_auth_user or "api")
@@ -72,7 +73,7 @@ async def set_status(ctx: Ctx, lead_key: str, body: StatusChange) -> dict[str, A
 
 
 @router.get("/partners")
-async def partners(ctx: Ctx, q: str = Query(min_length=3, description="part of a name or of a CPF/CNPJ"),
+def partners(ctx: Ctx, q: str = Query(min_length=3, description="part of a name or of a CPF/CNPJ"),
                    limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
     """People (sócios) whose name or document matches, with their companies."""
     return queries.search_partners(ctx.engine, q, limit)
@@ -81,11 +82,11 @@ async def partners(ctx: Ctx, q: str = Query(min_length=3, description="part of a
 @router.post("/partners/import", status_code=202)
 async def import_companies(ctx: Ctx, body: PartnerImport) -> dict[str, Any]:
     """Write the chosen companies as a Receita-like CSV under ``uploads/`` and hunt it as a run."""
-    found = queries.companies(ctx.engine, sorted(set(body.lead_keys)))
+    found = await run_in_threadpool(queries.companies, ctx.engine, sorted(set(body.lead_keys)))
     missing = sorted(set(body.lead_keys) - {c.lead_key for c in found})
     if missing:
         raise HTTPException(404, f"unknown lead keys: {', '.join(missing[:10])}")
-    path = write_companies_csv(ctx.settings.data_dir, found, "partner-companies.csv")
+    path = await run_in_threadpool(write_companies_csv, ctx.settings.data_dir, found, "partner-companies.csv")
     event = RunRequested(run_id=new_run_id(), source=f"csv:{path}", filters=RunFilters(status=["*"]),
                          enrich_top=body.enrich_top, icp=body.icp, segments=["hot", "all"],
                          label=body.label or f"import of {len(found)} companies", requested_by="ui")

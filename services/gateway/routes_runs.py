@@ -22,9 +22,9 @@ async def submit(ctx: Ctx, event: RunRequested) -> dict[str, str]:
     return {"run_id": event.run_id, "status": "requested", "source": event.source}
 
 
-def default_enrich_top(ctx: Ctx, fallback: float) -> float:
+async def default_enrich_top(ctx: Ctx, fallback: float) -> float:
     """The ``enrich_top_default`` saved on the Config page, else ``fallback``."""
-    row = queries.config(ctx.engine).get("enrich_top_default")
+    row = (await run_in_threadpool(queries.config, ctx.engine)).get("enrich_top_default")
     try:
         return float(row.value) if row and row.value else fallback
     except ValueError:
@@ -36,7 +36,7 @@ async def create_run(ctx: Ctx, body: RunCreate) -> dict[str, str]:
     """Start a hunt: publishes ``RunRequested``. Without ``enrich_top``, the Config page's default applies."""
     fields = body.model_dump()
     if "enrich_top" not in body.model_fields_set:
-        fields["enrich_top"] = default_enrich_top(ctx, body.enrich_top)
+        fields["enrich_top"] = await default_enrich_top(ctx, body.enrich_top)
     return await submit(ctx, RunRequested(run_id=new_run_id(), requested_by="ui", **fields))
 
 
@@ -57,7 +57,7 @@ async def reprocess_upload(
     except BadUpload as exc:
         raise HTTPException(422, [{"loc": ["body", "file"], "msg": str(exc), "type": "value_error"}]) from exc
     if enrich_top is None:
-        enrich_top = default_enrich_top(ctx, 0.2)
+        enrich_top = await default_enrich_top(ctx, 0.2)
     event = RunRequested(run_id=new_run_id(), source=f"csv:{path}", filters=RunFilters(status=["*"]),
                          enrich_top=enrich_top, icp=icp or None, segments=["hot", "all"], formats=["csv"],
                          label=f"recovery: {file.filename}", requested_by="ui")
@@ -65,12 +65,12 @@ async def reprocess_upload(
 
 
 @router.get("")
-async def runs(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+def runs(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
     return queries.list_runs(ctx.engine, limit)
 
 
 @router.get("/{run_id}")
-async def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
+def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
     found = queries.get_run(ctx.engine, run_id)
     if found is None:
         raise HTTPException(404, f"run {run_id} not found (yet)")

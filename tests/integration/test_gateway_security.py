@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
 from services.gateway.app import create_app
 from services.gateway.basic_auth import AuthMisconfigured
@@ -279,3 +280,29 @@ def test_a_latin1_upload_is_accepted_and_saved_byte_for_byte(settings: Settings)
         r = client.post("/api/runs/upload", files={"file": ("latin.csv", content)})
     assert r.status_code == 202 and r.json()["rows"] == 1
     assert [p.read_bytes() for p in (settings.data_dir / "uploads").glob("*latin.csv")] == [content]
+
+
+# ---- vault queries stay off the event loop --------------------------------------------------------
+
+def test_no_vault_query_runs_on_the_event_loop(settings: Settings) -> None:
+    on_loop: list[str] = []
+
+    def where(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a worker thread: fine
+        on_loop.append(statement.split()[0] + " " + statement[:80])
+
+    app = create_app(settings)
+    event.listen(app.state.gateway.engine, "before_cursor_execute", where)
+    with TestClient(app) as client:
+        lead_key = client.get("/api/leads").json()["items"][0]["lead_key"]
+        for path in ("/api/leads?uf=SP&sort=name", f"/api/leads/{lead_key}", "/api/runs", "/api/runs/r-sec",
+                     "/api/partners?q=silva", "/api/exports", "/api/diagnostics/summary", "/api/diagnostics/steps",
+                     "/api/config", "/api/icp", "/api/icp/software-b2b"):
+            assert client.get(path).status_code == 200, path
+        assert client.post(f"/api/leads/{lead_key}/status", json={"status": "contacted"}).status_code == 202
+        assert client.post("/api/runs", json={"source": "csv:x.csv"}).status_code == 202
+        assert client.post("/api/partners/import", json={"lead_keys": [lead_key]}).status_code == 202
+    assert not on_loop, on_loop
