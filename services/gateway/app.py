@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from services.gateway import routes_admin, routes_leads, routes_runs
 from services.gateway.api_docs import DOCS_HTML, DOCS_INIT_JS
+from services.gateway.api_models import COMMON_RESPONSES
 from services.gateway.basic_auth import AuthMisconfigured, Utf8HttpBasic, auth_settings_error, credentials_match
 from services.gateway.body_limit import BodyLimit
 from services.gateway.browser_guard import BrowserGuard
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 headers={"WWW-Authenticate": 'Basic realm="hunter", charset="UTF-8"'})
 
     app = FastAPI(title="Hunter", version="0.1.0", lifespan=lifespan, dependencies=[Depends(auth)],
+                  responses=COMMON_RESPONSES,
                   description="Hunts, the lead vault, exports and diagnostics. Writes are events on the bus.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # served below, behind the same auth
     app.state.gateway = gw

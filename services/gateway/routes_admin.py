@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 from services.gateway import queries
-from services.gateway.api_models import MAX_OFFSET, SECRET_KEYS, ConfigUpdate, ExportCreate
+from services.gateway.api_models import MAX_OFFSET, NOT_FOUND, SECRET_KEYS, ConfigUpdate, ExportCreate
 from services.gateway.context import Ctx
 from services.scorer.icp import IcpNotFound, IcpProfile, list_templates, load_icp
 from shared.events import ConfigSaved, ExportRequested, IcpProfileSaved, Subjects, subject_token
@@ -30,7 +30,7 @@ def icps(ctx: Ctx) -> dict[str, Any]:
     return {"templates": list_templates(ctx.settings.icp_dir), "profiles": queries.icp_profiles(ctx.engine)}
 
 
-@router.get("/icp/{name}", tags=["icp"])
+@router.get("/icp/{name}", tags=["icp"], responses=NOT_FOUND)
 def icp(ctx: Ctx, name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) -> dict[str, Any]:
     """A saved profile or a template, by name (a name, never a file path)."""
     saved = next((p for p in queries.icp_profiles(ctx.engine) if p["name"] == name), None)
@@ -43,7 +43,7 @@ def icp(ctx: Ctx, name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) ->
     return {"name": name, "profile": profile.model_dump(mode="json"), "origin": "template"}
 
 
-@router.put("/icp/{name}", status_code=202, tags=["icp"])
+@router.put("/icp/{name}", status_code=202, tags=["icp"], responses=NOT_FOUND)
 async def save_icp(ctx: Ctx, body: dict[str, Any],
                    name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) -> dict[str, Any]:
     """Validate a profile (fields of ``IcpProfile``) and save it as ``IcpProfileSaved``."""
@@ -81,7 +81,7 @@ async def create_export(ctx: Ctx, body: ExportCreate) -> dict[str, Any]:
     return {"export_id": export_id, "status": "requested", "vault_filter": event.vault_filter}
 
 
-@router.get("/exports/{export_id}", tags=["exports"])
+@router.get("/exports/{export_id}", tags=["exports"], responses=NOT_FOUND)
 def export(ctx: Ctx, export_id: str) -> dict[str, Any]:
     found = queries.get_export(ctx.engine, export_id)
     if found is None:
@@ -89,7 +89,7 @@ def export(ctx: Ctx, export_id: str) -> dict[str, Any]:
     return found
 
 
-@router.get("/exports/{export_id}/download", tags=["exports"])
+@router.get("/exports/{export_id}/download", tags=["exports"], responses=NOT_FOUND)
 def download(ctx: Ctx, export_id: str, format: Literal["csv", "parquet"] = "csv") -> FileResponse:
     found = queries.get_export(ctx.engine, export_id)
     if not found or format not in found["files"]:
@@ -109,7 +109,7 @@ def diagnostics_summary(ctx: Ctx, run_id: str | None = None) -> dict[str, Any]:
             "scores": queries.score_distribution(ctx.engine, run_id)}
 
 
-@router.get("/diagnostics/{table}", tags=["diagnostics"])
+@router.get("/diagnostics/{table}", tags=["diagnostics"], responses=NOT_FOUND)
 def diagnostics(
     ctx: Ctx, table: Literal["steps", "api_calls", "errors", "logs"],
     run_id: str | None = None, stage: str | None = None, status: str | None = None, service: str | None = None,
@@ -119,7 +119,7 @@ def diagnostics(
     """Run steps, API calls, errors (dead letters, failed steps) and shipped logs, newest first."""
     filters = {"run_id": run_id, "stage": stage, "status": status, "service": service, "kind": kind,
                "level": level, "method": method, "trace_id": trace_id}
-    if table == "api_calls" and status is not None:
+    if table == "api_calls" and status:  # empty: no filter, as for the other columns
         if not status.isdigit():
             raise HTTPException(422, [{"loc": ["query", "status"], "msg": "an HTTP status code",
                                        "type": "int_parsing"}])

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from services.gateway import queries
-from services.gateway.api_models import MAX_OFFSET, PartnerImport, StatusChange
+from services.gateway.api_models import MAX_OFFSET, NOT_FOUND, PartnerImport, StatusChange
 from services.gateway.context import Ctx
 from services.gateway.lead_filter import LeadFilter
 from services.gateway.routes_runs import submit
@@ -51,7 +51,7 @@ def leads(
     return queries.list_leads(ctx.engine, flt, sort=sort, limit=limit, offset=offset)
 
 
-@router.get("/leads/{lead_key}")
+@router.get("/leads/{lead_key}", responses=NOT_FOUND)
 def lead(ctx: Ctx, lead_key: str) -> dict[str, Any]:
     """Everything about one company: fields, runs with scores and reasons, enrichment evidence, partners."""
     found = queries.get_lead(ctx.engine, lead_key)
@@ -60,7 +60,7 @@ def lead(ctx: Ctx, lead_key: str) -> dict[str, Any]:
     return found
 
 
-@router.post("/leads/{lead_key}/status", status_code=202)
+@router.post("/leads/{lead_key}/status", status_code=202, responses=NOT_FOUND)
 async def set_status(ctx: Ctx, lead_key: str, body: StatusChange) -> dict[str, Any]:
     """Move a lead along new → contacted → replied → won/lost and/or add a note (``LeadStatusChanged``)."""
     run_id = body.run_id or await run_in_threadpool(queries.latest_lead_run, ctx.engine, lead_key)
@@ -79,7 +79,7 @@ def partners(ctx: Ctx, q: str = Query(min_length=3, description="part of a name 
     return queries.search_partners(ctx.engine, q, limit)
 
 
-@router.post("/partners/import", status_code=202)
+@router.post("/partners/import", status_code=202, responses=NOT_FOUND)
 async def import_companies(ctx: Ctx, body: PartnerImport) -> dict[str, Any]:
     """Write the chosen companies as a Receita-like CSV under ``uploads/`` and hunt it as a run."""
     found = await run_in_threadpool(queries.companies, ctx.engine, sorted(set(body.lead_keys)))

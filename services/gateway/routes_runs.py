@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.gateway import queries
-from services.gateway.api_models import RunCreate
+from services.gateway.api_models import NOT_FOUND, RunCreate
 from services.gateway.context import Ctx
 from services.gateway.uploads import BadUpload, UploadTooLarge, save_uploaded_csv
 from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
@@ -69,7 +69,7 @@ def runs(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]
     return queries.list_runs(ctx.engine, limit)
 
 
-@router.get("/{run_id}")
+@router.get("/{run_id}", responses=NOT_FOUND)
 def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
     found = queries.get_run(ctx.engine, run_id)
     if found is None:
@@ -78,7 +78,7 @@ def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
 
 
 @router.get("/{run_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
+            responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND})
 async def run_events(ctx: Ctx, run_id: str, request: Request,
                      last_event_id: Annotated[int, Header(ge=0)] = 0) -> StreamingResponse:
     """The run's steps as Server-Sent Events (``step``), history then live; ``end`` when it finishes."""
@@ -87,7 +87,7 @@ async def run_events(ctx: Ctx, run_id: str, request: Request,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.post("/{run_id}/cancel", status_code=202)
+@router.post("/{run_id}/cancel", status_code=202, responses=NOT_FOUND)
 async def cancel(ctx: Ctx, run_id: str) -> dict[str, str]:
     await ctx.publisher().publish(RunCancelled(run_id=run_id, reason="cancelled by user"), key=(run_id,))
     return {"run_id": run_id, "status": "cancel_requested"}
