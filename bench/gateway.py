@@ -6,6 +6,8 @@ with uvicorn on a free loopback port over an embedded NATS, then measures:
 
 - ``GET /api/leads`` with a mix of filters, sorts and offsets: p50 / p99 latency (goal p99 < 100 ms),
   how many requests took over 100 ms, and the same mix called in process (without HTTP);
+- the same mix from ``--clients`` concurrent clients (default 50; the load generator shares the machine):
+  requests/s and p50 / p99 (goal at 50 clients on 10k leads: p99 < 300 ms; ``--workers`` uvicorn processes);
 - ``GET /api/runs/{id}/events`` with ``--watchers`` concurrent clients while a run's steps are
   published: per-step delivery latency (publish -> every watcher) and the time for all to end.
 
@@ -18,22 +20,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy.engine import Engine
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-from services.gateway.app import create_app  # noqa: E402
 from services.gateway.lead_filter import LeadFilter  # noqa: E402
 from services.gateway.queries import list_leads  # noqa: E402
 from services.projector.db import make_engine  # noqa: E402
@@ -107,18 +109,36 @@ def build_vault(url: str, n: int, runs: int = RUNS, seed: int = 7) -> float:
     return time.perf_counter() - t0
 
 
-class Server(threading.Thread):
-    def __init__(self, settings: Settings, port: int) -> None:
-        super().__init__(daemon=True)
-        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                                    log_level="warning", lifespan="on"))
+class GatewayProcess:
+    """``python -m services.gateway`` (``workers`` uvicorn processes) on ``port``: a process of its own, so
+    the load generator does not share its interpreter."""
 
-    def run(self) -> None:
-        self.server.run()
+    def __init__(self, settings: Settings, port: int, workers: int = 1) -> None:
+        env = {**os.environ, "HUNTER_DATA_DIR": str(settings.data_dir), "NATS_URL": settings.nats_url or "",
+               "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": str(workers), "LOG_LEVEL": "WARNING"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.gateway"], env=env, cwd=str(REPO))
+        self.base = f"http://127.0.0.1:{port}"
 
-    def wait(self) -> None:
-        while not self.server.started:
-            time.sleep(0.02)
+    def wait(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.base + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("gateway did not answer")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -160,6 +180,32 @@ def bench_list(base: str, rounds: int) -> dict[str, Any]:
             "list_slowest_p50_ms": round(statistics.median(slowest[1]), 2),
             "list_slowest_p99_ms": pct(slowest[1], 0.99),
             "list_q_p50_ms": round(statistics.median(per_query[json.dumps(QUERIES[3], sort_keys=True)]), 2)}
+
+
+async def bench_list_concurrent(base: str, clients: int, rounds: int) -> dict[str, Any]:
+    """``clients`` clients each calling the mix ``rounds`` times back to back, all at once."""
+    times: list[float] = []
+    errors = 0
+
+    async def client_loop(client: httpx.AsyncClient, first: int) -> None:
+        nonlocal errors
+        for i in range(rounds * len(QUERIES)):
+            q = QUERIES[(first + i) % len(QUERIES)]
+            params = {k: str(v).lower() if isinstance(v, bool) else v for k, v in q.items()}
+            t0 = time.perf_counter()
+            r = await client.get("/api/leads", params=params)
+            times.append((time.perf_counter() - t0) * 1000)
+            errors += r.status_code != 200
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        await asyncio.gather(*(client.get("/api/leads") for _ in range(clients)))  # open the connections
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client_loop(client, i) for i in range(clients)))
+        elapsed = time.perf_counter() - t0
+    return {"concurrent_clients": clients, "concurrent_requests": len(times), "concurrent_errors": errors,
+            "concurrent_rps": round(len(times) / elapsed, 1), "concurrent_p50_ms": pct(times, 0.5),
+            "concurrent_p99_ms": pct(times, 0.99)}
 
 
 async def bench_sse(base: str, nats_url: str, watchers: int, steps: int) -> dict[str, Any]:
@@ -209,6 +255,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--watchers", type=int, default=50)
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--clients", type=int, default=50, help="concurrent clients on the list (0: skip)")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes serving the gateway")
     args = ap.parse_args()
     n, rounds = (10_000, 8) if args.quick else (args.leads, args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
@@ -218,18 +266,22 @@ def main() -> None:
             settings = Settings(HUNTER_DATA_DIR=Path(tmp), NATS_URL=nats_url)
             build_s = build_vault(settings.vault_database_url, n)
             print(f"vault: {n} leads in {build_s:.1f}s", file=sys.stderr)
-            port = free_port()
-            server = Server(settings, port)
-            server.start()
-            server.wait()
-            base = f"http://127.0.0.1:{port}"
-            figures: dict[str, Any] = {"leads": n, "vault_build_s": round(build_s, 2)}
-            figures.update(bench_list(base, rounds))
-            figures.update(bench_list_in_process(server.server.config.app.state.gateway.engine, rounds))
-            print(f"list: {figures}", file=sys.stderr)
-            figures.update(asyncio.run(bench_sse(base, nats_url, args.watchers, args.steps)))
-            server.server.should_exit = True
-            server.join(10)
+            server = GatewayProcess(settings, free_port(), args.workers)
+            try:
+                server.wait()
+                base = server.base
+                figures: dict[str, Any] = {"leads": n, "vault_build_s": round(build_s, 2), "workers": args.workers}
+                figures.update(bench_list(base, rounds))
+                engine = make_engine(settings.vault_database_url)
+                figures.update(bench_list_in_process(engine, rounds))
+                engine.dispose()
+                print(f"list: {figures}", file=sys.stderr)
+                if args.clients:
+                    figures.update(asyncio.run(bench_list_concurrent(base, args.clients, 1 if args.quick else 3)))
+                    print(f"concurrent: {figures}", file=sys.stderr)
+                figures.update(asyncio.run(bench_sse(base, nats_url, args.watchers, args.steps)))
+            finally:
+                server.stop()
         finally:
             nats.stop()
     print(json.dumps(figures))

@@ -332,6 +332,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         stack.wait_gateway()
         _print(f"NATS {url}\nGateway {stack.gateway_url}\nServices: {', '.join(stack.procs)} "
                f"(enricher x{args.enricher_replicas}); logs in {Path(settings.data_dir) / 'logs'}")
+        if stack.metrics_ports:
+            _print("Metrics " + ", ".join(f"{name} {','.join(map(str, ports))}"
+                                          for name, ports in stack.metrics_ports.items()))
         _wait_for_signal(stack)
     return 0
 

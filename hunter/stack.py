@@ -26,6 +26,10 @@ class Stack:
     gateway_port: int | None = None
     services: list[str] = field(default_factory=lambda: list(STAGES))
     procs: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
+    # with METRICS_PORT=BASE each service process gets a port of its own: BASE, BASE+1, ... in start order
+    # (a restarted process takes back the port of the one it replaces); the gateway serves /metrics itself
+    metrics_ports: dict[str, list[int]] = field(default_factory=dict)
+    _port_of: dict[int, int] = field(default_factory=dict)  # pid -> metrics port
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -53,12 +57,28 @@ class Stack:
             env.setdefault("ENRICHER_REPLICAS_PER_HOST", str(self.enricher_replicas))
         if name == "gateway":
             env["GATEWAY_PORT"] = str(self.gateway_port)
+        metrics_port = self._metrics_port(name, env.get("METRICS_PORT", ""))
+        if metrics_port is not None:
+            env["METRICS_PORT"] = str(metrics_port)
         proc = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"], env=env, stdout=log, stderr=subprocess.STDOUT,
             cwd=str(Path(__file__).resolve().parents[1]),
         )
         self.procs.setdefault(name, []).append(proc)
+        if metrics_port is not None:
+            self._port_of[proc.pid] = metrics_port
         return proc
+
+    def _metrics_port(self, name: str, base: str) -> int | None:
+        if name == "gateway" or not base.strip().isdigit() or int(base) <= 0:
+            return None
+        live = {self._port_of.get(p.pid) for p in self.procs.get(name, []) if p.poll() is None}
+        spare = [port for port in self.metrics_ports.get(name, []) if port not in live]
+        if spare:
+            return spare[0]
+        port = int(base) + sum(len(ports) for ports in self.metrics_ports.values())
+        self.metrics_ports.setdefault(name, []).append(port)
+        return port
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

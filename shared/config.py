@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     # Fernet key sealing the secrets saved on the Config page (shared/secrets.py); hunter up makes one per data dir
     secret_key: str | None = Field(default=None, alias="HUNTER_SECRET_KEY", repr=False)
     production: bool = Field(default=False, alias="HUNTER_PRODUCTION")
+    # origins allowed to send writes besides the gateway's own (comma-separated, e.g. https://hunter.example)
+    trusted_origins: str = Field(default="", alias="GATEWAY_TRUSTED_ORIGINS")
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")  # Recovery page CSVs
+    # uvicorn processes serving the gateway, and the threads each runs vault queries on (off the event loop)
+    gateway_workers: int = Field(default=1, ge=1, alias="GATEWAY_WORKERS")
+    gateway_threads: int = Field(default=8, ge=1, alias="GATEWAY_THREADS")
 
     # logging / tracing
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

@@ -1,7 +1,9 @@
 """Prometheus metrics in the text exposition format, without a client library.
 
-Every process has one registry. Services serve it on ``METRICS_PORT`` (0 = off, the default);
-the gateway mounts :func:`metrics_endpoint` on ``/metrics``::
+Every process has one registry. Services serve it on ``METRICS_PORT`` (0 = off, the default),
+bound to ``METRICS_HOST`` (default 127.0.0.1: the listener has no auth, so it is not exposed unless
+asked; ``0.0.0.0`` in a container scraped from outside); the gateway mounts :func:`metrics_endpoint`
+on ``/metrics`` (behind its basic auth)::
 
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
 """
@@ -175,6 +177,11 @@ BUDGET_USED = Gauge("hunter_run_budget_used", "Per-run fetch budget used (reques
 PROJECTOR_APPLIED = Counter("hunter_projector_events_applied_total", "Events applied to the vault", ["service"])
 PROJECTOR_CHECKPOINT = Gauge("hunter_projector_checkpoint", "Last stream sequence applied to the vault", ["service"])
 PROJECTOR_BATCH_SECONDS = Histogram("hunter_projector_batch_seconds", "Time to apply one batch", ["service"])
+HTTP_REQUESTS = Counter("hunter_http_requests_total", "Requests served by the gateway, by route and status",
+                        ["method", "route", "status"])
+HTTP_REQUEST_SECONDS = Histogram("hunter_http_request_seconds", "Gateway request latency until the response is sent",
+                                 ["method", "route"])
+HTTP_IN_FLIGHT = Gauge("hunter_http_requests_in_flight", "Gateway requests being served")
 
 
 def record_api_calls(service: str, run_id: str | None, calls: Iterable[Any]) -> None:
@@ -227,11 +234,16 @@ async def _serve_one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     writer.close()
 
 
-async def serve_metrics(port: int, host: str = "0.0.0.0",  # noqa: S104 (scraped by Prometheus)
+def metrics_host() -> str:
+    return os.environ.get("METRICS_HOST", "").strip() or "127.0.0.1"
+
+
+async def serve_metrics(port: int, host: str | None = None,
                         ready: Callable[[], bool] | None = None) -> asyncio.Server:
-    """Serve ``/metrics`` on ``port`` until the returned server is closed, and the probes of an orchestrator:
-    ``/livez`` (the process's event loop answers) and ``/readyz`` (``ready()``: e.g. connected to NATS)."""
-    return await asyncio.start_server(lambda r, w: _serve_one(r, w, ready), host, port)
+    """Serve ``/metrics`` on ``host`` (default ``metrics_host()``) and ``port`` until the returned server is
+    closed, and the probes of an orchestrator: ``/livez`` (the process's event loop answers) and ``/readyz``
+    (``ready()``: e.g. connected to NATS)."""
+    return await asyncio.start_server(lambda r, w: _serve_one(r, w, ready), host or metrics_host(), port)
 
 
 async def metrics_endpoint() -> Any:

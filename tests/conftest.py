@@ -13,7 +13,8 @@ from tests.shared_data import SHARED_DATA
 REPO = Path(__file__).resolve().parents[1]
 
 # keep the services' own settings from leaking in from the developer's environment
-for var in ("NATS_URL", "HUNTER_VAULT_URL", "HUNTER_HTTP_PROXY", "SEARCH_BASE_URL", "BASIC_AUTH_USER"):
+for var in ("NATS_URL", "HUNTER_VAULT_URL", "HUNTER_HTTP_PROXY", "SEARCH_BASE_URL", "BASIC_AUTH_USER",
+            "BASIC_AUTH_PASS"):
     os.environ.pop(var, None)
 
 

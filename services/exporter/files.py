@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from services.exporter.segments import COLUMNS, Row
+from shared.csv_safety import safe_row
 
 GENERATOR = "hunter-exporter/0.1"
 DESCRIPTIONS = {
@@ -62,7 +63,7 @@ def write_export(
             with path.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
                 writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
                 writer.writeheader()
-                writer.writerows(rows)
+                writer.writerows(safe_row(r) for r in rows)  # no cell a spreadsheet would run
         elif fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq

@@ -13,6 +13,23 @@ from shared.events import KpiTargets, RunFilters
 from shared.funnel import ActivityKind, FunnelState
 
 Format = Literal["csv", "parquet"]
+MAX_OFFSET = 1_000_000_000  # list offsets past it are refused (422), well inside SQLite's 64-bit integers
+
+
+class Problem(BaseModel):
+    """An error: ``detail`` says what was wrong (a sentence, or a list of fields for a 422)."""
+
+    detail: str | list[dict[str, object]]
+
+
+# answers any operation may give, documented once for all (OpenAPI ``responses``)
+COMMON_RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"model": Problem, "description": "a body that is not JSON/form data at all"},
+    401: {"model": Problem, "description": "basic auth is configured and the credentials are missing or wrong"},
+    403: {"model": Problem, "description": "a write from another site's page (Origin/Referer)"},
+    413: {"model": Problem, "description": "a body over the limit (MAX_UPLOAD_BYTES for uploads, 4 MB otherwise)"},
+}
+NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem, "description": "no such item (yet)"}}
 Segment = Literal[tuple(SEGMENTS)]  # type: ignore[valid-type]
 
 
@@ -41,7 +58,8 @@ class BatchCreate(BaseModel):
 
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source: str = Field(min_length=3, description='"csv:PATH", "cnpj:DIR", "sirene:PATH" or "casadosdados"')
+    source: str = Field(min_length=3, pattern=r"^(csv|cnpj|sirene|casadosdados)(:|$)",
+                        description='"csv:PATH", "cnpj:DIR", "sirene:PATH" or "casadosdados"')
     filters: RunFilters = Field(default_factory=RunFilters)
     enrich_top: float = Field(default=0.2, ge=0.0, le=1.0)
     icp: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_\-]*$")

@@ -4,15 +4,14 @@ out as an event. Everything, UI files included, sits behind basic auth when it i
 from __future__ import annotations
 
 import contextlib
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.security import HTTPBasicCredentials
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
 
@@ -25,8 +24,14 @@ from services.gateway import (
     routes_manual,
     routes_runs,
 )
+from services.gateway.api_docs import DOCS_HTML, DOCS_INIT_JS
+from services.gateway.api_models import COMMON_RESPONSES
+from services.gateway.basic_auth import AuthMisconfigured, Utf8HttpBasic, auth_settings_error, credentials_match
+from services.gateway.body_limit import BodyLimit
+from services.gateway.browser_guard import BrowserGuard
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
+from services.gateway.request_metrics import RequestMetrics
 from services.gateway.vault_swap import follow_swaps
 from services.projector.db import make_engine
 from shared.bus import Bus, connect, ensure_stream
@@ -38,13 +43,14 @@ STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "ag
                 "app.css": "text/css", "index.html": "text/html"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                  "favicon-32x32.png": "image/png"}
-_basic = HTTPBasic(auto_error=False)
+_basic = Utf8HttpBasic()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    if settings.production and not (settings.basic_auth_user and settings.basic_auth_pass):
-        raise RuntimeError("HUNTER_PRODUCTION=1 needs BASIC_AUTH_USER and BASIC_AUTH_PASS")
+    if problem := auth_settings_error(settings.basic_auth_user, settings.basic_auth_pass,
+                                      production=settings.production):
+        raise AuthMisconfigured(problem)
     gw = Gateway(settings=settings, engine=make_engine(settings.vault_database_url))
     if gw.engine.dialect.name == "sqlite":
         event.listen(gw.engine, "connect", tune_connection)
@@ -53,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # vault queries run in ``def`` routes, on AnyIO's worker threads: as many as queries worth running at once
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.gateway_threads
         nc = await connect(settings.nats_url or "nats://127.0.0.1:4222", name="gateway")
         gw.bus = Bus(nc, stream=settings.stream_name, service="gateway")
         await ensure_stream(gw.bus.js, name=settings.stream_name, dedup_window_seconds=settings.dedup_window_seconds)
@@ -65,16 +73,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def auth(creds: Annotated[HTTPBasicCredentials | None, Depends(_basic)]) -> None:
         if not settings.basic_auth_user:
             return
-        ok = creds is not None and secrets.compare_digest(creds.username, settings.basic_auth_user) and \
-            secrets.compare_digest(creds.password, settings.basic_auth_pass or "")
-        if not ok:
+        if not credentials_match(creds, settings.basic_auth_user, settings.basic_auth_pass or ""):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "authentication required",
-                                headers={"WWW-Authenticate": 'Basic realm="hunter"'})
+                                headers={"WWW-Authenticate": 'Basic realm="hunter", charset="UTF-8"'})
 
     app = FastAPI(title="Hunter", version="0.1.0", lifespan=lifespan, dependencies=[Depends(auth)],
+                  responses=COMMON_RESPONSES,
                   description="Hunts, the lead vault, exports and diagnostics. Writes are events on the bus.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # served below, behind the same auth
     app.state.gateway = gw
+    # the last added runs first: every request is counted, then cross-site writes and big bodies are refused
+    app.add_middleware(BodyLimit, max_upload=settings.max_upload_bytes)
+    app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","))
+    app.add_middleware(RequestMetrics)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi() -> dict[str, Any]:
@@ -82,14 +93,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Hunter API",
-                                   swagger_js_url="/docs/static/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs/static/swagger-ui.css",
-                                   swagger_favicon_url="/docs/static/favicon-32x32.png")
+        return HTMLResponse(DOCS_HTML)
 
     @app.get("/docs/static/{name}", include_in_schema=False)
-    async def docs_static(name: str) -> FileResponse:
+    async def docs_static(name: str) -> Response:
         """Swagger UI from the swagger-ui-bundle package: /docs works with no Internet access."""
+        if name == "swagger-init.js":
+            return Response(DOCS_INIT_JS, media_type="text/javascript")
         if name not in SWAGGER_FILES:
             raise HTTPException(404, "no such file")
         return FileResponse(Path(swagger_ui_path) / name, media_type=SWAGGER_FILES[name])

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 
 from services.gateway import queries
-from services.gateway.api_models import SECRET_KEYS, ConfigUpdate, ExportCreate
+from services.gateway.api_models import MAX_OFFSET, NOT_FOUND, SECRET_KEYS, ConfigUpdate, ExportCreate
 from services.gateway.context import Ctx
 from services.gateway.rejects import list_rejects, rejects_csv
 from services.scorer.icp import IcpNotFound, IcpProfile, list_templates, load_icp
@@ -27,13 +27,14 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
 # ---- ICP --------------------------------------------------------------------------------------
 
 @router.get("/icp", tags=["icp"])
-async def icps(ctx: Ctx) -> dict[str, Any]:
+def icps(ctx: Ctx) -> dict[str, Any]:
     """The shipped templates and the profiles saved from the UI."""
     return {"templates": list_templates(ctx.settings.icp_dir), "profiles": queries.icp_profiles(ctx.engine)}
 
 
-@router.get("/icp/{name}", tags=["icp"])
-async def icp(ctx: Ctx, name: str) -> dict[str, Any]:
+@router.get("/icp/{name}", tags=["icp"], responses=NOT_FOUND)
+def icp(ctx: Ctx, name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) -> dict[str, Any]:
+    """A saved profile or a template, by name (a name, never a file path)."""
     saved = next((p for p in queries.icp_profiles(ctx.engine) if p["name"] == name), None)
     if saved:
         return {**saved, "origin": "saved"}
@@ -44,8 +45,9 @@ async def icp(ctx: Ctx, name: str) -> dict[str, Any]:
     return {"name": name, "profile": profile.model_dump(mode="json"), "origin": "template"}
 
 
-@router.put("/icp/{name}", status_code=202, tags=["icp"])
-async def save_icp(ctx: Ctx, body: dict[str, Any], name: str = PathParam(pattern=NAME_PATTERN)) -> dict[str, Any]:
+@router.put("/icp/{name}", status_code=202, tags=["icp"], responses=NOT_FOUND)
+async def save_icp(ctx: Ctx, body: dict[str, Any],
+                   name: str = PathParam(pattern=NAME_PATTERN, max_length=64)) -> dict[str, Any]:
     """Validate a profile (fields of ``IcpProfile``) and save it as ``IcpProfileSaved``."""
     try:
         profile = IcpProfile.model_validate({**body, "name": name})
@@ -60,7 +62,7 @@ async def save_icp(ctx: Ctx, body: dict[str, Any], name: str = PathParam(pattern
 # ---- exports ----------------------------------------------------------------------------------
 
 @router.get("/exports", tags=["exports"])
-async def exports(ctx: Ctx, run_id: str | None = None) -> list[dict[str, Any]]:
+def exports(ctx: Ctx, run_id: str | None = None) -> list[dict[str, Any]]:
     return queries.list_exports(ctx.engine, run_id)
 
 
@@ -81,16 +83,16 @@ async def create_export(ctx: Ctx, body: ExportCreate) -> dict[str, Any]:
     return {"export_id": export_id, "status": "requested", "vault_filter": event.vault_filter}
 
 
-@router.get("/exports/{export_id}", tags=["exports"])
-async def export(ctx: Ctx, export_id: str) -> dict[str, Any]:
+@router.get("/exports/{export_id}", tags=["exports"], responses=NOT_FOUND)
+def export(ctx: Ctx, export_id: str) -> dict[str, Any]:
     found = queries.get_export(ctx.engine, export_id)
     if found is None:
         raise HTTPException(404, f"export {export_id} not found (yet)")
     return found
 
 
-@router.get("/exports/{export_id}/download", tags=["exports"])
-async def download(ctx: Ctx, export_id: str, format: Literal["csv", "parquet"] = "csv") -> FileResponse:
+@router.get("/exports/{export_id}/download", tags=["exports"], responses=NOT_FOUND)
+def download(ctx: Ctx, export_id: str, format: Literal["csv", "parquet"] = "csv") -> FileResponse:
     found = queries.get_export(ctx.engine, export_id)
     if not found or format not in found["files"]:
         raise HTTPException(404, f"export {export_id} has no {format} file")
@@ -103,23 +105,23 @@ async def download(ctx: Ctx, export_id: str, format: Literal["csv", "parquet"] =
 # ---- diagnostics ------------------------------------------------------------------------------
 
 @router.get("/diagnostics/summary", tags=["diagnostics"])
-async def diagnostics_summary(ctx: Ctx, run_id: str | None = None) -> dict[str, Any]:
+def diagnostics_summary(ctx: Ctx, run_id: str | None = None) -> dict[str, Any]:
     """API calls per service, and the score distribution (per bucket and per 10-point band)."""
     return {"api_calls": queries.api_call_summary(ctx.engine, run_id),
             "scores": queries.score_distribution(ctx.engine, run_id)}
 
 
-@router.get("/diagnostics/{table}", tags=["diagnostics"])
-async def diagnostics(
+@router.get("/diagnostics/{table}", tags=["diagnostics"], responses=NOT_FOUND)
+def diagnostics(
     ctx: Ctx, table: Literal["steps", "api_calls", "errors", "logs"],
     run_id: str | None = None, stage: str | None = None, status: str | None = None, service: str | None = None,
     kind: str | None = None, level: str | None = None, method: str | None = None, trace_id: str | None = None,
-    errors_only: bool = False, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+    errors_only: bool = False, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict[str, Any]:
     """Run steps, API calls, errors (dead letters, failed steps) and shipped logs, newest first."""
     filters = {"run_id": run_id, "stage": stage, "status": status, "service": service, "kind": kind,
                "level": level, "method": method, "trace_id": trace_id}
-    if table == "api_calls" and status is not None:
+    if table == "api_calls" and status:  # empty: no filter, as for the other columns
         if not status.isdigit():
             raise HTTPException(422, [{"loc": ["query", "status"], "msg": "an HTTP status code",
                                        "type": "int_parsing"}])
@@ -149,7 +151,7 @@ async def rejects_as_csv(ctx: Ctx, run_id: str | None = None, reason: str | None
 # ---- settings ---------------------------------------------------------------------------------
 
 @router.get("/config", tags=["config"])
-async def get_config(ctx: Ctx) -> dict[str, Any]:
+def get_config(ctx: Ctx) -> dict[str, Any]:
     """Every known setting: its value, or for secrets only whether it is set."""
     rows = queries.config(ctx.engine)
     out: dict[str, Any] = {}

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/agenda", tags=["agenda"])
 
 
 @router.get("")
-async def agenda(ctx: Ctx, date: Date | None = Query(None, description="YYYY-MM-DD; default: today in the "
+def agenda(ctx: Ctx, date: Date | None = Query(None, description="YYYY-MM-DD; default: today in the "
                                                                     "agenda's time zone")) -> dict[str, Any]:
     """Today's tasks per lane (contact, follow up, check): the lead, why it is there, when, its channels."""
     settings = agenda_settings(ctx.engine)
@@ -26,7 +26,7 @@ async def agenda(ctx: Ctx, date: Date | None = Query(None, description="YYYY-MM-
 
 
 @router.get("/settings")
-async def get_settings(ctx: Ctx) -> dict[str, Any]:
+def get_settings(ctx: Ctx) -> dict[str, Any]:
     return agenda_settings(ctx.engine).model_dump(mode="json")
 
 

@@ -29,12 +29,12 @@ async def create_batch(ctx: Ctx, body: BatchCreate) -> dict[str, Any]:
 
 
 @router.get("")
-async def batches(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+def batches(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
     return list_batches(ctx.engine, limit)
 
 
 @router.get("/{batch_id}")
-async def batch(ctx: Ctx, batch_id: str) -> dict[str, Any]:
+def batch(ctx: Ctx, batch_id: str) -> dict[str, Any]:
     """Per code: run, status, leads, hot, KPIs (MET / NOT MET), duration, failure reason."""
     found = batch_summary(ctx.engine, ctx.settings, batch_id)
     if found is None:
@@ -43,7 +43,7 @@ async def batch(ctx: Ctx, batch_id: str) -> dict[str, Any]:
 
 
 @router.get("/{batch_id}/summary.csv", response_class=PlainTextResponse)
-async def batch_csv(ctx: Ctx, batch_id: str) -> PlainTextResponse:
+def batch_csv(ctx: Ctx, batch_id: str) -> PlainTextResponse:
     found = batch_summary(ctx.engine, ctx.settings, batch_id)
     if found is None:
         raise HTTPException(404, f"batch {batch_id} not found (yet)")

@@ -19,7 +19,7 @@ def _sources(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 @router.get("/sources")
-async def sources(ctx: Ctx) -> dict[str, Any]:
+def sources(ctx: Ctx) -> dict[str, Any]:
     """Sources to hunt: CNPJ folders, SIRENE files and CSVs in the imports directory (``HUNTER_IMPORTS_DIR``)
     and the uploads, with their dates and sizes; whether Casa dos Dados has a key (its API shows no balance)."""
     saved = queries.config(ctx.engine).get("casa_dos_dados_api_key")
@@ -29,7 +29,7 @@ async def sources(ctx: Ctx) -> dict[str, Any]:
 
 
 @router.get("/catalog/cities")
-async def city_names(q: Annotated[str, Query(min_length=2, max_length=60)],
+def city_names(q: Annotated[str, Query(min_length=2, max_length=60)],
                      uf: Annotated[list[str] | None, Query(max_length=27)] = None,
                      limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[dict[str, str]]:
     """Municipality names for a prefix (accents and case aside), within the states given."""
@@ -37,7 +37,7 @@ async def city_names(q: Annotated[str, Query(min_length=2, max_length=60)],
 
 
 @router.get("/catalog/activities")
-async def activity_codes(ctx: Ctx, q: Annotated[str, Query(max_length=80)] = "",
+def activity_codes(ctx: Ctx, q: Annotated[str, Query(max_length=80)] = "",
                          limit: Annotated[int, Query(ge=1, le=200)] = 30) -> list[dict[str, Any]]:
     """CNAE codes by code prefix or by words of their description (from the CNPJ folders' tables and
     the vault's companies), most used first."""

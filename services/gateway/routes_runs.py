@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from services.gateway import queries
-from services.gateway.api_models import RunCreate
+from services.gateway.api_models import NOT_FOUND, RunCreate
 from services.gateway.context import Ctx
 from services.gateway.run_plan import ask_extractor, build_plan, resolve_icp
 from services.gateway.run_report import budget_limits, report_for
-from services.gateway.uploads import BadUpload, save_uploaded_csv
+from services.gateway.uploads import BadUpload, UploadTooLarge, save_uploaded_csv
 from services.scorer.icp_profiles import icp_request_error
 from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
 
@@ -27,9 +28,9 @@ async def submit(ctx: Ctx, event: RunRequested) -> dict[str, str]:
     return {"run_id": event.run_id, "status": "requested", "source": event.source}
 
 
-def default_enrich_top(ctx: Ctx, fallback: float) -> float:
+async def default_enrich_top(ctx: Ctx, fallback: float) -> float:
     """The ``enrich_top_default`` saved on the Config page, else ``fallback``."""
-    row = queries.config(ctx.engine).get("enrich_top_default")
+    row = (await run_in_threadpool(queries.config, ctx.engine)).get("enrich_top_default")
     try:
         return float(row.value) if row and row.value else fallback
     except ValueError:
@@ -41,7 +42,7 @@ async def create_run(ctx: Ctx, body: RunCreate) -> dict[str, str]:
     """Start a hunt: publishes ``RunRequested``. Without ``enrich_top``, the Config page's default applies."""
     fields = body.model_dump()
     if "enrich_top" not in body.model_fields_set:
-        fields["enrich_top"] = default_enrich_top(ctx, body.enrich_top)
+        fields["enrich_top"] = await default_enrich_top(ctx, body.enrich_top)
     return await submit(ctx, RunRequested(run_id=new_run_id(), requested_by="ui", **fields))
 
 
@@ -49,16 +50,19 @@ async def create_run(ctx: Ctx, body: RunCreate) -> dict[str, str]:
 async def plan_run(ctx: Ctx, body: RunCreate) -> dict[str, Any]:
     """Dry run: the plan of this hunt (filters in words, matching rows counted by the extractor, the
     enrichment it would do, ICP and KPI targets, problems found). Publishes nothing."""
-    saved = {p["name"]: p["profile"] for p in queries.icp_profiles(ctx.engine)}
-    icp, icp_error = resolve_icp(body.icp, saved, ctx.settings.icp_dir)
+    saved = {p["name"]: p["profile"] for p in await run_in_threadpool(queries.icp_profiles, ctx.engine)}
+    icp, icp_error = await run_in_threadpool(resolve_icp, body.icp, saved, ctx.settings.icp_dir)
     estimate = await ask_extractor(ctx.publisher().nc, body.source, body.filters)
-    enrich_top = body.enrich_top if "enrich_top" in body.model_fields_set else default_enrich_top(ctx, body.enrich_top)
+    enrich_top = (body.enrich_top if "enrich_top" in body.model_fields_set
+                  else await default_enrich_top(ctx, body.enrich_top))
     return build_plan(source=body.source, filters=body.filters, enrich_top=enrich_top, icp=icp,
                       icp_error=icp_error, targets=body.targets, estimate=estimate,
                       budgets=budget_limits(ctx.settings))
 
 
-@router.post("/upload", status_code=202)
+@router.post("/upload", status_code=202, responses={
+    413: {"description": "the file is over MAX_UPLOAD_BYTES"},
+    422: {"description": "not a CSV with a registry id column, or a row that does not parse (the reason)"}})
 async def reprocess_upload(
     ctx: Ctx, file: Annotated[UploadFile, File(description="a CSV, e.g. one downloaded from Exports")],
     enrich_top: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
@@ -66,11 +70,14 @@ async def reprocess_upload(
 ) -> dict[str, Any]:
     """Recovery: save an uploaded CSV under ``uploads/`` and reprocess it as a run of the csv source."""
     try:
-        path, rows = save_uploaded_csv(ctx.settings.data_dir, file.filename or "upload.csv", await file.read())
+        path, rows = await run_in_threadpool(save_uploaded_csv, ctx.settings.data_dir, file.filename or "upload.csv",
+                                             file.file, ctx.settings.max_upload_bytes)
+    except UploadTooLarge as exc:
+        raise HTTPException(413, str(exc)) from exc
     except BadUpload as exc:
         raise HTTPException(422, [{"loc": ["body", "file"], "msg": str(exc), "type": "value_error"}]) from exc
     if enrich_top is None:
-        enrich_top = default_enrich_top(ctx, 0.2)
+        enrich_top = await default_enrich_top(ctx, 0.2)
     event = RunRequested(run_id=new_run_id(), source=f"csv:{path}", filters=RunFilters(status=["*"]),
                          enrich_top=enrich_top, icp=icp or None, segments=["hot", "all"], formats=["csv"],
                          label=f"recovery: {file.filename}", requested_by="ui")
@@ -78,12 +85,12 @@ async def reprocess_upload(
 
 
 @router.get("")
-async def runs(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+def runs(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
     return queries.list_runs(ctx.engine, limit)
 
 
-@router.get("/{run_id}")
-async def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
+@router.get("/{run_id}", responses=NOT_FOUND)
+def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
     found = queries.get_run(ctx.engine, run_id)
     if found is None:
         raise HTTPException(404, f"run {run_id} not found (yet)")
@@ -91,7 +98,7 @@ async def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
 
 
 @router.get("/{run_id}/report")
-async def run_report(ctx: Ctx, run_id: str) -> dict[str, Any]:
+def run_report(ctx: Ctx, run_id: str) -> dict[str, Any]:
     """The run report: funnel, coverage, quality score, stage timeline, budgets, API calls, reject
     reasons, and its KPI targets judged MET / NOT MET (``kpi.overall``)."""
     report = report_for(ctx.engine, ctx.settings, run_id)
@@ -101,7 +108,7 @@ async def run_report(ctx: Ctx, run_id: str) -> dict[str, Any]:
 
 
 @router.get("/{run_id}/events", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
+            responses={200: {"content": {"text/event-stream": {}}}, **NOT_FOUND})
 async def run_events(ctx: Ctx, run_id: str, request: Request,
                      last_event_id: Annotated[int, Header(ge=0)] = 0) -> StreamingResponse:
     """The run's steps as Server-Sent Events (``step``), history then live; ``end`` when it finishes."""
@@ -110,7 +117,7 @@ async def run_events(ctx: Ctx, run_id: str, request: Request,
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@router.post("/{run_id}/cancel", status_code=202)
+@router.post("/{run_id}/cancel", status_code=202, responses=NOT_FOUND)
 async def cancel(ctx: Ctx, run_id: str) -> dict[str, str]:
     await ctx.publisher().publish(RunCancelled(run_id=run_id, reason="cancelled by user"), key=(run_id,))
     return {"run_id": run_id, "status": "cancel_requested"}

@@ -4,10 +4,10 @@ columns, and CSVs uploaded for reprocessing. Both live under ``<data_dir>/upload
 from __future__ import annotations
 
 import csv
-import io
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from services.extractor.sources.csv_columns import detect_columns
 from services.projector.models import Company
@@ -20,10 +20,15 @@ RECEITA_COLUMNS = [
     "site",
 ]
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+COPY_CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class BadUpload(ValueError):
+    pass
+
+
+class UploadTooLarge(BadUpload):
     pass
 
 
@@ -68,29 +73,49 @@ def write_companies_csv(data_dir: Path, companies: list[Company], name: str = "c
     return path
 
 
-def save_uploaded_csv(data_dir: Path, name: str, content: bytes) -> tuple[Path, int]:
-    """Check that ``content`` is a CSV with a registry id column, save it; returns (path, data rows)."""
-    if not content.strip():
-        raise BadUpload("the file is empty")
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise BadUpload(f"the file is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+def save_uploaded_csv(data_dir: Path, name: str, source: BinaryIO,
+                      max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[Path, int]:
+    """Copy ``source`` under ``uploads/`` (at most ``max_bytes``, checked while copying) and check that
+    it is a CSV with a registry id column whose rows all parse; returns (path, data rows). Blocking:
+    call it off the event loop. A refused file is not kept."""
+    path = _stamped(data_dir, name)
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("latin-1")
-    head = text[:65536]
-    try:
-        dialect = csv.Sniffer().sniff(head.splitlines()[0], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
-    reader = csv.reader(io.StringIO(text), dialect)
-    header = next(reader, [])
-    columns = detect_columns(header)
-    if not ({"cnpj", "siret", "siren"} & columns.keys()):
-        raise BadUpload(f"no registry id column (cnpj, registry_id, siret, siren) in header {header[:8]}")
-    rows = sum(1 for row in reader if any(cell.strip() for cell in row))
+        size = 0
+        with path.open("wb") as out:
+            while chunk := source.read(COPY_CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise UploadTooLarge(f"the file is over the limit of {max_bytes:,} bytes")
+                out.write(chunk)
+        try:
+            rows = _count_rows(path, "utf-8-sig")
+        except UnicodeDecodeError:
+            rows = _count_rows(path, "latin-1")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, rows
+
+
+def _count_rows(path: Path, encoding: str) -> int:
+    with path.open(encoding=encoding, newline="") as f:
+        head = f.read(65536)
+        if not head.strip():
+            raise BadUpload("the file is empty")
+        try:
+            dialect = csv.Sniffer().sniff(head.splitlines()[0], delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel  # type: ignore[assignment]
+        f.seek(0)
+        reader = csv.reader(f, dialect)
+        try:
+            header = next(reader, [])
+            columns = detect_columns(header)
+            if not ({"cnpj", "siret", "siren"} & columns.keys()):
+                raise BadUpload(f"no registry id column (cnpj, registry_id, siret, siren) in header {header[:8]}")
+            rows = sum(1 for row in reader if any(cell.strip() for cell in row))
+        except csv.Error as exc:  # a field over the csv module's limit, a NUL byte, a stray quote...
+            raise BadUpload(f"line {reader.line_num}: {exc}") from exc
     if rows == 0:
         raise BadUpload("the file has a header but no rows")
-    path = _stamped(data_dir, name)
-    path.write_bytes(content)
-    return path, rows
+    return rows

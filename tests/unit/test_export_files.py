@@ -64,3 +64,21 @@ def test_export_folder_has_csv_parquet_manifest_checksums_and_dictionary(tmp_pat
 def test_max_export_rows_is_enforced_with_a_clear_message(tmp_path: Path) -> None:
     with pytest.raises(ExportTooLarge, match="MAX_EXPORT_ROWS=2"):
         write_export(_rows(), tmp_path, name="x", formats=["csv"], manifest={}, max_rows=2)
+
+
+def test_csv_export_neutralises_formulas_but_keeps_phones_and_numbers(tmp_path: Path) -> None:
+    rows = _rows()[:1]
+    hostile = {"razao_social": '=HYPERLINK("http://evil.example","click")', "nome_fantasia": "+SUM(1,1)",
+               "cidade": "-2+3", "cnae": "@SUM(1)", "site": "\t=1", "technologies": "\r=1",
+               "phone": "+5511987654321", "whatsapp": "+5511987654321", "instagram": "-2.5"}
+    rows[0].update(hostile)
+    written = write_export(rows, tmp_path / "x", name="hunter_all", formats=["csv", "parquet"],
+                           manifest={}, max_rows=10)
+    with Path(written.files["csv"]).open(encoding="utf-8", newline="") as f:
+        back = next(csv.DictReader(f))
+    for column in ("razao_social", "nome_fantasia", "cidade", "cnae", "site", "technologies"):
+        assert back[column] == "'" + hostile[column]
+    assert back["phone"] == back["whatsapp"] == "+5511987654321" and back["instagram"] == "-2.5"
+    assert back["score"] == str(rows[0]["score"])
+    parquet = pq.read_table(written.files["parquet"]).to_pylist()[0]  # not a spreadsheet: the values as found
+    assert parquet["razao_social"] == hostile["razao_social"]
