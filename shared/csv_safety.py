@@ -4,7 +4,7 @@ Excel, LibreOffice and Google Sheets treat a cell beginning with ``=``, ``+``, `
 after trimming, a tab or carriage return) as a formula: ``=HYPERLINK(...)`` in a company name
 scraped from the web would become a link, ``-2+3`` a sum. Such a cell is written with a leading
 ``'``, which the spreadsheet shows as text. Plain numbers (``-2.5``, ``1e3``) and E.164 phones
-(``+5511987654321``) stay as they are, so they still sort and dial.
+(``+5511987654321``) stay as they are (comma decimals, ``-0,5``, too), so they still sort and dial.
 
 Use :func:`safe_cell` on every value written to a CSV meant for people, and :func:`safe_row` on a
 ``csv.DictWriter`` row.
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")  # "-0,5": Brazil's decimals too
 _E164 = re.compile(r"\+[1-9]\d{1,14}")
 
 

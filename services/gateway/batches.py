@@ -14,9 +14,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.gateway.rejects import neutralise_cell
 from services.gateway.run_report import report_for
 from services.projector.models import ExportRow, Run
+from shared.csv_safety import safe_cell
 from shared.events import KpiTargets, RunFilters, RunRequested, new_run_id
 
 SUMMARY_COLUMNS = ("code", "run_id", "status", "leads", "hot", "kpi", "seconds", "message")
@@ -91,5 +91,5 @@ def summary_csv(summary: dict[str, Any]) -> str:
     w = csv.writer(buf)
     w.writerow(SUMMARY_COLUMNS)
     for r in summary["runs"]:
-        w.writerow([neutralise_cell(r[c]) for c in SUMMARY_COLUMNS])  # failure reasons may quote a source
+        w.writerow([safe_cell(r[c]) for c in SUMMARY_COLUMNS])  # failure reasons may quote a source
     return buf.getvalue()

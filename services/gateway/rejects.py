@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from services.projector.models import DroppedRow
+from shared.csv_safety import safe_cell
 
 REASONS = {  # reason code -> what a user reads
     "mei": "MEI (microempreendedor individual): a one-person business, not a B2B prospect",
@@ -58,17 +58,6 @@ def list_rejects(engine: Engine, *, run_id: str | None = None, reason: str | Non
                 "reasons": [{"code": code, "reason": reason_text(code), "rows": n} for code, n in per_reason]}
 
 
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text: one starting with = + - @ tab or CR gets a leading ``'``;
-    a plain number (``-12``, ``+5.5``) is left as it is."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
-        return "'" + text
-    return text
 
 
 def rejects_csv(engine: Engine, *, run_id: str | None = None, reason: str | None = None,
@@ -90,7 +79,7 @@ def rejects_csv(engine: Engine, *, run_id: str | None = None, reason: str | None
             out.truncate()
             for r in rows:
                 item = _item(r)
-                writer.writerow([neutralise_cell(item[c]) for c in CSV_COLUMNS])
+                writer.writerow([safe_cell(item[c]) for c in CSV_COLUMNS])
             sent += len(rows)
             yield out.getvalue()
             if len(rows) < size:

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
-from services.gateway.rejects import neutralise_cell
 from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.config import Settings
+from shared.csv_safety import safe_cell
 from shared.events import ApiCallsRecorded, LeadsCleaned, LeadsScored, RunRequested, RunStep
 from shared.schemas import ApiCall, CleanedLead, Partner, ScoredLead
 from tests.factories import cleaned_lead, run_events
@@ -111,7 +111,8 @@ def test_rejected_rows_export_as_csv_that_no_spreadsheet_runs_as_formulas(vault_
     ("ACME", "ACME"), (None, ""), (7, "7"),
 ])
 def test_csv_cells_that_start_like_a_formula_get_a_quote_but_plain_numbers_do_not(cell: object, shown: str) -> None:
-    assert neutralise_cell(cell) == shown
+    out = safe_cell(cell)
+    assert ('' if out is None else str(out)) == shown
 
 
 # ---- Person search ------------------------------------------------------------------------------
