@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shared.nats_server import free_port, port_answers
 
-STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector"]
+STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector", "ranker"]
 
 
 @dataclass

@@ -14,18 +14,7 @@ from services.ranker.features import FeatureSpace, LeadFacts, feature_row
 from services.ranker.labels import FunnelEvent, funnel_event_of, outcome_labels
 from services.ranker.model import RankerConfig, TrainedModel, precision_at, score_leads, train
 from shared.events import LeadStatusChanged, envelope
-from shared.schemas import (
-    Address,
-    CleanedLead,
-    CompanyRecord,
-    Email,
-    Enrichment,
-    FinalScore,
-    Phone,
-    Reason,
-    ScoredLead,
-    Technology,
-)
+from tests.ranker_world import facts, world
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 AS_OF = date(2026, 11, 1)
@@ -86,20 +75,6 @@ def test_funnel_events_are_read_from_lead_status_envelopes() -> None:
 # ---- features ------------------------------------------------------------------------------------
 
 
-def facts(n: int, *, cnae: str = "6201501", size: str = "01", uf: str = "SP", capital: float = 100_000.0,
-          opened: str = "2018-05-01", techs: tuple[str, ...] = (), mobile: bool = True, score: int = 60) -> LeadFacts:
-    key = f"BR:{n:014d}"
-    company = CompanyRecord(lead_key=key, registry_id=f"{n:014d}", source="csv", activity_main=cnae, size=size,
-                            legal_nature="2062", capital=capital, opened_on=opened, address=Address(state=uf))
-    lead = CleanedLead(company=company, phones=[Phone(e164=f"+55119{n:08d}", kind="mobile" if mobile else "fixed",
-                                                      whatsapp=mobile)],
-                       emails=[Email(address=f"a@x{n}.com.br", domain=f"x{n}.com.br")])
-    scored = ScoredLead(lead=lead, score=score, reasons=[Reason(code="icp_activity_main", points=30)])
-    enrichment = Enrichment(lead_key=key, status="ok" if techs else "no_site", site="https://x/" if techs else None,
-                            verified=bool(techs), technologies=[Technology(name=t, categories=["CRM"]) for t in techs])
-    return LeadFacts(key, scored, enrichment, FinalScore(lead_key=key, score=score, bucket="warm"))
-
-
 def test_features_cover_activity_prefixes_size_region_age_capital_contacts_and_technologies() -> None:
     row = feature_row(facts(1, techs=("HubSpot",)), AS_OF)
     for name in ("act=6201501", "act2=62", "act3=620", "act4=6201", "size=01", "nature=2062", "region=BR-SP",
@@ -122,20 +97,6 @@ def test_the_same_leads_give_the_same_matrix_whatever_their_order() -> None:
 
 
 # ---- model ---------------------------------------------------------------------------------------
-
-
-def world(n: int, seed: int = 1) -> tuple[list[LeadFacts], list[bool]]:
-    """Leads whose outcome depends on a technology and the region, which the ICP score does not see."""
-    rng = random.Random(seed)
-    out, labels = [], []
-    for i in range(n):
-        crm, uf = rng.random() < 0.4, rng.choice(["SP", "RJ", "MG"])
-        f = facts(i, techs=("HubSpot",) if crm else ("Wix",), uf=uf, size=rng.choice(["01", "03", "05"]),
-                  capital=rng.choice([10_000.0, 100_000.0, 1_000_000.0]), score=rng.randint(30, 90))
-        p = 0.1 + 0.5 * crm + 0.2 * (uf == "SP")
-        out.append(f)
-        labels.append(rng.random() < p)
-    return out, labels
 
 
 def test_below_the_minimum_labels_the_ranking_is_the_icp_score() -> None:
