@@ -16,12 +16,15 @@ seed, the companies of all of them, duplicate ids dropped).
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from hunter.demo.sample_data import World, generate_world
+from hunter.demo.sample_data import COLUMNS, DATA_DIR, World, generate_world
 
 REFERENCE_YEAR = 2026
 INTERIOR_SP = frozenset({"CAMPINAS", "RIBEIRAO PRETO", "SOROCABA", "SAO JOSE DOS CAMPOS"})
@@ -115,3 +118,15 @@ def simulate_funnel(contacts: Sequence[tuple[str, float]], *, seed: int, start: 
         elif rng.random() < 0.5:
             steps.append((key, "lost", at + timedelta(days=rng.uniform(2, 30))))
     return sorted(steps, key=lambda s: (s[2], s[0]))
+
+
+def bundled_propensities(data_dir: Path = DATA_DIR) -> dict[str, float]:
+    """CNPJ -> hidden propensity of the bundled demo world, read from its files (what the demo hunts)."""
+    with (data_dir / "companies.csv").open(encoding="utf-8", newline="") as fh:
+        rows = [row for row in csv.DictReader(fh) if len(row) == len(COLUMNS) and None not in row.values()]
+    sites = {s["cnpj"]: s for s in json.loads((data_dir / "sites.json").read_text(encoding="utf-8"))
+             if s.get("role") == "company" and s.get("cnpj")}
+    out: dict[str, float] = {}
+    for row in rows:
+        out.setdefault(row["cnpj"], hidden_propensity(row, sites.get(row["cnpj"])))
+    return out

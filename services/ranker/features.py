@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,43 +44,64 @@ class LeadFacts:
         return float(self.scored.score) if self.scored is not None else 0.0
 
 
-def _years(opened_on: str | None, as_of: date) -> float | None:
+@lru_cache(maxsize=4096)
+def _activity_names(activity_main: str | None) -> tuple[str, ...]:
+    """``act=<code>`` and its 2, 3 and 4-character prefixes."""
+    code = "".join(c for c in (activity_main or "") if c.isalnum())
+    if not code:
+        return ()
+    return (f"act={code}", *(f"act{n}={code[:n]}" for n in (2, 3, 4) if len(code) > n))
+
+
+@lru_cache(maxsize=16384)
+def _age(opened_on: str | None, as_of: date) -> tuple[float, float] | None:
     if not opened_on:
         return None
     try:
         opened = date.fromisoformat(opened_on[:10])
     except ValueError:
         return None
-    return max(0.0, (as_of - opened).days / 365.25)
+    years = max(0.0, (as_of - opened).days / 365.25)
+    return min(years, 60.0) / 20, math.log1p(years) / 3
+
+
+@lru_cache(maxsize=4096)
+def _capital_log(capital: float) -> float:
+    return math.log1p(capital) / 10
+
+
+@lru_cache(maxsize=4096)
+def _tech_names(name: str, categories: tuple[str, ...]) -> tuple[str, ...]:
+    return (f"tech={name}", *(f"techcat={c.strip().lower()}" for c in categories))
+
+
+@lru_cache(maxsize=4096)
+def _named(prefix: str, value: str) -> str:
+    return f"{prefix}={value}"
 
 
 def feature_row(facts: LeadFacts, as_of: date) -> dict[str, float]:
     """The lead's named feature values (absent one-hot columns are zeros)."""
     row: dict[str, float] = {}
-    scored = facts.scored
+    scored, final = facts.scored, facts.final
     if scored is not None:
         lead = scored.lead
         company = lead.company
-        code = "".join(c for c in (company.activity_main or "") if c.isalnum())
-        if code:
-            row[f"act={code}"] = 1.0
-            for n in (2, 3, 4):
-                if len(code) > n:
-                    row[f"act{n}={code[:n]}"] = 1.0
+        for name in _activity_names(company.activity_main):
+            row[name] = 1.0
         row["n_secondary"] = min(len(company.activities_secondary), 10) / 5
         if company.size:
-            row[f"size={company.size.strip()}"] = 1.0
+            row[_named("size", company.size.strip())] = 1.0
         if company.legal_nature:
-            row[f"nature={company.legal_nature.strip()}"] = 1.0
-        years = _years(company.opened_on, as_of)
-        if years is not None:
-            row["age"] = min(years, 60.0) / 20
-            row["age_log"] = math.log1p(years) / 3
+            row[_named("nature", company.legal_nature.strip())] = 1.0
+        age = _age(company.opened_on, as_of)
+        if age is not None:
+            row["age"], row["age_log"] = age
         if company.capital is not None and company.capital >= 0:
-            row["capital_log"] = math.log1p(company.capital) / 10
+            row["capital_log"] = _capital_log(company.capital)
         state = company.address.state
         if state:
-            row[f"region={company.country}-{state.strip().upper()}"] = 1.0
+            row[_named("region", f"{company.country}-{state.strip().upper()}")] = 1.0
         if company.simples:
             row["simples"] = 1.0
         if company.head_office is False:
@@ -88,28 +110,32 @@ def feature_row(facts: LeadFacts, as_of: date) -> dict[str, float]:
         if company.website:
             row["registry_site"] = 1.0
         # contact quality
-        row["n_phones"] = min(len(lead.phones), 5) / 2
-        row["n_emails"] = min(len(lead.emails), 5) / 2
-        if any(p.kind == "mobile" for p in lead.phones):
-            row["phone_mobile"] = 1.0
-        if any(p.whatsapp for p in lead.phones):
-            row["phone_whatsapp"] = 1.0
-        if any(p.shared_count > 1 for p in lead.phones):
-            row["phone_shared"] = 1.0
-        if any(not e.free_mail for e in lead.emails):
-            row["email_corporate"] = 1.0
-        elif lead.emails:
+        phones, emails = lead.phones, lead.emails
+        row["n_phones"] = min(len(phones), 5) / 2
+        row["n_emails"] = min(len(emails), 5) / 2
+        for p in phones:
+            if p.kind == "mobile":
+                row["phone_mobile"] = 1.0
+            if p.whatsapp:
+                row["phone_whatsapp"] = 1.0
+            if p.shared_count > 1:
+                row["phone_shared"] = 1.0
+        for e in emails:
+            if not e.free_mail:
+                row["email_corporate"] = 1.0
+            if e.role:
+                row["email_role"] = 1.0
+        if emails and "email_corporate" not in row:
             row["email_free_only"] = 1.0
-        if any(e.role for e in lead.emails):
-            row["email_role"] = 1.0
         for flag in lead.flags:
-            row[f"flag={flag.code}"] = 1.0
+            row[_named("flag", flag.code)] = 1.0
         row["score_v1"] = scored.score / 100
-        for reason in scored.reasons:
-            row[f"reason={reason.code}"] = 1.0
+        if final is None:
+            for reason in scored.reasons:
+                row[_named("reason", reason.code)] = 1.0
     enrichment = facts.enrichment
     if enrichment is not None:
-        row[f"enrich={enrichment.status}"] = 1.0
+        row[_named("enrich", enrichment.status)] = 1.0
         if enrichment.site:
             row["site"] = 1.0
         if enrichment.verified:
@@ -122,17 +148,16 @@ def feature_row(facts: LeadFacts, as_of: date) -> dict[str, float]:
         if enrichment.google_maps_url:
             row["maps"] = 1.0
         for network in enrichment.socials:
-            row[f"social={network}"] = 1.0
+            row[_named("social", network)] = 1.0
         row["n_socials"] = min(len(enrichment.socials), 5) / 2
         for tech in enrichment.technologies:
-            row[f"tech={tech.name}"] = 1.0
-            for category in tech.categories:
-                row[f"techcat={category.strip().lower()}"] = 1.0
+            for name in _tech_names(tech.name, tuple(tech.categories)):
+                row[name] = 1.0
         row["n_tech"] = min(len(enrichment.technologies), 20) / 10
-    if facts.final is not None:
-        row["score_v2"] = facts.final.score / 100
-        for reason in facts.final.reasons:
-            row[f"reason={reason.code}"] = 1.0
+    if final is not None:  # (its reasons include v1's)
+        row["score_v2"] = final.score / 100
+        for reason in final.reasons:
+            row[_named("reason", reason.code)] = 1.0
     return row
 
 
