@@ -2,9 +2,9 @@
 
 A lead's facts come from the pipeline's own records (the latest v1 score with its cleaned lead,
 the enrichment and the v2 score); :func:`feature_row` turns them into named values: one-hot
-``name=value`` columns (activity code and its 2/3/4-digit prefixes, size, legal nature, region,
-technologies, socials, score reasons, flags) and a few numbers (age, capital, contact counts,
-scores), each scaled to about 0..2 by a fixed transform (no learned scaling).
+``name=value`` columns (activity code and its 2/3/4-digit prefixes, size, legal nature, region and
+city, age and capital bands, technologies, socials, score reasons, flags) and a few numbers (age,
+capital, contact counts, scores), each scaled to about 0..2 by a fixed transform (no learned scaling).
 :class:`FeatureSpace` fixes the columns from training rows (sorted names seen at least
 ``min_count`` times, at most ``max_columns`` by frequency): the same rows give the same space
 and the same matrix, whatever order the leads came in.
@@ -54,7 +54,7 @@ def _activity_names(activity_main: str | None) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=16384)
-def _age(opened_on: str | None, as_of: date) -> tuple[float, float] | None:
+def _age(opened_on: str | None, as_of: date) -> tuple[float, float, str] | None:
     if not opened_on:
         return None
     try:
@@ -62,12 +62,15 @@ def _age(opened_on: str | None, as_of: date) -> tuple[float, float] | None:
     except ValueError:
         return None
     years = max(0.0, (as_of - opened).days / 365.25)
-    return min(years, 60.0) / 20, math.log1p(years) / 3
+    band = next(f"age_band={low}+" for low in (40, 20, 12, 6, 3, 1, 0) if years >= low)
+    return min(years, 60.0) / 20, math.log1p(years) / 3, band
 
 
 @lru_cache(maxsize=4096)
-def _capital_log(capital: float) -> float:
-    return math.log1p(capital) / 10
+def _capital(capital: float) -> tuple[float, str]:
+    """The capital's log, and its band (a power of ten; the upper half of each decade apart)."""
+    log = math.log10(capital) if capital >= 1 else 0.0
+    return math.log1p(capital) / 10, f"capital_band={int(log * 2) / 2:.1f}"
 
 
 @lru_cache(maxsize=4096)
@@ -96,12 +99,16 @@ def feature_row(facts: LeadFacts, as_of: date) -> dict[str, float]:
             row[_named("nature", company.legal_nature.strip())] = 1.0
         age = _age(company.opened_on, as_of)
         if age is not None:
-            row["age"], row["age_log"] = age
+            row["age"], row["age_log"], band = age
+            row[band] = 1.0
         if company.capital is not None and company.capital >= 0:
-            row["capital_log"] = _capital_log(company.capital)
-        state = company.address.state
-        if state:
-            row[_named("region", f"{company.country}-{state.strip().upper()}")] = 1.0
+            row["capital_log"], band = _capital(company.capital)
+            row[band] = 1.0
+        address = company.address
+        if address.state:
+            row[_named("region", f"{company.country}-{address.state.strip().upper()}")] = 1.0
+        if address.city:
+            row[_named("city", f"{company.country}-{address.city.strip().upper()}")] = 1.0
         if company.simples:
             row["simples"] = 1.0
         if company.head_office is False:
@@ -130,9 +137,8 @@ def feature_row(facts: LeadFacts, as_of: date) -> dict[str, float]:
         for flag in lead.flags:
             row[_named("flag", flag.code)] = 1.0
         row["score_v1"] = scored.score / 100
-        if final is None:
-            for reason in scored.reasons:
-                row[_named("reason", reason.code)] = 1.0
+        for reason in scored.reasons:
+            row[_named("reason", reason.code)] = 1.0
     enrichment = facts.enrichment
     if enrichment is not None:
         row[_named("enrich", enrichment.status)] = 1.0
@@ -154,7 +160,7 @@ def feature_row(facts: LeadFacts, as_of: date) -> dict[str, float]:
             for name in _tech_names(tech.name, tuple(tech.categories)):
                 row[name] = 1.0
         row["n_tech"] = min(len(enrichment.technologies), 20) / 10
-    if final is not None:  # (its reasons include v1's)
+    if final is not None:
         row["score_v2"] = final.score / 100
         for reason in final.reasons:
             row[_named("reason", reason.code)] = 1.0

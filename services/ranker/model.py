@@ -2,11 +2,11 @@
 
 - Below ``min_labels`` outcomes (default 30), or with one class only, there is no model: the
   ranking is the ICP score (cold start).
-- Candidates: logistic regression always; ``HistGradientBoostingClassifier`` too once there are
-  ``hgb_min_labels`` outcomes. Each is scored by stratified k-fold cross-validation (seeded; 5
-  folds, 3 from 1,000 outcomes, on a stratified sample of at most 3,000 outcomes); the best
-  cross-validated AUC wins (a tie goes to the simpler logistic model). The winner is refit on
-  every outcome.
+- Candidates: logistic regression (three regularisation strengths), and
+  ``HistGradientBoostingClassifier`` too once there are ``hgb_min_labels`` outcomes. Each is
+  scored by stratified k-fold cross-validation (seeded; 5 folds, 3 from 1,000 outcomes, on a
+  stratified sample of at most 3,000 outcomes); the best cross-validated AUC wins (a tie goes to
+  the first: the most regularised logistic model). The winner is refit on every outcome.
 - Seeds are fixed and fitting runs on one thread, so the same outcomes give the same model and
   the same bytes (``TrainedModel.to_bytes``; ``sha256`` is their content hash).
 - A feature's contribution to a lead's propensity is the change in log-odds when that feature is
@@ -67,9 +67,19 @@ def auc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float(roc_auc_score(y, score))
 
 
-def _estimator(kind: ModelKind, seed: int) -> Any:
+LOGISTIC_C = (0.05, 0.2, 1.0)  # inverse regularisation strengths tried (stronger first: ties go to it)
+
+
+def _candidate(name: str) -> tuple[ModelKind, float]:
+    """``"logistic C=0.2"`` -> ("logistic", 0.2); ``"hgb"`` -> ("hgb", 0)."""
+    kind, _, c = name.partition(" C=")
+    return ("logistic", float(c)) if kind == "logistic" else ("hgb", 0.0)
+
+
+def _estimator(name: str, seed: int) -> Any:
+    kind, c = _candidate(name)
     if kind == "logistic":
-        return LogisticRegression(C=0.5, max_iter=2000, random_state=seed)
+        return LogisticRegression(C=c, max_iter=2000, random_state=seed)
     return HistGradientBoostingClassifier(
         learning_rate=0.12, max_iter=60, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
         max_bins=63, early_stopping=False, random_state=seed,
@@ -134,7 +144,8 @@ class TrainingReport:
     kind: ModelKind | None = None
     cv_auc: float | None = None
     cv_precision_at_10: float | None = None
-    candidates: dict[str, float | None] = field(default_factory=dict)  # kind -> cross-validated AUC
+    candidates: dict[str, float | None] = field(default_factory=dict)  # candidate -> cross-validated AUC
+    candidate: str | None = None  # the one chosen, e.g. "logistic C=0.2"
     importances: list[tuple[str, float]] = field(default_factory=list)
     columns: int = 0
     reason: str = ""
@@ -155,7 +166,7 @@ def _cv_sample(X: np.ndarray, y: np.ndarray, cfg: RankerConfig) -> tuple[np.ndar
     return X[keep], y[keep]
 
 
-def _cross_validate(kind: ModelKind, X: np.ndarray, y: np.ndarray, cfg: RankerConfig) -> np.ndarray | None:
+def _cross_validate(kind: str, X: np.ndarray, y: np.ndarray, cfg: RankerConfig) -> np.ndarray | None:
     """Out-of-fold predictions, or None when a class is too small to fold."""
     folds = min(cfg.big_folds if len(y) >= cfg.big_labels else cfg.folds, int(y.sum()), int(len(y) - y.sum()))
     if folds < 2:
@@ -187,8 +198,8 @@ def train(facts: Sequence[LeadFacts], labels: Sequence[bool], as_of: date,
     rows = [feature_row(f, as_of) for f in facts]
     space = FeatureSpace.fit(rows)
     X = space.matrix(rows)
-    kinds: list[ModelKind] = ["logistic"] + (["hgb"] if len(y) >= cfg.hgb_min_labels else [])
-    best: tuple[float, ModelKind, np.ndarray | None] | None = None
+    kinds = [f"logistic C={c:g}" for c in LOGISTIC_C] + (["hgb"] if len(y) >= cfg.hgb_min_labels else [])
+    best: tuple[float, str, np.ndarray | None] | None = None
     X_cv, y_cv = _cv_sample(X, y, cfg)
     with threadpool_limits(1):
         for kind in kinds:
@@ -198,12 +209,14 @@ def train(facts: Sequence[LeadFacts], labels: Sequence[bool], as_of: date,
             if best is None or (score is not None and score > best[0]):
                 best = (score if score is not None else -1.0, kind, oof)
         assert best is not None
-        _, kind, oof = best
-        estimator = _estimator(kind, cfg.seed).fit(X, y)
+        _, name, oof = best
+        estimator = _estimator(name, cfg.seed).fit(X, y)
+    kind = _candidate(name)[0]
     model = TrainedModel(kind, space, estimator, X.mean(axis=0), as_of)
     report.status, report.kind, report.model, report.columns = "trained", kind, model, len(space.columns)
+    report.candidate = name
     if oof is not None:
-        report.cv_auc = report.candidates[kind]
+        report.cv_auc = report.candidates[name]
         report.cv_precision_at_10 = precision_at(y_cv, oof, cfg.top_share)
     sample = X
     if kind != "logistic" and len(X) > cfg.importance_rows:
