@@ -55,6 +55,7 @@ class Subjects:
     CONFIG_SAVED = "config.saved.{key}"
     RANKING_REQUESTED = "ranking.requested"
     RANKING_TRAINED = "ranking.trained"
+    LEADS_RANKED = "ranking.leads"
     # plain NATS, outside the stream (not events): what the enricher replicas spent per run
     BUDGET_SHARE = "coord.enricher.budget"
 
@@ -352,6 +353,27 @@ class RankingTrained(Event):
     reason: str = ""
 
 
+class LeadPropensity(BaseModel):
+    lead_key: str
+    propensity: float  # 0..1
+    top_features: list[tuple[str, float]] = Field(default_factory=list)  # (feature, log-odds it added)
+    next_rank: int | None = None  # place in the next-leads list (1 = first), None when not in it
+    explored: bool = False  # placed there by exploration (Thompson sampling), not by its propensity
+
+
+class LeadsRanked(Event):
+    """One batch of every known lead's propensity under a training's model, and the next-leads list."""
+
+    TYPE: ClassVar[str] = "LeadsRanked"
+    SUBJECT: ClassVar[str] = Subjects.LEADS_RANKED
+    version: int  # the RankingTrained it follows
+    model_sha256: str
+    batch: int
+    batches: int
+    explore_share: float
+    leads: list[LeadPropensity]
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -376,6 +398,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ConfigSaved,
         RankingRequested,
         RankingTrained,
+        LeadsRanked,
     )
 }
 

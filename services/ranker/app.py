@@ -4,7 +4,8 @@ It follows the funnel (``lead.status.*``): when at least ``RANKER_RETRAIN_EVERY`
 30) were decided since the last training, and at least ``RANKER_MIN_LABELS`` in all, it trains; a
 ``ranking.requested`` event (``hunter rank train``) trains at once. A training reads the stream up
 to the triggering event, labels outcomes as of that event's time, stores the model file under
-``<data dir>/ranking/`` and publishes ``ranking.trained`` (``RankingTrained``). Below the minimum,
+``<data dir>/ranking/`` and publishes ``ranking.trained`` (``RankingTrained``), then every known
+lead's propensity and the next-leads list (``ranking.leads``, ``LeadsRanked`` batches). Below the minimum,
 an asked-for training publishes a ``cold_start`` event: the ICP score ranks.
 """
 
@@ -17,10 +18,11 @@ from typing import Literal
 
 from faststream.nats import NatsMessage
 
+from services.ranker.history import rank_book
 from services.ranker.labels import FunnelEvent, funnel_event_of, outcome_labels
 from services.ranker.model import RankerConfig
 from services.ranker.training import train_at, trained_event, write_model
-from shared.events import Envelope, RankingTrained, Subjects
+from shared.events import Envelope, LeadsRanked, RankingTrained, Subjects
 from shared.service import Service
 
 service = Service("ranker")
@@ -34,6 +36,7 @@ class Ranker:
     cfg: RankerConfig
     retrain_every: int
     no_reply_days: float
+    explore_share: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     funnel: list[FunnelEvent] = field(default_factory=list)
     funnel_seq: int = 0
@@ -41,7 +44,7 @@ class Ranker:
 
 settings = service.settings
 ranker = Ranker(RankerConfig(min_labels=settings.ranker_min_labels), settings.ranker_retrain_every,
-                settings.ranker_no_reply_days)
+                settings.ranker_no_reply_days, settings.ranker_explore_share)
 
 
 def stream_seq(msg: NatsMessage) -> int:
@@ -74,6 +77,16 @@ async def train_now(trigger: Literal["outcomes", "request"], seq: int, as_of: da
     event = trained_event(report, version=version, trigger=trigger, trigger_seq=seq, as_of=as_of,
                           leads_known=len(book.scored), model_file=model_file)
     await service.bus.publish(event, key=(trigger, seq), causation_id=cause.event_id)
+    if report.model is not None and report.sha256 is not None:
+        ranked = await asyncio.to_thread(rank_book, book, report.model, as_of, explore_share=ranker.explore_share,
+                                         no_reply_days=ranker.no_reply_days)
+        size = max(1, settings.batch_size)
+        batches = max(1, -(-len(ranked) // size))
+        await service.bus.publish_many(
+            service.bus.wrap(LeadsRanked(version=version, model_sha256=report.sha256, batch=n, batches=batches,
+                                         explore_share=ranker.explore_share, leads=ranked[n * size:(n + 1) * size]),
+                             key=(report.sha256, version, n), causation_id=cause.event_id)
+            for n in range(batches))
     service.log.info("ranking_trained", status=report.status, model=report.kind, labelled=report.labelled,
                      cv_auc=report.cv_auc, sha256=report.sha256, trigger=trigger)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.ranker.explore import next_leads, segment_of
 from services.ranker.features import LeadFacts
 from services.ranker.labels import DEFAULT_NO_REPLY_DAYS, FunnelEvent, Label, funnel_event_of, outcome_labels
-from services.ranker.model import RankerConfig, TrainingReport, train
-from shared.events import Envelope, LeadEnriched, LeadRescored, LeadsScored, decode_event
+from services.ranker.model import RankerConfig, TrainedModel, TrainingReport, score_leads, train
+from shared.events import Envelope, LeadEnriched, LeadPropensity, LeadRescored, LeadsScored, decode_event
 from shared.schemas import Enrichment, FinalScore, ScoredLead
 
 # what the ranker reads from the stream (each a subject filter)
@@ -58,3 +59,47 @@ def train_from_book(book: LeadBook, as_of: datetime, cfg: RankerConfig,
     """Train on the book's outcomes as of ``as_of``: leads the stream has no features for are left out."""
     labels = [lab for key, lab in sorted(book.labels(as_of, no_reply_days).items()) if key in book.scored]
     return train([book.facts(lab.lead_key) for lab in labels], [lab.positive for lab in labels], as_of.date(), cfg)
+
+
+OPEN_STATES = frozenset({"new", "queued"})  # leads the next-leads list may offer
+
+
+def open_leads(book: LeadBook, as_of: datetime) -> list[str]:
+    """Leads nobody has contacted yet (no status, or new/queued as their latest), as of ``as_of``."""
+    latest: dict[str, tuple[datetime, int, str]] = {}
+    for e in book.funnel:
+        if e.status is not None and e.occurred_at <= as_of:
+            seen = latest.get(e.lead_key)
+            if seen is None or (e.occurred_at, e.seq) >= seen[:2]:
+                latest[e.lead_key] = (e.occurred_at, e.seq, e.status)
+    return [key for key in book.leads() if key not in latest or latest[key][2] in OPEN_STATES]
+
+
+def rank_book(book: LeadBook, model: TrainedModel, as_of: datetime, *, n_next: int = 50, explore_share: float = 0.2,
+              no_reply_days: float = DEFAULT_NO_REPLY_DAYS, explain_top: int = 2000,
+              seed: int = 0) -> list[LeadPropensity]:
+    """Every known lead's propensity (the features that moved it for the ``explain_top`` best), and
+    the next-leads list among the open ones: exploitation and Thompson-sampled exploration over each
+    segment's outcomes so far."""
+    keys = book.leads()
+    facts = [book.facts(k) for k in keys]
+    scores = score_leads(model, facts, explain=0)
+    best = sorted(range(len(keys)), key=lambda i: (-scores[i].propensity, keys[i]))[:explain_top]
+    explained = dict(zip(best, score_leads(model, [facts[i] for i in best], explain=3), strict=True))
+    outcomes: dict[str, list[int]] = {}
+    for key, label in book.labels(as_of, no_reply_days).items():
+        if key in book.scored:
+            counts = outcomes.setdefault(segment_of(book.facts(key)), [0, 0])
+            counts[0 if label.positive else 1] += 1
+    index = {k: i for i, k in enumerate(keys)}
+    candidates = [(k, scores[index[k]].propensity, segment_of(facts[index[k]])) for k in open_leads(book, as_of)]
+    picks = next_leads(candidates, {s: (c[0], c[1]) for s, c in outcomes.items()}, n_next,
+                       explore_share=explore_share, seed=seed)
+    place = {p.lead_key: (n, p.explored) for n, p in enumerate(picks, start=1)}
+    out = []
+    for i, key in enumerate(keys):
+        top = explained[i].top_features if i in explained else ()
+        rank, explored = place.get(key, (None, False))
+        out.append(LeadPropensity(lead_key=key, propensity=round(scores[i].propensity, 6),
+                                  top_features=[(f, v) for f, v in top], next_rank=rank, explored=explored))
+    return out

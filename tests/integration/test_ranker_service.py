@@ -15,7 +15,7 @@ from hunter.stack import Stack
 from services.ranker.model import RankerConfig
 from services.ranker.training import model_path, reproduce
 from shared.bus import Bus, connect_bus
-from shared.events import LeadsScored, LeadStatusChanged, RankingTrained, Subjects, subject_token
+from shared.events import LeadsRanked, LeadsScored, LeadStatusChanged, RankingTrained, Subjects, subject_token
 from tests.ranker_world import world
 
 T0 = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
@@ -48,6 +48,20 @@ async def trained_events(bus: Bus, count: int, timeout: float = 120.0) -> list[R
     raise AssertionError(f"fewer than {count} ranking.trained events within {timeout} s")
 
 
+async def ranked_events(bus: Bus, count: int, timeout: float = 60.0) -> list[LeadsRanked]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await bus.count(Subjects.LEADS_RANKED) < count:
+        assert loop.time() < deadline, f"fewer than {count} ranking.leads events within {timeout} s"
+        await asyncio.sleep(0.2)
+    out = []
+    async for stored in bus.read(Subjects.LEADS_RANKED):
+        event = stored.event()  # type: ignore[union-attr]
+        assert isinstance(event, LeadsRanked)
+        out.append(event)
+    return out
+
+
 def rank_cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hunter.cli", "rank", *args], capture_output=True, text=True,
                           env=stack.env(), check=False, timeout=180)
@@ -66,6 +80,7 @@ async def test_outcomes_train_a_model_whose_bytes_a_replay_reproduces(tmp_path: 
             assert asked.returncode == 0, asked.stderr
             assert "ranking v2: logistic on 40 outcomes" in asked.stdout
             events = await trained_events(bus, 2)
+            ranked = await ranked_events(bus, 2)
         finally:
             stack.stop()
         assert not stack.crashed()
@@ -75,6 +90,15 @@ async def test_outcomes_train_a_model_whose_bytes_a_replay_reproduces(tmp_path: 
         assert first.cv_auc is not None and first.importances and first.model_sha256
         second = events[1]
         assert second.trigger == "request" and second.labelled == 40 and second.version == 2
+        # after each training: every known lead's propensity, and the next leads among the uncontacted ones
+        assert [(r.version, r.batch, r.batches, len(r.leads)) for r in ranked] == [(1, 0, 1, 80), (2, 0, 1, 80)]
+        assert ranked[0].model_sha256 == first.model_sha256
+        latest = ranked[1].leads
+        contacted = {lead.lead_key for lead in latest[:40]}  # (lead keys sort as the world's order)
+        placed = sorted((lead.next_rank, lead.lead_key) for lead in latest if lead.next_rank is not None)
+        assert [n for n, _ in placed] == list(range(1, 41)) and not contacted & {k for _, k in placed}
+        assert sum(lead.explored for lead in latest) == 8  # RANKER_EXPLORE_SHARE 0.2 of 40
+        assert all(0 < lead.propensity < 1 and lead.top_features for lead in latest)
         for event in events:  # the model file beside the vault is the one the event names
             path = model_path(data_dir, event.model_sha256 or "")
             assert path.name == event.model_file

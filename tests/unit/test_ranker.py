@@ -197,3 +197,32 @@ def test_next_leads_explore_the_configured_share_by_seeded_thompson_sampling() -
 def test_segments_are_activity_division_and_size() -> None:
     assert segment_of(facts(1, cnae="6201501", size="03")) == "62/03"
     assert segment_of(LeadFacts("BR:1")) == "unknown"
+
+
+# ---- the lead book and the ranked leads ----------------------------------------------------------
+
+
+def test_a_book_ranks_every_lead_and_offers_only_open_ones_next() -> None:
+    from services.ranker.history import LeadBook, open_leads, rank_book, train_from_book
+
+    leads, labels = world(120)
+    book = LeadBook()
+    for f in leads:
+        book.scored[f.lead_key] = f.scored  # type: ignore[assignment]
+        book.enrichment[f.lead_key] = f.enrichment  # type: ignore[assignment]
+    for i, (f, positive) in enumerate(zip(leads[:60], labels, strict=False)):
+        book.funnel += [ev(f.lead_key, "contacted", i / 20), ev(f.lead_key, "replied" if positive else "lost", 3.5)]
+    book.funnel.append(ev(leads[70].lead_key, "queued", 1))  # queued is still open
+    as_of = T0 + timedelta(days=5)
+    assert len(open_leads(book, as_of)) == 60 and leads[70].lead_key in open_leads(book, as_of)
+    report = train_from_book(book, as_of, RankerConfig())
+    assert report.status == "trained" and report.labelled == 60
+    ranked = rank_book(book, report.model, as_of, n_next=20, explore_share=0.2, explain_top=10)  # type: ignore[arg-type]
+    assert [r.lead_key for r in ranked] == sorted(f.lead_key for f in leads)
+    placed = sorted((r.next_rank, r.lead_key) for r in ranked if r.next_rank is not None)
+    assert [n for n, _ in placed] == list(range(1, 21))
+    contacted = {f.lead_key for f in leads[:60]}
+    assert not contacted & {k for _, k in placed}
+    assert sum(r.explored for r in ranked) == 4
+    assert sum(bool(r.top_features) for r in ranked) == 10  # the ten best explained
+    assert rank_book(book, report.model, as_of, n_next=20, explain_top=10) == ranked  # type: ignore[arg-type]
