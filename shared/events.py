@@ -337,7 +337,7 @@ class RankingTrained(Event):
     status: Literal["trained", "cold_start"]
     trigger: Literal["outcomes", "request"]
     trigger_seq: int
-    as_of: datetime
+    as_of: str  # ISO 8601 date-time the outcomes were labelled as of
     model_kind: str | None = None  # "logistic" | "hgb"
     labelled: int = 0
     positives: int = 0
@@ -353,10 +353,15 @@ class RankingTrained(Event):
     reason: str = ""
 
 
+class FeatureContribution(BaseModel):
+    feature: str
+    contribution: float  # log-odds the feature added to the lead's propensity (negative: took away)
+
+
 class LeadPropensity(BaseModel):
     lead_key: str
     propensity: float  # 0..1
-    top_features: list[tuple[str, float]] = Field(default_factory=list)  # (feature, log-odds it added)
+    top_features: list[FeatureContribution] = Field(default_factory=list)  # biggest moves first
     next_rank: int | None = None  # place in the next-leads list (1 = first), None when not in it
     explored: bool = False  # placed there by exploration (Thompson sampling), not by its propensity
 

@@ -16,7 +16,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
 
-from services.gateway import routes_admin, routes_leads, routes_runs
+from services.gateway import routes_admin, routes_leads, routes_ranking, routes_runs
 from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
 from services.gateway.vault_swap import follow_swaps
@@ -100,6 +100,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC / name, media_type=STATIC_FILES[name])
 
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
-    for router in (routes_runs.router, routes_leads.router, routes_admin.router):
+    for router in (routes_runs.router, routes_leads.router, routes_admin.router, routes_ranking.router):
         app.include_router(router)
     return app

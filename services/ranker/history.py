@@ -11,7 +11,15 @@ from services.ranker.explore import next_leads, segment_of
 from services.ranker.features import LeadFacts
 from services.ranker.labels import DEFAULT_NO_REPLY_DAYS, FunnelEvent, Label, funnel_event_of, outcome_labels
 from services.ranker.model import RankerConfig, TrainedModel, TrainingReport, score_leads, train
-from shared.events import Envelope, LeadEnriched, LeadPropensity, LeadRescored, LeadsScored, decode_event
+from shared.events import (
+    Envelope,
+    FeatureContribution,
+    LeadEnriched,
+    LeadPropensity,
+    LeadRescored,
+    LeadsScored,
+    decode_event,
+)
 from shared.schemas import Enrichment, FinalScore, ScoredLead
 
 # what the ranker reads from the stream (each a subject filter)
@@ -98,8 +106,9 @@ def rank_book(book: LeadBook, model: TrainedModel, as_of: datetime, *, n_next: i
     place = {p.lead_key: (n, p.explored) for n, p in enumerate(picks, start=1)}
     out = []
     for i, key in enumerate(keys):
-        top = explained[i].top_features if i in explained else ()
+        top = [FeatureContribution(feature=f, contribution=v) for f, v in (explained[i].top_features
+                                                                            if i in explained else ())]
         rank, explored = place.get(key, (None, False))
-        out.append(LeadPropensity(lead_key=key, propensity=round(scores[i].propensity, 6),
-                                  top_features=[(f, v) for f, v in top], next_rank=rank, explored=explored))
+        out.append(LeadPropensity(lead_key=key, propensity=round(scores[i].propensity, 6), top_features=top,
+                                  next_rank=rank, explored=explored))
     return out

@@ -48,7 +48,7 @@ def write_model(data_dir: Path, report: TrainingReport) -> str | None:
 def trained_event(report: TrainingReport, *, version: int, trigger: Literal["outcomes", "request"], trigger_seq: int,
                   as_of: datetime, leads_known: int, model_file: str | None) -> RankingTrained:
     return RankingTrained(
-        version=version, status=report.status, trigger=trigger, trigger_seq=trigger_seq, as_of=as_of,
+        version=version, status=report.status, trigger=trigger, trigger_seq=trigger_seq, as_of=as_of.isoformat(),
         model_kind=report.kind, labelled=report.labelled, positives=report.positives, negatives=report.negatives,
         leads_known=leads_known, cv_auc=report.cv_auc, cv_precision_at_10=report.cv_precision_at_10,
         candidates=report.candidates, columns=report.columns,
@@ -66,5 +66,5 @@ async def train_at(bus: Bus, end_seq: int, as_of: datetime, cfg: RankerConfig,
 
 async def reproduce(bus: Bus, event: RankingTrained, cfg: RankerConfig, no_reply_days: float) -> TrainingReport:
     """The training an event records, done again from the stream (its model bytes must hash the same)."""
-    report, _ = await train_at(bus, event.trigger_seq, event.as_of, cfg, no_reply_days)
+    report, _ = await train_at(bus, event.trigger_seq, datetime.fromisoformat(event.as_of), cfg, no_reply_days)
     return report
