@@ -76,7 +76,8 @@ async def simulate_outcomes(url: str, settings: Any, run_id: str, n: int, *, tim
         steps = simulate_funnel(contacts, seed=19, start=start, spacing=timedelta(days=90) / max(1, n))
         before = await bus.count(Subjects.RANKING_TRAINED)
         for key, status, when in steps:
-            await bus.publish(LeadStatusChanged(lead_key=key, status=status, actor="demo"),  # type: ignore[arg-type]
+            # (run_id: the run the person was looking at, the demo's own)
+            await bus.publish(LeadStatusChanged(run_id=run_id, lead_key=key, status=status, actor="demo"),  # type: ignore[arg-type]
                               key=("demo", key, status), occurred_at=when, run_id=subject_token(key))
         _print(f"demo: {len(contacts)} earlier contacts simulated ({len(steps)} funnel events)")
         loop = asyncio.get_running_loop()
