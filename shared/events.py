@@ -339,7 +339,8 @@ class RankingTrained(Event):
     trigger_seq: int
     as_of: str  # ISO 8601 date-time the outcomes were labelled as of
     model_kind: str | None = None  # "logistic" | "hgb"
-    labelled: int = 0
+    outcomes: int = 0  # outcomes decided in the funnel as of ``as_of`` (the trigger counts new ones from it)
+    labelled: int = 0  # those of leads the stream has features for: the training set
     positives: int = 0
     negatives: int = 0
     leads_known: int = 0  # leads with features in the stream

@@ -220,6 +220,7 @@ class RankingTrainingRow(SQLModel, table=True):
     trigger_seq: int = 0
     as_of: str = ""
     model_kind: str | None = None
+    outcomes: int = 0
     labelled: int = 0
     positives: int = 0
     negatives: int = 0

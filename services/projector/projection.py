@@ -430,7 +430,8 @@ class Projection:
     def _ranking_trained(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         row = self.trainings.touch(conn, (e.version,))
         row.update(status=e.status, trigger=e.trigger, trigger_seq=e.trigger_seq, as_of=e.as_of,
-                   model_kind=e.model_kind, labelled=e.labelled, positives=e.positives, negatives=e.negatives,
+                   model_kind=e.model_kind, outcomes=e.outcomes, labelled=e.labelled, positives=e.positives,
+                   negatives=e.negatives,
                    leads_known=e.leads_known, cv_auc=e.cv_auc, cv_precision_at_10=e.cv_precision_at_10,
                    candidates=canonical(e.candidates),
                    importances=canonical([{"feature": i.feature, "importance": i.importance} for i in e.importances]),

@@ -66,7 +66,7 @@ async def outcomes_due(seq: int, as_of: datetime) -> bool:
         ranker.funnel_seq = max(ranker.funnel_seq, stored.seq)  # type: ignore[union-attr]
     labelled = len(outcome_labels([e for e in ranker.funnel if e.seq <= seq], as_of, ranker.no_reply_days))
     last = await last_trained()
-    since = labelled - (last.labelled if last is not None else 0)
+    since = labelled - (last.outcomes if last is not None else 0)
     return labelled >= ranker.cfg.min_labels and since >= ranker.retrain_every
 
 
@@ -75,7 +75,8 @@ async def train_now(trigger: Literal["outcomes", "request"], seq: int, as_of: da
     model_file = await asyncio.to_thread(write_model, settings.data_dir, report)
     version = await service.bus.count(Subjects.RANKING_TRAINED) + 1
     event = trained_event(report, version=version, trigger=trigger, trigger_seq=seq, as_of=as_of,
-                          leads_known=len(book.scored), model_file=model_file)
+                          outcomes=len(book.labels(as_of, ranker.no_reply_days)), leads_known=len(book.scored),
+                          model_file=model_file)
     await service.bus.publish(event, key=(trigger, seq), causation_id=cause.event_id)
     if report.model is not None and report.sha256 is not None:
         ranked = await asyncio.to_thread(rank_book, book, report.model, as_of, explore_share=ranker.explore_share,

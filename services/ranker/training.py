@@ -4,6 +4,7 @@ same events up to the same position with the same ``as_of`` and must get the sam
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import datetime
 from pathlib import Path
@@ -46,10 +47,11 @@ def write_model(data_dir: Path, report: TrainingReport) -> str | None:
 
 
 def trained_event(report: TrainingReport, *, version: int, trigger: Literal["outcomes", "request"], trigger_seq: int,
-                  as_of: datetime, leads_known: int, model_file: str | None) -> RankingTrained:
+                  as_of: datetime, outcomes: int, leads_known: int, model_file: str | None) -> RankingTrained:
     return RankingTrained(
         version=version, status=report.status, trigger=trigger, trigger_seq=trigger_seq, as_of=as_of.isoformat(),
-        model_kind=report.kind, labelled=report.labelled, positives=report.positives, negatives=report.negatives,
+        model_kind=report.kind, outcomes=outcomes, labelled=report.labelled, positives=report.positives,
+        negatives=report.negatives,
         leads_known=leads_known, cv_auc=report.cv_auc, cv_precision_at_10=report.cv_precision_at_10,
         candidates=report.candidates, columns=report.columns,
         importances=[FeatureImportance(feature=f, importance=v) for f, v in report.importances],
@@ -61,7 +63,7 @@ async def train_at(bus: Bus, end_seq: int, as_of: datetime, cfg: RankerConfig,
                    no_reply_days: float) -> tuple[TrainingReport, LeadBook]:
     """Train on what the stream holds up to ``end_seq``, outcomes as of ``as_of``."""
     book = await read_book(bus, end_seq)
-    return train_from_book(book, as_of, cfg, no_reply_days), book
+    return await asyncio.to_thread(train_from_book, book, as_of, cfg, no_reply_days), book
 
 
 async def reproduce(bus: Bus, event: RankingTrained, cfg: RankerConfig, no_reply_days: float) -> TrainingReport:

@@ -21,11 +21,12 @@ from tests.ranker_world import world
 T0 = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 
 
-async def publish_world(bus: Bus, n_leads: int, n_outcomes: int) -> None:
-    """A scored run of ``n_leads`` and funnel histories for the first ``n_outcomes`` of them."""
+async def publish_world(bus: Bus, n_leads: int, n_outcomes: int, *, scored: int | None = None) -> None:
+    """A scored run of ``n_leads`` (the first ``scored`` of them) and funnel histories for the first
+    ``n_outcomes``."""
     leads, labels = world(n_leads, seed=4)
-    await bus.publish(LeadsScored(run_id="r1", batch=0, icp="software-b2b", leads=[f.scored for f in leads]),
-                      key=("r1", 0))
+    await bus.publish(LeadsScored(run_id="r1", batch=0, icp="software-b2b",
+                                  leads=[f.scored for f in leads[:scored]]), key=("r1", 0))
     for i, (f, positive) in enumerate(zip(leads[:n_outcomes], labels, strict=False)):
         at = T0 + timedelta(hours=i)
         for status, when in (("contacted", at), ("replied" if positive else "lost", at + timedelta(days=2))):
@@ -124,3 +125,25 @@ async def test_asked_below_the_minimum_outcomes_the_ranker_answers_cold_start(tm
         [event] = await trained_events(bus, 1)
         assert event.status == "cold_start" and event.model_sha256 is None and event.model_file is None
         assert not (tmp_path / "data" / "ranking").exists()
+
+
+async def test_outcomes_of_leads_without_features_count_once_towards_the_trigger(tmp_path: Path,
+                                                                                fresh_nats_url: str) -> None:
+    stack = Stack(data_dir=tmp_path / "data", nats_url=fresh_nats_url, gateway=False, services=["ranker"],
+                  env_extra={"RANKER_MIN_LABELS": "20", "RANKER_RETRAIN_EVERY": "20"})
+    async with connect_bus(fresh_nats_url, name="test-ranker-unknown") as bus:
+        await publish_world(bus, 80, 50, scored=30)  # 50 outcomes, 30 of them of leads the stream knows
+        stack.start()
+        try:
+            trained = await trained_events(bus, 2)
+            # every status event handled (and acked, after any training it caused): no more than the two
+            # trainings the counts call for
+            while True:
+                info = await bus.js.consumer_info(bus.stream, "ranker")
+                if not info.num_pending and not info.num_ack_pending:
+                    break
+                await asyncio.sleep(0.2)
+            assert await bus.count(Subjects.RANKING_TRAINED) == 2
+        finally:
+            stack.stop()
+    assert [(t.outcomes, t.labelled, t.status) for t in trained] == [(20, 20, "trained"), (40, 30, "trained")]
