@@ -41,7 +41,7 @@ FORMAT = 1  # of the model file
 @dataclass(frozen=True)
 class RankerConfig:
     min_labels: int = 30
-    hgb_min_labels: int = 200
+    hgb_min_labels: int = 500  # boosting competes from here (bench: at 300 outcomes CV picked it on noise, and lost)
     folds: int = 5
     big_folds: int = 3  # folds once there are ``big_labels`` outcomes (each fold has enough of them)
     big_labels: int = 1000
