@@ -4,13 +4,15 @@ the next leads in order with the explored places marked, and each lead's propens
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
-from services.projector.db import make_engine
+from services.projector.db import build_indexes, create_tables, make_engine
 from services.projector.digest import vault_digest
 from services.projector.projection import Projection
 from shared.bus import connect_bus
@@ -25,6 +27,7 @@ from shared.events import (
     Subjects,
 )
 from tests.factories import raw_events, run_events
+from tests.fixtures.postgres import POSTGRES, postgres_schema
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC).isoformat()
 K1, K2, K3 = "BR:00000000000001", "BR:00000000000002", "BR:00000000000003"
@@ -89,6 +92,32 @@ def test_the_ranking_tables_project_the_same_event_by_event_as_in_one_batch(tmp_
     for event in events:
         projection.apply([event])
     assert vault_digest(one) == vault_digest(each)
+
+
+@pytest.mark.parametrize("engine_kind", ["sqlite", "postgresql"])
+def test_a_replay_into_a_fresh_vault_gives_the_ranking_tables_of_the_live_one(tmp_path: Path, engine_kind: str) -> None:
+    newer = LeadsRanked(version=3, model_sha256="cd" * 32, batch=0, batches=1, explore_share=0.2, leads=[
+        LeadPropensity(lead_key=K1, propensity=0.2), LeadPropensity(lead_key=K3, propensity=0.7, next_rank=1)])
+    events = raw_events([*run_events("r-rank"), cold(), *trained(), newer])
+    live = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    projection = Projection(live)
+    for event in events:
+        projection.apply([event])
+    with contextlib.ExitStack() as stack:
+        if engine_kind == "sqlite":
+            bulk = make_engine(f"sqlite:///{tmp_path / 'bulk.db'}", bulk=True)
+        else:
+            schema = stack.enter_context(postgres_schema())
+            bulk = make_engine(POSTGRES, create=False, bulk=True).execution_options(
+                schema_translate_map={None: schema})
+            create_tables(bulk, indexes=False)
+        replay = Projection(bulk, fresh=True)
+        for start in range(0, len(events), 3):
+            replay.apply(events[start:start + 3])
+        replay.finish()
+        build_indexes(bulk)
+        assert vault_digest(bulk) == vault_digest(live)
+        bulk.dispose()
 
 
 def test_train_now_publishes_a_ranking_request(tmp_path: Path, nats_url: str) -> None:
