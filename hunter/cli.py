@@ -533,6 +533,53 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
                         ("max-reject-rate", "share of rows rejected as bad input (at most)"),
                         ("min-rows-per-s", "rows read per second of the run")):
         parser.add_argument(f"--{name}", type=float, default=None, help=f"KPI target: {words}")
+# ---- ranking -------------------------------------------------------------------------------------
+
+def _print_training(event: Any) -> None:
+    if event.status == "cold_start":
+        _print(f"ranking v{event.version}: cold start, the ICP score ranks ({event.reason})")
+        return
+    auc = f"{event.cv_auc:.3f}" if event.cv_auc is not None else "n/a"
+    p10 = f"{event.cv_precision_at_10:.3f}" if event.cv_precision_at_10 is not None else "n/a"
+    _print(f"ranking v{event.version}: {event.model_kind} on {event.labelled} outcomes ({event.positives} positive), "
+           f"cross-validated AUC {auc}, precision@10% {p10}, model {event.model_file}")
+    for imp in event.importances[:5]:
+        _print(f"  {imp.feature:<40} {imp.importance:.4f}")
+
+
+def cmd_rank_train(args: argparse.Namespace) -> int:
+    from shared.events import RankingRequested, RankingTrained, Subjects, envelope
+
+    settings = _settings(args)
+
+    async def ask(bus: Any) -> Any:
+        request = envelope(RankingRequested(requested_by="cli"))
+        await bus.publish_many([(Subjects.RANKING_REQUESTED, request)])
+        deadline = asyncio.get_running_loop().time() + args.timeout
+        while asyncio.get_running_loop().time() < deadline:
+            stored = await bus.last(Subjects.RANKING_TRAINED)
+            if stored is not None and stored.envelope.causation_id == request.event_id:
+                return stored.event()
+            await asyncio.sleep(0.5)
+        return None
+
+    event = _icp_bus_call(settings, ask)
+    if not isinstance(event, RankingTrained):
+        print(f"no ranker answered within {args.timeout:.0f} s (is `hunter up` running?)", file=sys.stderr)
+        return 1
+    _print_training(event)
+    return 0
+
+
+def cmd_rank_show(args: argparse.Namespace) -> int:
+    from shared.events import Subjects
+
+    stored = _icp_bus_call(_settings(args), lambda bus: bus.last(Subjects.RANKING_TRAINED))
+    if stored is None:
+        _print("no training yet: the ICP score ranks")
+        return 0
+    _print_training(stored.event())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -630,6 +677,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=None, help="gateway port")
     demo.add_argument("--enrich-top", type=float, default=0.5)
     demo.add_argument("--timeout", type=float, default=600.0)
+    demo.add_argument("--outcomes", type=int, default=0, metavar="N",
+                      help="simulate earlier contacts of N leads and their outcomes (the ranker learns from them)")
     demo.set_defaults(func=cmd_demo)
 
     farm = sub.add_parser("farm", help="run the offline web farm (HTTP proxy + search API)")
@@ -656,6 +705,16 @@ def build_parser() -> argparse.ArgumentParser:
     isv.add_argument("file", help="profile YAML; its name defaults to the file name")
     isv.add_argument("--name", default=None, help="the name when the file has none (default: the file name)")
     isv.set_defaults(func=cmd_icp_save)
+
+    rank = sub.add_parser("rank", help="ranking learned from outcomes: train now, show the latest training")
+    rsub = rank.add_subparsers(dest="rank_cmd", required=True)
+    rtr = rsub.add_parser("train", help="ask the ranker to train now (RankingRequested) and print the result")
+    data_dir_opt(rtr)
+    rtr.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the ranker")
+    rtr.set_defaults(func=cmd_rank_train)
+    rsh = rsub.add_parser("show", help="the latest training (RankingTrained)")
+    data_dir_opt(rsh)
+    rsh.set_defaults(func=cmd_rank_show)
     return p
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from hunter.cli import _print, _settings, _wait_for_signal, print_summary, running_stack, submit_and_watch
 from shared.events import RunFilters, RunRequested, new_run_id
@@ -50,6 +53,49 @@ def farm_settings(proxy: str, search: str) -> dict[str, str]:
     }
 
 
+async def simulate_outcomes(url: str, settings: Any, run_id: str, n: int, *, timeout: float = 180.0) -> Any:
+    """Earlier contacts of ``n`` of the run's leads (seeded, spread over the last 120 days) and their
+    outcomes drawn from the demo world's hidden propensity, as funnel events; then the ranker's latest
+    training once it has learned from them (or None within ``timeout``)."""
+    from hunter.demo.outcomes import bundled_propensities, simulate_funnel
+    from shared.bus import connect_bus
+    from shared.events import LeadsScored, LeadStatusChanged, RankingTrained, Subjects, subject_token
+
+    hidden = bundled_propensities()
+    async with connect_bus(url, name="hunter-demo-outcomes", stream=settings.stream_name,
+                           dedup_window_seconds=settings.dedup_window_seconds) as bus:
+        keys: list[tuple[str, float]] = []
+        async for stored in bus.read(Subjects.LEAD_SCORED.format(run_id=subject_token(run_id))):
+            event = stored.event()  # type: ignore[union-attr]
+            if isinstance(event, LeadsScored):
+                keys += [(s.lead.lead_key, hidden.get(s.lead.company.registry_id, 0.0)) for s in event.leads]
+        contacts = sorted(keys)
+        random.Random(19).shuffle(contacts)
+        contacts = contacts[:n]
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=120)
+        steps = simulate_funnel(contacts, seed=19, start=start, spacing=timedelta(days=90) / max(1, n))
+        before = await bus.count(Subjects.RANKING_TRAINED)
+        for key, status, when in steps:
+            # (run_id: the run the person was looking at, the demo's own)
+            await bus.publish(LeadStatusChanged(run_id=run_id, lead_key=key, status=status, actor="demo"),  # type: ignore[arg-type]
+                              key=("demo", key, status), occurred_at=when, run_id=subject_token(key))
+        _print(f"demo: {len(contacts)} earlier contacts simulated ({len(steps)} funnel events)")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:  # the ranker trains every 30 new outcomes: wait until it read them all
+            try:
+                info = await bus.js.consumer_info(settings.stream_name, "ranker")
+                done = not info.num_pending and not info.num_ack_pending
+            except Exception:  # noqa: BLE001 - the ranker has not created its consumer yet
+                done = False
+            if done and await bus.count(Subjects.RANKING_TRAINED) > before:
+                stored = await bus.last(Subjects.RANKING_TRAINED)
+                event = stored.event() if stored else None
+                return event if isinstance(event, RankingTrained) else None
+            await asyncio.sleep(1.0)
+    return None
+
+
 def run_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     data_dir = Path(settings.data_dir).resolve()
@@ -68,6 +114,12 @@ def run_demo(args: argparse.Namespace) -> int:
             _print(f"demo: NATS {url}, web farm proxy {proxy}, {args.enricher_replicas} enricher replicas")
             final, run = asyncio.run(submit_and_watch(url, settings, request, timeout=args.timeout))
             print_summary(run)
+            if args.outcomes:
+                from hunter.cli import _print_training
+
+                trained = asyncio.run(simulate_outcomes(url, settings, request.run_id, args.outcomes))
+                if trained is not None:
+                    _print_training(trained)
             hot = next((e for e in run.get("exports", []) if e["segment"] == "hot"), None)
             _print(f"\ndemo finished in {time.perf_counter() - t0:.1f}s: run {final.status}")
             _print(f"vault:  {settings.vault_database_url}")

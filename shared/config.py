@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # where registry files (CNPJ folders, SIRENE files, CSVs) are put for the Mission page's source picker
     imports_dir: Path | None = Field(default=None, alias="HUNTER_IMPORTS_DIR")
 
+    # ranking learned from outcomes (services/ranker): below the minimum, the ICP score ranks
+    ranker_min_labels: int = Field(default=30, alias="RANKER_MIN_LABELS")
+    ranker_retrain_every: int = Field(default=30, alias="RANKER_RETRAIN_EVERY")  # new outcomes that trigger a training
+    ranker_no_reply_days: float = Field(default=21.0, alias="RANKER_NO_REPLY_DAYS")  # contacted, no reply: negative
+    ranker_explore_share: float = Field(default=0.2, alias="RANKER_EXPLORE_SHARE")  # of the next-leads list
+
     # Casa dos Dados
     casa_api_key: str | None = Field(default=None, alias="CASA_DOS_DADOS_API_KEY")
     casa_base_url: str = Field(default="https://api.casadosdados.com.br", alias="CASA_DOS_DADOS_BASE_URL")

@@ -27,7 +27,7 @@ from shared.schemas import (
 )
 
 STREAM_NAME = "HUNTER"
-STREAM_SUBJECTS = ["run.>", "lead.>", "enrich.>", "export.>", "obs.>", "dlq.>", "icp.>", "config.>"]
+STREAM_SUBJECTS = ["run.>", "lead.>", "enrich.>", "export.>", "obs.>", "dlq.>", "icp.>", "config.>", "ranking.>"]
 EVENT_NAMESPACE = uuid.UUID("6f1c9a52-3a8e-4c1e-9a55-2f8d1b7e4c10")
 
 
@@ -53,6 +53,9 @@ class Subjects:
     LEAD_STATUS = "lead.status.{run_id}"  # v2 events: the lead's token in place of the run
     LEAD_ACTIVITY = "lead.activity.{lead}"
     CONFIG_SAVED = "config.saved.{key}"
+    RANKING_REQUESTED = "ranking.requested"
+    RANKING_TRAINED = "ranking.trained"
+    LEADS_RANKED = "ranking.leads"
     # plain NATS, outside the stream (not events): what the enricher replicas spent per run
     BUDGET_SHARE = "coord.enricher.budget"
     # plain NATS request/reply: a dry run asks the extractor to count a source's matching rows
@@ -340,6 +343,77 @@ class ConfigSaved(Event):
     secret: bool = False
 
 
+# ---- ranking ------------------------------------------------------------------------------------
+
+
+class RankingRequested(Event):
+    """Someone asked the ranker to train now (``hunter rank train``, the UI), whatever the new outcomes."""
+
+    TYPE: ClassVar[str] = "RankingRequested"
+    SUBJECT: ClassVar[str] = Subjects.RANKING_REQUESTED
+    requested_by: str = "api"
+
+
+class FeatureImportance(BaseModel):
+    feature: str
+    importance: float  # mean absolute change in log-odds the feature makes
+
+
+class RankingTrained(Event):
+    """The ranker learned from the funnel's outcomes (or, below the minimum, says the ICP score ranks).
+
+    A training reads the stream up to ``trigger_seq`` and labels outcomes as of ``as_of``: the same
+    two give the same model bytes (``model_sha256``), so a replay can check them."""
+
+    TYPE: ClassVar[str] = "RankingTrained"
+    SUBJECT: ClassVar[str] = Subjects.RANKING_TRAINED
+    version: int  # 1, 2, ... per training of this stream
+    status: Literal["trained", "cold_start"]
+    trigger: Literal["outcomes", "request"]
+    trigger_seq: int
+    as_of: str  # ISO 8601 date-time the outcomes were labelled as of
+    model_kind: str | None = None  # "logistic" | "hgb"
+    outcomes: int = 0  # outcomes decided in the funnel as of ``as_of`` (the trigger counts new ones from it)
+    labelled: int = 0  # those of leads the stream has features for: the training set
+    positives: int = 0
+    negatives: int = 0
+    leads_known: int = 0  # leads with features in the stream
+    cv_auc: float | None = None
+    cv_precision_at_10: float | None = None
+    candidates: dict[str, float | None] = Field(default_factory=dict)  # model kind -> cross-validated AUC
+    importances: list[FeatureImportance] = Field(default_factory=list)
+    columns: int = 0
+    model_sha256: str | None = None
+    model_file: str | None = None  # name of the model file in the data dir's ranking/ folder
+    reason: str = ""
+
+
+class FeatureContribution(BaseModel):
+    feature: str
+    contribution: float  # log-odds the feature added to the lead's propensity (negative: took away)
+
+
+class LeadPropensity(BaseModel):
+    lead_key: str
+    propensity: float  # 0..1
+    top_features: list[FeatureContribution] = Field(default_factory=list)  # biggest moves first
+    next_rank: int | None = None  # place in the next-leads list (1 = first), None when not in it
+    explored: bool = False  # placed there by exploration (Thompson sampling), not by its propensity
+
+
+class LeadsRanked(Event):
+    """One batch of every known lead's propensity under a training's model, and the next-leads list."""
+
+    TYPE: ClassVar[str] = "LeadsRanked"
+    SUBJECT: ClassVar[str] = Subjects.LEADS_RANKED
+    version: int  # the RankingTrained it follows
+    model_sha256: str
+    batch: int
+    batches: int
+    explore_share: float
+    leads: list[LeadPropensity]
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -362,6 +436,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LeadStatusChanged,
         LeadActivityRecorded,
         ConfigSaved,
+        RankingRequested,
+        RankingTrained,
+        LeadsRanked,
     )
 }
 

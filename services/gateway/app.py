@@ -22,6 +22,7 @@ from services.gateway import (
     routes_catalog,
     routes_leads,
     routes_manual,
+    routes_ranking,
     routes_runs,
 )
 from services.gateway.api_docs import DOCS_HTML, DOCS_INIT_JS
@@ -131,6 +132,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in (routes_runs.router, routes_batches.router, routes_leads.router, routes_manual.router,
-                   routes_agenda.router, routes_catalog.router, routes_admin.router):
+                   routes_agenda.router, routes_catalog.router, routes_ranking.router, routes_admin.router):
         app.include_router(router)
     return app

@@ -255,6 +255,43 @@ class ConfigRow(SQLModel, table=True):
     updated_at: str | None = None
 
 
+class RankingTrainingRow(SQLModel, table=True):
+    """One training of the ranker (RankingTrained)."""
+
+    __tablename__ = "ranking_trainings"
+    version: int = Field(primary_key=True)
+    status: str = "trained"  # or "cold_start"
+    trigger: str = "outcomes"
+    trigger_seq: int = 0
+    as_of: str = ""
+    model_kind: str | None = None
+    outcomes: int = 0
+    labelled: int = 0
+    positives: int = 0
+    negatives: int = 0
+    leads_known: int = 0
+    cv_auc: float | None = None
+    cv_precision_at_10: float | None = None
+    candidates: str = "{}"  # JSON: candidate -> cross-validated AUC
+    importances: str = "[]"  # JSON: [{"feature", "importance"}], biggest first
+    model_sha256: str | None = None
+    model_file: str | None = None
+    reason: str = ""
+    trained_at: str = ""
+
+
+class LeadPropensityRow(SQLModel, table=True):
+    """A lead's propensity under the latest model that ranked it (LeadsRanked)."""
+
+    __tablename__ = "lead_propensities"
+    lead_key: str = Field(primary_key=True)
+    version: int = 0
+    propensity: float = 0.0
+    top_features: str = "[]"  # JSON: [[feature, log-odds it added], ...]
+    next_rank: int | None = Field(default=None, index=True)  # place in the next-leads list
+    explored: bool = False
+
+
 # Indexes for the vault list endpoint's filters and sorts (they change no row, hence no digest). The
 # gateway names some of them (``INDEXED BY``): a company sort walks ix_companies_legal_name or
 # ix_companies_city, a lead joins through ix_leads_lead_key. Ties sort on lead_key, hence its second place.

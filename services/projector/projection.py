@@ -32,8 +32,10 @@ from services.projector.models import (
     IcpProfileRow,
     Lead,
     LeadCurrent,
+    LeadPropensityRow,
     LogRow,
     Partner,
+    RankingTrainingRow,
     Run,
     RunStepRow,
     TimelineRow,
@@ -103,12 +105,13 @@ class Projection:
         self.current = StateRows(LeadCurrent)
         self.enrichments, self.exports = StateRows(EnrichmentRow), StateRows(ExportRow)
         self.icps, self.config = StateRows(IcpProfileRow), StateRows(ConfigRow)
+        self.trainings, self.propensities = StateRows(RankingTrainingRow), StateRows(LeadPropensityRow, write_only=())
         self.steps, self.dropped = AppendRows(RunStepRow), AppendRows(DroppedRow)
         self.api_calls, self.errors = AppendRows(ApiCallRow), AppendRows(ErrorRow)
         self.logs, self.snapshots = AppendRows(LogRow), AppendRows(ExportStatusSnapshot)
         self.timeline = AppendRows(TimelineRow)
         self._state = [self.companies, self.leads, self.current, self.runs, self.enrichments, self.exports,
-                       self.icps, self.config]
+                       self.icps, self.config, self.trainings, self.propensities]
         for state in self._state:
             state.fresh = fresh
         self._append = [self.steps, self.dropped, self.api_calls, self.errors, self.logs, self.snapshots,
@@ -133,6 +136,8 @@ class Projection:
             "LeadStatusChanged": self._lead_status,
             "LeadActivityRecorded": self._lead_activity,
             "ConfigSaved": self._config_saved,
+            "RankingTrained": self._ranking_trained,
+            "LeadsRanked": self._leads_ranked,
         }
 
     def checkpoint(self) -> int:
@@ -506,6 +511,21 @@ class Projection:
         row = self.config.touch(conn, (e.key,))
         row.update(value=e.value, secret=e.secret, updated_at=self._when(env))
 
+    def _ranking_trained(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        row = self.trainings.touch(conn, (e.version,))
+        row.update(status=e.status, trigger=e.trigger, trigger_seq=e.trigger_seq, as_of=e.as_of,
+                   model_kind=e.model_kind, outcomes=e.outcomes, labelled=e.labelled, positives=e.positives,
+                   negatives=e.negatives,
+                   leads_known=e.leads_known, cv_auc=e.cv_auc, cv_precision_at_10=e.cv_precision_at_10,
+                   candidates=canonical(e.candidates),
+                   importances=canonical([{"feature": i.feature, "importance": i.importance} for i in e.importances]),
+                   model_sha256=e.model_sha256, model_file=e.model_file, reason=e.reason, trained_at=self._when(env))
+
+    def _leads_ranked(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        for lead in e.leads:
+            row = self.propensities.touch(conn, (lead.lead_key,))
+            row.update(version=e.version, propensity=lead.propensity, next_rank=lead.next_rank, explored=lead.explored,
+                       top_features=canonical([[t.feature, t.contribution] for t in lead.top_features]))
 
 def _set_fields(obj: Any) -> dict[str, Any]:
     """The fields of a (mirrored) model that are set, i.e. not None; {} for None."""
