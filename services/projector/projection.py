@@ -527,6 +527,7 @@ class Projection:
             row.update(version=e.version, propensity=lead.propensity, next_rank=lead.next_rank, explored=lead.explored,
                        top_features=canonical([[t.feature, t.contribution] for t in lead.top_features]))
 
+
 def _set_fields(obj: Any) -> dict[str, Any]:
     """The fields of a (mirrored) model that are set, i.e. not None; {} for None."""
     if obj is None:
