@@ -57,6 +57,13 @@ class AgendaSettings(BaseModel):
             raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
         return sorted(set(value))
 
+    @field_validator("work_start", "work_end")
+    @classmethod
+    def _local_hours(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("give the hour without a time zone: the agenda's own timezone applies")
+        return value
+
     @model_validator(mode="after")
     def _hours(self) -> AgendaSettings:
         if self.work_end <= self.work_start:

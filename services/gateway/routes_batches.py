@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
-from services.gateway.api_models import BatchCreate
+from services.gateway.api_models import NOT_FOUND, BatchCreate
 from services.gateway.batches import batch_requests, batch_summary, list_batches, new_batch_id, summary_csv
 from services.gateway.context import Ctx
 from services.gateway.routes_runs import submit
@@ -33,7 +33,7 @@ def batches(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> list[dict[str, An
     return list_batches(ctx.engine, limit)
 
 
-@router.get("/{batch_id}")
+@router.get("/{batch_id}", responses=NOT_FOUND)
 def batch(ctx: Ctx, batch_id: str) -> dict[str, Any]:
     """Per code: run, status, leads, hot, KPIs (MET / NOT MET), duration, failure reason."""
     found = batch_summary(ctx.engine, ctx.settings, batch_id)
@@ -42,7 +42,7 @@ def batch(ctx: Ctx, batch_id: str) -> dict[str, Any]:
     return found
 
 
-@router.get("/{batch_id}/summary.csv", response_class=PlainTextResponse)
+@router.get("/{batch_id}/summary.csv", response_class=PlainTextResponse, responses=NOT_FOUND)
 def batch_csv(ctx: Ctx, batch_id: str) -> PlainTextResponse:
     found = batch_summary(ctx.engine, ctx.settings, batch_id)
     if found is None:

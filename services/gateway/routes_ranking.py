@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 
 from services.gateway import ranking_queries
+from services.gateway.api_models import NOT_FOUND
 from services.gateway.context import Ctx
 from shared.events import RankingRequested
 
@@ -34,7 +35,7 @@ async def ranking(ctx: Ctx, limit: int = Query(50, ge=1, le=500)) -> dict[str, A
     }
 
 
-@router.get("/ranking/leads/{lead_key}")
+@router.get("/ranking/leads/{lead_key}", responses=NOT_FOUND)
 async def lead_propensity(ctx: Ctx, lead_key: str) -> dict[str, Any]:
     """A lead's propensity under the latest model that ranked it, and the features that moved it most."""
     found = ranking_queries.lead_propensity(ctx.engine, lead_key)

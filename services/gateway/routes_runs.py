@@ -97,7 +97,7 @@ def run(ctx: Ctx, run_id: str) -> dict[str, Any]:
     return found
 
 
-@router.get("/{run_id}/report")
+@router.get("/{run_id}/report", responses=NOT_FOUND)
 def run_report(ctx: Ctx, run_id: str) -> dict[str, Any]:
     """The run report: funnel, coverage, quality score, stage timeline, budgets, API calls, reject
     reasons, and its KPI targets judged MET / NOT MET (``kpi.overall``)."""

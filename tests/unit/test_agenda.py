@@ -92,3 +92,5 @@ def test_settings_refuse_an_unknown_zone_bad_weekdays_and_inverted_hours() -> No
         AgendaSettings(weekdays=[7])
     with pytest.raises(ValidationError, match="work_end"):
         AgendaSettings(work_start=time(18), work_end=time(9))
+    with pytest.raises(ValidationError, match="without a time zone"):  # (schemathesis found it a 500)
+        AgendaSettings.model_validate({"work_end": "00:00:00Z"})

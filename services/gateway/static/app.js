@@ -505,6 +505,7 @@ function chart(scores) {
 const DIAG_TABS = {steps: "Steps", api_calls: "API calls", errors: "Errors", logs: "Logs", rejects: "Rejects"};
 
 async function pageDiagnostics(query) {
+  const token = routeToken;  // a render that finishes after a newer route (another tab) must not touch its DOM
   const params = new URLSearchParams(query || "");
   const table = DIAG_TABS[params.get("table")] ? params.get("table") : "steps";
   const runId = params.get("run_id") || "";
@@ -523,6 +524,7 @@ async function pageDiagnostics(query) {
   <div class="row"><h3 id="tt"></h3><span class="spacer"></span><span id="more"></span></div><table id="diag-rows"><thead></thead><tbody></tbody></table>`;
   $("#diag").addEventListener("submit", e => { e.preventDefault(); location.hash = "#diagnostics?" + new URLSearchParams(formData(e.target)); });
   const summary = await api("/api/diagnostics/summary?" + new URLSearchParams(runId ? {run_id: runId} : {}));
+  if (token !== routeToken) return;
   $("#chart").innerHTML = chart(summary.scores);
   $("#calls tbody").innerHTML = summary.api_calls.map(s => `<tr><td>${esc(s.service)}</td><td>${s.calls}</td><td>${s.errors}</td>
     <td>${s.avg_latency_ms}</td><td>${s.cache_hits}</td></tr>`).join("") || '<tr><td colspan="5" class="muted">none</td></tr>';
@@ -533,6 +535,7 @@ async function pageDiagnostics(query) {
   if (svc) q[table === "steps" || table === "errors" ? "stage" : "service"] = svc;
   if (params.get("errors_only")) q.errors_only = true;
   const rows = await api(`/api/diagnostics/${table}?` + new URLSearchParams(q));
+  if (token !== routeToken) return;
   $("#tt").textContent = `${DIAG_TABS[table]}: ${rows.total}`;
   const cols = rows.items.length ? Object.keys(rows.items[0]).filter(k => !["idx"].includes(k)) : [];
   $("#diag-rows thead").innerHTML = `<tr>${cols.map(c => `<th>${esc(c)}</th>`).join("")}</tr>`;
@@ -545,7 +548,9 @@ async function showRejects(params, runId) {
   const q = {limit: 200, offset: Number(params.get("offset") || 0)};
   if (runId) q.run_id = runId;
   if (params.get("reason")) q.reason = params.get("reason");
+  const token = routeToken;
   const rows = await api("/api/rejects?" + new URLSearchParams(q));
+  if (token !== routeToken) return;
   $("#diag select[name=reason]").innerHTML = `<option value="">any</option>` + rows.reasons.map(r =>
     `<option value="${esc(r.code)}" ${r.code === q.reason ? "selected" : ""}>${esc(r.reason)} (${r.rows})</option>`).join("");
   const csv = new URLSearchParams(q); csv.delete("limit"); csv.delete("offset");
