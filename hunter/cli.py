@@ -677,8 +677,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=None, help="gateway port")
     demo.add_argument("--enrich-top", type=float, default=0.5)
     demo.add_argument("--timeout", type=float, default=600.0)
-    demo.add_argument("--outcomes", type=int, default=0, metavar="N",
-                      help="simulate earlier contacts of N leads and their outcomes (the ranker learns from them)")
+    demo.add_argument("--outcomes", type=int, default=120, metavar="N",
+                      help="simulate earlier contacts of N leads and their outcomes, so the ranker learns from them "
+                           "(default 120; 0: none)")
     demo.set_defaults(func=cmd_demo)
 
     farm = sub.add_parser("farm", help="run the offline web farm (HTTP proxy + search API)")

@@ -82,7 +82,7 @@ class LeadForAgenda:
     lead_key: str
     state: str
     state_at: datetime | None  # when it entered its state
-    rank: float  # higher first: the next-leads ranking (propensity when learned, else the ICP score)
+    rank: float  # higher first: the learned next-leads list when there is one, else the ICP score
     last_activity_at: datetime | None = None
     touches_since_contact: int = 0  # calls, e-mails, WhatsApps since it was contacted
     last_touch_at: datetime | None = None
@@ -149,7 +149,8 @@ def plan_agenda(day: date, s: AgendaSettings, leads: list[LeadForAgenda], done: 
         open_leads = sorted((lead for lead in leads if lead.state in ("new", "queued")),
                             key=lambda lead: (lead.state != "queued", -lead.rank, lead.lead_key))
         lanes["contact"] = [(lead, "queued for contact" if lead.state == "queued"
-                             else f"top of the next leads (rank {lead.rank:g})") for lead in open_leads[:room]]
+                             else lead.info.get("contact_why") or f"top ICP score ({lead.rank:g})")
+                            for lead in open_leads[:room]]
         due = []
         for lead in leads:
             if lead.state == "contacted" and (when := follow_up_due(lead, s)) is not None and when < day_end:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.gateway.agenda import AgendaSettings, Done, LeadForAgenda, day_bounds, week_start
-from services.projector.models import Company, ConfigRow, EnrichmentRow, LeadCurrent, TimelineRow
+from services.projector.models import Company, ConfigRow, EnrichmentRow, LeadCurrent, LeadPropensityRow, TimelineRow
 
 TOUCHES = ("call", "email", "whatsapp")
 
@@ -47,15 +47,17 @@ def gather(engine: Engine, day: date, settings: AgendaSettings) -> tuple[list[Le
     zone = settings.zone
     today_start, today_end = day_bounds(day, zone)
     week_from, _ = day_bounds(week_start(day), zone)
-    L, C, E, T = LeadCurrent, Company, EnrichmentRow, TimelineRow  # noqa: N806
+    L, C, E, T, P = LeadCurrent, Company, EnrichmentRow, TimelineRow, LeadPropensityRow  # noqa: N806
     cols = (L.lead_key, L.status, L.status_at, L.score, L.bucket, C.legal_name, C.trade_name, C.city, C.state,
-            C.phone, C.whatsapp, C.email, E.data)
+            C.phone, C.whatsapp, C.email, E.data, P.propensity, P.next_rank, P.explored)
     base = (select(*cols).select_from(L).join(C, C.lead_key == L.lead_key)  # type: ignore[arg-type]
-            .outerjoin(E, E.lead_key == L.lead_key))  # type: ignore[arg-type]
+            .outerjoin(E, E.lead_key == L.lead_key)  # type: ignore[arg-type]
+            .outerjoin(P, P.lead_key == L.lead_key))  # type: ignore[arg-type]
     with Session(engine) as s:
         open_rows = s.execute(base.where(L.status.in_(("new", "queued")))  # type: ignore[attr-defined]
-                              .order_by(case((L.status == "queued", 0), else_=1), L.score.desc().nulls_last(),  # type: ignore[union-attr]
-                                        L.lead_key)
+                              # queued first, then the learned next-leads list, then the ICP score (cold start)
+                              .order_by(case((L.status == "queued", 0), else_=1), P.next_rank.asc().nulls_last(),  # type: ignore[union-attr]
+                                        L.score.desc().nulls_last(), L.lead_key)  # type: ignore[union-attr]
                               .limit(max(settings.contact_daily, 1))).all()
         worked_rows = s.execute(base.where(L.status.in_(("contacted", "replied", "meeting")))).all()  # type: ignore[attr-defined]
         keys = [r.lead_key for r in worked_rows]
@@ -83,9 +85,15 @@ def gather(engine: Engine, day: date, settings: AgendaSettings) -> tuple[list[Le
         company = {"phone": r.phone, "whatsapp": r.whatsapp, "email": r.email}
         n, last_touch = touches.get(r.lead_key, (0, None))
         info = {"name": r.trade_name or r.legal_name, "legal_name": r.legal_name, "city": r.city, "uf": r.state,
-                "score": r.score, "bucket": r.bucket, **_channels(company, r.data)}
+                "score": r.score, "bucket": r.bucket, "propensity": r.propensity, **_channels(company, r.data)}
+        if r.next_rank is not None:  # the ranker's next-leads list (learned from outcomes, with exploration)
+            info["contact_why"] = (f"next lead #{r.next_rank}: propensity {r.propensity:.2f}"
+                                   + (" (explored)" if r.explored else ""))
+            rank = 1e6 - r.next_rank
+        else:
+            rank = float(r.score or 0)
         leads.append(LeadForAgenda(
-            lead_key=r.lead_key, state=r.status, state_at=_when(r.status_at), rank=float(r.score or 0),
+            lead_key=r.lead_key, state=r.status, state_at=_when(r.status_at), rank=rank,
             last_activity_at=_when(last_activity.get(r.lead_key)), touches_since_contact=n,
             last_touch_at=_when(last_touch), info=info))
     return leads, Done(contacted_today=int(today or 0), contacted_this_week=int(week or 0))

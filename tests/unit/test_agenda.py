@@ -94,3 +94,11 @@ def test_settings_refuse_an_unknown_zone_bad_weekdays_and_inverted_hours() -> No
         AgendaSettings(work_start=time(18), work_end=time(9))
     with pytest.raises(ValidationError, match="without a time zone"):  # (schemathesis found it a 500)
         AgendaSettings.model_validate({"work_end": "00:00:00Z"})
+
+
+def test_the_contact_lane_follows_the_learned_next_leads_when_there_are_some() -> None:
+    learned = LeadForAgenda(lead_key="BR:1", state="new", state_at=None, rank=1e6 - 1,
+                            info={"contact_why": "next lead #1: propensity 0.58"})
+    icp = lead(2, rank=99)
+    tasks = lane(plan_agenda(MONDAY, AgendaSettings(contact_daily=1), [icp, learned], Done()), "contact")
+    assert [t["lead_key"] for t in tasks] == ["BR:1"] and tasks[0]["why"] == "next lead #1: propensity 0.58"

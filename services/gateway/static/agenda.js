@@ -32,6 +32,7 @@ async function pageAgenda(day) {
     <div class="row"><label>day<input type="date" id="agenda-day" value="${esc(a.date)}"></label>
       <span class="muted">contacted today ${esc(a.contacted_today)}, this week ${esc(a.contacted_this_week)};
       room for ${esc(a.contact_room_today)} more contacts today</span></div>
+    <div class="row" id="ranking-line"></div>
     ${a.working_day ? "" : `<div class="card muted">Not a working day: no tasks (working days are set on the Config page).</div>`}
     ${a.lanes.map(l => `<h3>${esc(LANE_WORDS[l.lane])} <span class="muted">${esc(l.tasks.length)} of up to ${esc(l.limit)}</span></h3>
       ${l.tasks.length ? `<table class="agenda" data-lane="${esc(l.lane)}"><thead><tr><th>when</th><th>lead</th><th>why</th><th>channels</th><th>outcome</th></tr></thead><tbody>
@@ -42,6 +43,7 @@ async function pageAgenda(day) {
         <td>${OUTCOMES[l.lane].map(([k, label]) => `<button class="secondary outcome" data-outcome="${k}">${esc(label)}</button>`).join(" ")}</td></tr>`).join("")}
       </tbody></table>` : `<p class="muted">Nothing in this lane today.</p>`}`).join("")}`;
   $("#agenda-day").addEventListener("change", e => { location.hash = `#agenda/${e.target.value}`; });
+  rankingLine().catch(err => console.error(err));
   $$("table.agenda").forEach(table => table.addEventListener("click", async ev => {
     const btn = ev.target.closest("button.outcome");
     if (!btn) return;
@@ -82,5 +84,34 @@ async function renderAgendaSettings() {
                      "follow_up_daily", "check_after_days", "check_daily"]) body[k] = Number(f[k]);
     await api("/api/agenda/settings", {method: "PUT", json: body});
     flash("agenda lanes saved");
+  });
+}
+
+// The lead page's propensity card: what the ranker learned of this lead, and the features that moved it.
+async function renderPropensity(key, token) {
+  let p = null;
+  try { p = await (await fetch(`/api/ranking/leads/${encodeURIComponent(key)}`)).json(); } catch (err) { p = null; }
+  const card = $("#propensity-card");
+  if (token !== routeToken || !card) return;
+  if (!p || p.propensity === undefined || p.propensity === null) {
+    card.innerHTML = `<h3>Propensity</h3><span class="muted">no learned ranking for this lead yet: the ICP score ranks it (cold start)</span>`;
+    return;
+  }
+  card.innerHTML = `<h3>Propensity <strong id="propensity">${(100 * p.propensity).toFixed(0)}%</strong>
+    <span class="muted">model v${esc(p.model_version)}${p.next_rank ? ` · next lead #${esc(p.next_rank)}${p.explored ? " (explored)" : ""}` : ""}</span></h3>
+    <div class="muted">what moved it most</div>
+    ${(p.top_features || []).map(f => `<div>${f.contribution > 0 ? "▲" : "▼"} ${esc(f.feature)} <span class="muted">${f.contribution > 0 ? "+" : ""}${esc(f.contribution)}</span></div>`).join("")}`;
+}
+
+// The Agenda page's header: what ranks the contact lane (the learned model or the ICP score), and a Train button.
+async function rankingLine() {
+  const r = await api("/api/ranking");
+  const el = $("#ranking-line");
+  if (!el) return;
+  el.innerHTML = `<span class="muted">contact lane ranked by: ${esc(r.message)}</span>
+    <button class="secondary" id="train">Train now</button>`;
+  $("#train").addEventListener("click", async () => {
+    await api("/api/ranking/train", {method: "POST"});
+    flash("training requested: the ranker trains on the outcomes recorded so far");
   });
 }

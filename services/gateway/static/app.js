@@ -358,7 +358,7 @@ async function pageLead(key) {
       <br>${(data.emails || []).map(e => esc(e.address)).join("<br>")}</div>
       <h3>Partners</h3>${(d.partners || []).map(p => `<div>${esc(p.name)} <span class="muted">${esc(p.qualification || "")} ${esc(p.document)}</span></div>`).join("") || '<span class="muted">none known</span>'}
     </div>
-    <div>${funnelCard(d)}<div class="card">
+    <div>${funnelCard(d)}<div class="card" id="propensity-card"></div><div class="card">
       <h3>Scores by run</h3><table><thead><tr><th>run</th><th>v1</th><th>final</th><th>bucket</th><th>reasons</th></tr></thead><tbody>
       ${d.runs.map(r => `<tr><td class="mono">${esc(r.run_id)}</td><td>${esc(r.score_v1)}</td><td><strong>${esc(r.score)}</strong></td>
         <td>${bucket(r.bucket)}</td><td>${r.reasons.map(x => `${esc(x.code)}${x.points ? ` (${x.points > 0 ? "+" : ""}${esc(x.points)})` : ""}${x.detail ? ` <span class="muted">${esc(x.detail)}</span>` : ""}`).join("<br>")}</td></tr>`).join("")}
@@ -369,6 +369,7 @@ async function pageLead(key) {
         socials: Object.values(en.socials || {}).join(", "), technologies: (en.technologies || []).map(t => t.name).join(", "),
         pages: en.pages_fetched, fetched: en.fetched_at, error: en.error})}</div>` : '<span class="muted">not enriched</span>'}
     </div></div></div>`;
+  renderPropensity(key, token);  // agenda.js
   // the write is an event: show the page again once the projector has applied it (the timeline grew)
   const reload = async (tries = 20) => {
     const fresh = await api("/api/leads/" + encodeURIComponent(key));
