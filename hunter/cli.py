@@ -526,6 +526,24 @@ def cmd_icp_save(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_hunt_options(parser: argparse.ArgumentParser, *, each: str) -> None:
+    """What a hunt and a batch of hunts both take: the source, the filters but the codes, the output."""
+    parser.add_argument("--source", required=True, help="csv:PATH | cnpj:DIR | sirene:PATH | casadosdados")
+    parser.add_argument("--uf", action="append", help="state (UF) or French department; repeatable")
+    parser.add_argument("--city", action="append", help="municipality name; repeatable")
+    parser.add_argument("--include-secondary", action="store_true", help="match secondary CNAEs too")
+    parser.add_argument("--status", action="append", help="situação cadastral (default ATIVA)")
+    parser.add_argument("--limit", type=int, default=None, help=f"hard cap on extracted companies of {each}")
+    parser.add_argument("--enrich-top", type=float, default=0.2, help=f"fraction of {each} to enrich (0..1)")
+    parser.add_argument("--icp", default=None, help="ICP profile name or YAML path")
+    parser.add_argument("--segments", nargs="*", help="hot hot_whatsapp no_accountant site_tech all")
+    parser.add_argument("--formats", nargs="*", help="csv parquet")
+    parser.add_argument("--label", default=None)
+    parser.add_argument("--enricher-replicas", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=1800.0, help=f"seconds {each} may take")
+    add_target_options(parser)
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     for name, words in (("min-quality-score", "quality score (0-100)"), ("min-leads", "leads"),
                         ("min-hot", "hot leads"),
@@ -601,48 +619,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     hunt = sub.add_parser("hunt", help="run a hunt and follow it live")
     data_dir_opt(hunt)
-    hunt.add_argument("--source", required=True, help="csv:PATH | cnpj:DIR | sirene:PATH | casadosdados")
-    hunt.add_argument("--uf", action="append", help="state (UF) or French department; repeatable")
-    hunt.add_argument("--city", action="append", help="municipality name; repeatable")
+    add_hunt_options(hunt, each="the run")
     hunt.add_argument("--cnae", action="append", help="CNAE code or prefix; repeatable")
     hunt.add_argument("--naf", action="append", help="NAF code (SIRENE); repeatable")
-    hunt.add_argument("--include-secondary", action="store_true", help="match secondary CNAEs too")
-    hunt.add_argument("--status", action="append", help="situação cadastral (default ATIVA)")
-    hunt.add_argument("--limit", type=int, default=None, help="hard cap on extracted companies")
-    hunt.add_argument("--enrich-top", type=float, default=0.2, help="fraction of the run to enrich (0..1)")
-    hunt.add_argument("--icp", default=None, help="ICP profile name or YAML path")
-    hunt.add_argument("--segments", nargs="*", help="hot hot_whatsapp no_accountant site_tech all")
-    hunt.add_argument("--formats", nargs="*", help="csv parquet")
-    hunt.add_argument("--label", default=None)
-    hunt.add_argument("--enricher-replicas", type=int, default=1)
-    hunt.add_argument("--timeout", type=float, default=1800.0)
     hunt.add_argument("--dry-run", action="store_true",
                       help="show the plan (filters, matching rows, enrichment, ICP, targets) and publish nothing")
     hunt.add_argument("--json", action="store_true",
                       help="print only the run report, as one JSON object (no live steps)")
-    add_target_options(hunt)
     hunt.set_defaults(func=cmd_hunt)
 
     batch = sub.add_parser("batch", help="one run per activity code (--cnae or --naf), with a summary per code")
     data_dir_opt(batch)
-    batch.add_argument("--source", required=True, help="csv:PATH | cnpj:DIR | sirene:PATH | casadosdados")
+    add_hunt_options(batch, each="each run")
     batch.add_argument("--cnae", action="append", help="one run per CNAE code or prefix; repeatable")
     batch.add_argument("--naf", action="append", help="one run per NAF code (SIRENE); repeatable")
-    batch.add_argument("--uf", action="append", help="state (UF) or French department; repeatable")
-    batch.add_argument("--city", action="append", help="municipality name; repeatable")
-    batch.add_argument("--include-secondary", action="store_true", help="match secondary CNAEs too")
-    batch.add_argument("--status", action="append", help="situação cadastral (default ATIVA)")
-    batch.add_argument("--limit", type=int, default=None, help="hard cap on extracted companies per run")
-    batch.add_argument("--enrich-top", type=float, default=0.2, help="fraction of each run to enrich (0..1)")
-    batch.add_argument("--icp", default=None, help="ICP profile name")
-    batch.add_argument("--segments", nargs="*", help="hot hot_whatsapp no_accountant site_tech all")
-    batch.add_argument("--formats", nargs="*", help="csv parquet")
-    batch.add_argument("--label", default=None)
-    batch.add_argument("--enricher-replicas", type=int, default=1)
-    batch.add_argument("--timeout", type=float, default=1800.0, help="per run")
     batch.add_argument("--continue-on-error", action="store_true", help="a failed code does not stop the others")
     batch.add_argument("--json", action="store_true", help="print only the batch summary, as one JSON object")
-    add_target_options(batch)
     batch.set_defaults(func=cmd_batch)
 
     svc = sub.add_parser("service", help="run one service in the foreground")

@@ -33,29 +33,6 @@ NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem, "descri
 Segment = Literal[tuple(SEGMENTS)]  # type: ignore[valid-type]
 
 
-class BatchCreate(BaseModel):
-    """One run per activity code: the same source and filters, each run with one CNAE (or NAF) code."""
-
-    model_config = ConfigDict(extra="forbid")
-    source: str = Field(min_length=3, description='"csv:PATH", "cnpj:DIR", "sirene:PATH" or "casadosdados"')
-    kind: Literal["cnae", "naf"] = "cnae"
-    codes: list[str] = Field(min_length=1, max_length=200, description="one run per code")
-    filters: RunFilters = Field(default_factory=RunFilters)
-    enrich_top: float = Field(default=0.2, ge=0.0, le=1.0)
-    icp: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
-    segments: list[Segment] = Field(default_factory=lambda: ["hot"], min_length=1)  # type: ignore[valid-type]
-    formats: list[Format] = Field(default_factory=lambda: ["csv"], min_length=1)
-    label: str | None = Field(default=None, max_length=200)
-    targets: KpiTargets | None = None
-
-    @model_validator(mode="after")
-    def _codes(self) -> BatchCreate:
-        bad = [c for c in self.codes if not c.strip() or not all(ch.isalnum() or ch in ".-/" for ch in c.strip())]
-        if bad:
-            raise ValueError(f"not an activity code: {', '.join(repr(c) for c in bad[:5])}")
-        return self
-
-
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: str = Field(min_length=3, pattern=r"^(csv|cnpj|sirene|casadosdados)(:|$)",
@@ -73,6 +50,20 @@ class RunCreate(BaseModel):
         kind = self.source.split(":", 1)[0]
         if kind not in {"csv", "cnpj", "sirene", "casadosdados"}:
             raise ValueError(f"unknown source kind {kind!r}; use csv:PATH, cnpj:DIR, sirene:PATH or casadosdados")
+        return self
+
+
+class BatchCreate(RunCreate):
+    """One run per activity code: a hunt's fields, each run with one CNAE (or NAF) code of ``codes``."""
+
+    kind: Literal["cnae", "naf"] = "cnae"
+    codes: list[str] = Field(min_length=1, max_length=200, description="one run per code")
+
+    @model_validator(mode="after")
+    def _codes(self) -> BatchCreate:
+        bad = [c for c in self.codes if not c.strip() or not all(ch.isalnum() or ch in ".-/" for ch in c.strip())]
+        if bad:
+            raise ValueError(f"not an activity code: {', '.join(repr(c) for c in bad[:5])}")
         return self
 
 
