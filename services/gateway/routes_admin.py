@@ -130,8 +130,8 @@ def diagnostics(
 
 
 @router.get("/rejects", tags=["diagnostics"])
-async def rejects(ctx: Ctx, run_id: str | None = None, reason: str | None = None,
-                  limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+def rejects(ctx: Ctx, run_id: str | None = None, reason: str | None = None,
+            limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict[str, Any]:
     """Rows dropped on the way in (MEI, bad check digits, malformed line, duplicate merged), newest first:
     the reason in words (``reason``) and as a code (``reason_code``, what ``reason=`` filters on), the
     source file and line, the run and the lead key; ``reasons`` counts them per reason."""
@@ -140,7 +140,8 @@ async def rejects(ctx: Ctx, run_id: str | None = None, reason: str | None = None
 
 @router.get("/rejects.csv", tags=["diagnostics"], response_class=StreamingResponse)
 async def rejects_as_csv(ctx: Ctx, run_id: str | None = None, reason: str | None = None,
-                         limit: int | None = Query(None, ge=1), offset: int = Query(0, ge=0)) -> StreamingResponse:
+                         limit: int | None = Query(None, ge=1, le=MAX_OFFSET),
+                         offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> StreamingResponse:
     """The rejected rows of the same filter as CSV (cells that a spreadsheet would run as formulas start with ')."""
     name = f"rejects-{subject_token(run_id) if run_id else 'vault'}.csv"
     return StreamingResponse(rejects_csv(ctx.engine, run_id=run_id, reason=reason, limit=limit, offset=offset),

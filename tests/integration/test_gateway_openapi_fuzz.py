@@ -48,6 +48,8 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(path_regex=r"/ev
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomized: the same examples every run (CI never flakes on a draw); the huge and negative integers
+# schemathesis reaches for first are among them (they found the unbounded rejects offset)
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_request_gets_a_server_error_or_an_undocumented_status(case: schemathesis.Case) -> None:
     case.call_and_validate(headers=AUTH, checks=[not_a_server_error, status_code_conformance], timeout=30)

@@ -168,7 +168,8 @@ def test_no_page_of_the_gateway_has_an_inline_script(settings: Settings) -> None
 
 # ---- odd input is a 4xx, never a 500 ------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/api/leads", "/api/diagnostics/steps", "/api/diagnostics/api_calls"])
+@pytest.mark.parametrize("path", ["/api/leads", "/api/diagnostics/steps", "/api/diagnostics/api_calls", "/api/rejects",
+                                  "/api/rejects.csv"])
 @pytest.mark.parametrize("offset", ["9223372036854775807", "9223372036854775808", "1000000001"])
 def test_an_offset_too_large_for_the_database_is_a_422(settings: Settings, path: str, offset: str) -> None:
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
