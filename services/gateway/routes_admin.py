@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Any, Literal
@@ -143,7 +144,8 @@ async def rejects_as_csv(ctx: Ctx, run_id: str | None = None, reason: str | None
                          limit: int | None = Query(None, ge=1, le=MAX_OFFSET),
                          offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> StreamingResponse:
     """The rejected rows of the same filter as CSV (cells that a spreadsheet would run as formulas start with ')."""
-    name = f"rejects-{subject_token(run_id) if run_id else 'vault'}.csv"
+    # a header is Latin-1: the file name keeps ASCII letters, digits, dot, dash and underscore only
+    name = "rejects-" + (re.sub(r"[^A-Za-z0-9._-]", "_", run_id) if run_id else "vault") + ".csv"
     return StreamingResponse(rejects_csv(ctx.engine, run_id=run_id, reason=reason, limit=limit, offset=offset),
                              media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -335,3 +335,11 @@ def test_a_run_from_an_unknown_source_kind_is_refused_by_the_schema(settings: Se
         assert "pattern" in spec["components"]["schemas"]["RunCreate"]["properties"]["source"]
         assert client.post("/api/runs", json={"source": "000"}).status_code == 422
         assert client.post("/api/runs", json={"source": "casadosdados"}).status_code == 202
+
+
+def test_a_rejects_csv_of_a_run_named_in_any_script_downloads_with_an_ascii_file_name(settings: Settings) -> None:
+    # (schemathesis found it: a header is Latin-1, so a run id such as this was a 500)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        r = client.get("/api/rejects.csv", params={"run_id": "ª𒹾弎{run"})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-disposition"] == 'attachment; filename="rejects-____run.csv"'
