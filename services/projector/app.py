@@ -82,6 +82,28 @@ def describe_db_error(exc: BaseException) -> str:
 _outage = Outage()
 
 
+class DeliveryGap(Exception):  # noqa: N818 - an event, not an error: the projection starts again
+    """A stream sequence the stream still holds was not delivered before later ones (a consumer leader
+    change can lose a pull's messages in transit): applying the later ones would skip it for good, since
+    the checkpoint is the last sequence applied and ``AckPolicy.ALL`` acks everything below it."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__(f"stream sequence {seq} was not delivered before later ones")
+        self.seq = seq
+
+
+def first_gap(seqs: list[int], expected: int) -> int | None:
+    """The first sequence from ``expected`` on that ``seqs`` (as delivered) skips, or None. The projector
+    reads every subject of the stream, so its sequences are contiguous but for messages the stream
+    deleted; a sequence below ``expected`` was applied already."""
+    for seq in seqs:
+        if seq > expected:
+            return expected
+        if seq == expected:
+            expected += 1
+    return None
+
+
 async def project_forever() -> None:
     """Project until stopped; when a replay swaps the vault file in, start again on the new file
     from its checkpoint (what was written to the old file since is applied again from the stream).
@@ -92,6 +114,8 @@ async def project_forever() -> None:
             return
         except VaultSwapped:
             service.log.warning("vault_swapped", vault=service.settings.vault_database_url)
+        except DeliveryGap as gap:  # read again from the checkpoint: the missing event comes first
+            service.log.warning("projector_delivery_gap", seq=gap.seq)
         except RETRIED as exc:
             delay = _outage.failed(exc)
             service.log.warning("projector_retrying", error=_outage.error, attempt=_outage.attempts,
@@ -167,6 +191,9 @@ async def _consume(reader: StreamReader, projection: Projection, batch_tracer: B
                 return  # nothing pending: everything up to now is in the vault
             continue
         batch = [(m.seq, m.subject, m.data) for m in msgs]
+        gap = first_gap([seq for seq, _, _ in batch], await asyncio.to_thread(projection.checkpoint) + 1)
+        if gap is not None and await _stream_holds(reader, gap):
+            raise DeliveryGap(gap)
         t0 = time.perf_counter()
         with batch_tracer.batch(batch, [m.headers for m in msgs]):
             applied = await asyncio.to_thread(projection.apply, batch)
@@ -176,6 +203,15 @@ async def _consume(reader: StreamReader, projection: Projection, batch_tracer: B
         metrics.PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - t0, service=service.name)
         metrics.PROJECTOR_APPLIED.inc(applied, service=service.name)
         metrics.PROJECTOR_CHECKPOINT.set(batch[-1][0], service=service.name)
+
+
+async def _stream_holds(reader: StreamReader, seq: int) -> bool:
+    """Whether the stream still holds message ``seq`` (a deleted one leaves a gap that is no loss)."""
+    try:
+        await reader.nc.jetstream().get_msg(service.settings.stream_name, seq)
+    except NotFoundError:
+        return False
+    return True
 
 
 @app.after_startup

@@ -293,3 +293,13 @@ def test_a_postgres_vault_from_before_the_lead_level_funnel_is_upgraded() -> Non
         pg = make_engine(POSTGRES, create=False).execution_options(schema_translate_map={None: schema})
         create_tables(pg)
         _check_funnel_upgrade(pg, schema)
+
+
+def test_the_projector_sees_a_sequence_skipped_in_delivery() -> None:
+    from services.projector.app import first_gap
+
+    assert first_gap([5, 6, 7], 5) is None
+    assert first_gap([3, 4, 5, 6], 5) is None  # redelivered ones below the checkpoint: applied already
+    assert first_gap([6, 7], 5) == 5  # 5 lost in transit, 6 and 7 would be applied past it
+    assert first_gap([5, 7, 8], 5) == 6
+    assert first_gap([], 5) is None
