@@ -150,7 +150,7 @@ async def _project_once() -> None:
     collect_rarely()  # for the life of the process
     service.log.info("projector_started", from_seq=start, vault=settings.vault_database_url)
     try:
-        await _consume(reader, projection, batch_tracer, watch)
+        await _consume(reader, projection, batch_tracer, watch, start)
     finally:
         await reader.stop()
         engine.dispose()
@@ -172,7 +172,7 @@ class _SwapWatch:
 
 
 async def _consume(reader: StreamReader, projection: Projection, batch_tracer: BatchTracer,
-                   watch: _SwapWatch) -> None:
+                   watch: _SwapWatch, expected: int) -> None:
     """Apply whatever has arrived, up to HUNTER_PROJECTOR_BATCH events a transaction, while the reader
     keeps reading: under load batches grow to that size, so the lag stays bounded."""
     limit = service.settings.projector_batch
@@ -191,7 +191,7 @@ async def _consume(reader: StreamReader, projection: Projection, batch_tracer: B
                 return  # nothing pending: everything up to now is in the vault
             continue
         batch = [(m.seq, m.subject, m.data) for m in msgs]
-        gap = first_gap([seq for seq, _, _ in batch], await asyncio.to_thread(projection.checkpoint) + 1)
+        gap = first_gap([seq for seq, _, _ in batch], expected)  # (expected: the checkpoint + 1, kept here)
         if gap is not None and await _stream_holds(reader, gap):
             raise DeliveryGap(gap)
         t0 = time.perf_counter()
@@ -199,6 +199,7 @@ async def _consume(reader: StreamReader, projection: Projection, batch_tracer: B
             applied = await asyncio.to_thread(projection.apply, batch)
         watch.check()  # swapped while applying: the batch went to the old file; the new one gets it again
         await reader.nc.publish(msgs[-1].reply, b"+ACK")  # AckPolicy.ALL: everything up to it
+        expected = max(expected, batch[-1][0] + 1)
         _outage.recovered()
         metrics.PROJECTOR_BATCH_SECONDS.observe(time.perf_counter() - t0, service=service.name)
         metrics.PROJECTOR_APPLIED.inc(applied, service=service.name)
