@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     production: bool = Field(default=False, alias="HUNTER_PRODUCTION")
     # origins allowed to send writes besides the gateway's own (comma-separated, e.g. https://hunter.example)
     trusted_origins: str = Field(default="", alias="GATEWAY_TRUSTED_ORIGINS")
+    # names a request's Host may carry besides localhost and IP addresses (comma-separated; "*.example.com" for
+    # its subdomains, "*" for any): other names are refused with 421, as a DNS-rebinding page's would be
+    allowed_hosts: str = Field(default="", alias="HUNTER_ALLOWED_HOSTS")
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")  # Recovery page CSVs
     # uvicorn processes serving the gateway, and the threads each runs vault queries on (off the event loop)
     gateway_workers: int = Field(default=1, ge=1, alias="GATEWAY_WORKERS")
