@@ -21,6 +21,16 @@ class Settings(BaseSettings):
     dedup_window_seconds: int = Field(default=3600, alias="HUNTER_DEDUP_WINDOW_SECONDS")
     ack_wait_seconds: float = Field(default=30.0, alias="HUNTER_ACK_WAIT")
     data_dir: Path = Field(default=Path(".hunter"), alias="HUNTER_DATA_DIR")
+    # who this client is to NATS and how it checks the server (shared/nats_security.py; an embedded server's
+    # own are set by nats_for): a .creds or NKey seed file, or user and password; TLS with a CA / client cert
+    nats_creds: str | None = Field(default=None, alias="NATS_CREDS")
+    nats_user: str | None = Field(default=None, alias="NATS_USER")
+    nats_password: str | None = Field(default=None, alias="NATS_PASSWORD", repr=False)
+    nats_tls_ca: str | None = Field(default=None, alias="NATS_TLS_CA")
+    nats_tls_cert: str | None = Field(default=None, alias="NATS_TLS_CERT")
+    nats_tls_key: str | None = Field(default=None, alias="NATS_TLS_KEY")
+    # the embedded server (no NATS_URL) speaks TLS only, with a CA made in the data dir (hunter up --nats-tls)
+    nats_tls_embedded: bool = Field(default=False, alias="HUNTER_NATS_TLS")
 
     # vault
     vault_url: str | None = Field(default=None, alias="HUNTER_VAULT_URL")

@@ -94,7 +94,18 @@ class ClientSecurity:
 
 
 def client_options(env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    return ClientSecurity.from_env(env).connect_options()
+    """The options of a connection made now: from ``env``, else the settings as they are now (the process's
+    environment, then a ``.env`` file)."""
+    return ClientSecurity.from_env(_settings_env() if env is None else env).connect_options()
+
+
+def _settings_env() -> dict[str, str]:
+    from shared.config import Settings
+
+    s = Settings()
+    values = {"NATS_CREDS": s.nats_creds, "NATS_USER": s.nats_user, "NATS_PASSWORD": s.nats_password,
+              "NATS_TLS_CA": s.nats_tls_ca, "NATS_TLS_CERT": s.nats_tls_cert, "NATS_TLS_KEY": s.nats_tls_key}
+    return {k: v for k, v in values.items() if v}
 
 
 @contextlib.contextmanager
@@ -112,10 +123,13 @@ def environ_set(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def tls_wanted(env: Mapping[str, str] | None = None) -> bool:
-    """``HUNTER_NATS_TLS``: an embedded server speaking TLS only (off by default: see README)."""
-    value = ((os.environ if env is None else env).get("HUNTER_NATS_TLS") or "").strip().lower()
-    return value in {"1", "true", "yes", "on"}
+def tls_wanted() -> bool:
+    """``HUNTER_NATS_TLS``: an embedded server speaking TLS only. Off by default: on loopback no other user
+    can read the traffic, while the NKey keeps other users' processes out; TLS would cost every message
+    an encryption for nothing (across machines, configure it with ``NATS_TLS_*``)."""
+    from shared.config import Settings
+
+    return Settings().nats_tls_embedded
 
 
 # ---- an embedded server's own credentials ---------------------------------------------------------
