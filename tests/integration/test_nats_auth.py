@@ -7,9 +7,16 @@ processes of the block the environment that holds them. A client without them is
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import socket
 import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,7 +24,7 @@ import pytest
 from shared.bus import NatsRefused, connect, connect_bus
 from shared.events import STREAM_NAME
 from shared.nats_security import ClientSecurity, EmbeddedSecurity, NatsSecurityError, environ_set
-from shared.nats_server import NatsCluster, joined_env, nats_for
+from shared.nats_server import NatsCluster, free_port, joined_env, nats_for, running_url
 
 NO_CREDENTIALS = {"NATS_CREDS": "", "NATS_USER": "", "NATS_PASSWORD": "", "NATS_TLS_CA": "", "NATS_TLS_CERT": "",
                   "NATS_TLS_KEY": ""}
@@ -151,3 +158,35 @@ def test_a_creds_file_is_sent_as_user_credentials_and_a_seed_file_as_an_nkey(tmp
     assert ClientSecurity.from_env({"NATS_USER": "u", "NATS_PASSWORD": "p"}).connect_options() == \
         {"user": "u", "password": "p"}
     assert ClientSecurity.from_env({}).connect_options() == {}
+
+
+async def test_a_service_run_alone_starts_an_authenticated_server_and_joins_it_with_the_seed(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+    env.update(HUNTER_DATA_DIR=str(tmp_path), METRICS_PORT=str(port), PYTHONUNBUFFERED="1")
+    log = (tmp_path / "projector.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "services.projector"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            cwd=str(Path(__file__).resolve().parents[2]))
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # /readyz answers 200 once the service's broker is connected
+            assert proc.poll() is None, (tmp_path / "projector.log").read_text()[-2000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (OSError, urllib.error.HTTPError):
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "projector.log").read_text()[-2000:]
+            await asyncio.sleep(0.2)
+        url = running_url(tmp_path)
+        assert url and url.startswith("nats://")
+        with environ_set(NO_CREDENTIALS), pytest.raises(NatsRefused):
+            await connect(url, name="stranger")
+        with environ_set(NO_CREDENTIALS), joined_env(tmp_path, url):
+            async with connect_bus(url, name="same-data-dir"):
+                pass
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
