@@ -337,7 +337,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     with running_stack(settings, replicas=args.enricher_replicas, gateway_port=args.port,
                        nats_cluster=args.nats_cluster, nats_tls=args.nats_tls or None) as (url, stack):
         stack.wait_gateway()
-        _print(f"NATS {url}\nGateway {stack.gateway_url}\nServices: {', '.join(stack.procs)} "
+        creds = " ".join(f"{k}={os.environ[k]}" for k in ("NATS_CREDS", "NATS_TLS_CA") if os.environ.get(k))
+        creds = f" (clients need {creds})" if creds else ""
+        _print(f"NATS {url}{creds}\nGateway {stack.gateway_url}\nServices: {', '.join(stack.procs)} "
                f"(enricher x{args.enricher_replicas}); logs in {Path(settings.data_dir) / 'logs'}")
         if stack.metrics_ports:
             _print("Metrics " + ", ".join(f"{name} {','.join(map(str, ports))}"
