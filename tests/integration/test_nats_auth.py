@@ -160,10 +160,14 @@ def test_a_creds_file_is_sent_as_user_credentials_and_a_seed_file_as_an_nkey(tmp
     assert ClientSecurity.from_env({}).connect_options() == {}
 
 
-async def test_a_service_run_alone_starts_an_authenticated_server_and_joins_it_with_the_seed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+async def test_a_service_run_alone_starts_an_authenticated_server_and_joins_it_with_the_seed(
+    tmp_path: Path, tls: bool,
+) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
-    env.update(HUNTER_DATA_DIR=str(tmp_path), METRICS_PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(HUNTER_DATA_DIR=str(tmp_path), METRICS_PORT=str(port), PYTHONUNBUFFERED="1",
+               HUNTER_NATS_TLS="1" if tls else "0")
     log = (tmp_path / "projector.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "services.projector"], env=env, stdout=log, stderr=subprocess.STDOUT,
                             cwd=str(Path(__file__).resolve().parents[2]))
@@ -180,7 +184,7 @@ async def test_a_service_run_alone_starts_an_authenticated_server_and_joins_it_w
             assert time.monotonic() < deadline, (tmp_path / "projector.log").read_text()[-2000:]
             await asyncio.sleep(0.2)
         url = running_url(tmp_path)
-        assert url and url.startswith("nats://")
+        assert url and url.startswith("tls://" if tls else "nats://")
         with environ_set(NO_CREDENTIALS), pytest.raises(NatsRefused):
             await connect(url, name="stranger")
         with environ_set(NO_CREDENTIALS), joined_env(tmp_path, url):
