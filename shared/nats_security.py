@@ -12,9 +12,10 @@ Clients (FastStream brokers, raw nats-py connections) read:
 
 An embedded server (``hunter up``, ``hunter demo``, a service run alone) keeps its own under
 ``<data dir>/nats-auth/`` (directory 0700, secrets 0600), made on first start: an NKey user seed
-(``hunter.nk``, the ``NATS_CREDS`` its services get), a route password for a cluster's nodes, and with
-``HUNTER_NATS_TLS=1`` a CA and a server certificate for 127.0.0.1 / ::1 / localhost (the CA's key is
-thrown away once it has signed: it can sign nothing more).
+(``hunter.nk``, the ``NATS_CREDS`` its services get; the server's config holds only its public key), a
+route password for a cluster's nodes (``route.pass``), and with ``HUNTER_NATS_TLS=1`` a CA and a server
+certificate for 127.0.0.1 / ::1 / localhost (``tls/``; the CA's key is thrown away once it has signed:
+it can sign nothing more).
 """
 
 from __future__ import annotations
@@ -134,11 +135,16 @@ def tls_wanted() -> bool:
 
 # ---- an embedded server's own credentials ---------------------------------------------------------
 
-def _write_secret(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _write_secret(path: Path, data: bytes, *, exclusive: bool = False) -> bool:
+    """Write ``data`` to a file only its owner reads; ``exclusive``: only if there is none (False if there was)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC), 0o600)
+    except FileExistsError:
+        return False
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.chmod(path, 0o600)
+    return True
 
 
 def new_user_nkey() -> tuple[bytes, str]:
@@ -155,7 +161,8 @@ def new_user_nkey() -> tuple[bytes, str]:
 
 def _self_signed_chain(directory: Path) -> None:
     """A CA and a server certificate it signed for loopback (serverAuth and clientAuth: a cluster's routes
-    present it to each other). The CA's key is not kept."""
+    present it to each other) in ``directory``, made whole beside it and renamed into place (two processes
+    starting at once keep one matching set). The CA's key is not kept."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -184,10 +191,18 @@ def _self_signed_chain(directory: Path) -> None:
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
-    _write_secret(directory / "server-key.pem", key.private_bytes(
+    staging = directory.with_name(f"{directory.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    staging.mkdir(mode=0o700)
+    _write_secret(staging / "server-key.pem", key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    _write_secret(directory / "server.pem", cert.public_bytes(serialization.Encoding.PEM))
-    _write_secret(directory / "ca.pem", ca.public_bytes(serialization.Encoding.PEM))  # written last: the mark
+    _write_secret(staging / "server.pem", cert.public_bytes(serialization.Encoding.PEM))
+    _write_secret(staging / "ca.pem", ca.public_bytes(serialization.Encoding.PEM))
+    try:
+        os.rename(staging, directory)
+    except OSError:  # another process made one first: keep theirs
+        for f in staging.iterdir():
+            f.unlink()
+        staging.rmdir()
 
 
 def _q(value: str | Path) -> str:
@@ -207,23 +222,26 @@ class EmbeddedSecurity:
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
         sec = cls(directory, tls)
-        if not sec.seed_file.is_file() or not sec.public_key_file.is_file():
-            seed, public = new_user_nkey()
-            _write_secret(sec.seed_file, seed + b"\n")
-            sec.public_key_file.write_text(public + "\n")
-        if not sec.route_password_file.is_file():
-            _write_secret(sec.route_password_file, secrets.token_urlsafe(24).encode())
-        if tls and not (sec.ca_file.is_file() and sec.cert_file.is_file() and sec.key_file.is_file()):
-            _self_signed_chain(directory)
+        # each written only if absent, so processes starting at once keep the first one's (the public key is
+        # read from the seed, never from a file that could belong to another seed)
+        _write_secret(sec.seed_file, new_user_nkey()[0] + b"\n", exclusive=True)
+        _write_secret(sec.route_password_file, secrets.token_urlsafe(24).encode(), exclusive=True)
+        if tls and not sec.ca_file.is_file():
+            _self_signed_chain(directory / "tls")
         return sec
 
     @property
     def seed_file(self) -> Path:
         return self.directory / "hunter.nk"
 
-    @property
-    def public_key_file(self) -> Path:
-        return self.directory / "hunter.pub"
+    def public_key(self) -> str:
+        import nkeys
+
+        kp = nkeys.from_seed(bytearray(self.seed_file.read_bytes().strip()))
+        try:
+            return kp.public_key.decode()
+        finally:
+            kp.wipe()
 
     @property
     def route_password_file(self) -> Path:
@@ -231,15 +249,15 @@ class EmbeddedSecurity:
 
     @property
     def ca_file(self) -> Path:
-        return self.directory / "ca.pem"
+        return self.directory / "tls" / "ca.pem"
 
     @property
     def cert_file(self) -> Path:
-        return self.directory / "server.pem"
+        return self.directory / "tls" / "server.pem"
 
     @property
     def key_file(self) -> Path:
-        return self.directory / "server-key.pem"
+        return self.directory / "tls" / "server-key.pem"
 
     @property
     def scheme(self) -> str:
@@ -257,7 +275,7 @@ class EmbeddedSecurity:
                 "  timeout: 2\n}\n")
 
     def server_config(self) -> str:
-        public = self.public_key_file.read_text().strip()
+        public = self.public_key()
         conf = f"authorization {{\n  users = [ {{ nkey: {_q(public)} }} ]\n  timeout: 2\n}}\n"
         return conf + (self._tls_block(verify_peers=False) if self.tls else "")
 

@@ -62,9 +62,11 @@ async def test_a_client_without_the_data_dirs_credentials_is_refused_and_one_wit
     for secret in ("hunter.nk", "route.pass"):
         assert _mode(auth / secret) == 0o600
     assert (auth / "hunter.nk").read_text().startswith("SU")
-    assert (auth / "hunter.pub").read_text().startswith("U")
+    public = EmbeddedSecurity(auth, tls=False).public_key()
+    assert public.startswith("U")
     conf = tmp_path / "nats-server.conf"
-    assert _mode(conf) == 0o600 and (auth / "hunter.pub").read_text().strip() in conf.read_text()
+    assert _mode(conf) == 0o600 and public in conf.read_text()
+    assert (auth / "hunter.nk").read_text().strip() not in conf.read_text()  # the server knows no seed
 
 
 async def test_a_joined_server_lends_its_credentials_and_a_second_start_keeps_them(tmp_path: Path) -> None:
@@ -90,8 +92,8 @@ async def test_with_tls_the_generated_ca_works_and_plain_or_unverified_clients_a
     with nats_for(tmp_path, tls=True) as url:
         assert url.startswith("tls://127.0.0.1:")
         auth = tmp_path / "nats-auth"
-        assert _mode(auth / "server-key.pem") == 0o600
-        assert not list(auth.glob("ca*key*"))  # the CA's key is not kept
+        assert _mode(auth / "tls" / "server-key.pem") == 0o600
+        assert sorted(f.name for f in (auth / "tls").iterdir()) == ["ca.pem", "server-key.pem", "server.pem"]
 
         async with connect_bus(url, name="tls-client") as bus:
             assert bus.nc._transport is not None
