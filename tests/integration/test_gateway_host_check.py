@@ -86,3 +86,10 @@ def test_over_real_http_the_bound_address_works_and_a_rebound_name_does_not(sett
                 assert conn.getresponse().status == status, host
             finally:
                 conn.close()
+
+
+def test_the_name_the_gateway_is_bound_to_is_one_of_its_names(tmp_path: Path, nats_url: str) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, GATEWAY_HOST="hunter-box.lan", HUNTER_ALLOWED_HOSTS="")
+    with TestClient(create_app(s), raise_server_exceptions=False) as client:
+        assert client.get("/api/runs", headers={"Host": "hunter-box.lan:8080"}).status_code == 200
+        assert client.get("/api/runs").status_code == 421  # "testserver" is not its name here
