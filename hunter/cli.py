@@ -43,15 +43,16 @@ def _format_step(step: RunStep) -> str:
 @contextmanager
 def running_stack(settings: Any, *, env_extra: dict[str, str] | None = None, replicas: int = 1,
                   gateway: bool = True, gateway_port: int | None = None,
-                  nats_cluster: int = 1) -> Iterator[tuple[str, Any]]:
-    """NATS (embedded unless NATS_URL; ``nats_cluster`` > 1: that many nodes as one JetStream cluster,
-    the stream replicated on each) plus every service as its own process."""
+                  nats_cluster: int = 1, nats_tls: bool | None = None) -> Iterator[tuple[str, Any]]:
+    """NATS (embedded unless NATS_URL, admitting only the data dir's credentials; ``nats_cluster`` > 1: that
+    many nodes as one JetStream cluster, the stream replicated on each; ``nats_tls``: TLS only, by default as
+    ``HUNTER_NATS_TLS`` says) plus every service as its own process."""
     from hunter.stack import Stack
     from shared.nats_server import nats_for
 
     data_dir = Path(settings.data_dir).resolve()
     env_extra = dict(env_extra or {})
-    with nats_for(data_dir, settings.nats_url, cluster_size=nats_cluster) as url:
+    with nats_for(data_dir, settings.nats_url, cluster_size=nats_cluster, tls=nats_tls) as url:
         if nats_cluster > 1:
             env_extra.setdefault("HUNTER_STREAM_REPLICAS", str(nats_cluster))
             asyncio.run(_create_stream(url, settings, replicas=nats_cluster))
@@ -232,8 +233,11 @@ def cmd_hunt(args: argparse.Namespace) -> int:
     up = _stack_already_up(Path(settings.data_dir).resolve())
     quiet = bool(args.json)  # --json: one JSON object on stdout, nothing else
     if up:
-        final, run = asyncio.run(submit_and_watch(up["nats_url"], settings, request, timeout=args.timeout,
-                                                  quiet=quiet))
+        from shared.nats_server import joined_env
+
+        with joined_env(Path(settings.data_dir).resolve(), up["nats_url"]):  # its embedded server's credentials
+            final, run = asyncio.run(submit_and_watch(up["nats_url"], settings, request, timeout=args.timeout,
+                                                      quiet=quiet))
     else:
         with running_stack(settings, replicas=args.enricher_replicas, gateway=False) as (url, _stack):
             final, run = asyncio.run(submit_and_watch(url, settings, request, timeout=args.timeout, quiet=quiet))
@@ -271,7 +275,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         return final.status
 
     if up:
-        stopped_at = run_codes(requests, lambda i, r: one(up["nats_url"], i, r), args.continue_on_error)
+        from shared.nats_server import joined_env
+
+        with joined_env(Path(settings.data_dir).resolve(), up["nats_url"]):
+            stopped_at = run_codes(requests, lambda i, r: one(up["nats_url"], i, r), args.continue_on_error)
     else:
         with running_stack(settings, replicas=args.enricher_replicas, gateway=False) as (url, _stack):
             stopped_at = run_codes(requests, lambda i, r: one(url, i, r), args.continue_on_error)
@@ -328,9 +335,11 @@ def print_batch(summary: dict[str, Any]) -> None:
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with running_stack(settings, replicas=args.enricher_replicas, gateway_port=args.port,
-                       nats_cluster=args.nats_cluster) as (url, stack):
+                       nats_cluster=args.nats_cluster, nats_tls=args.nats_tls or None) as (url, stack):
         stack.wait_gateway()
-        _print(f"NATS {url}\nGateway {stack.gateway_url}\nServices: {', '.join(stack.procs)} "
+        creds = " ".join(f"{k}={os.environ[k]}" for k in ("NATS_CREDS", "NATS_TLS_CA") if os.environ.get(k))
+        creds = f" (clients need {creds})" if creds else ""
+        _print(f"NATS {url}{creds}\nGateway {stack.gateway_url}\nServices: {', '.join(stack.procs)} "
                f"(enricher x{args.enricher_replicas}); logs in {Path(settings.data_dir) / 'logs'}")
         if stack.metrics_ports:
             _print("Metrics " + ", ".join(f"{name} {','.join(map(str, ports))}"
@@ -615,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--nats-cluster", type=int, default=1, metavar="N",
                     help="without NATS_URL: N nats-server nodes (3 or more) as one JetStream cluster on loopback, "
                          "the stream replicated on each; it survives the loss of a node")
+    up.add_argument("--nats-tls", action="store_true",
+                    help="without NATS_URL: the embedded NATS speaks TLS only, with a CA made in the data dir "
+                         "(as HUNTER_NATS_TLS=1; clients always need the data dir's NKey, TLS or not)")
     up.set_defaults(func=cmd_up)
 
     hunt = sub.add_parser("hunt", help="run a hunt and follow it live")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -35,12 +36,15 @@ from shared.events import (
     subject_for,
     subject_token,
 )
+from shared.logging import get_logger
+from shared.nats_security import client_options
 
 # The stream cannot answer for a moment: no leader (a JetStream cluster electing one after losing a node),
 # or the server is reconnecting. Asking again shortly is right; the event ids make a repeated publish a no-op.
 BUS_UNAVAILABLE: tuple[type[BaseException], ...] = (
     NoStreamResponseError, NoRespondersError, ServiceUnavailableError, NatsTimeoutError, asyncio.TimeoutError,
 )
+log = get_logger("bus")
 PUBLISH_RETRY_SECONDS = 60.0  # how long a publish keeps trying while the stream is unavailable
 
 
@@ -287,7 +291,41 @@ def nats_servers(url: str) -> list[str]:
 
 
 async def connect(url: str, *, name: str = "hunter") -> NATS:
-    return await nats.connect(nats_servers(url), name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    """A connection to ``url`` with the environment's credentials and TLS (``NATS_CREDS``, ``NATS_TLS_*``:
+    ``shared/nats_security.py``). It reconnects for ever once connected; a server that refuses it at the
+    first connection (credentials, certificate) is an error at once, not an endless retry."""
+    refused: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    async def on_error(exc: Exception) -> None:
+        if refused.done():
+            log.warning("nats_error", error=str(exc) or type(exc).__name__)
+        elif refusal(exc):
+            refused.set_result(exc)
+
+    connecting = asyncio.ensure_future(nats.connect(
+        nats_servers(url), name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=on_error,
+        **client_options()))
+    await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+    if connecting.done():
+        if not refused.done():
+            refused.set_result(RuntimeError("connected"))  # later errors are only logged
+        return connecting.result()
+    connecting.cancel()
+    with contextlib.suppress(BaseException):
+        await connecting
+    raise NatsRefused(f"NATS at {url} refused {name}: {refused.result()} "
+                      "(its credentials: NATS_CREDS or NATS_USER/NATS_PASSWORD; TLS: NATS_TLS_CA, NATS_TLS_CERT/KEY)")
+
+
+class NatsRefused(ConnectionError):
+    """The server would not have this client: wrong or missing credentials, or a certificate not trusted."""
+
+
+def refusal(exc: BaseException) -> bool:
+    """An error no retry mends: the server's no to these credentials, or a TLS certificate not trusted."""
+    text = str(exc).lower()
+    return isinstance(exc, ssl.SSLError) or "authorization" in text or "authentication" in text \
+        or "tls required" in text or "secure connection" in text
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,16 @@ class Settings(BaseSettings):
     dedup_window_seconds: int = Field(default=3600, alias="HUNTER_DEDUP_WINDOW_SECONDS")
     ack_wait_seconds: float = Field(default=30.0, alias="HUNTER_ACK_WAIT")
     data_dir: Path = Field(default=Path(".hunter"), alias="HUNTER_DATA_DIR")
+    # who this client is to NATS and how it checks the server (shared/nats_security.py; an embedded server's
+    # own are set by nats_for): a .creds or NKey seed file, or user and password; TLS with a CA / client cert
+    nats_creds: str | None = Field(default=None, alias="NATS_CREDS")
+    nats_user: str | None = Field(default=None, alias="NATS_USER")
+    nats_password: str | None = Field(default=None, alias="NATS_PASSWORD", repr=False)
+    nats_tls_ca: str | None = Field(default=None, alias="NATS_TLS_CA")
+    nats_tls_cert: str | None = Field(default=None, alias="NATS_TLS_CERT")
+    nats_tls_key: str | None = Field(default=None, alias="NATS_TLS_KEY")
+    # the embedded server (no NATS_URL) speaks TLS only, with a CA made in the data dir (hunter up --nats-tls)
+    nats_tls_embedded: bool = Field(default=False, alias="HUNTER_NATS_TLS")
 
     # vault
     vault_url: str | None = Field(default=None, alias="HUNTER_VAULT_URL")
@@ -106,6 +116,9 @@ class Settings(BaseSettings):
     production: bool = Field(default=False, alias="HUNTER_PRODUCTION")
     # origins allowed to send writes besides the gateway's own (comma-separated, e.g. https://hunter.example)
     trusted_origins: str = Field(default="", alias="GATEWAY_TRUSTED_ORIGINS")
+    # names a request's Host may carry besides localhost and IP addresses (comma-separated; "*.example.com" for
+    # its subdomains, "*" for any): other names are refused with 421, as a DNS-rebinding page's would be
+    allowed_hosts: str = Field(default="", alias="HUNTER_ALLOWED_HOSTS")
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")  # Recovery page CSVs
     # uvicorn processes serving the gateway, and the threads each runs vault queries on (off the event loop)
     gateway_workers: int = Field(default=1, ge=1, alias="GATEWAY_WORKERS")

@@ -5,6 +5,11 @@ Used when no ``NATS_URL`` is given. The running server's URL is written to
 instead of starting a second server on the same store. :class:`NatsCluster` runs several
 such servers on loopback as one JetStream cluster (``hunter up --nats-cluster 3``); its URL
 lists every node, comma-separated.
+
+Started by :func:`nats_for` (``hunter up``, ``hunter demo``, a service run alone), a server admits only
+clients holding the data dir's NKey seed (routes between a cluster's nodes: the route password) and, with
+``HUNTER_NATS_TLS=1``, only TLS (``shared/nats_security.py``). ``EmbeddedNats`` without ``security``
+(the tests' own servers) admits anyone on loopback.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+
+from shared.nats_security import EmbeddedSecurity, environ_set, tls_wanted
 
 
 class NatsServerError(RuntimeError):
@@ -66,7 +73,7 @@ def running_url(data_dir: Path) -> str | None:
         return None
     url = f.read_text().strip()
     for server in url.split(","):  # a cluster's URL lists its nodes: one answering is enough
-        host, _, port = server.strip().removeprefix("nats://").partition(":")
+        host, _, port = server.strip().split("://", 1)[-1].rpartition("@")[-1].partition(":")
         if port.isdigit() and port_answers(host, int(port)):
             return url
     return None
@@ -76,7 +83,8 @@ class EmbeddedNats:
     """A nats-server child process storing JetStream data under ``data_dir/nats``."""
 
     def __init__(self, data_dir: Path, *, port: int | None = None, startup_timeout: float = 15.0,
-                 store: Path | None = None, extra_args: list[str] | None = None, write_url: bool = True) -> None:
+                 store: Path | None = None, extra_args: list[str] | None = None, write_url: bool = True,
+                 security: EmbeddedSecurity | None = None, config: str = "") -> None:
         self.data_dir = Path(data_dir)
         self.port = port
         self.startup_timeout = startup_timeout
@@ -84,11 +92,25 @@ class EmbeddedNats:
         self.log = self.data_dir / "nats-server.log" if store is None else store.parent / f"{store.name}-server.log"
         self.extra_args = extra_args or []
         self.write_url = write_url  # a cluster's node leaves nats.url to the cluster
+        self.security = security
+        self.config = config  # more of nats-server's config (a cluster block), beside the security's
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{self.security.scheme if self.security else 'nats'}://127.0.0.1:{self.port}"
+
+    def _config_args(self) -> list[str]:
+        """``-c FILE`` with the security's and the extra config (mode 0600: it holds the route password)."""
+        text = (self.security.server_config() if self.security else "") + self.config
+        if not text:
+            return []
+        conf = self.store.parent / f"{self.store.name}-server.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(conf, 0o600)
+        return ["-c", str(conf)]
 
     def start(self) -> str:
         store = self.store
@@ -98,7 +120,7 @@ class EmbeddedNats:
             self.port = self.port or free_port()
             cmd = [
                 find_nats_server(), "-a", "127.0.0.1", "-p", str(self.port),
-                "-js", "-sd", str(store), "-l", str(log), *self.extra_args,
+                "-js", "-sd", str(store), "-l", str(log), *self._config_args(), *self.extra_args,
             ]
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if self._wait_ready():
@@ -147,7 +169,8 @@ class NatsCluster:
     Node ``i`` is named ``n<i>`` (the name the JetStream API reports for a stream's leader and replicas).
     Its ports stay the same across :meth:`kill` and :meth:`restart_node`, as a machine's would."""
 
-    def __init__(self, data_dir: Path, size: int = 3, *, startup_timeout: float = 60.0) -> None:
+    def __init__(self, data_dir: Path, size: int = 3, *, startup_timeout: float = 60.0,
+                 security: EmbeddedSecurity | None = None) -> None:
         if size < 3:
             raise ValueError("a JetStream cluster that survives a node needs 3 nodes or more")
         self.data_dir = Path(data_dir)
@@ -156,16 +179,22 @@ class NatsCluster:
         ports = _free_ports(3 * size)
         self.client_ports, self.route_ports, self.http_ports = ports[:size], ports[size:2 * size], ports[2 * size:]
         routes = ",".join(f"nats://127.0.0.1:{p}" for p in self.route_ports)
-        self.nodes = [
-            EmbeddedNats(
+
+        def cluster(i: int) -> tuple[list[str], str]:  # routes in the config when they need a password
+            if security is None:
+                return ["--cluster_name", "hunter", "--cluster", f"nats://127.0.0.1:{self.route_ports[i]}",
+                        "--routes", routes], ""
+            return [], security.cluster_config(name="hunter", listen_port=self.route_ports[i],
+                                               route_ports=self.route_ports)
+
+        self.nodes = []
+        for i in range(size):
+            args, config = cluster(i)
+            self.nodes.append(EmbeddedNats(
                 self.data_dir, port=self.client_ports[i], store=self.data_dir / "nats-cluster" / f"n{i}",
-                write_url=False, startup_timeout=startup_timeout,
-                extra_args=["--name", f"n{i}", "--cluster_name", "hunter", "--cluster",
-                            f"nats://127.0.0.1:{self.route_ports[i]}", "--routes", routes,
-                            "-m", str(self.http_ports[i])],
-            )
-            for i in range(size)
-        ]
+                write_url=False, startup_timeout=startup_timeout, security=security, config=config,
+                extra_args=["--name", f"n{i}", *args, "-m", str(self.http_ports[i])],
+            ))
 
     @property
     def url(self) -> str:
@@ -230,22 +259,47 @@ def _http_ok(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def nats_for(data_dir: Path, nats_url: str | None = None, *, cluster_size: int = 1) -> Iterator[str]:
+def nats_for(data_dir: Path, nats_url: str | None = None, *, cluster_size: int = 1,
+             tls: bool | None = None) -> Iterator[str]:
     """Yield a NATS URL: the given one, a server already embedded on ``data_dir``, or a new one
-    (``cluster_size`` > 1: a new :class:`NatsCluster` of that many nodes)."""
+    (``cluster_size`` > 1: a new :class:`NatsCluster` of that many nodes; ``tls``: TLS only, by default
+    as ``HUNTER_NATS_TLS`` says). An embedded server, joined or started, admits only holders of the data
+    dir's credentials: within the block the environment carries them (``NATS_CREDS``, ``NATS_TLS_CA``), to
+    this process's clients and to the processes it starts."""
     if nats_url:
         yield nats_url
         return
     existing = running_url(data_dir)
     if existing:
-        yield existing
+        with joined_env(data_dir, existing):
+            yield existing
         return
-    server: EmbeddedNats | NatsCluster = NatsCluster(data_dir, cluster_size) if cluster_size > 1 \
-        else EmbeddedNats(data_dir)
+    security = EmbeddedSecurity.ensure(data_dir, tls=tls_wanted() if tls is None else tls)
+    server: EmbeddedNats | NatsCluster = NatsCluster(data_dir, cluster_size, security=security) \
+        if cluster_size > 1 else EmbeddedNats(data_dir, security=security)
     try:
-        yield server.start()
+        url = server.start()
+        with environ_set(security.client_env()):
+            yield url
     finally:
         server.stop()
+
+
+def joined_security(data_dir: Path, url: str) -> EmbeddedSecurity:
+    """The credentials of the server embedded on ``data_dir`` (TLS when its URL says ``tls://``)."""
+    return EmbeddedSecurity(Path(data_dir) / "nats-auth", tls=url.strip().startswith("tls://"))
+
+
+@contextlib.contextmanager
+def joined_env(data_dir: Path, url: str) -> Iterator[None]:
+    """The data dir's credentials in the environment when ``url`` is its embedded server's (``hunter hunt``
+    joining a ``hunter up``); the environment as it is otherwise."""
+    security = joined_security(data_dir, url)
+    if running_url(data_dir) == url and security.seed_file.is_file():
+        with environ_set(security.client_env()):
+            yield
+    else:
+        yield
 
 
 @contextlib.asynccontextmanager

@@ -35,6 +35,7 @@ from shared.bus import BUS_UNAVAILABLE, Bus, connect_bus, decode, nats_servers
 from shared.config import Settings, get_settings
 from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, RunStep, UnknownEvent
 from shared.logging import drain_shipped, get_logger, setup_logging
+from shared.nats_security import client_options
 from shared.nats_server import nats_for
 from shared.pull_consumer import PullConsumer, RetryLater
 from shared.tracing import lead_keys_of, lead_trace_id, record_lead_spans, setup_tracing
@@ -395,8 +396,10 @@ class Service:
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; joins (or starts) an embedded NATS when NATS_URL is unset."""
         with nats_for(Path(self.settings.data_dir), self.settings.nats_url) as url:
-            # the broker was built at import time (handlers register on it); point it at the URL now
+            # the broker was built at import time (handlers register on it); point it at the URL now, with
+            # the credentials and TLS of the environment (an embedded server's are set by nats_for)
             self.broker._connection_kwargs["servers"] = nats_servers(url)
+            self.broker._connection_kwargs.update(client_options())
 
             async def main() -> None:
                 async with connect_bus(

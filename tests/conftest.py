@@ -16,6 +16,8 @@ REPO = Path(__file__).resolve().parents[1]
 for var in ("NATS_URL", "HUNTER_VAULT_URL", "HUNTER_HTTP_PROXY", "SEARCH_BASE_URL", "BASIC_AUTH_USER",
             "BASIC_AUTH_PASS"):
     os.environ.pop(var, None)
+# Starlette's TestClient says "Host: testserver": a name the gateway admits only when told (DNS rebinding)
+os.environ.setdefault("HUNTER_ALLOWED_HOSTS", "testserver")
 
 
 @pytest.fixture(scope="session")

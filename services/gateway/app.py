@@ -85,7 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gateway = gw
     # the last added runs first: every request is counted, then cross-site writes and big bodies are refused
     app.add_middleware(BodyLimit, max_upload=settings.max_upload_bytes)
-    app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","))
+    app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","),
+                       allowed_hosts=[*settings.allowed_hosts.split(","), settings.gateway_host])  # its bound name
     app.add_middleware(RequestMetrics)
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -5,12 +5,19 @@
   send ``Origin`` on every cross-site POST; clients that send neither header (the CLI, curl,
   scripts) are not browsers and go through. ``GATEWAY_TRUSTED_ORIGINS`` adds origins besides the
   gateway's own (e.g. a UI served by a reverse proxy under another name).
+- **DNS rebinding**: a page of ``evil.example`` whose name is made to resolve to 127.0.0.1 reaches the
+  gateway as "its own" site, Origin and all, but its requests say ``Host: evil.example``. Every request
+  (reads too) whose ``Host`` is not a name of this gateway is refused with 421: ``localhost``, any IP
+  address (the bound one, 127.0.0.1, ``[::1]``, a pod's: a rebinding needs a name, an address cannot be
+  rebound), the hosts of ``GATEWAY_TRUSTED_ORIGINS`` and ``HUNTER_ALLOWED_HOSTS`` (names, ``*.example.com``
+  for a domain's subdomains, ``*`` for any). A request without ``Host`` (HTTP/1.0) is no browser's.
 - **Framing and sniffing**: every response says ``X-Frame-Options: DENY`` and carries a Content
   Security Policy (scripts only from the gateway, no framing), ``nosniff`` and a referrer policy.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -57,6 +64,43 @@ def _origin_key(url: str) -> tuple[str, int | None] | None:
     return _host_port(parts.netloc.rpartition("@")[2], parts.scheme)
 
 
+LOCAL_NAMES = frozenset({"localhost"})
+
+
+def allowed_host_names(allowed_hosts: Iterable[str] = (), trusted_origins: Iterable[str] = ()) -> frozenset[str]:
+    """The names a request's ``Host`` may carry besides IP addresses: localhost, the configured names and the
+    hosts of the trusted origins (lower case; ``*.domain`` and ``*`` kept as patterns)."""
+    names = set(LOCAL_NAMES)
+    for entry in allowed_hosts:
+        entry = entry.strip().lower()
+        if entry:
+            names.add(entry if entry.startswith("*") else (_host_port(entry) or (entry, None))[0])
+    for origin in trusted_origins:
+        key = _origin_key(origin.strip())
+        if key:
+            names.add(key[0])
+    return frozenset(names)
+
+
+def misdirected_reason(headers: Mapping[str, str], allowed: frozenset[str]) -> str | None:
+    """Why this request's ``Host`` is not this gateway (a DNS-rebinding page), or None."""
+    raw = headers.get("host")
+    if raw is None or "*" in allowed:
+        return None
+    parsed = _host_port(raw)
+    host = parsed[0].rstrip(".") if parsed else None
+    if host is not None:
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            return None
+        except ValueError:
+            pass
+        if host in allowed or any(p.startswith("*.") and host.endswith(p[1:]) for p in allowed):
+            return None
+    shown = raw[:100] if raw.isprintable() else repr(raw[:100])
+    return f"misdirected request: Host {shown} is not a name of this gateway (HUNTER_ALLOWED_HOSTS adds names)"
+
+
 def cross_site_reason(method: str, headers: Mapping[str, str], trusted: Iterable[str] = ()) -> str | None:
     """Why this request looks forged by another site, or None. ``headers``: lower-case names."""
     if method.upper() not in STATE_CHANGING:
@@ -77,9 +121,10 @@ def cross_site_reason(method: str, headers: Mapping[str, str], trusted: Iterable
 class BrowserGuard:
     """ASGI middleware: refuse cross-site writes, add the security headers to every response."""
 
-    def __init__(self, app: ASGIApp, trusted_origins: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, trusted_origins: Iterable[str] = (), allowed_hosts: Iterable[str] = ()) -> None:
         self.app = app
         self.trusted = tuple(t.strip() for t in trusted_origins if t.strip())
+        self.allowed_hosts = allowed_host_names(allowed_hosts, self.trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,7 +139,12 @@ class BrowserGuard:
                         headers[name] = value
             await send(message)
 
-        reason = cross_site_reason(scope["method"], Headers(scope=scope), self.trusted)
+        headers = Headers(scope=scope)
+        reason = misdirected_reason(headers, self.allowed_hosts)
+        if reason is not None:
+            await JSONResponse({"detail": reason}, status_code=421)(scope, receive, send_secured)
+            return
+        reason = cross_site_reason(scope["method"], headers, self.trusted)
         if reason is not None:
             await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send_secured)
             return

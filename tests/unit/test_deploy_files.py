@@ -205,4 +205,36 @@ def test_compose_nats_cluster_profiles_run_three_routed_jetstream_nodes() -> Non
             cmd = svc["command"]
             assert "-js" in cmd and cmd[cmd.index("--name") + 1] == name
             routes = cmd[cmd.index("--routes") + 1].split(",")
-            assert sorted(routes) == [f"nats://{n}:6222" for n in sorted(nodes)]
+            route_login = "nats://route:${NATS_PASSWORD}@"  # a node joins only with the route password
+            assert sorted(routes) == [f"{route_login}{n}:6222" for n in sorted(nodes)]
+            assert cmd[cmd.index("--cluster") + 1].startswith(route_login)
+
+
+def test_compose_nats_admits_only_hunters_login_and_every_service_has_it() -> None:
+    required = "${NATS_PASSWORD:?"  # compose refuses to start without it
+    for path in (REPO / "docker-compose.yml", REPO / "deploy/compose/nats.yml"):
+        for name, svc in yaml.safe_load(path.read_text())["services"].items():
+            if name.startswith("nats"):
+                cmd = svc["command"]
+                assert cmd[cmd.index("--user") + 1] == "hunter", (path.name, name)
+                assert cmd[cmd.index("--pass") + 1].startswith(required), (path.name, name)
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    for name, svc in services.items():
+        if not name.startswith("nats"):
+            assert svc["environment"]["NATS_USER"] == "hunter", name
+            assert svc["environment"]["NATS_PASSWORD"].startswith(required), name
+    example = (REPO / "deploy/compose/.env.example").read_text()
+    assert "NATS_USER=hunter" in example and "NATS_PASSWORD=" in example
+
+
+def test_k8s_nats_admits_only_hunters_login_from_a_secret_and_hunter_has_it() -> None:
+    values = yaml.safe_load((K8S / "nats-values.yaml").read_text())
+    auth = values["config"]["merge"]["authorization"]
+    assert auth["user"] == "hunter" and auth["password"] == "<< $HUNTER_NATS_PASSWORD >>"  # the chart's raw value
+    ref = values["container"]["env"]["HUNTER_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "nats-auth", "key": "hunter-password"}
+    secret = next(d for d in _rendered() if d["kind"] == "Secret")["data"]
+    assert {"NATS_USER", "NATS_PASSWORD"} <= set(secret)
+    for c in _containers(_rendered()).values():
+        assert {"configMapRef": {"name": "hunter-config"}} in c["envFrom"]
+        assert {"secretRef": {"name": "hunter-secrets"}} in c["envFrom"], c["name"]
