@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from shared.funnel import ActivityKind, FunnelState
 from shared.schemas import (
@@ -117,6 +117,22 @@ class KpiTargets(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+class KpiResult(BaseModel):
+    """One KPI target judged: its name (a :class:`KpiTargets` field), the goal, what the run reached."""
+
+    name: str
+    target: float
+    actual: float | None = None  # None: the run gave nothing to measure (e.g. no enriched lead for a rate)
+    met: bool
+
+
+class KpiVerdict(BaseModel):
+    """A finished run's KPI targets judged MET / NOT MET, each and overall (``met``: all of them)."""
+
+    met: bool
+    targets: list[KpiResult] = Field(default_factory=list)
+
+
 class PlanRequest(BaseModel):
     """A dry run's question to the extractor (plain NATS request/reply, never stored)."""
 
@@ -157,6 +173,16 @@ class RunStep(Event):
     status: Literal["started", "progress", "completed", "failed", "cancelled"]
     counts: dict[str, int] = Field(default_factory=dict)
     message: str = ""
+    # the run's completion (stage "run", completed) judged against its KPI targets; None: none set, or
+    # not judged. Left out of the payload when None, so steps stay as they were before it existed.
+    kpi: KpiVerdict | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_kpi(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if out.get("kpi", 0) is None:
+            del out["kpi"]
+        return out
 
 
 # ---- leads ------------------------------------------------------------------------------------
