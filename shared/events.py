@@ -46,6 +46,7 @@ class Subjects:
     LEAD_RESCORED = "lead.rescored.{run_id}"
     EXPORT_REQUESTED = "export.requested.{run_id}"
     EXPORT_COMPLETED = "export.completed.{run_id}"
+    SOURCE_EXPORT = "export.provider.{run_id}"  # a provider-side export a source asked for (Casa dos Dados)
     API_CALLS = "obs.api_call.{service}"
     LOG = "obs.log.{service}"
     DEAD_LETTER = "dlq.{stage}"
@@ -279,6 +280,24 @@ class ExportCompleted(Event):
     error: str | None = None
 
 
+class SourceExportUpdated(Event):
+    """A bulk export a source asked a provider for, as last seen (Casa dos Dados: the v5 export file,
+    then its status on the v4 list until ``processado``, then the download): one event per change,
+    so the Exports page lists the requests while the provider processes them."""
+
+    TYPE: ClassVar[str] = "SourceExportUpdated"
+    SUBJECT: ClassVar[str] = Subjects.SOURCE_EXPORT
+    provider: str  # "casadosdados"
+    request_id: str  # the provider's id of the export (arquivo_uuid)
+    run_id: str | None = None
+    name: str = ""
+    # the provider's words (aguardando_processamento, processando, processado) or Hunter's own:
+    # requested (created, not listed yet), downloaded, failed
+    status: str
+    rows: int | None = None  # the provider's row count, when it gives one (quantidade)
+    message: str = ""
+
+
 # ---- observability ----------------------------------------------------------------------------
 
 
@@ -455,6 +474,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LeadRescored,
         ExportRequested,
         ExportCompleted,
+        SourceExportUpdated,
         ApiCallsRecorded,
         LogRecorded,
         DeadLettered,
