@@ -12,8 +12,13 @@ from pathlib import Path
 from nats.js import api
 
 from hunter.stack import Stack
+from hunter.watch import wait_projected
+from services.gateway.run_report import report_for
+from services.projector.db import make_engine
 from shared.bus import Bus, connect_bus, decode
+from shared.config import Settings
 from shared.events import ConfigSaved, KpiTargets, RunStep, Subjects, decode_event
+from shared.run_report import kpi_verdict
 from tests.integration.test_gateway_exports import Receiver
 from tests.integration.test_run_report import report_events
 
@@ -56,6 +61,7 @@ async def test_the_completion_event_and_webhook_say_met_or_not_met_per_target_an
         "r-no-targets": None,
     }
     receiver = Receiver([])
+    vault = f"sqlite:///{tmp_path / 'data' / 'vault.db'}"
     stack = Stack(data_dir=tmp_path / "data", nats_url=fresh_nats_url, gateway=False,
                   services=["exporter", "projector"])
     stack.start()
@@ -70,6 +76,7 @@ async def test_the_completion_event_and_webhook_say_met_or_not_met_per_target_an
                     event = event.model_copy(update={"run_id": run})
                     await bus.publish(event, stage=getattr(event, "stage", "x"), service="x")
             closed = {run: await _completion(bus, run) for run in runs}
+            await wait_projected(bus, vault)
         hooks = await _hooks(receiver, set(runs))
         assert not stack.crashed()
     finally:
@@ -96,3 +103,12 @@ async def test_the_completion_event_and_webhook_say_met_or_not_met_per_target_an
     assert {t["name"]: t["met"] for t in hooks["r-not-met"]["kpi"]["targets"]} == {"min_leads": True,
                                                                                     "min_hot": False}
     assert "kpi" not in hooks["r-no-targets"]
+
+    # the Run page's report of the closed run judges it the same
+    engine = make_engine(vault)
+    try:
+        for run, (step, _) in closed.items():
+            report = report_for(engine, Settings(HUNTER_VAULT_URL=vault), run)
+            assert report is not None and kpi_verdict(report["kpi"]) == step.kpi, run
+    finally:
+        engine.dispose()
