@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from shared.funnel import ActivityKind, FunnelState
 from shared.schemas import (
@@ -46,6 +46,7 @@ class Subjects:
     LEAD_RESCORED = "lead.rescored.{run_id}"
     EXPORT_REQUESTED = "export.requested.{run_id}"
     EXPORT_COMPLETED = "export.completed.{run_id}"
+    SOURCE_EXPORT = "export.provider.{run_id}"  # a provider-side export a source asked for (Casa dos Dados)
     API_CALLS = "obs.api_call.{service}"
     LOG = "obs.log.{service}"
     DEAD_LETTER = "dlq.{stage}"
@@ -117,6 +118,22 @@ class KpiTargets(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+class KpiResult(BaseModel):
+    """One KPI target judged: its name (a :class:`KpiTargets` field), the goal, what the run reached."""
+
+    name: str
+    target: float
+    actual: float | None = None  # None: the run gave nothing to measure (e.g. no enriched lead for a rate)
+    met: bool
+
+
+class KpiVerdict(BaseModel):
+    """A finished run's KPI targets judged MET / NOT MET, each and overall (``met``: all of them)."""
+
+    met: bool
+    targets: list[KpiResult] = Field(default_factory=list)
+
+
 class PlanRequest(BaseModel):
     """A dry run's question to the extractor (plain NATS request/reply, never stored)."""
 
@@ -157,6 +174,16 @@ class RunStep(Event):
     status: Literal["started", "progress", "completed", "failed", "cancelled"]
     counts: dict[str, int] = Field(default_factory=dict)
     message: str = ""
+    # the run's completion (stage "run", completed) judged against its KPI targets; None: none set, or
+    # not judged. Left out of the payload when None, so steps stay as they were before it existed.
+    kpi: KpiVerdict | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_kpi(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if out.get("kpi", 0) is None:
+            del out["kpi"]
+        return out
 
 
 # ---- leads ------------------------------------------------------------------------------------
@@ -251,6 +278,24 @@ class ExportCompleted(Event):
     bytes: int = 0
     sha256: str | None = None
     error: str | None = None
+
+
+class SourceExportUpdated(Event):
+    """A bulk export a source asked a provider for, as last seen (Casa dos Dados: the v5 export file,
+    then its status on the v4 list until ``processado``, then the download): one event per change,
+    so the Exports page lists the requests while the provider processes them."""
+
+    TYPE: ClassVar[str] = "SourceExportUpdated"
+    SUBJECT: ClassVar[str] = Subjects.SOURCE_EXPORT
+    provider: str  # "casadosdados"
+    request_id: str  # the provider's id of the export (arquivo_uuid)
+    run_id: str | None = None
+    name: str = ""
+    # the provider's words (aguardando_processamento, processando, processado) or Hunter's own:
+    # requested (created, not listed yet), downloaded, failed
+    status: str
+    rows: int | None = None  # the provider's row count, when it gives one (quantidade)
+    message: str = ""
 
 
 # ---- observability ----------------------------------------------------------------------------
@@ -429,6 +474,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LeadRescored,
         ExportRequested,
         ExportCompleted,
+        SourceExportUpdated,
         ApiCallsRecorded,
         LogRecorded,
         DeadLettered,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from faststream.nats import NatsMessage
 from sqlalchemy.engine import Engine
 
 from services.exporter.files import write_export
+from services.exporter.run_kpi import closing_verdict
 from services.exporter.segments import Row, build_row, select_segment
 from services.exporter.vault_rows import opted_out_keys, vault_rows
 from services.exporter.webhook import post_webhook
@@ -26,6 +27,7 @@ from shared.events import (
     Envelope,
     ExportCompleted,
     ExportRequested,
+    KpiVerdict,
     LeadEnriched,
     LeadRescored,
     LeadsScored,
@@ -43,6 +45,7 @@ from shared.stored_config import stored_setting
 service = Service("exporter")
 app = service.app
 PROJECTION_WAIT_SECONDS = 120.0
+KPI_WAIT_SECONDS = 30.0  # how long a run's close waits for the vault to judge its KPIs (else: not judged)
 _engine: list[Engine] = []
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
@@ -75,6 +78,16 @@ async def notify(bus: Bus, event: str, payload: dict[str, Any], run_id: str | No
     if not delivery.delivered:
         service.log.warning("webhook_failed", url=url, webhook_event=event, run_id=run_id,
                             attempts=len(delivery.calls), error=delivery.calls[-1].error)
+
+
+async def judge_kpis(run: str, seq: int, finished_at: datetime) -> KpiVerdict | None:
+    """The run's KPI verdict once the vault holds the stream up to ``seq``; None (logged) if it lags."""
+    try:
+        await wait_for_vault(seq, timeout=KPI_WAIT_SECONDS)
+    except TimeoutError as exc:
+        service.log.warning("kpis_not_judged", run_id=run, reason=str(exc))
+        return None
+    return await asyncio.to_thread(closing_verdict, vault_engine(), run, finished_at)
 
 
 async def run_rows(bus: Bus, run: str) -> list[Row]:
@@ -186,8 +199,11 @@ async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
     buckets: dict[str, int] = {}
     for r in rows:
         buckets[f"bucket_{r['bucket']}"] = buckets.get(f"bucket_{r['bucket']}", 0) + 1
-    final = RunStep(run_id=run, stage="run", status="completed", counts={"leads": len(rows), **buckets})
-    await bus.publish(final, key=(run, "run", "completed"), stage="run", causation_id=env.event_id)
+    finished_at = datetime.now(UTC)
+    kpi = await judge_kpis(run, msg.raw_message.metadata.sequence.stream, finished_at)
+    final = RunStep(run_id=run, stage="run", status="completed", counts={"leads": len(rows), **buckets}, kpi=kpi)
+    await bus.publish(final, key=(run, "run", "completed"), stage="run", causation_id=env.event_id,
+                      occurred_at=finished_at)
     for done in finished:  # the webhook is told after the run is closed, so a slow receiver delays nothing
         await notify(bus, "export.completed", done.model_dump(mode="json"), run)
     await notify(bus, "run.completed", final.model_dump(mode="json"), run)

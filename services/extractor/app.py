@@ -19,6 +19,7 @@ from shared.events import (
     PlanRequest,
     RunRequested,
     RunStep,
+    SourceExportUpdated,
     Subjects,
     decode_event,
     subject_token,
@@ -55,6 +56,7 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
     await bus.publish(RunStep(run_id=run, stage="extract", status="started"), key=(run, "extract", "started"),
                       stage="extract", causation_id=env.event_id)
     calls: list[ApiCall] = []
+    exports: list[SourceExportUpdated] = []  # a provider export's status changes (Casa dos Dados), to publish
     read = {"rows": 0}  # source rows read so far (a big cnpj scan reports them before its first lead)
     settings = service.settings
     if request.source.startswith("casadosdados"):  # its key may have been saved on the Config page
@@ -62,7 +64,7 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
     try:
         items: Iterator[CompanyRecord | str | DroppedLead] = source_items(
             request.source, request.filters, settings=settings, on_api_call=calls.append,
-            on_progress=lambda rows: read.__setitem__("rows", rows),
+            on_progress=lambda rows: read.__setitem__("rows", rows), on_export=exports.append,
         )
     except Exception as exc:  # a bad source, whatever it raised: the step fails with the reason
         await fail_run(run, source_failure(exc), causation_id=env.event_id)
@@ -76,12 +78,21 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
         done = {"extracted": encoder.extracted, "rejected": encoder.rejected, "batches": encoder.batches}
         return {**done, "read": read["rows"]} if read["rows"] else done
 
+    async def publish_exports() -> None:
+        """The export requests' status changes meanwhile (appended by the reading thread: the first n)."""
+        n = len(exports)
+        for update in exports[:n]:
+            await bus.publish(update.model_copy(update={"run_id": run}),
+                              key=(run, update.request_id, update.status, update.rows))
+        del exports[:n]
+
     async def watch() -> None:
         """Progress and the cancel check once a second, also while a big source is scanned (no lead
         comes out of a national cnpj import before its whole Estabelecimentos file is read)."""
         reported: dict[str, int] = {}
         while True:
             await asyncio.sleep(PROGRESS_EVERY_S)
+            await publish_exports()
             now = counts()
             if now != reported:
                 reported = now
@@ -109,6 +120,7 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
         return
     finally:
         watcher.cancel()
+        await publish_exports()
     if calls:
         await bus.publish(ApiCallsRecorded(run_id=run, calls=list(calls)), service="extractor")
     extracted, rejected, batches = encoder.extracted, encoder.rejected, encoder.batches

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from shared.config import Settings
-from shared.events import RunFilters
+from shared.events import RunFilters, SourceExportUpdated
 from shared.schemas import ApiCall, CompanyRecord, DroppedLead
 
 from .sources import iter_source
@@ -49,6 +49,7 @@ def source_items(
     settings: Settings | None = None,
     on_api_call: Callable[[ApiCall], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_export: Callable[[SourceExportUpdated], None] | None = None,
     min_rows: int = PROCESS_MIN_ROWS,
 ) -> Iterator[Item]:
     """The items of ``iter_source(source, filters, as_json=True)``: read in a child process when the
@@ -56,7 +57,7 @@ def source_items(
     else in this process. Checks the source eagerly either way (``SourceError``). ``on_progress``
     hears the rows read so far (from another thread when a child reads them)."""
     items = iter_source(source, filters, settings=settings, on_api_call=on_api_call, as_json=True,
-                        on_progress=on_progress)
+                        on_progress=on_progress, on_export=on_export)
     if not _worth_a_process(source, filters, min_rows):
         return items
     items.close()  # type: ignore[attr-defined]

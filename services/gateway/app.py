@@ -41,7 +41,7 @@ from shared.metrics import metrics_endpoint
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "agenda.js": "text/javascript",
-                "app.css": "text/css", "index.html": "text/html"}
+                "exports.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                  "favicon-32x32.png": "image/png"}
 _basic = Utf8HttpBasic()

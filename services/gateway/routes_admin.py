@@ -12,7 +12,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import ValidationError
 
-from services.gateway import queries
+from services.gateway import export_listing, queries
 from services.gateway.api_models import MAX_OFFSET, NOT_FOUND, SECRET_KEYS, ConfigUpdate, ExportCreate
 from services.gateway.context import Ctx
 from services.gateway.rejects import list_rejects, rejects_csv
@@ -64,7 +64,14 @@ async def save_icp(ctx: Ctx, body: dict[str, Any],
 
 @router.get("/exports", tags=["exports"])
 def exports(ctx: Ctx, run_id: str | None = None) -> list[dict[str, Any]]:
-    return queries.list_exports(ctx.engine, run_id)
+    """Newest first: status, when created, the filter (``vault_filter``, ``filter_words``), rows, size, checksum."""
+    return export_listing.list_exports(ctx.engine, run_id)
+
+
+@router.get("/source-exports", tags=["exports"])
+def source_exports(ctx: Ctx, run_id: str | None = None) -> list[dict[str, Any]]:
+    """Bulk exports asked of a provider by a run's source (Casa dos Dados), with the provider's status."""
+    return export_listing.list_source_exports(ctx.engine, run_id)
 
 
 @router.post("/exports", status_code=202, tags=["exports"])

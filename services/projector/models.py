@@ -229,6 +229,22 @@ class ExportRow(SQLModel, table=True):
     error: str | None = None
     requested_at: str | None = None
     completed_at: str | None = None
+    vault_filter: str = "{}"  # the filter the export was asked for (canonical JSON; {} for a run's segment)
+
+
+class SourceExportRow(SQLModel, table=True):
+    """A bulk export a source asked a provider for (Casa dos Dados), with its status as last seen."""
+
+    __tablename__ = "source_exports"
+    provider: str = Field(primary_key=True)
+    request_id: str = Field(primary_key=True)
+    run_id: str | None = Field(default=None, index=True)
+    name: str = ""
+    status: str
+    rows: int | None = None
+    message: str = ""
+    requested_at: str | None = None
+    updated_at: str | None = None
 
 
 class ExportStatusSnapshot(SQLModel, table=True):

@@ -38,6 +38,7 @@ from services.projector.models import (
     RankingTrainingRow,
     Run,
     RunStepRow,
+    SourceExportRow,
     TimelineRow,
 )
 from services.projector.rows import AppendRows, StateRows, delete_keys, insert_rows, select_rows, upsert
@@ -110,8 +111,9 @@ class Projection:
         self.api_calls, self.errors = AppendRows(ApiCallRow), AppendRows(ErrorRow)
         self.logs, self.snapshots = AppendRows(LogRow), AppendRows(ExportStatusSnapshot)
         self.timeline = AppendRows(TimelineRow)
+        self.source_exports = StateRows(SourceExportRow)
         self._state = [self.companies, self.leads, self.current, self.runs, self.enrichments, self.exports,
-                       self.icps, self.config, self.trainings, self.propensities]
+                       self.icps, self.config, self.trainings, self.propensities, self.source_exports]
         for state in self._state:
             state.fresh = fresh
         self._append = [self.steps, self.dropped, self.api_calls, self.errors, self.logs, self.snapshots,
@@ -129,6 +131,7 @@ class Projection:
             "LeadRescored": self._lead_rescored,
             "ExportRequested": self._export_requested,
             "ExportCompleted": self._export_completed,
+            "SourceExportUpdated": self._source_export,
             "ApiCallsRecorded": self._api_calls,
             "LogRecorded": self._log,
             "DeadLettered": self._dead_lettered,
@@ -459,8 +462,15 @@ class Projection:
     def _export_requested(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)
         row = self.exports.touch(conn, (e.export_id,), segment=e.segment, status="requested")
-        row["run_id"], row["requested_at"] = e.run_id, when
+        row["run_id"], row["requested_at"], row["vault_filter"] = e.run_id, when, canonical(e.vault_filter)
         self.snapshots.add(seq=seq, export_id=e.export_id, status="requested", occurred_at=when)
+
+    def _source_export(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        when = self._when(env)
+        row = self.source_exports.touch(conn, (e.provider, e.request_id), status=e.status)
+        row.update(run_id=e.run_id, name=e.name, status=e.status, message=e.message, updated_at=when)
+        row["rows"] = e.rows if e.rows is not None else row["rows"]
+        row["requested_at"] = row["requested_at"] or when
 
     def _export_completed(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         when = self._when(env)

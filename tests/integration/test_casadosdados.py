@@ -298,3 +298,63 @@ async def test_the_extractor_service_uses_a_key_saved_on_the_config_page(
         assert not stack.crashed()
     finally:
         stack.stop()
+
+
+def test_an_export_files_status_is_heard_at_each_change_and_its_failure(casa: FakeCasa, tmp_path: Path) -> None:
+    from shared.events import SourceExportUpdated
+
+    updates: list[SourceExportUpdated] = []
+    items = list(iter_source("casadosdados", RunFilters(uf=["SP"], limit=5000), settings=_settings(casa, tmp_path),
+                             on_export=updates.append))
+    assert len([i for i in items if isinstance(i, CompanyRecord)]) == 45
+    [job_id] = casa.jobs
+    assert [(u.provider, u.request_id, u.status, u.rows) for u in updates] == [
+        ("casadosdados", job_id, "requested", None), ("casadosdados", job_id, "processando", 45),
+        ("casadosdados", job_id, "processado", 45), ("casadosdados", job_id, "downloaded", 45)]
+    assert updates[0].message == "Arquivo criado" and updates[0].name.startswith("hunter-")
+
+    casa.ready_after_polls = 100
+    updates.clear()
+    with pytest.raises(SourceError, match="not processed after 3 polls"):
+        list(iter_source("casadosdados?mode=export", RunFilters(), settings=_settings(casa, tmp_path, attempts=3),
+                         on_export=updates.append))
+    assert [u.status for u in updates] == ["requested", "processando", "failed"]
+    assert "not processed after 3 polls" in updates[-1].message
+
+
+async def test_the_extractor_records_a_casa_export_files_status_for_the_exports_page(
+        casa: FakeCasa, fresh_nats_url: str, tmp_path: Path) -> None:
+    from hunter.stack import Stack
+    from hunter.watch import wait_projected
+    from services.gateway.export_listing import list_source_exports
+    from services.projector.db import make_engine
+    from shared.bus import connect_bus
+    from shared.events import RunRequested, SourceExportUpdated
+
+    from .test_extractor_service import _extract_step
+
+    env = {"CASA_DOS_DADOS_BASE_URL": f"http://127.0.0.1:{casa.port}", "CASA_DOS_DADOS_API_KEY": GOOD_KEY,
+           "CASA_EXPORT_POLL_BACKOFF_SECONDS": "0.3"}
+    stack = Stack(data_dir=tmp_path / "stack", nats_url=fresh_nats_url, services=["extractor", "projector"],
+                  gateway=False, env_extra=env)
+    stack.start()
+    vault = f"sqlite:///{tmp_path / 'stack' / 'vault.db'}"
+    try:
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            request = RunRequested(run_id="casa-export", source="casadosdados?mode=export", filters=RunFilters())
+            await bus.publish(request, key=(request.run_id,))
+            done = await _extract_step(bus, request.run_id, "completed")
+            assert done.status == "completed" and done.counts["extracted"] == 45, done.message
+            updates = [s.event() async for s in bus.read("export.provider.casa-export")]
+            await wait_projected(bus, vault)
+        assert not stack.crashed()
+    finally:
+        stack.stop()
+    [job_id] = casa.jobs
+    assert all(isinstance(u, SourceExportUpdated) and u.run_id == "casa-export" and u.request_id == job_id
+               for u in updates)
+    assert [u.status for u in updates] == ["requested", "processando", "processado", "downloaded"]
+    engine = make_engine(vault)
+    [row] = list_source_exports(engine)
+    engine.dispose()
+    assert (row["run_id"], row["request_id"], row["status"], row["rows"]) == ("casa-export", job_id, "downloaded", 45)

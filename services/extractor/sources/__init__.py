@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from shared.config import Settings
-from shared.events import RunFilters
+from shared.events import RunFilters, SourceExportUpdated
 from shared.schemas import ApiCall, CompanyRecord, DroppedLead
 
 from .errors import SourceError
@@ -54,17 +54,20 @@ def iter_source(
     as_json: bool = False,
     workers: int = 1,
     on_progress: Callable[[int], None] | None = None,
+    on_export: Callable[[SourceExportUpdated], None] | None = None,
 ) -> Iterator[CompanyRecord | str | DroppedLead]:
     """Leads of ``source`` matching ``filters``. Checks the source eagerly, then streams. ``workers``:
     processes for a ``cnpj`` join on disk (a national import); ``on_progress``: hears the rows read
-    so far, for a ``cnpj`` source (its scan comes before its first lead)."""
+    so far, for a ``cnpj`` source (its scan comes before its first lead); ``on_export``: the status
+    changes of an export a provider is asked for (Casa dos Dados)."""
     scheme, sep, rest = source.partition(":")
     scheme = scheme.strip().lower()
     if scheme.startswith("casadosdados"):
         from .casadosdados import iter_casadosdados, parse_spec
 
         parse_spec(source)  # option errors now, not at the first next()
-        return iter_casadosdados(source, filters, settings=settings or Settings(), on_api_call=on_api_call)
+        return iter_casadosdados(source, filters, settings=settings or Settings(), on_api_call=on_api_call,
+                                 on_export=on_export)
     if scheme == "manual":
         from .manual import iter_manual, parse_manual
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import httpx
 
 from shared.config import Settings
-from shared.events import RunFilters
+from shared.events import RunFilters, SourceExportUpdated
 from shared.schemas import ApiCall, CompanyRecord, DroppedLead
 
 from .casadosdados_cache import ResultCache, fingerprint
@@ -40,6 +40,7 @@ MAX_BACKOFF_SECONDS = 60.0
 _LIST_PAGES = 5
 
 ApiCallSink = Callable[[ApiCall], None]
+ExportSink = Callable[[SourceExportUpdated], None]  # hears an export request's status at each change
 
 
 def parse_spec(spec: str) -> tuple[str | None, int]:
@@ -182,8 +183,8 @@ def _search(client: CasaClient, body: dict[str, Any], limit: int | None, page_si
         page += 1
 
 
-def _poll_export(client: CasaClient, uuid: str) -> str:
-    """Wait until the export is processed; return its download link."""
+def _poll_export(client: CasaClient, uuid: str, seen: Callable[[str, int | None], None]) -> str:
+    """Wait until the export is processed (``seen`` hears each status listed); return its download link."""
     attempts = max(client.settings.casa_poll_max_attempts, 1)
     for attempt in range(attempts):
         status = None
@@ -193,6 +194,8 @@ def _poll_export(client: CasaClient, uuid: str) -> str:
             match = next((e for e in entries if e.get("arquivo_uuid") == uuid), None)
             if match is not None:
                 status = match.get("status")
+                rows = match.get("quantidade")
+                seen(str(status), rows if isinstance(rows, int) else None)
                 break
             if not entries:
                 break
@@ -214,16 +217,31 @@ def _poll_export(client: CasaClient, uuid: str) -> str:
 
 
 def _export(client: CasaClient, body: dict[str, Any], limit: int | None, key: str,
-            work_dir: Path) -> Iterator[CompanyRecord | DroppedLead]:
+            work_dir: Path, on_export: ExportSink) -> Iterator[CompanyRecord | DroppedLead]:
+    name = f"hunter-{key[:16]}"
     created = client.call("POST", EXPORT_PATH, json={
-        "total_linhas": limit or 0, "nome": f"hunter-{key[:16]}", "tipo": "csv", "enviar_para": [],
+        "total_linhas": limit or 0, "nome": name, "tipo": "csv", "enviar_para": [],
         "pesquisa": body,
     }).json()
     uuid = created.get("arquivo_uuid")
     if not uuid:
         raise SourceError(f"casadosdados: export not created: {created.get('mensagem') or created}")
-    link = _poll_export(client, uuid)
-    target = client.download(link, work_dir / f"{key}.export.csv")
+    last: dict[str, Any] = {}
+
+    def seen(status: str, rows: int | None = None, message: str = "") -> None:
+        now = {"status": status, "rows": rows if rows is not None else last.get("rows"), "message": message}
+        if now != last:
+            last.update(now)
+            on_export(SourceExportUpdated(provider=SERVICE, request_id=str(uuid), name=name, **now))
+
+    seen("requested", message=str(created.get("mensagem") or ""))
+    try:
+        link = _poll_export(client, uuid, seen)
+        target = client.download(link, work_dir / f"{key}.export.csv")
+    except SourceError as exc:
+        seen("failed", message=str(exc)[:500])
+        raise
+    seen("downloaded")
     try:
         yield from iter_csv(
             target, RunFilters(status=["*"], limit=limit), options=CsvOptions(source_name=SERVICE, country="BR")
@@ -238,9 +256,11 @@ def iter_casadosdados(
     *,
     settings: Settings,
     on_api_call: ApiCallSink | None = None,
+    on_export: ExportSink | None = None,
     transport: Any = None,
 ) -> Iterator[CompanyRecord | DroppedLead]:
-    """Leads from Casa dos Dados for ``filters``, at most ``filters.limit``, cached on disk."""
+    """Leads from Casa dos Dados for ``filters``, at most ``filters.limit``, cached on disk; an export
+    request's status changes go to ``on_export``."""
     mode, page_size = parse_spec(spec)
     limit = filters.limit
     if limit == 0:
@@ -262,7 +282,7 @@ def iter_casadosdados(
     try:
         items = (
             _search(client, body, limit, page_size) if mode == "search"
-            else _export(client, body, limit, key, cache.directory)
+            else _export(client, body, limit, key, cache.directory, on_export or (lambda update: None))
         )
         for item in items:
             writer.add(item)

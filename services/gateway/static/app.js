@@ -454,23 +454,6 @@ async function pageIcp(name) {
   await open(name || names[0]);
 }
 
-// ---- Exports ------------------------------------------------------------------------------
-
-async function pageExports(focus) {
-  main().innerHTML = `<h2>Exports</h2><table id="exports"><thead><tr><th>export</th><th>run / filter</th><th>segment</th>
-    <th>status</th><th>rows</th><th>size</th><th>sha256</th><th>download</th></tr></thead><tbody></tbody></table>`;
-  const refresh = async () => {
-    const rows = await api("/api/exports");
-    $("#exports tbody").innerHTML = rows.map(e => `<tr data-export="${esc(e.export_id)}" data-status="${esc(e.status)}"${e.export_id === focus ? ' style="background:#eef4ff"' : ""}>
-      <td class="mono">${esc(e.export_id)}</td><td class="mono">${esc(e.run_id || "vault")}</td><td>${esc(e.segment)}</td>
-      <td>${pill(e.status)}${e.error ? `<div class="muted">${esc(e.error)}</div>` : ""}</td><td>${esc(e.rows)}</td>
-      <td>${(e.bytes / 1024).toFixed(1)} KB</td><td class="mono" title="${esc(e.sha256)}">${esc((e.sha256 || "").slice(0, 12))}</td>
-      <td>${Object.keys(e.files).map(f => `<a class="dl" data-format="${f}" href="/api/exports/${encodeURIComponent(e.export_id)}/download?format=${f}">${f.toUpperCase()}</a>`).join(" ")}</td></tr>`).join("");
-  };
-  await refresh();
-  timers.push(setInterval(refresh, 2000));
-}
-
 // ---- Recovery -----------------------------------------------------------------------------
 
 function pageRecovery() {
