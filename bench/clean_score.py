@@ -47,6 +47,7 @@ from services.scorer.icp import load_icp  # noqa: E402
 from services.scorer.logic import score_leads  # noqa: E402
 from shared.bus import Bus, connect_bus, decode  # noqa: E402
 from shared.events import LeadsExtracted, RunRequested, RunStep, decode_event  # noqa: E402
+from shared.gc_policy import gc_paused  # noqa: E402
 from shared.nats_server import embedded_nats  # noqa: E402
 from shared.schemas import Address, CompanyRecord  # noqa: E402
 
@@ -102,8 +103,9 @@ def plain_loop(companies: list[CompanyRecord]) -> tuple[float, float, int]:
     score_leads(clean_run(mirrors(synthetic_companies(500, seed=3))).leads, icp, date(2026, 11, 1), 0.0)  # warm-up
     run = mirrors(companies)
     c0, t0 = time.process_time(), time.perf_counter()
-    result = clean_run(run)
-    scored = score_leads(result.leads, icp, date(2026, 11, 1), 0.0)
+    with gc_paused():  # the GC policy the services' handlers apply to a run
+        result = clean_run(run)
+        scored = score_leads(result.leads, icp, date(2026, 11, 1), 0.0)
     return time.perf_counter() - t0, time.process_time() - c0, len(scored)
 
 

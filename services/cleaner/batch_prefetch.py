@@ -29,8 +29,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 
 from services.cleaner.batch_codec import IncompleteRead, decode_mirror
-from services.cleaner.logic import gc_paused, pause_gc, resume_gc
 from shared.bus import Bus
+from shared.gc_policy import gc_paused, pause_gc, resume_gc
 
 log = logging.getLogger(__name__)
 B = TypeVar("B")  # a batch event's records mirror (records.LeadsExtracted ...)

@@ -25,7 +25,6 @@ from nats.errors import Error as NatsError
 from services.cleaner import records
 from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
 from services.cleaner.batch_prefetch import BatchPrefetch
-from services.cleaner.logic import gc_paused
 from services.scorer.enrich_counts import enrichment_counts
 from services.scorer.icp import IcpProfile
 from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
@@ -43,6 +42,7 @@ from shared.events import (
     decode_event,
     subject_token,
 )
+from shared.gc_policy import gc_paused
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import ScoredLead
 from shared.service import Service
