@@ -4,7 +4,7 @@ Synthetic CompanyRecords (valid CNPJs, mobiles and fixed lines, some shared phon
 same-CNPJ duplicates, corporate and free e-mails) are
 
 - cleaned and scored in one plain loop: ``clean_run`` then ``score_leads`` (no bus, no JSON) over
-  the same records the services decode from the wire (the msgspec mirrors of ``services.cleaner.records``);
+  the same records the services decode from the wire (the msgspec mirrors of ``shared.wire.records``);
 - sent through the real cleaner and scorer services, each its own process, over an embedded
   JetStream: ``run.requested`` (enrich_top=0), N ``lead.extracted`` batches, then the extract
   ``completed`` step. The clock runs from that step to the scorer's ``completed`` step. The
@@ -41,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nats.js import api  # noqa: E402
 
-from services.cleaner import records  # noqa: E402
 from services.cleaner.logic import clean_run  # noqa: E402
 from services.scorer.icp import load_icp  # noqa: E402
 from services.scorer.logic import score_leads  # noqa: E402
@@ -50,6 +49,7 @@ from shared.events import LeadsExtracted, RunRequested, RunStep, decode_event  #
 from shared.gc_policy import gc_paused  # noqa: E402
 from shared.nats_server import embedded_nats  # noqa: E402
 from shared.schemas import Address, CompanyRecord  # noqa: E402
+from shared.wire import records  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = int(os.environ.get("HUNTER_BATCH_SIZE", "1000"))  # the product default (shared/config.py)

@@ -15,7 +15,7 @@ Steps:
    run: it is kept and updated, not dropped; counted in ``already_in_vault``).
 Leads come out sorted by lead_key, dropped leads by (lead_key, reason code, source line).
 Records in, records out of the same kind: ``shared.schemas`` models, or their msgspec mirrors
-(``services.cleaner.records``) that the service decodes from the wire.
+(``shared.wire.records``) that the service decodes from the wire.
 The per-record part (steps 1 and 3, and the MEI test) is ``prepare_records``, which the service
 runs on each batch as it arrives; ``plan_cleaning`` does the run-level rest and ``RunCleaning``
 builds the leads batch by batch. ``clean_run`` is the three in a row.
@@ -42,9 +42,9 @@ from services.cleaner.flags import (
 )
 from services.cleaner.identifiers import InvalidRegistryId, normalize_registry_id
 from services.cleaner.phones import ParsedPhone, parse_phone_field
-from services.cleaner.records import kind_of, replace
-from services.cleaner.records import this_module as _records
 from shared.schemas import CleanedLead, CompanyRecord, DroppedLead
+from shared.wire.records import kind_of, replace
+from shared.wire.records import this_module as _records
 
 STAGE = "clean"
 
@@ -381,7 +381,7 @@ class _RunContext:
     threshold: int
     counts: dict[str, int]
     known_leads: dict[str, str]
-    kind: ModuleType  # shared.schemas or services.cleaner.records
+    kind: ModuleType  # shared.schemas or shared.wire.records
 
 
 def _build_lead(draft: _Draft, run: _RunContext) -> Any:

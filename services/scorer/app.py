@@ -22,9 +22,6 @@ import yaml
 from faststream.nats import NatsMessage
 from nats.errors import Error as NatsError
 
-from services.cleaner import records
-from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
-from services.cleaner.batch_prefetch import BatchPrefetch
 from services.scorer.enrich_counts import enrichment_counts
 from services.scorer.icp import IcpProfile
 from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
@@ -47,6 +44,9 @@ from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import ScoredLead
 from shared.service import Service
 from shared.tracing import lead_context, tracer
+from shared.wire import records
+from shared.wire.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
+from shared.wire.batch_prefetch import BatchPrefetch
 
 service = Service("scorer")
 app = service.app

@@ -30,9 +30,9 @@ from operator import itemgetter
 from typing import Literal
 
 from services.cleaner.emails import is_free_mail_domain
-from services.cleaner.records import kind_of
 from services.scorer.icp import DEFAULT_WEIGHTS, IcpProfile, fold, normalize_code
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
+from shared.wire.records import kind_of
 
 Bucket = Literal["hot", "warm", "nurture", "parked"]
 

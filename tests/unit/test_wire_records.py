@@ -9,14 +9,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from services.cleaner import records
-from services.cleaner.batch_codec import decode_as, decode_mirror, encode_event
 from services.cleaner.logic import clean_run
 from services.scorer.icp import load_icp
 from services.scorer.logic import score_leads, score_v1
 from shared.bus import encode
 from shared.events import LeadsCleaned, LeadsExtracted, RunStep, envelope
 from shared.schemas import Address, CleanedLead, CompanyRecord, DroppedLead, Partner, ScoredLead
+from shared.wire import records
+from shared.wire.batch_codec import decode_as, decode_mirror, encode_event
 from tests.unit.test_cleaner_run import _mixed_run, cnpj, company
 
 ICP = load_icp("software-b2b")

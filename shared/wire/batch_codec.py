@@ -8,7 +8,7 @@ deterministic event id, same ``Nats-Msg-Id`` dedup), so consumers and replay see
 Events of another type or schema version fall back to the generic decoder (upcasters apply).
 
 The run-level stages read and write the msgspec mirrors of the batch events
-(``services.cleaner.records``): ``read_batches`` with a mirror class decodes with msgspec, and
+(``shared.wire.records``): ``read_batches`` with a mirror class decodes with msgspec, and
 anything msgspec refuses (a coercion pydantic allows, an old version, a schema violation) takes
 the pydantic path, so what is accepted, upcast or refused stays the same. ``encode_event``
 writes a mirror with msgspec: the same bytes as pydantic writes for the same content.
@@ -28,9 +28,9 @@ from nats.js import api
 from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, create_model
 
-from services.cleaner.records import to_struct
 from shared.bus import Bus, decode
 from shared.events import EVENT_TYPES, Envelope, Event, decode_event, event_id_for, subject_for
+from shared.wire.records import to_struct
 
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")

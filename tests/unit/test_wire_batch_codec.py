@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.cleaner import records
-from services.cleaner.batch_codec import (
+from shared.bus import decode, encode
+from shared.events import LeadsCleaned, LeadsExtracted, RunStep, decode_event, envelope, subject_for
+from shared.wire import records
+from shared.wire.batch_codec import (
     BatchEncoder,
     Encoded,
     decode_as,
@@ -13,8 +15,6 @@ from services.cleaner.batch_codec import (
     encode_batches,
     encode_event,
 )
-from shared.bus import decode, encode
-from shared.events import LeadsCleaned, LeadsExtracted, RunStep, decode_event, envelope, subject_for
 from tests.factories import cleaned_lead
 
 
