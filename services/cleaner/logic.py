@@ -41,7 +41,7 @@ from services.cleaner.flags import (
     normalize_legal_name,
 )
 from services.cleaner.identifiers import InvalidRegistryId, normalize_registry_id
-from services.cleaner.phones import ParsedPhone, parse_phone_field
+from shared.domain.phones import ParsedPhone, parse_phone_field
 from shared.schemas import CleanedLead, CompanyRecord, DroppedLead
 from shared.wire.records import kind_of, replace
 from shared.wire.records import this_module as _records
