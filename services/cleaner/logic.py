@@ -33,7 +33,7 @@ from typing import Any
 
 from services.cleaner.codes import decode_codes
 from services.cleaner.dedup import find_duplicates, merge_records
-from services.cleaner.emails import ParsedEmail, is_free_mail_domain, parse_email_field
+from services.cleaner.emails import ParsedEmail, parse_email_field
 from services.cleaner.flags import (
     is_accountant_exempt,
     is_accounting_activity,
@@ -41,6 +41,7 @@ from services.cleaner.flags import (
     normalize_legal_name,
 )
 from services.cleaner.identifiers import InvalidRegistryId, normalize_registry_id
+from shared.domain.emails import is_free_mail_domain
 from shared.domain.phones import ParsedPhone, parse_phone_field
 from shared.schemas import CleanedLead, CompanyRecord, DroppedLead
 from shared.wire.records import kind_of, replace
