@@ -42,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nats.js import api  # noqa: E402
 
 from services.cleaner.logic import clean_run  # noqa: E402
-from services.scorer.icp import load_icp  # noqa: E402
 from services.scorer.logic import score_leads  # noqa: E402
 from shared.bus import Bus, connect_bus, decode  # noqa: E402
+from shared.domain.icp import load_icp  # noqa: E402
 from shared.events import LeadsExtracted, RunRequested, RunStep, decode_event  # noqa: E402
 from shared.gc_policy import gc_paused  # noqa: E402
 from shared.nats_server import embedded_nats  # noqa: E402

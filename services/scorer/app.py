@@ -23,10 +23,10 @@ from faststream.nats import NatsMessage
 from nats.errors import Error as NatsError
 
 from services.scorer.enrich_counts import enrichment_counts
-from services.scorer.icp import IcpProfile
-from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
 from services.scorer.logic import RunScorer, score_v2
 from services.scorer.reusable import ask_reusable
+from shared.domain.icp import IcpProfile
+from shared.domain.icp_profiles import is_profile_name, resolve_icp, saved_subject
 from shared.events import (
     EnrichmentRequested,
     Envelope,

@@ -29,8 +29,8 @@ from datetime import date
 from operator import itemgetter
 from typing import Literal
 
-from services.scorer.icp import DEFAULT_WEIGHTS, IcpProfile, fold, normalize_code
 from shared.domain.emails import is_free_mail_domain
+from shared.domain.icp import DEFAULT_WEIGHTS, IcpProfile, fold, normalize_code
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
 from shared.wire.records import kind_of
 

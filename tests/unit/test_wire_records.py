@@ -10,9 +10,9 @@ import msgspec
 import pytest
 
 from services.cleaner.logic import clean_run
-from services.scorer.icp import load_icp
 from services.scorer.logic import score_leads, score_v1
 from shared.bus import encode
+from shared.domain.icp import load_icp
 from shared.events import LeadsCleaned, LeadsExtracted, RunStep, envelope
 from shared.schemas import Address, CleanedLead, CompanyRecord, DroppedLead, Partner, ScoredLead
 from shared.wire import records
