@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from shared.contracts.vocabulary import LEGAL_WORDS_IN_DOMAIN_GUESSES
 from shared.domain.emails import is_free_mail_domain
 from shared.registry_ids import is_valid_cnpj, is_valid_siren, is_valid_siret
 from shared.schemas import ApiCall, ScoredLead
@@ -32,13 +33,7 @@ EXCLUDED_HOST_SUFFIXES = (
     "linktr.ee", "wixsite.com", "blogspot.com", "gov.br", "jusbrasil.com.br",
 )
 EXCLUDED_HOST_WORDS = ("directory", "diretorio", "annuaire", "guia-", "listadeempresas", "cnpj")
-LEGAL_SUFFIXES = frozenset(
-    [
-        "ltda", "ltd", "me", "epp", "eireli", "sa", "s/a", "s.a", "s.a.", "slu", "ss", "cia", "companhia",
-        "mei", "sarl", "sas", "sasu", "eurl", "sa", "snc", "sci", "inc", "llc", "limitada", "microempresa",
-        "empresa", "individual"
-    ]
-)
+LEGAL_SUFFIXES = LEGAL_WORDS_IN_DOMAIN_GUESSES
 STOP_WORDS = frozenset(["de", "da", "do", "das", "dos", "e", "the", "and", "et", "la", "le", "les", "du", "des", "em"])
 TLDS = {"BR": (".com.br", ".com"), "FR": (".fr", ".com")}
 

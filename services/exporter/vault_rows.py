@@ -12,10 +12,9 @@ from sqlmodel import Session, select
 
 from services.gateway.lead_filter import OPTED_OUT, LeadFilter, lead_conditions, opted_out
 from services.projector.models import Company, EnrichmentRow, LeadCurrent
+from shared.contracts.vocabulary import BUCKETS
 from shared.domain.segments import Row, build_row
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
-
-BUCKETS = ("hot", "warm", "nurture", "parked")
 
 
 class VaultRows(NamedTuple):

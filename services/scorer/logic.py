@@ -27,14 +27,12 @@ import math
 import re
 from datetime import date
 from operator import itemgetter
-from typing import Literal
 
+from shared.contracts.vocabulary import Bucket
 from shared.domain.emails import is_free_mail_domain
 from shared.domain.icp import DEFAULT_WEIGHTS, IcpProfile, fold, normalize_code
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
 from shared.wire.records import kind_of
-
-Bucket = Literal["hot", "warm", "nurture", "parked"]
 
 ACTIVE_STATUSES = frozenset({"ATIVA", "ATIVO", "ACTIVE", "A", "02", "2"})
 FIT_CODES = frozenset({"icp_activity_main", "icp_activity_secondary", "icp_activity_any"})
