@@ -1,8 +1,9 @@
 """msgspec mirrors of the lead records of ``shared.schemas``, for the run-level hot path.
 
 The cleaner and the scorer hold a whole run in memory; pydantic models cost ~25 us a lead to
-validate from JSON and several microseconds each to build, msgspec Structs a tenth of that. Same
-names, fields, field order and defaults as the pydantic records, so the JSON is the same bytes
+validate from JSON and several microseconds each to build, msgspec Structs a tenth of that.
+Generated from the pydantic records (``shared.wire.mirrors``, with lists): same names, fields,
+field order and defaults, so the JSON is the same bytes
 and the pure functions read either kind with the same attribute names (``kind_of`` picks the
 constructors that match the input). ``gc=False``: these are trees of plain values, never cycles,
 so the cyclic collector need not track them.
@@ -14,123 +15,24 @@ path for anything these types refuse, so what is accepted or dead-lettered does 
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
-from shared import schemas
+from shared import events, schemas
+from shared.wire.mirrors import Extras, add_extras, struct_of
 
 
 class _Record(msgspec.Struct, kw_only=True, gc=False):
     pass
 
 
-class Partner(_Record, kw_only=True):
-    name: str
-    kind: Literal["PJ", "PF", "foreign", "unknown"] = "unknown"
-    document: str | None = None
-    qualification: str | None = None
-    joined_on: str | None = None
-    age_band: str | None = None
-
-
-class Address(_Record, kw_only=True):
-    street_type: str | None = None
-    street: str | None = None
-    number: str | None = None
-    complement: str | None = None
-    district: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
-    city_code: str | None = None
-    state: str | None = None
-    country: str = "BR"
-
-
-class CompanyRecord(_Record, kw_only=True):
-    lead_key: str
-    country: str = "BR"
-    registry_id: str
-    source: str
-    source_file: str | None = None
-    source_line: int | None = None
-    legal_name: str | None = None
-    trade_name: str | None = None
-    status: str | None = None
-    status_date: str | None = None
-    opened_on: str | None = None
-    activity_main: str | None = None
-    activity_main_name: str | None = None
-    activities_secondary: list[str] = []
-    legal_nature: str | None = None
-    legal_nature_name: str | None = None
-    size: str | None = None
-    capital: float | None = None
-    head_office: bool | None = None
-    address: Address = msgspec.field(default_factory=Address)
-    phones: list[str] = []
-    emails: list[str] = []
-    website: str | None = None
-    simples: bool | None = None
-    mei: bool | None = None
-    partners: list[Partner] = []
-    extra: dict[str, str] = {}
-
-
-class Phone(_Record, kw_only=True):
-    e164: str
-    kind: Literal["mobile", "fixed", "unknown"] = "unknown"
-    whatsapp: bool = False
-    raw: str | None = None
-    shared_count: int = 1
-
-
-class Email(_Record, kw_only=True):
-    address: str
-    domain: str
-    free_mail: bool = False
-    role: bool = False
-
-
-class Reason(_Record, kw_only=True):
-    code: str
-    detail: str = ""
-    points: int = 0
-
-
-class CleanedLead(_Record, kw_only=True):
-    company: CompanyRecord
-    phones: list[Phone] = []
-    emails: list[Email] = []
-    flags: list[Reason] = []
-    website_candidates: list[str] = []
-    merged_from: list[str] = []
-    trace_id: str | None = None
+class _LeadOfCompany(_Record, kw_only=True):
+    """What the cleaned lead's mirror adds to its model's fields: ``lead_key`` (its company's)."""
 
     @property
     def lead_key(self) -> str:
-        return self.company.lead_key
-
-
-class DroppedLead(_Record, kw_only=True):
-    lead_key: str | None = None
-    stage: str
-    reason: Reason
-    source_file: str | None = None
-    source_line: int | None = None
-    raw: dict[str, str] | None = None
-
-
-class ScoredLead(_Record, kw_only=True):
-    lead: CleanedLead
-    score: int
-    reasons: list[Reason] = []
-    rank: int = 0
-    enrich: bool = False
-    bucket: str | None = None
-
-
-# ---- batch events (payloads of shared.events' batch events, same fields in the same order) -------
+        return self.company.lead_key  # type: ignore[attr-defined, no-any-return]
 
 
 class _Batch(_Record, kw_only=True):
@@ -139,38 +41,32 @@ class _Batch(_Record, kw_only=True):
     SUBJECT: ClassVar[str]
 
 
-class LeadsExtracted(_Batch, kw_only=True):
-    TYPE: ClassVar[str] = "LeadsExtracted"
-    SUBJECT: ClassVar[str] = "lead.extracted.{run_id}"
-    run_id: str
-    batch: int
-    companies: list[CompanyRecord]
+_BATCH_EVENTS = (events.LeadsExtracted, events.LeadsRejected, events.LeadsCleaned, events.LeadsScored)
+add_extras(list, Extras(
+    bases={schemas.CleanedLead: (_LeadOfCompany,), **{e: (_Batch,) for e in _BATCH_EVENTS}},
+    namespaces={e: {"TYPE": e.TYPE, "VERSION": e.VERSION, "SUBJECT": e.SUBJECT} for e in _BATCH_EVENTS},
+))
 
-
-class LeadsRejected(_Batch, kw_only=True):
-    TYPE: ClassVar[str] = "LeadsRejected"
-    SUBJECT: ClassVar[str] = "lead.rejected.{run_id}"
-    run_id: str
-    stage: str
-    batch: int
-    rejected: list[DroppedLead]
-
-
-class LeadsCleaned(_Batch, kw_only=True):
-    TYPE: ClassVar[str] = "LeadsCleaned"
-    SUBJECT: ClassVar[str] = "lead.cleaned.{run_id}"
-    run_id: str
-    batch: int
-    leads: list[CleanedLead]
-
-
-class LeadsScored(_Batch, kw_only=True):
-    TYPE: ClassVar[str] = "LeadsScored"
-    SUBJECT: ClassVar[str] = "lead.scored.{run_id}"
-    run_id: str
-    batch: int
-    icp: str
-    leads: list[ScoredLead]
+# The mirrors, generated from the models (``shared.wire.mirrors``, list flavour): same names, fields,
+# field order, types and defaults. mypy sees them as Any (they are made at run time).
+if TYPE_CHECKING:
+    Partner = Address = CompanyRecord = Phone = Email = Reason = CleanedLead = DroppedLead = ScoredLead = Any
+    LeadsExtracted = LeadsRejected = LeadsCleaned = LeadsScored = Any
+else:
+    Partner = struct_of(schemas.Partner, sequence=list)
+    Address = struct_of(schemas.Address, sequence=list)
+    CompanyRecord = struct_of(schemas.CompanyRecord, sequence=list)
+    Phone = struct_of(schemas.Phone, sequence=list)
+    Email = struct_of(schemas.Email, sequence=list)
+    Reason = struct_of(schemas.Reason, sequence=list)
+    CleanedLead = struct_of(schemas.CleanedLead, sequence=list)
+    DroppedLead = struct_of(schemas.DroppedLead, sequence=list)
+    ScoredLead = struct_of(schemas.ScoredLead, sequence=list)
+    # ---- batch events (payloads of shared.events' batch events) ----------------------------------
+    LeadsExtracted = struct_of(events.LeadsExtracted, sequence=list)
+    LeadsRejected = struct_of(events.LeadsRejected, sequence=list)
+    LeadsCleaned = struct_of(events.LeadsCleaned, sequence=list)
+    LeadsScored = struct_of(events.LeadsScored, sequence=list)
 
 
 # ---- wire-only forms: a lead passed through as the JSON it arrived as ---------------------------
