@@ -48,17 +48,6 @@ def encode(env: Envelope) -> bytes:
     return env.model_dump_json().encode()
 
 
-def headers_for(env: Envelope) -> dict[str, str]:
-    """The NATS headers an event is published with: dedup id, type, run, lead, trace context."""
-    headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
-    if env.run_id:
-        headers["Hunter-Run"] = env.run_id
-    if env.lead_key:
-        headers["Hunter-Lead"] = env.lead_key
-    propagate.inject(headers)
-    return headers
-
-
 def decode(data: bytes) -> Envelope:
     return Envelope.model_validate_json(data)
 
@@ -146,7 +135,13 @@ class Bus:
         return await self._until_stored(attempt) if items else []
 
     def _headers(self, env: Envelope) -> dict[str, str]:
-        return headers_for(env)
+        headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
+        if env.run_id:
+            headers["Hunter-Run"] = env.run_id
+        if env.lead_key:
+            headers["Hunter-Lead"] = env.lead_key
+        propagate.inject(headers)
+        return headers
 
     def wrap(
         self,

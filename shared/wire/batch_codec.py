@@ -35,9 +35,10 @@ from typing import Any, Literal, NamedTuple, TypeVar
 import msgspec
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
+from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
-from shared.bus import Bus, decode, headers_for
+from shared.bus import Bus, decode
 from shared.events import EVENT_TYPES, Envelope, Event, decode_event, event_id_for, subject_for
 from shared.wire.records import to_struct
 
@@ -322,6 +323,17 @@ def encode_batches(
 def max_event_bytes(bus: Bus) -> int:
     """The largest event body this connection's server accepts, headers left aside."""
     return max(1024, int(bus.nc.max_payload or 1_048_576) - HEADERS_ROOM)
+
+
+def headers_for(env: Envelope) -> dict[str, str]:
+    """The NATS headers ``Bus.publish`` sends with an event: dedup id, type, run, lead, trace context."""
+    headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
+    if env.run_id:
+        headers["Hunter-Run"] = env.run_id
+    if env.lead_key:
+        headers["Hunter-Lead"] = env.lead_key
+    propagate.inject(headers)
+    return headers
 
 
 async def publish_encoded(bus: Bus, items: Iterable[Encoded]) -> int:
