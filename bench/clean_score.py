@@ -4,7 +4,7 @@ Synthetic CompanyRecords (valid CNPJs, mobiles and fixed lines, some shared phon
 same-CNPJ duplicates, corporate and free e-mails) are
 
 - cleaned and scored in one plain loop: ``clean_run`` then ``score_leads`` (no bus, no JSON) over
-  the same records the services decode from the wire (the msgspec mirrors of ``services.cleaner.records``);
+  the same records the services decode from the wire (the msgspec mirrors of ``shared.wire.records``);
 - sent through the real cleaner and scorer services, each its own process, over an embedded
   JetStream: ``run.requested`` (enrich_top=0), N ``lead.extracted`` batches, then the extract
   ``completed`` step. The clock runs from that step to the scorer's ``completed`` step. The
@@ -41,14 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nats.js import api  # noqa: E402
 
-from services.cleaner import records  # noqa: E402
 from services.cleaner.logic import clean_run  # noqa: E402
-from services.scorer.icp import load_icp  # noqa: E402
 from services.scorer.logic import score_leads  # noqa: E402
 from shared.bus import Bus, connect_bus, decode  # noqa: E402
+from shared.domain.icp import load_icp  # noqa: E402
 from shared.events import LeadsExtracted, RunRequested, RunStep, decode_event  # noqa: E402
+from shared.gc_policy import gc_paused  # noqa: E402
 from shared.nats_server import embedded_nats  # noqa: E402
 from shared.schemas import Address, CompanyRecord  # noqa: E402
+from shared.wire import records  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = int(os.environ.get("HUNTER_BATCH_SIZE", "1000"))  # the product default (shared/config.py)
@@ -102,8 +103,9 @@ def plain_loop(companies: list[CompanyRecord]) -> tuple[float, float, int]:
     score_leads(clean_run(mirrors(synthetic_companies(500, seed=3))).leads, icp, date(2026, 11, 1), 0.0)  # warm-up
     run = mirrors(companies)
     c0, t0 = time.process_time(), time.perf_counter()
-    result = clean_run(run)
-    scored = score_leads(result.leads, icp, date(2026, 11, 1), 0.0)
+    with gc_paused():  # the GC policy the services' handlers apply to a run
+        result = clean_run(run)
+        scored = score_leads(result.leads, icp, date(2026, 11, 1), 0.0)
     return time.perf_counter() - t0, time.process_time() - c0, len(scored)
 
 

@@ -148,7 +148,7 @@ async def time_publish(
     source: str, filters: RunFilters, data_dir: Path, batch_sizes: list[int], min_rows: int | None = None
 ) -> dict[int, dict[str, Any]]:
     """Parse and publish the whole source once per batch size, the way the extractor service does."""
-    from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
+    from services.extractor.publishing import HEADROOM, SourceBatches, publish_batches
     from services.extractor.source_process import PROCESS_MIN_ROWS, source_items
     from shared.bus import connect_bus
     from shared.nats_server import embedded_nats
@@ -160,8 +160,8 @@ async def time_publish(
             started = time.perf_counter()
             cpu = time.process_time()
             items = source_items(source, filters, min_rows=min_rows)  # as the extractor service reads it
-            encoder = BatchEncoder(bus, f"bench-{size}", items, batch_size=size,
-                                   max_bytes=bus.nc.max_payload - HEADROOM)
+            encoder = SourceBatches(f"bench-{size}", items, batch_size=size,
+                                    max_bytes=bus.nc.max_payload - HEADROOM)
             await publish_batches(bus, encoder)
             seconds = time.perf_counter() - started
             cpu = time.process_time() - cpu

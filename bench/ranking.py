@@ -43,9 +43,9 @@ from services.extractor.sources.csv_source import iter_csv  # noqa: E402
 from services.ranker.features import LeadFacts  # noqa: E402
 from services.ranker.labels import FunnelEvent, outcome_labels  # noqa: E402
 from services.ranker.model import RankerConfig, auc, precision_at, score_leads, train  # noqa: E402
-from services.scorer.icp import load_icp  # noqa: E402
 from services.scorer.logic import score_leads as icp_score_leads  # noqa: E402
 from services.scorer.logic import score_v2  # noqa: E402
+from shared.domain.icp import load_icp  # noqa: E402
 from shared.events import RunFilters  # noqa: E402
 from shared.schemas import CompanyRecord, Enrichment, Technology  # noqa: E402
 

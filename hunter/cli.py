@@ -224,7 +224,7 @@ def cmd_hunt(args: argparse.Namespace) -> int:
             print_plan(plan)
         return 0 if plan["ok"] else 2
     if request.icp:  # refused now, not at the run's scoring step (saved profiles are on the stream)
-        from services.scorer.icp_profiles import icp_request_error
+        from shared.domain.icp_profiles import icp_request_error
 
         reason = _icp_bus_call(settings, lambda bus: icp_request_error(bus, request.icp, settings.icp_dir))
         if reason:
@@ -463,8 +463,8 @@ def _icp_bus_call(settings: Any, fn: Any) -> Any:
 
 
 def cmd_icp_list(args: argparse.Namespace) -> int:
-    from services.scorer.icp import list_templates, load_icp
     from shared.bus import decode
+    from shared.domain.icp import list_templates, load_icp
     from shared.events import IcpProfileSaved, decode_event
 
     settings = _settings(args)
@@ -497,8 +497,8 @@ def cmd_icp_list(args: argparse.Namespace) -> int:
 
 
 def cmd_icp_show(args: argparse.Namespace) -> int:
-    from services.scorer.icp import IcpNotFound
-    from services.scorer.icp_profiles import is_profile_name, profile_yaml, resolve_icp, saved_subject
+    from shared.domain.icp import IcpNotFound
+    from shared.domain.icp_profiles import is_profile_name, profile_yaml, resolve_icp, saved_subject
 
     settings = _settings(args)
 
@@ -520,7 +520,7 @@ def cmd_icp_show(args: argparse.Namespace) -> int:
 
 
 def cmd_icp_save(args: argparse.Namespace) -> int:
-    from services.scorer.icp_profiles import IcpProfileInvalid, load_profile_yaml, saved_event
+    from shared.domain.icp_profiles import IcpProfileInvalid, load_profile_yaml, saved_event
 
     settings = _settings(args)
     try:

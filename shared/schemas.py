@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.vocabulary import Bucket
+
 
 class Record(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -165,7 +167,7 @@ class Enrichment(Record):
 class FinalScore(Record):
     lead_key: str
     score: int  # v2
-    bucket: Literal["hot", "warm", "nurture", "parked"]
+    bucket: Bucket
     reasons: list[Reason] = Field(default_factory=list)
 
 

@@ -12,10 +12,10 @@ from hunter.demo_run import DEMO_CSV
 from services.cleaner.logic import clean_run
 from services.enricher.logic import Enricher
 from services.extractor.sources.csv_source import iter_csv
-from services.scorer.icp import IcpProfile
-from services.scorer.icp_profiles import resolve_icp
 from services.scorer.logic import score_leads
 from shared.config import Settings
+from shared.domain.icp import IcpProfile
+from shared.domain.icp_profiles import resolve_icp
 from shared.events import RunFilters
 from shared.schemas import CompanyRecord, Enrichment, ScoredLead
 

@@ -13,10 +13,7 @@ import asyncio
 from faststream.nats import NatsMessage
 from sqlalchemy.engine import Engine
 
-from services.cleaner import records
-from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, encode_batches, max_event_bytes
-from services.cleaner.batch_prefetch import BatchPrefetch
-from services.cleaner.logic import Prepared, VaultLookup, VaultMatches, gc_paused, plan_cleaning, prepare_records
+from services.cleaner.logic import Prepared, VaultLookup, VaultMatches, plan_cleaning, prepare_records
 from services.cleaner.vault_contacts import lookup_vault, vault_exists
 from services.projector.db import make_engine
 from shared.events import (
@@ -26,9 +23,13 @@ from shared.events import (
     decode_event,
     subject_token,
 )
+from shared.gc_policy import gc_paused
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.service import Service
 from shared.tracing import lead_trace_id, tracer
+from shared.wire import records
+from shared.wire.batch_codec import BatchEncoder, EncodedPublisher, encode_batches, max_event_bytes
+from shared.wire.batch_prefetch import BatchPrefetch
 
 service = Service("cleaner")
 app = service.app

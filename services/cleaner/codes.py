@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.cleaner.records import replace
 from shared.receita_codes import legal_nature_name, municipality, size_name
+from shared.wire.records import replace
 
 
 def decode_codes(company: Any) -> Any:

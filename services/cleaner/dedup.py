@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from services.cleaner.records import dump_json, field_names, replace
+from shared.wire.records import dump_json, field_names, replace
 
 _LIST_FIELDS = ("phones", "emails", "activities_secondary")
 

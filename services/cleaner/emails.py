@@ -16,24 +16,8 @@ from typing import NamedTuple
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from services.cleaner.flags import accountant_marker
-
-# Free-mail providers, by the label in front of the public suffix ("gmail" in gmail.com,
-# "bol" in bol.com.br), so that yahoo.com.br, hotmail.fr and live.com are all caught.
-FREE_MAIL_LABELS = frozenset(
-    {
-        "gmail", "googlemail", "hotmail", "outlook", "live", "msn", "yahoo", "ymail", "rocketmail",
-        "icloud", "me", "mac", "aol", "bol", "uol", "terra", "ig", "globo", "globomail", "r7",
-        "zipmail", "oi", "superig", "pop", "click21", "itelefonica", "brturbo", "ibest", "vivo",
-        "protonmail", "proton", "pm", "gmx", "yandex", "mail", "zoho", "tutanota", "hushmail",
-        "orange", "wanadoo", "free", "laposte", "sfr", "neuf", "bbox", "numericable", "aliceadsl",
-        "club-internet", "voila", "cegetel", "libero", "web", "qq", "163",
-    }
-)
-_PUBLIC_SUFFIXES = (
-    ".com.br", ".net.br", ".org.br", ".co.uk", ".com.ar", ".com.pt", ".com.mx",
-    ".com", ".net", ".org", ".br", ".fr", ".me", ".io", ".de", ".es", ".it", ".pt", ".ru", ".cn", ".ch",
-    ".be", ".ca", ".uk", ".us", ".eu", ".info", ".biz",
-)
+from shared.contracts.vocabulary import FREE_MAIL_LABELS
+from shared.domain.emails import registrable_label
 
 # Local parts that name a function, not a person.
 ROLE_LOCAL_PARTS = frozenset(
@@ -77,26 +61,6 @@ def split_raw_emails(raw: str) -> list[str]:
     if ";" not in raw and "," not in raw:
         return [raw.strip()] if raw.strip() else []
     return [part.strip() for part in _MULTI_SEPARATORS.split(raw) if part.strip()]
-
-
-_TWO_LABEL_SUFFIXES = frozenset(s for s in _PUBLIC_SUFFIXES if s.count(".") == 2)
-_ONE_LABEL_SUFFIXES = frozenset(s for s in _PUBLIC_SUFFIXES if s.count(".") == 1)
-
-
-def _registrable_label(domain: str) -> str:
-    """The label in front of the public suffix (the first of ``_PUBLIC_SUFFIXES`` that matches:
-    the two-label ones come first)."""
-    labels = domain.rsplit(".", 3)  # a suffix matches only with something in front of it
-    if len(labels) >= 3 and (len(labels) > 3 or labels[-3]) and f".{labels[-2]}.{labels[-1]}" in _TWO_LABEL_SUFFIXES:
-        return labels[-3]
-    if len(labels) >= 2 and (len(labels) > 2 or labels[-2]) and f".{labels[-1]}" in _ONE_LABEL_SUFFIXES:
-        return labels[-2]
-    return domain.rsplit(".", 2)[-2] if domain.count(".") >= 1 else domain
-
-
-def is_free_mail_domain(domain: str) -> bool:
-    """gmail.com, hotmail.com.br, bol.com.br, yahoo.fr ... (not corporate domains)."""
-    return _registrable_label(domain.lower().rstrip(".")) in FREE_MAIL_LABELS
 
 
 def is_role_local_part(local: str) -> bool:
@@ -147,7 +111,7 @@ def normalize_email(raw: str) -> ParsedEmail | None:
 @lru_cache(maxsize=65536)
 def _domain_facts(domain: str) -> tuple[bool, str | None]:
     """(free mail, accountant marker) of a domain: domains repeat across a run (gmail.com ...)."""
-    return _registrable_label(domain) in FREE_MAIL_LABELS, accountant_marker(domain)
+    return registrable_label(domain) in FREE_MAIL_LABELS, accountant_marker(domain)
 
 
 @lru_cache(maxsize=65536)

@@ -23,6 +23,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from shared.contracts.vocabulary import LEGAL_FORMS_IN_NAME_COMPARISON
 from shared.schemas import CompanyRecord, Reason
 
 ACCOUNTANT_MARKERS = ("contab", "contador", "escritorio", "comptab")
@@ -31,9 +32,7 @@ MEI_LEGAL_NATURE = "2135"
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _CPF_SUFFIX = re.compile(r"(?:^|\D)(\d{3}\.?\d{3}\.?\d{3}-?\d{2})\s*$")
-_LEGAL_FORMS = frozenset(
-    {"LTDA", "ME", "EPP", "EIRELI", "SA", "S", "A", "CIA", "SAS", "SASU", "SARL", "EURL", "EI", "SLU"}
-)
+_LEGAL_FORMS = frozenset(form.upper() for form in LEGAL_FORMS_IN_NAME_COMPARISON)
 
 
 def normalize_activity(code: str | None) -> str:

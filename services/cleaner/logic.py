@@ -15,7 +15,7 @@ Steps:
    run: it is kept and updated, not dropped; counted in ``already_in_vault``).
 Leads come out sorted by lead_key, dropped leads by (lead_key, reason code, source line).
 Records in, records out of the same kind: ``shared.schemas`` models, or their msgspec mirrors
-(``services.cleaner.records``) that the service decodes from the wire.
+(``shared.wire.records``) that the service decodes from the wire.
 The per-record part (steps 1 and 3, and the MEI test) is ``prepare_records``, which the service
 runs on each batch as it arrives; ``plan_cleaning`` does the run-level rest and ``RunCleaning``
 builds the leads batch by batch. ``clean_run`` is the three in a row.
@@ -24,19 +24,16 @@ Invariant: counts["in"] == counts["out"] + dropped_invalid_registry_id + dropped
 
 from __future__ import annotations
 
-import gc
 import re
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
 from services.cleaner.codes import decode_codes
 from services.cleaner.dedup import find_duplicates, merge_records
-from services.cleaner.emails import ParsedEmail, is_free_mail_domain, parse_email_field
+from services.cleaner.emails import ParsedEmail, parse_email_field
 from services.cleaner.flags import (
     is_accountant_exempt,
     is_accounting_activity,
@@ -44,10 +41,11 @@ from services.cleaner.flags import (
     normalize_legal_name,
 )
 from services.cleaner.identifiers import InvalidRegistryId, normalize_registry_id
-from services.cleaner.phones import ParsedPhone, parse_phone_field
-from services.cleaner.records import kind_of, replace
-from services.cleaner.records import this_module as _records
+from shared.domain.emails import is_free_mail_domain
+from shared.domain.phones import ParsedPhone, parse_phone_field
 from shared.schemas import CleanedLead, CompanyRecord, DroppedLead
+from shared.wire.records import kind_of, replace
+from shared.wire.records import this_module as _records
 
 STAGE = "clean"
 
@@ -214,45 +212,6 @@ def prepare_records(companies: list[Any]) -> list[Prepared]:
     return out
 
 
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-def pause_gc() -> None:
-    """Pause the cyclic garbage collector until the matching :func:`resume_gc` (calls nest, from
-    any thread: the collector runs again when the last pause ends, if it ran before the first)."""
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-
-
-def resume_gc() -> None:
-    global _gc_pauses
-    with _gc_lock:
-        _gc_pauses -= 1
-        if _gc_pauses == 0 and _gc_was_enabled:
-            gc.enable()
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for one bulk call.
-
-    clean_run allocates about ten small, acyclic objects per lead; with a whole run in memory the
-    collector's full passes rescan every live object and cost ~60% of the run (measured on 50k
-    leads). Nothing here creates reference cycles; reference counting frees everything as usual.
-    """
-    pause_gc()
-    try:
-        yield
-    finally:
-        resume_gc()
-
-
 def clean_run(
     companies: list[CompanyRecord],  # or their records mirrors
     *,
@@ -264,8 +223,7 @@ def clean_run(
 
     ``vault`` is called once, with the run's phones and lead keys, when the run's contacts are known.
     """
-    with gc_paused():
-        return _clean_run(prepare_records(companies), repeated_phone_threshold, known_phones, vault)
+    return _clean_run(prepare_records(companies), repeated_phone_threshold, known_phones, vault)
 
 
 def clean_prepared(
@@ -277,8 +235,7 @@ def clean_prepared(
 ) -> CleaningResult:
     """``clean_run`` of the records ``prepare_records`` prepared (in run order, batch after batch):
     the same result. The prepared records are not changed (they may be cached and read again)."""
-    with gc_paused():
-        return _clean_run(prepared, repeated_phone_threshold, known_phones, vault)
+    return _clean_run(prepared, repeated_phone_threshold, known_phones, vault)
 
 
 def _clean_run(
@@ -425,7 +382,7 @@ class _RunContext:
     threshold: int
     counts: dict[str, int]
     known_leads: dict[str, str]
-    kind: ModuleType  # shared.schemas or services.cleaner.records
+    kind: ModuleType  # shared.schemas or shared.wire.records
 
 
 def _build_lead(draft: _Draft, run: _RunContext) -> Any:

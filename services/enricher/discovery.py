@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from shared.contracts.vocabulary import LEGAL_WORDS_IN_DOMAIN_GUESSES
+from shared.domain.emails import is_free_mail_domain
 from shared.registry_ids import is_valid_cnpj, is_valid_siren, is_valid_siret
 from shared.schemas import ApiCall, ScoredLead
 
@@ -31,18 +33,7 @@ EXCLUDED_HOST_SUFFIXES = (
     "linktr.ee", "wixsite.com", "blogspot.com", "gov.br", "jusbrasil.com.br",
 )
 EXCLUDED_HOST_WORDS = ("directory", "diretorio", "annuaire", "guia-", "listadeempresas", "cnpj")
-FREE_MAIL = frozenset({
-    "gmail.com", "hotmail.com", "outlook.com", "live.com", "yahoo.com", "yahoo.com.br", "bol.com.br",
-    "uol.com.br", "terra.com.br", "ig.com.br", "icloud.com", "msn.com", "globo.com", "globomail.com",
-    "hotmail.com.br", "outlook.com.br", "orange.fr", "free.fr", "laposte.net", "sfr.fr", "wanadoo.fr", "protonmail.com",
-})
-LEGAL_SUFFIXES = frozenset(
-    [
-        "ltda", "ltd", "me", "epp", "eireli", "sa", "s/a", "s.a", "s.a.", "slu", "ss", "cia", "companhia",
-        "mei", "sarl", "sas", "sasu", "eurl", "sa", "snc", "sci", "inc", "llc", "limitada", "microempresa",
-        "empresa", "individual"
-    ]
-)
+LEGAL_SUFFIXES = LEGAL_WORDS_IN_DOMAIN_GUESSES
 STOP_WORDS = frozenset(["de", "da", "do", "das", "dos", "e", "the", "and", "et", "la", "le", "les", "du", "des", "em"])
 TLDS = {"BR": (".com.br", ".com"), "FR": (".fr", ".com")}
 
@@ -136,7 +127,7 @@ def email_domain_candidates(lead: ScoredLead) -> list[str]:
     out: list[str] = []
     for d in cands:
         d = bare_domain(d)
-        if d and d not in FREE_MAIL and not is_excluded_host(d) and d not in out:
+        if d and not is_free_mail_domain(d) and not is_excluded_host(d) and d not in out:
             out.append(d)
     return out
 

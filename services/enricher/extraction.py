@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 import phonenumbers
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
 
-from services.cleaner.phones import br_phone_verdict
+from shared.domain.phones import br_phone_verdict
 
 SOCIAL_HOSTS = {
     "instagram": ("instagram.com",),

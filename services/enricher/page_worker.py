@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import os
 import pickle
 import sys
 from collections.abc import Callable
 from typing import Any
+
+from shared.gc_policy import tune_gc
 
 from .extraction import PageContacts, extract_contacts, extract_page_contacts
 from .fetcher import decode_body
@@ -73,9 +74,7 @@ def main(argv: list[str]) -> None:
         widen_pipe(fd)
     path = argv[0] if argv and argv[0] else None
     db = FingerprintDB.load(path) if path else FingerprintDB.bundled()
-    gc.collect()
-    gc.freeze()  # the fingerprint database is never garbage
-    gc.set_threshold(20_000, 10, 10)
+    tune_gc()  # the fingerprint database is never garbage
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):  # the enricher went away
         serve(db, sys.stdin.buffer, answers)
 

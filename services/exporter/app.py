@@ -16,12 +16,12 @@ from sqlalchemy.engine import Engine
 
 from services.exporter.files import write_export
 from services.exporter.run_kpi import closing_verdict
-from services.exporter.segments import Row, build_row, select_segment
 from services.exporter.vault_rows import opted_out_keys, vault_rows
 from services.exporter.webhook import post_webhook
 from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import Bus
+from shared.domain.segments import Row, build_row, select_segment
 from shared.events import (
     ApiCallsRecorded,
     Envelope,

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from services.exporter.segments import COLUMNS, Row
 from shared.csv_safety import safe_row
+from shared.domain.segments import COLUMNS, Row
 
 GENERATOR = "hunter-exporter/0.1"
 DESCRIPTIONS = {

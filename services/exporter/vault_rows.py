@@ -10,12 +10,11 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.exporter.segments import Row, build_row
 from services.gateway.lead_filter import OPTED_OUT, LeadFilter, lead_conditions, opted_out
 from services.projector.models import Company, EnrichmentRow, LeadCurrent
+from shared.contracts.vocabulary import BUCKETS
+from shared.domain.segments import Row, build_row
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
-
-BUCKETS = ("hot", "warm", "nurture", "parked")
 
 
 class VaultRows(NamedTuple):

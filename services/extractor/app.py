@@ -10,7 +10,7 @@ from faststream.nats import NatsMessage
 from nats.aio.msg import Msg
 
 from services.extractor.planning import estimate_rows
-from services.extractor.publishing import HEADROOM, BatchEncoder, publish_batches
+from services.extractor.publishing import HEADROOM, SourceBatches, publish_batches
 from services.extractor.source_process import ProcessItems, source_items
 from services.extractor.sources.errors import source_failure
 from shared.events import (
@@ -69,8 +69,8 @@ async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) ->
     except Exception as exc:  # a bad source, whatever it raised: the step fails with the reason
         await fail_run(run, source_failure(exc), causation_id=env.event_id)
         return
-    encoder = BatchEncoder(bus, run, items, batch_size=service.settings.batch_size, causation_id=env.event_id,
-                           max_bytes=max(64 * 1024, bus.nc.max_payload - HEADROOM))
+    encoder = SourceBatches(run, items, batch_size=service.settings.batch_size, causation_id=env.event_id,
+                            max_bytes=max(64 * 1024, bus.nc.max_payload - HEADROOM))
     cancelled_subject = Subjects.RUN_CANCELLED.format(run_id=subject_token(run))
     state = {"cancelled": False}
 

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from services.exporter.segments import SEGMENTS
 from services.gateway.lead_filter import LeadFilter
+from shared.domain.segments import SEGMENTS
 from shared.events import KpiTargets, RunFilters
 from shared.funnel import ActivityKind, FunnelState
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, literal_column, select
 
 from services.projector.models import Company, Lead, LeadCurrent
 from services.projector.search_text import search_needle
+from shared.contracts.vocabulary import Bucket
 from shared.funnel import FunnelState
 
 SortKey = Literal["score", "-score", "name", "-name", "city", "-city", "updated", "-updated"]
@@ -29,7 +30,7 @@ class LeadFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     run_id: str | None = None
-    bucket: Literal["hot", "warm", "nurture", "parked"] | None = None
+    bucket: Bucket | None = None
     min_score: int | None = Field(default=None, ge=0, le=100)
     max_score: int | None = Field(default=None, ge=0, le=100)
     uf: str | None = Field(default=None, max_length=3)

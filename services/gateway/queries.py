@@ -28,9 +28,8 @@ from services.projector.models import (
     TimelineRow,
 )
 from services.projector.search_text import fold
+from shared.contracts.vocabulary import BUCKETS
 from shared.funnel import REOPEN_TO, allowed_next, is_closed
-
-BUCKETS = ("hot", "warm", "nurture", "parked")
 
 
 def _run_dict(run: Run) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from services.gateway import export_listing, queries
 from services.gateway.api_models import MAX_OFFSET, NOT_FOUND, SECRET_KEYS, ConfigUpdate, ExportCreate
 from services.gateway.context import Ctx
 from services.gateway.rejects import list_rejects, rejects_csv
-from services.scorer.icp import IcpNotFound, IcpProfile, list_templates, load_icp
+from shared.domain.icp import IcpNotFound, IcpProfile, list_templates, load_icp
 from shared.events import ConfigSaved, ExportRequested, IcpProfileSaved, Subjects, subject_token
 from shared.secrets import SecretKeyMissing, seal
 

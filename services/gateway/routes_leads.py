@@ -17,11 +17,11 @@ from services.gateway.context import Ctx
 from services.gateway.lead_filter import LeadFilter
 from services.gateway.routes_runs import submit
 from services.gateway.uploads import write_companies_csv
+from shared.contracts.vocabulary import Bucket
 from shared.events import LeadActivityRecorded, LeadStatusChanged, RunFilters, RunRequested, new_run_id
 from shared.funnel import FunnelState, TransitionRefused, check_transition
 
 router = APIRouter(prefix="/api", tags=["vault"])
-Bucket = Literal["hot", "warm", "nurture", "parked"]
 _basic = HTTPBasic(auto_error=False)
 
 

@@ -14,7 +14,7 @@ from services.gateway.context import Ctx
 from services.gateway.run_plan import ask_extractor, build_plan, resolve_icp
 from services.gateway.run_report import budget_limits, report_for
 from services.gateway.uploads import BadUpload, UploadTooLarge, save_uploaded_csv
-from services.scorer.icp_profiles import icp_request_error
+from shared.domain.icp_profiles import icp_request_error
 from shared.events import RunCancelled, RunFilters, RunRequested, new_run_id
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from services.scorer.icp import IcpNotFound, load_icp
+from shared.domain.icp import IcpNotFound, load_icp
 from shared.events import KpiTargets, PlanRequest, RunFilters, Subjects
 
 PLAN_SECONDS = 5.0  # how long the extractor may count a file source before it answers "at least N"

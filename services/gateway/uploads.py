@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from services.extractor.sources.csv_columns import detect_columns
 from services.projector.models import Company
+from shared.domain.csv_columns import detect_columns
 from shared.schemas import CleanedLead
 
 RECEITA_COLUMNS = [

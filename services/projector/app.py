@@ -22,9 +22,9 @@ from sqlalchemy.exc import DatabaseError
 from services.projector.batch_tracing import BatchTracer
 from services.projector.db import file_identity, make_engine, vault_file
 from services.projector.projection import Projection
-from services.projector.replay import collect_rarely
 from services.projector.stream_reader import StreamReader
 from shared import metrics
+from shared.gc_policy import collect_rarely
 from shared.service import Service
 
 service = Service("projector")

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from services.projector.projection import HOLD_COMPANIES, Projection, RawEvent
 from services.projector.stream_reader import StreamReader
 from shared.bus import Bus
 from shared.events import STREAM_NAME
+from shared.gc_policy import few_collections
 
 
 def parse_time(value: str) -> datetime:
@@ -119,26 +119,6 @@ async def rebuild_into(bus: Bus, url: str, *, to_seq: int | None = None, to_time
                 await writing
     engine.dispose()
     return total, digest
-
-
-def collect_rarely() -> None:
-    """Fewer garbage-collector passes while batches of hundreds of thousands of rows and records come
-    and go (none of them in a reference cycle): with the default thresholds the collector walks the
-    whole heap every few thousand allocations, a third of a replay's time."""
-    gc.freeze()  # what exists now (modules, schemas...) is never garbage: stop walking it
-    gc.set_threshold(50_000, 20, 100)
-
-
-@contextlib.contextmanager
-def few_collections() -> Iterator[None]:
-    """:func:`collect_rarely` for a while."""
-    thresholds = gc.get_threshold()
-    collect_rarely()
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 class ReplayRefused(ValueError):

@@ -1,78 +1,24 @@
 """msgspec mirrors of the event schemas, for the projector's fast decoding path.
 
-The mirrors are *generated* from the pydantic models of ``shared/`` (same fields, types and
-defaults), so a schema change needs no second edit here. They are not tracked by the garbage
-collector (``gc=False``: a decoded event holds no reference cycle), which keeps the collector's
-passes short while a batch holds hundreds of thousands of them. ``canonical`` writes the vault's JSON
-columns: sorted keys, compact, UTF-8 — byte for byte what ``db.canonical_json`` writes for the
-same value."""
+The mirrors are *generated* from the pydantic models of ``shared/`` (``shared.wire.mirrors``, the
+tuple flavour: same fields, types and defaults), so a schema change needs no second edit here.
+They are not tracked by the garbage collector (``gc=False``: a decoded event holds no reference
+cycle), which keeps the collector's passes short while a batch holds hundreds of thousands of
+them. ``canonical`` writes the vault's JSON columns: sorted keys, compact, UTF-8 — byte for byte
+what ``db.canonical_json`` writes for the same value."""
 
 from __future__ import annotations
 
 import json
-import types
 from datetime import datetime
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 import msgspec
-from pydantic import BaseModel
 
 from shared.events import EVENT_TYPES
 from shared.schemas import Enrichment, Reason
-
-_STRUCTS: dict[type[BaseModel], type[msgspec.Struct]] = {}
-_FLOAT_FIELDS: dict[type[msgspec.Struct], tuple[str, ...]] = {}  # fields that may hold a float, nested or not
-_SCALARS = (str, int, float, bool, type(None))
-
-
-def _mirror_type(annotation: Any) -> Any:
-    if annotation is Any or annotation in _SCALARS:
-        return annotation
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return struct_of(annotation)
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Literal:
-        return annotation
-    if origin in (Union, types.UnionType):
-        return Union[tuple(_mirror_type(a) for a in args)]  # noqa: UP007  (built at run time)
-    if origin is list:  # a tuple: the empty one is a shared constant, others the collector soon stops tracking
-        return tuple[_mirror_type(args[0]), ...]
-    if origin is dict:
-        return dict[_mirror_type(args[0]), _mirror_type(args[1])]  # type: ignore[misc]
-    raise TypeError(f"no msgspec mirror for {annotation!r}")
-
-
-def _mirror_factory(factory: Any) -> Any:
-    if isinstance(factory, type) and issubclass(factory, BaseModel):
-        return struct_of(factory)
-    return tuple if factory is list else factory
-
-
-def struct_of(model: type[BaseModel]) -> type[msgspec.Struct]:
-    """The msgspec Struct with ``model``'s fields, types and defaults (unknown fields ignored)."""
-    if model not in _STRUCTS:
-        fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
-        for name, f in model.model_fields.items():
-            kind = _mirror_type(f.annotation)
-            if f.is_required():
-                fields.append((name, kind))
-            elif f.default_factory is not None:
-                fields.append((name, kind, msgspec.field(default_factory=_mirror_factory(f.default_factory))))
-            else:
-                fields.append((name, kind, tuple(f.default) if type(f.default) is list else f.default))
-        struct = msgspec.defstruct(model.__name__, fields, kw_only=True, gc=False)
-        _STRUCTS[model] = struct
-        _FLOAT_FIELDS[struct] = tuple(name for name, f in model.model_fields.items() if _may_float(f.annotation))
-    return _STRUCTS[model]
-
-
-def _may_float(annotation: Any) -> bool:
-    if annotation is Any or annotation is float:
-        return True
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return any(_may_float(f.annotation) for f in annotation.model_fields.values())
-    return get_origin(annotation) is not Literal and any(_may_float(a) for a in get_args(annotation))
-
+from shared.wire.mirrors import FLOAT_FIELDS as _FLOAT_FIELDS
+from shared.wire.mirrors import struct_of
 
 EVENT_STRUCTS: dict[str, type[msgspec.Struct]] = {name: struct_of(cls) for name, cls in EVENT_TYPES.items()}
 ReasonStruct = struct_of(Reason)

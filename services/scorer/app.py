@@ -22,15 +22,11 @@ import yaml
 from faststream.nats import NatsMessage
 from nats.errors import Error as NatsError
 
-from services.cleaner import records
-from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
-from services.cleaner.batch_prefetch import BatchPrefetch
-from services.cleaner.logic import gc_paused
 from services.scorer.enrich_counts import enrichment_counts
-from services.scorer.icp import IcpProfile
-from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
 from services.scorer.logic import RunScorer, score_v2
 from services.scorer.reusable import ask_reusable
+from shared.domain.icp import IcpProfile
+from shared.domain.icp_profiles import is_profile_name, resolve_icp, saved_subject
 from shared.events import (
     EnrichmentRequested,
     Envelope,
@@ -43,10 +39,14 @@ from shared.events import (
     decode_event,
     subject_token,
 )
+from shared.gc_policy import gc_paused
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import ScoredLead
 from shared.service import Service
 from shared.tracing import lead_context, tracer
+from shared.wire import records
+from shared.wire.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
+from shared.wire.batch_prefetch import BatchPrefetch
 
 service = Service("scorer")
 app = service.app

@@ -27,15 +27,12 @@ import math
 import re
 from datetime import date
 from operator import itemgetter
-from typing import Literal
 
-from services.cleaner.emails import is_free_mail_domain
-from services.cleaner.logic import gc_paused
-from services.cleaner.records import kind_of
-from services.scorer.icp import DEFAULT_WEIGHTS, IcpProfile, fold, normalize_code
+from shared.contracts.vocabulary import Bucket
+from shared.domain.emails import is_free_mail_domain
+from shared.domain.icp import DEFAULT_WEIGHTS, IcpProfile, fold, normalize_code
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
-
-Bucket = Literal["hot", "warm", "nurture", "parked"]
+from shared.wire.records import kind_of
 
 ACTIVE_STATUSES = frozenset({"ATIVA", "ATIVO", "ACTIVE", "A", "02", "2"})
 FIT_CODES = frozenset({"icp_activity_main", "icp_activity_secondary", "icp_activity_any"})
@@ -511,21 +508,18 @@ class RunScorer:
 
     def score(self, leads: list[CleanedLead]) -> list[tuple[CleanedLead, int, list[Reason]]]:
         icp, as_of, memo = self.icp, self.as_of, self.memo
-        with gc_paused():
-            return [(lead, *score_v1(lead, icp, as_of=as_of, memo=memo)) for lead in leads]
+        return [(lead, *score_v1(lead, icp, as_of=as_of, memo=memo)) for lead in leads]
 
     @staticmethod
     def rank(scored: list[tuple[CleanedLead, int, list[Reason]]], enrich_top: float) -> list[ScoredLead]:
         """Rank, select the top share for enrichment, bucket (``scored`` is not changed)."""
-        with gc_paused():
-            return _ranked(scored, enrich_top, with_bucket=True)
+        return _ranked(scored, enrich_top, with_bucket=True)
 
 
 def score_leads(leads: list[CleanedLead], icp: IcpProfile, as_of: date, enrich_top: float) -> list[ScoredLead]:
     """v1 over a whole run: score, rank, select the top share for enrichment, bucket.
 
-    The cyclic GC is paused for the call (as in clean_run): ~10 acyclic objects per lead, and its
-    full passes over a whole run in memory cost half the time.
+    Call it with the cyclic GC paused (``shared.gc_policy.gc_paused``, as a service's handler does):
+    ~10 acyclic objects per lead, and its full passes over a whole run in memory cost half the time.
     """
-    with gc_paused():
-        return RunScorer.rank(RunScorer(icp, as_of).score(leads), enrich_top)
+    return RunScorer.rank(RunScorer(icp, as_of).score(leads), enrich_top)

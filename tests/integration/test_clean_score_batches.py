@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from services.cleaner.batch_codec import Encoded, encode_batches, publish_encoded, read_batches
 from shared.bus import Bus
 from shared.events import LeadsCleaned
 from shared.schemas import CleanedLead
+from shared.wire.batch_codec import Encoded, encode_batches, publish_encoded, read_batches
 from tests.factories import cleaned_lead
 
 

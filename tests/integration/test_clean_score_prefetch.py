@@ -6,11 +6,11 @@ import uuid
 
 import msgspec
 
-from services.cleaner import records
-from services.cleaner.batch_codec import decode_mirror, encode_event, publish_encoded
-from services.cleaner.batch_prefetch import BatchPrefetch
 from shared.bus import Bus
 from shared.events import LeadsCleaned
+from shared.wire import records
+from shared.wire.batch_codec import decode_mirror, encode_event, publish_encoded
+from shared.wire.batch_prefetch import BatchPrefetch
 from tests.factories import cleaned_lead
 
 

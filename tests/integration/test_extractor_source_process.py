@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.extractor.publishing import BatchEncoder, publish_batches
+from services.extractor.publishing import SourceBatches, publish_batches
 from services.extractor.source_process import ProcessItems, source_items
 from services.extractor.sources import SourceError, iter_source
 from shared.bus import Bus
@@ -83,14 +83,14 @@ async def test_publishing_from_a_child_process_sends_every_lead_and_a_cancel_sto
 ) -> None:
     filters = RunFilters(status=["*"])
     items = source_items(f"cnpj:{receita}", filters, min_rows=0)
-    encoder = BatchEncoder(bus, "run-source-process", items, batch_size=500)
+    encoder = SourceBatches("run-source-process", items, batch_size=500)
     assert await publish_batches(bus, encoder)
     assert (encoder.extracted, encoder.rejected) == (2500, 1)  # the sample's lead, 2,499 good rows, one broken
     assert await bus.count("lead.extracted.run-source-process") == encoder.batches == 5
 
     items = source_items(f"cnpj:{receita}", filters, min_rows=0)
     assert isinstance(items, ProcessItems)
-    encoder = BatchEncoder(bus, "run-source-process-cancelled", items, batch_size=500)
+    encoder = SourceBatches("run-source-process-cancelled", items, batch_size=500)
 
     async def cancel() -> bool:
         return False

@@ -10,9 +10,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from hunter.cli import main
-from services.scorer.icp_profiles import saved_event, validate_profile
 from shared.bus import Bus, connect_bus, encode
 from shared.config import Settings
+from shared.domain.icp_profiles import saved_event, validate_profile
 from shared.events import ConfigSaved, Subjects, envelope, subject_token
 from shared.stored_config import effective_settings, stored_setting
 

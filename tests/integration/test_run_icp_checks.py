@@ -15,9 +15,9 @@ from nats.js import api
 from hunter.cli import main
 from hunter.stack import Stack
 from services.gateway.app import create_app
-from services.scorer.icp_profiles import saved_event, validate_profile
 from shared.bus import connect_bus, decode
 from shared.config import Settings
+from shared.domain.icp_profiles import saved_event, validate_profile
 from shared.events import LeadsCleaned, RunRequested, RunStep, Subjects, decode_event
 from tests.factories import cleaned_lead
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from services.cleaner import records
 from services.cleaner.logic import clean_run
 from shared.receita_codes import legal_nature_name, municipality, size_name
 from shared.schemas import Address, CompanyRecord
+from shared.wire import records
 from tests.unit.test_cleaner_run import company
 
 

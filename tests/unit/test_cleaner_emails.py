@@ -7,12 +7,12 @@ import pytest
 from services.cleaner.emails import (
     _fast_validate,
     _library_validate,
-    is_free_mail_domain,
     is_role_local_part,
     normalize_email,
     parse_email_field,
     split_raw_emails,
 )
+from shared.domain.emails import is_free_mail_domain
 
 
 @pytest.mark.parametrize(

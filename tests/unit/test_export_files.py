@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from services.exporter.files import ExportTooLarge, write_export
-from services.exporter.segments import COLUMNS, build_row, select_segment
+from shared.domain.segments import COLUMNS, build_row, select_segment
 from shared.schemas import Enrichment, FinalScore, Reason, ScoredLead, Technology
 from tests.factories import cleaned_lead
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from services.scorer.icp import IcpProfile, fold, load_icp
 from services.scorer.logic import (
     RunScorer,
     _fold_names,
@@ -18,6 +17,7 @@ from services.scorer.logic import (
     score_v1,
     score_v2,
 )
+from shared.domain.icp import IcpProfile, fold, load_icp
 from shared.schemas import Address, CleanedLead, CompanyRecord, Email, Enrichment, Phone, Reason, Technology
 
 AS_OF = date(2025, 6, 1)

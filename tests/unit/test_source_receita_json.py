@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from services.extractor.publishing import BatchEncoder
+from services.extractor.publishing import SourceBatches
 from services.extractor.sources import iter_source
 from services.extractor.sources.cnpj_files import iter_cnpj
 from services.extractor.sources.records import lead_key_of
 from shared.bus import decode
-from shared.events import Envelope, LeadsExtracted, LeadsRejected, RunFilters, decode_event
+from shared.events import LeadsExtracted, LeadsRejected, RunFilters, decode_event
 from shared.registry_ids import check_digits
 from shared.schemas import CompanyRecord, DroppedLead
+from shared.wire.batch_codec import observed
 from tests.shared_data import SHARED_DATA
 
 CNPJ_DIR = SHARED_DATA / "cnpj"
@@ -175,11 +176,6 @@ def test_lead_keys_are_sliced_from_the_text_or_parsed_when_escaped() -> None:
     assert lead_key_of('{"lead_key":"BR:\\u00c9X","country":"BR"}') == "BR:\u00c9X"
 
 
-class _Bus:
-    def _headers(self, env: Envelope) -> dict[str, str]:
-        return {"Nats-Msg-Id": env.event_id}
-
-
 def test_batches_of_json_text_and_of_models_are_the_same_events(tmp_path: Path) -> None:
     rows = _branchy_rows() + _dirty_rows()
     (tmp_path / "Estabelecimentos0").write_bytes(b"".join(rows))
@@ -187,7 +183,7 @@ def test_batches_of_json_text_and_of_models_are_the_same_events(tmp_path: Path) 
     batches = {}
     for as_json in (False, True):
         items = iter_cnpj(tmp_path, RunFilters(status=["*"]), as_json=as_json)
-        encoder = BatchEncoder(_Bus(), "run-1", items, batch_size=4, max_bytes=3000)  # type: ignore[arg-type]
+        encoder = SourceBatches("run-1", items, batch_size=4, max_bytes=3000)
         messages = []
         while out := encoder.next():
             messages += out
@@ -196,7 +192,8 @@ def test_batches_of_json_text_and_of_models_are_the_same_events(tmp_path: Path) 
         assert sum(len(e.companies) for e in extracted) == 17
         assert max(len(e.companies) for e in extracted) < 4  # too big for one message: halved
         assert [e.batch for e in extracted] == list(range(len(extracted)))
-        observed = [c.lead_key for m in messages if m.field_name == "companies" for c in m.event.companies]
-        assert observed == [c.lead_key for e in extracted for c in e.companies]  # what the bus's observers see
+        seen = [observed(m.event) for m in messages]
+        observed_keys = [c.lead_key for e in seen if isinstance(e, LeadsExtracted) for c in e.companies]
+        assert observed_keys == [c.lead_key for e in extracted for c in e.companies]  # what the bus's observers see
     assert batches[True] == batches[False]
     assert sum(isinstance(e, LeadsRejected) for e in batches[True]) == 1

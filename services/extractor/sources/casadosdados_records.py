@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.domain.folding import fold
 from shared.events import RunFilters
 from shared.registry_ids import clean_cnpj
 from shared.schemas import CompanyRecord, Partner
 
 from .filters import BR_STATUS_BY_CODE
-from .values import collapse, fold, iso_date, parse_flag, parse_money
+from .values import collapse, iso_date, parse_flag, parse_money
 
 EXPORT_COLUMNS = (
     "CNPJ", "Razao Social", "Nome Fantasia", "Situacao Cadastral", "Data Situacao Cadastral",

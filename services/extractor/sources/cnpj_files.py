@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.domain.folding import fold
 from shared.events import RunFilters
 from shared.schemas import CompanyRecord, DroppedLead
 
@@ -33,7 +34,7 @@ from .receita_layout import E_CNAE, E_CNAE_SEC, E_MUNICIPIO, E_SITUACAO, E_UF, E
 from .receita_records import Builder, company_builder, estab_fields
 from .records import dropped
 from .text_streams import DataFile, read_head
-from .values import collapse, fold
+from .values import collapse
 
 DEFAULT_CHUNK_SIZE = 200_000
 _TABLE_KINDS = ("cnaes", "municipios", "naturezas", "qualificacoes", "paises", "motivos")

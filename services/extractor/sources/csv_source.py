@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from shared.domain.csv_columns import detect_columns
 from shared.events import RunFilters
 from shared.registry_ids import clean_cnpj, is_valid_cnpj, is_valid_siren, is_valid_siret
 from shared.schemas import CompanyRecord, DroppedLead
 
-from .csv_columns import detect_columns
 from .errors import SourceError
 from .filters import BR_STATUS_BY_CODE, LeadFilter
 from .records import dropped, make_address, make_company

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.domain.folding import fold
 from shared.events import RunFilters
 
-from .values import alnum_upper, fold
+from .values import alnum_upper
 
 BR_STATUS_BY_CODE = {"01": "NULA", "02": "ATIVA", "03": "SUSPENSA", "04": "INAPTA", "08": "BAIXADA"}
 _BR_STATUS_ALIASES = {"ACTIVE": "ATIVA", "ATIVO": "ATIVA", "A": "ATIVA", "CLOSED": "BAIXADA"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 _NULL_DATES = {"", "0", "00000000", "0000-00-00"}
 _MONEY_JUNK = re.compile(r"[^0-9,.\-]")
@@ -70,14 +69,6 @@ def parse_flag(value: str | None) -> bool | None:
     if v in {"N", "NAO", "NÃO", "FALSE", "0", "NO", "NON", "F"}:
         return False
     return None
-
-
-def fold(value: str) -> str:
-    """Accent- and case-insensitive key for a name: ``São  Paulo`` -> ``SAO PAULO``."""
-    if not value.isascii():
-        value = unicodedata.normalize("NFKD", value)
-        value = "".join(c for c in value if not unicodedata.combining(c))
-    return " ".join(value.upper().replace("-", " ").replace("'", " ").split())
 
 
 def alnum_upper(value: str) -> str:

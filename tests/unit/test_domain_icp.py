@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.scorer.icp import DEFAULT_WEIGHTS, IcpNotFound, IcpProfile, list_templates, load_icp
+from shared.domain.icp import DEFAULT_WEIGHTS, IcpNotFound, IcpProfile, list_templates, load_icp
 
 
 def test_two_templates_are_shipped() -> None:

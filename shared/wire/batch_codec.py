@@ -8,29 +8,39 @@ deterministic event id, same ``Nats-Msg-Id`` dedup), so consumers and replay see
 Events of another type or schema version fall back to the generic decoder (upcasters apply).
 
 The run-level stages read and write the msgspec mirrors of the batch events
-(``services.cleaner.records``): ``read_batches`` with a mirror class decodes with msgspec, and
+(``shared.wire.records``): ``read_batches`` with a mirror class decodes with msgspec, and
 anything msgspec refuses (a coercion pydantic allows, an old version, a schema violation) takes
 the pydantic path, so what is accepted, upcast or refused stays the same. ``encode_event``
-writes a mirror with msgspec: the same bytes as pydantic writes for the same content.
+writes a mirror with msgspec: the same bytes as pydantic writes for the same content, and a
+:class:`SplicedBatch` (the extractor's: records as JSON text from a fast source, or models) by
+splicing its records into the event's JSON.
+
+:class:`BatchEncoder` is the one batch encoder of every run-level stage (extract, clean, score):
+items in, events of at most ``size`` items and ``max_bytes`` bytes out, numbered in order. A batch
+over the byte limit is cut by the stage's rule (``split``): ``"shrink"`` (clean, score) cuts it in
+proportion and carries the rest into the next batch; ``"halve"`` (extract) splits it in halves and
+keeps the source's batch boundaries. :class:`EncodedPublisher` publishes what it encodes.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import msgspec
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 from opentelemetry import propagate
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
-from services.cleaner.records import to_struct
 from shared.bus import Bus, decode
 from shared.events import EVENT_TYPES, Envelope, Event, decode_event, event_id_for, subject_for
+from shared.wire.records import to_struct
 
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
@@ -97,7 +107,54 @@ class Encoded(NamedTuple):
     subject: str
     envelope: Envelope  # metadata only (empty payload): ids and headers
     data: bytes
-    event: Event  # or its records mirror
+    event: Event  # or its records mirror, or a SplicedBatch (see ``observed``)
+
+
+@dataclass(frozen=True)
+class LeadRef:
+    """A lead known by its key only: what an observer sees of a lead published as JSON text."""
+
+    lead_key: str
+
+
+@dataclass(frozen=True)
+class SplicedBatch:
+    """A batch event whose records go into its JSON as they are: JSON text (a fast source's rows,
+    written as read) or models (dumped once for the whole list). ``template`` is the event with an
+    empty list as its last field, ``field_name``; ``text_key`` reads a lead key out of a JSON text."""
+
+    template: Event
+    field_name: str
+    records: list[Any]
+    text_key: Callable[[str], str] | None = None
+
+    def payload_json(self) -> bytes:
+        payload = self.template.model_dump_json()  # ends with the empty list of records: '"<field_name>":[]}'
+        if not payload.endswith(f'"{self.field_name}":[]}}'):
+            raise AssertionError(f"{self.template.TYPE}: the event does not end with its {self.field_name}")
+        records = self.records
+        first = type(records[0]) if records else None
+        if first is not None and first is not str and all(type(x) is first for x in records):
+            body = _list_json(first).dump_json(records)[1:-1].decode()  # models only: one dump
+        else:
+            body = ",".join(x if type(x) is str else x.model_dump_json() for x in records)
+        return f"{payload[:-2]}{body}]}}".encode()
+
+    def observed(self) -> Event:
+        """The event with its records, for the bus's observers (metrics, per-lead spans)."""
+        key = self.text_key
+        records = [LeadRef(key(x)) if type(x) is str and key is not None else x for x in self.records]
+        return type(self.template).model_construct(**{**dict(self.template), self.field_name: records})
+
+
+@cache
+def _list_json(cls: type[BaseModel]) -> TypeAdapter[Any]:
+    return TypeAdapter(list[cls])  # type: ignore[valid-type]
+
+
+def observed(event: Any) -> Any:
+    """What the bus's observers see of an encoded event."""
+    return event.observed() if isinstance(event, SplicedBatch) else event
 
 
 class IncompleteRead(RuntimeError):
@@ -142,7 +199,11 @@ def encode_event(
     event: Event, *, key: tuple[object, ...], causation_id: str | None = None, lead_key: str | None = None,
     **tokens: str,
 ) -> Encoded:
-    """One event (or a batch event's records mirror) encoded as ``Bus.publish`` would send it."""
+    """One event (or a batch event's records mirror, or a :class:`SplicedBatch`) encoded as
+    ``Bus.publish`` would send it."""
+    spliced = event if isinstance(event, SplicedBatch) else None
+    if spliced is not None:
+        event = spliced.template
     run = getattr(event, "run_id", None)
     meta = Envelope(
         event_id=event_id_for(event.TYPE, *key), type=event.TYPE, version=event.VERSION, run_id=run,
@@ -150,6 +211,9 @@ def encode_event(
         payload={},
     )
     head = meta.model_dump_json(exclude={"payload"})
+    if spliced is not None:
+        data = b"".join((head[:-1].encode(), b',"payload":', spliced.payload_json(), b"}"))
+        return Encoded(subject_for(event, **tokens), meta, data, spliced)  # type: ignore[arg-type]
     if isinstance(event, msgspec.Struct):
         data = b"".join((head[:-1].encode(), b',"payload":', _ENCODER.encode(event), b"}"))
     else:
@@ -157,14 +221,34 @@ def encode_event(
     return Encoded(subject_for(event, **tokens), meta, data, event)
 
 
+Split = Literal["shrink", "halve"]
+
+
 class BatchEncoder:
     """:func:`encode_batches` fed piece by piece: ``add`` items as they are made, take the batches
     that are full, ``flush`` the rest at the end. The batches are the same as ``encode_batches``
-    gives for all the items at once (a batch only ever looks at the next ``size`` items)."""
+    gives for all the items at once (a batch only ever looks at the next ``size`` items).
+
+    ``make(n, items)`` is batch ``n``'s event (an event, its records mirror, a :class:`SplicedBatch`),
+    ``key(n)`` its event id's key. A batch over ``max_bytes`` is cut by ``split``:
+
+    - ``"shrink"`` (the cleaner, the scorer): down in proportion and re-encoded until it fits; the
+      items left out start the next batch (which again takes up to ``size``);
+    - ``"halve"`` (the extractor): in two halves, each halved again while too big; every half is a
+      batch, and the next batch starts after the whole ``size`` (``add`` + ``flush`` per source
+      batch keeps the source's batches).
+
+    Either way the cut depends on the content only, so batch numbers and event ids are
+    deterministic, and a single item over the limit is left to fail at publish (dead-lettered).
+    """
 
     def __init__(self, make: Callable[[int, list[Any]], Any], *, size: int, max_bytes: int,
-                 key: Callable[[int], tuple[object, ...]], causation_id: str | None = None) -> None:
+                 key: Callable[[int], tuple[object, ...]], causation_id: str | None = None,
+                 split: Split = "shrink") -> None:
+        if split not in ("shrink", "halve"):
+            raise ValueError(f"unknown split rule {split!r}")
         self.make, self.size, self.max_bytes, self.key, self.causation_id = make, size, max_bytes, key, causation_id
+        self.split = split
         self.batches = 0
         self._pending: list[Any] = []
         self._start = 0  # items before this one in _pending are encoded already
@@ -174,23 +258,40 @@ class BatchEncoder:
             del self._pending[:self._start]
             self._start = 0
         self._pending.extend(items)
-        out = []
+        out: list[Encoded] = []
         while len(self._pending) - self._start >= self.size:
-            out.append(self._next())
+            out += self._take()
         return out
 
     def flush(self) -> list[Encoded]:
-        out = []
+        out: list[Encoded] = []
         while len(self._pending) > self._start:
-            out.append(self._next())
+            out += self._take()
         return out
 
-    def _next(self) -> Encoded:
+    def _take(self) -> list[Encoded]:
+        if self.split == "shrink":
+            return [self._shrunk()]
+        items = self._pending[self._start:self._start + self.size]
+        self._start += len(items)
+        return self._halves(items)
+
+    def _encode(self, items: list[Any]) -> Encoded:
+        return encode_event(self.make(self.batches, items), key=self.key(self.batches), causation_id=self.causation_id)
+
+    def _halves(self, items: list[Any]) -> list[Encoded]:
+        encoded = self._encode(items)
+        if len(encoded.data) <= self.max_bytes or len(items) == 1:
+            self.batches += 1
+            return [encoded]
+        half = len(items) // 2  # too big for one message: same items, two batches
+        return self._halves(items[:half]) + self._halves(items[half:])
+
+    def _shrunk(self) -> Encoded:
         items, start = self._pending, self._start
         count = min(self.size, len(items) - start)
         while True:
-            encoded = encode_event(self.make(self.batches, items[start:start + count]), key=self.key(self.batches),
-                                   causation_id=self.causation_id)
+            encoded = self._encode(items[start:start + count])
             if len(encoded.data) <= self.max_bytes or count == 1:
                 break
             count = max(1, min(count - 1, int(count * 0.9 * self.max_bytes / len(encoded.data))))
@@ -207,14 +308,15 @@ def encode_batches(
     max_bytes: int,
     key: Callable[[int], tuple[object, ...]],
     causation_id: str | None = None,
+    split: Split = "shrink",
 ) -> list[Encoded]:
     """Batches of at most ``size`` items, each event at most ``max_bytes`` on the wire.
 
-    A batch over the byte limit is cut down in proportion and re-encoded; the cut depends on the
-    content only, so batch numbers and event ids stay deterministic. A single item over the limit
-    is left to fail at publish (and be dead-lettered).
+    A batch over the byte limit is cut by ``split`` (see :class:`BatchEncoder`): down in proportion
+    and re-encoded by default; the cut depends on the content only, so batch numbers and event ids
+    stay deterministic. A single item over the limit is left to fail at publish (and be dead-lettered).
     """
-    encoder = BatchEncoder(make, size=size, max_bytes=max_bytes, key=key, causation_id=causation_id)
+    encoder = BatchEncoder(make, size=size, max_bytes=max_bytes, key=key, causation_id=causation_id, split=split)
     return [*encoder.add(items), *encoder.flush()]
 
 
@@ -223,7 +325,8 @@ def max_event_bytes(bus: Bus) -> int:
     return max(1024, int(bus.nc.max_payload or 1_048_576) - HEADERS_ROOM)
 
 
-def _headers(env: Envelope) -> dict[str, str]:
+def headers_for(env: Envelope) -> dict[str, str]:
+    """The NATS headers ``Bus.publish`` sends with an event: dedup id, type, run, lead, trace context."""
     headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
     if env.run_id:
         headers["Hunter-Run"] = env.run_id
@@ -245,29 +348,40 @@ async def publish_encoded(bus: Bus, items: Iterable[Encoded]) -> int:
 
 
 class EncodedPublisher:
-    """Pre-encoded events published as they come (``send``), their acks awaited at the end (``acked``)."""
+    """Pre-encoded events published as they come (``send``), their acks awaited at the end (``acked``).
 
-    def __init__(self, bus: Bus) -> None:
-        self.bus = bus
+    ``in_flight``: after each ``send``, wait for the oldest acks until at most that many are
+    pending (the extractor, which publishes a whole source); ``None``: no limit."""
+
+    def __init__(self, bus: Bus, *, in_flight: int | None = None, pause: bool = True) -> None:
+        self.bus, self.in_flight, self.pause = bus, in_flight, pause
         observe = getattr(bus, "_observe", None)
         self._observe = observe if callable(observe) else None
-        self._futures: list[asyncio.Future[Any]] = []
+        self._futures: deque[asyncio.Future[Any]] = deque()
+        self._acked = 0
 
     async def send(self, items: Iterable[Encoded]) -> None:
         bus, observe = self.bus, self._observe
         for item in items:
             if observe is not None:
-                observe(item.event)
-            self._futures.append(
-                await bus.js.publish_async(item.subject, item.data, stream=bus.stream, headers=_headers(item.envelope))
-            )
-            # let the connection write and read (acks, heartbeats) between big events: a loop that
-            # never yields makes the server drop the connection as a slow consumer, with the acks
-            await asyncio.sleep(0)
+                observe(observed(item.event))
+            headers = headers_for(item.envelope)
+            self._futures.append(await bus.js.publish_async(item.subject, item.data, stream=bus.stream,
+                                                            headers=headers))
+            if self.pause:
+                # let the connection write and read (acks, heartbeats) between big events: a loop that
+                # never yields makes the server drop the connection as a slow consumer, with the acks
+                await asyncio.sleep(0)
+        if self.in_flight is not None:
+            while len(self._futures) > self.in_flight:
+                await self._futures.popleft()
+                self._acked += 1
 
     async def acked(self, timeout: float = 300.0) -> int:
         """Wait for every ack; an ack that never comes (its connection dropped) raises
         ``TimeoutError`` (the handler is retried, and the stream's dedup drops what it has)."""
         if self._futures:
             await asyncio.wait_for(asyncio.gather(*self._futures), timeout)
-        return len(self._futures)
+            self._acked += len(self._futures)
+            self._futures.clear()
+        return self._acked

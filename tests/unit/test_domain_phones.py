@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.cleaner.phones import (
+from shared.domain.phones import (
     br_phone_verdict,
     normalize_phone,
     parse_br_phone_fast,

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from services.cleaner import records
-from services.cleaner.batch_codec import (
+from shared.bus import decode, encode
+from shared.events import LeadsCleaned, LeadsExtracted, RunStep, decode_event, envelope, subject_for
+from shared.wire import records
+from shared.wire.batch_codec import (
     BatchEncoder,
     Encoded,
+    Split,
     decode_as,
     decode_mirror_raw,
     encode_batches,
     encode_event,
 )
-from shared.bus import decode, encode
-from shared.events import LeadsCleaned, LeadsExtracted, RunStep, decode_event, envelope, subject_for
 from tests.factories import cleaned_lead
 
 
@@ -96,3 +97,24 @@ def test_a_batch_taken_the_pydantic_way_has_no_raw_leads() -> None:
     coerced = encode(envelope(_batch(), key=("x",))).replace(b'"batch":3', b'"batch":"3"')  # pydantic coerces it
     batch, raw = decode_mirror_raw(coerced, records.LeadsCleaned, records.LeadsCleanedRaw)
     assert raw is None and batch.batch == 3
+
+
+def test_the_two_split_rules_cut_an_oversized_batch_as_each_stage_always_did() -> None:
+    leads = [cleaned_lead(n) for n in range(1, 18)]
+    make = lambda n, batch: LeadsCleaned(run_id="r1", batch=n, leads=batch)  # noqa: E731
+    limit = len(encode_event(make(0, leads[:6]), key=("r1", 0)).data)  # 6 leads fit, 7 do not
+
+    def sizes(split: Split) -> list[int]:
+        encoded = encode_batches(leads, make, size=8, max_bytes=limit, key=lambda n: ("r1", n), split=split)
+        assert all(len(e.data) <= limit for e in encoded)
+        events = [decode_as(e.data, LeadsCleaned) for e in encoded]
+        assert [lead for e in events for lead in e.leads] == leads
+        assert [e.batch for e in events] == list(range(len(events)))
+        return [len(e.leads) for e in events]
+
+    # shrink (clean, score): cut in proportion (with a tenth to spare), the rest starts the next batch of up to 8
+    assert sizes("shrink") == [5, 5, 5, 2]
+    # halve (extract): 8 -> 4 + 4, and the next batch starts after the whole 8
+    assert sizes("halve") == [4, 4, 4, 4, 1]
+    with pytest.raises(ValueError, match="split rule"):
+        BatchEncoder(make, size=8, max_bytes=limit, key=lambda n: ("r1", n), split="thirds")  # type: ignore[arg-type]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from services.scorer.icp import load_icp
-from services.scorer.icp_profiles import (
+from shared.domain.icp import load_icp
+from shared.domain.icp_profiles import (
     IcpProfileInvalid,
     load_profile_yaml,
     profile_from_saved,

@@ -3,7 +3,7 @@
 A profile is saved by publishing ``IcpProfileSaved`` on ``icp.saved.<name>`` (the gateway API and
 ``hunter icp save`` both do); the latest event on that subject is the profile. The scorer resolves
 a run's ``icp`` name from (a) the saved profile of that name, then (b) ``icp_dir`` files and the
-shipped templates (:func:`services.scorer.icp.load_icp`). A YAML path is always a file.
+shipped templates (:func:`shared.domain.icp.load_icp`). A YAML path is always a file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from services.scorer.icp import PROFILE_NAME, IcpNotFound, IcpProfile, load_icp
+from shared.domain.icp import PROFILE_NAME, IcpNotFound, IcpProfile, load_icp
 from shared.events import IcpProfileSaved, Subjects
 
 

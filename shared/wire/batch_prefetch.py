@@ -28,9 +28,9 @@ from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
 
-from services.cleaner.batch_codec import IncompleteRead, decode_mirror
-from services.cleaner.logic import gc_paused, pause_gc, resume_gc
 from shared.bus import Bus
+from shared.gc_policy import gc_paused, pause_gc, resume_gc
+from shared.wire.batch_codec import IncompleteRead, decode_mirror
 
 log = logging.getLogger(__name__)
 B = TypeVar("B")  # a batch event's records mirror (records.LeadsExtracted ...)

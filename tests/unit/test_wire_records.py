@@ -7,16 +7,20 @@ from datetime import date
 from typing import Any
 
 import msgspec
+import msgspec.inspect
 import pytest
+from pydantic import BaseModel, Field
 
-from services.cleaner import records
-from services.cleaner.batch_codec import decode_as, decode_mirror, encode_event
 from services.cleaner.logic import clean_run
-from services.scorer.icp import load_icp
 from services.scorer.logic import score_leads, score_v1
+from shared import events, schemas
 from shared.bus import encode
+from shared.domain.icp import load_icp
 from shared.events import LeadsCleaned, LeadsExtracted, RunStep, envelope
 from shared.schemas import Address, CleanedLead, CompanyRecord, DroppedLead, Partner, ScoredLead
+from shared.wire import records
+from shared.wire.batch_codec import decode_as, decode_mirror, encode_event
+from shared.wire.mirrors import struct_of
 from tests.unit.test_cleaner_run import _mixed_run, cnpj, company
 
 ICP = load_icp("software-b2b")
@@ -129,3 +133,43 @@ def test_mirror_decoding_keeps_pydantic_coercions_and_refusals() -> None:
     bad = data.replace(b'"source":"csv"', b'"source":null')
     with pytest.raises(ValueError):
         decode_mirror(bad, records.LeadsExtracted)
+
+
+_MIRRORED = [
+    (schemas.Partner, records.Partner), (schemas.Address, records.Address),
+    (schemas.CompanyRecord, records.CompanyRecord), (schemas.Phone, records.Phone), (schemas.Email, records.Email),
+    (schemas.Reason, records.Reason), (schemas.CleanedLead, records.CleanedLead),
+    (schemas.DroppedLead, records.DroppedLead), (schemas.ScoredLead, records.ScoredLead),
+    (events.LeadsExtracted, records.LeadsExtracted), (events.LeadsRejected, records.LeadsRejected),
+    (events.LeadsCleaned, records.LeadsCleaned), (events.LeadsScored, records.LeadsScored),
+]
+
+
+@pytest.mark.parametrize(("model_cls", "mirror_cls"), _MIRRORED, ids=lambda c: getattr(c, "__name__", ""))
+def test_each_mirror_has_its_models_fields_in_order_with_the_same_defaults(model_cls: Any, mirror_cls: Any) -> None:
+    info = msgspec.inspect.type_info(mirror_cls)
+    assert mirror_cls.__name__ == model_cls.__name__
+    assert [f.name for f in info.fields] == list(model_cls.model_fields)
+    for f in info.fields:
+        model_field = model_cls.model_fields[f.name]
+        assert f.required == model_field.is_required(), f.name
+        if not f.required:
+            default = f.default if f.default is not msgspec.NODEFAULT else f.default_factory()
+            expected = model_field.get_default(call_default_factory=True)
+            assert msgspec.to_builtins(default) == (
+                expected.model_dump() if isinstance(expected, BaseModel) else expected), f.name
+    for name in ("TYPE", "VERSION", "SUBJECT"):
+        if hasattr(model_cls, "SUBJECT"):
+            assert getattr(mirror_cls, name) == getattr(model_cls, name)
+
+
+def test_a_schema_change_reaches_the_mirror_without_a_second_edit() -> None:
+    class Extended(schemas.Reason):
+        weight: float = 0.5
+        tags: list[str] = Field(default_factory=list)
+
+    mirror = struct_of(Extended, sequence=list)
+    assert mirror.__struct_fields__ == ("code", "detail", "points", "weight", "tags")
+    item = Extended(code="x", tags=["a"])
+    assert msgspec.json.encode(msgspec.convert(item.model_dump(), mirror)) == item.model_dump_json().encode()
+    assert type(msgspec.convert(item.model_dump(), struct_of(Extended)).tags) is tuple  # the projector's flavour

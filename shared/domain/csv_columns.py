@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .values import fold
+from shared.domain.folding import fold
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "cnpj": ("cnpj", "cnpj_completo", "numero_cnpj", "documento", "cnpj_cpf", "tax_id", "registry_id"),
