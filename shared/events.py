@@ -177,12 +177,14 @@ class RunStep(Event):
     # the run's completion (stage "run", completed) judged against its KPI targets; None: none set, or
     # not judged. Left out of the payload when None, so steps stay as they were before it existed.
     kpi: KpiVerdict | None = None
+    OMIT_NONE: ClassVar[tuple[str, ...]] = ("kpi",)  # fields left out of the payload when None
 
     @model_serializer(mode="wrap")
     def _without_unset_kpi(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)
-        if out.get("kpi", 0) is None:
-            del out["kpi"]
+        for name in self.OMIT_NONE:
+            if out.get(name, 0) is None:
+                del out[name]
         return out
 
 

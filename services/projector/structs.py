@@ -18,7 +18,7 @@ import msgspec
 from shared.events import EVENT_TYPES
 from shared.schemas import Enrichment, Reason
 from shared.wire.mirrors import FLOAT_FIELDS as _FLOAT_FIELDS
-from shared.wire.mirrors import struct_of
+from shared.wire.mirrors import OMIT_NONE, struct_of
 
 EVENT_STRUCTS: dict[str, type[msgspec.Struct]] = {name: struct_of(cls) for name, cls in EVENT_TYPES.items()}
 ReasonStruct = struct_of(Reason)
@@ -117,7 +117,11 @@ _NO_FLOATS = {str, int, bool, type(None), bytes} | {s for s, fields in _FLOAT_FI
 def canonical(value: Any) -> str:
     """Sorted-keys compact JSON of a struct / list / dict: byte for byte ``db.canonical_json`` of its
     builtin form (msgspec and json spell floats alike but for exponents: those go through json)."""
-    if _plain(value):
+    omitted = OMIT_NONE.get(type(value), ())
+    if not omitted and _plain(value):
         return _encoder.encode(value).decode()
-    return json.dumps(msgspec.to_builtins(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    builtins = msgspec.to_builtins(value)
+    for name in omitted:
+        if builtins.get(name, 0) is None:
+            del builtins[name]
+    return json.dumps(builtins, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -25,6 +25,8 @@ from pydantic import BaseModel
 Sequence = type[tuple] | type[list]  # type: ignore[type-arg]
 _STRUCTS: dict[tuple[type[BaseModel], type], type[msgspec.Struct]] = {}
 FLOAT_FIELDS: dict[type[msgspec.Struct], tuple[str, ...]] = {}  # fields that may hold a float, nested or not
+# fields the model leaves out of its payload when None (its ``OMIT_NONE``): a mirror's canonical form too
+OMIT_NONE: dict[type[msgspec.Struct], tuple[str, ...]] = {}
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -88,6 +90,7 @@ def struct_of(model: type[BaseModel], *, sequence: Sequence = tuple) -> type[msg
         struct = msgspec.defstruct(model.__name__, fields, kw_only=True, gc=False,
                                    bases=extras.bases.get(model), namespace=extras.namespaces.get(model))
         _STRUCTS[key] = struct
+        OMIT_NONE[struct] = tuple(getattr(model, "OMIT_NONE", ()))
         FLOAT_FIELDS[struct] = tuple(name for name, f in model.model_fields.items() if _may_float(f.annotation))
     return _STRUCTS[key]
 
