@@ -106,8 +106,8 @@ async def submit_and_watch(url: str, settings: Any, request: RunRequested, *, ti
     from hunter.watch import wait_projected, watch_run
     from services.gateway import queries
     from services.gateway.run_report import report_for
-    from services.projector.db import make_engine
     from shared.bus import connect_bus
+    from shared.vault.engine import make_engine
 
     async with connect_bus(url, name="hunter-cli", stream=settings.stream_name) as bus:
         await bus.publish(request, key=(request.run_id,))
@@ -170,7 +170,7 @@ def dry_run_plan(settings: Any, request: RunRequested) -> dict[str, Any]:
     vault = _sqlite_path(settings.vault_database_url)
     if vault is None or vault.exists():
         from services.gateway import queries
-        from services.projector.db import make_engine
+        from shared.vault.engine import make_engine
 
         engine = make_engine(settings.vault_database_url, create=False)
         try:
@@ -296,7 +296,7 @@ def run_codes(requests: list[RunRequested], run_one: Callable[[int, RunRequested
 def write_batch_summary(settings: Any, batch_id: str, requests: list[RunRequested],
                         stopped_at: int | None) -> dict[str, Any]:
     from services.gateway.batches import batch_summary, summary_csv
-    from services.projector.db import make_engine
+    from shared.vault.engine import make_engine
 
     engine = make_engine(settings.vault_database_url)
     try:
@@ -392,7 +392,7 @@ def _vault_place(url: str) -> str:
     """A vault's file, or its PostgreSQL URL and schema, without the password."""
     from sqlalchemy.engine import make_url
 
-    from services.projector.db import vault_file
+    from shared.vault.engine import vault_file
 
     path = vault_file(url)
     if path:
@@ -405,8 +405,8 @@ def _vault_place(url: str) -> str:
 
 
 def cmd_vault_digest(args: argparse.Namespace) -> int:
-    from services.projector.db import make_engine
     from services.projector.digest import table_digests, vault_digest
+    from shared.vault.engine import make_engine
 
     settings = _settings(args)
     engine = make_engine(settings.vault_database_url)

@@ -21,8 +21,8 @@ DEMO_CSV = Path(__file__).resolve().parent / "demo" / "data" / "companies.csv"
 
 
 def _digest(url: str) -> str:
-    from services.projector.db import make_engine
     from services.projector.digest import vault_digest
+    from shared.vault.engine import make_engine
 
     engine = make_engine(url)
     try:

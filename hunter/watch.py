@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from nats.js import api
 
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import Bus, decode
 from shared.events import RunStep, decode_event, subject_token
+from shared.vault.engine import make_engine
 
 
 class RunTimeout(TimeoutError):

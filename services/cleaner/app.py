@@ -18,7 +18,6 @@ from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, encode_
 from services.cleaner.batch_prefetch import BatchPrefetch
 from services.cleaner.logic import Prepared, VaultLookup, VaultMatches, gc_paused, plan_cleaning, prepare_records
 from services.cleaner.vault_contacts import lookup_vault, vault_exists
-from services.projector.db import make_engine
 from shared.events import (
     Envelope,
     RunStep,
@@ -29,6 +28,7 @@ from shared.events import (
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.service import Service
 from shared.tracing import lead_trace_id, tracer
+from shared.vault.engine import make_engine
 
 service = Service("cleaner")
 app = service.app

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.projector.db import make_engine
-from services.projector.models import EnrichmentRow
 from shared.config import Settings
 from shared.schemas import Enrichment
+from shared.vault.engine import make_engine
+from shared.vault.schema import EnrichmentRow
 
 _ENRICHMENTS = EnrichmentRow.__table__  # type: ignore[attr-defined]
 _COLUMNS = (_ENRICHMENTS.c.status, _ENRICHMENTS.c.fetched_at, _ENRICHMENTS.c.data)

@@ -18,7 +18,6 @@ from services.exporter.files import write_export
 from services.exporter.segments import Row, build_row, select_segment
 from services.exporter.vault_rows import opted_out_keys, vault_rows
 from services.exporter.webhook import post_webhook
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import Bus
 from shared.events import (
@@ -39,6 +38,7 @@ from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import Enrichment, FinalScore, ScoredLead
 from shared.service import Service
 from shared.stored_config import stored_setting
+from shared.vault.engine import make_engine
 
 service = Service("exporter")
 app = service.app

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from services.exporter.segments import Row, build_row
-from services.gateway.lead_filter import OPTED_OUT, LeadFilter, lead_conditions, opted_out
-from services.projector.models import Company, EnrichmentRow, LeadCurrent
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
+from shared.vault.filters import OPTED_OUT, LeadFilter, lead_conditions, opted_out
+from shared.vault.schema import Company, EnrichmentRow, LeadCurrent
 
 BUCKETS = ("hot", "warm", "nurture", "parked")
 

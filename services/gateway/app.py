@@ -34,10 +34,10 @@ from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
 from services.gateway.request_metrics import RequestMetrics
 from services.gateway.vault_swap import follow_swaps
-from services.projector.db import make_engine
 from shared.bus import Bus, connect, ensure_stream
 from shared.config import Settings, get_settings
 from shared.metrics import metrics_endpoint
+from shared.vault.engine import make_engine
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "agenda.js": "text/javascript",

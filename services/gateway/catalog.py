@@ -17,9 +17,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.projector.models import Company
-from services.projector.search_text import fold
 from shared.receita_codes import municipalities
+from shared.vault.schema import Company
+from shared.vault.search_text import fold
 
 UFS = ("AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA", "PB", "PE", "PI", "PR",
        "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO")

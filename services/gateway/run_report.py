@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.gateway.rejects import reason_text
-from services.projector.models import (
+from shared.vault.schema import (
     ApiCallRow,
     Company,
     DroppedRow,

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from services.extractor.sources.csv_columns import detect_columns
-from services.projector.models import Company
 from shared.schemas import CleanedLead
+from shared.vault.schema import Company
 
 RECEITA_COLUMNS = [
     "cnpj", "razao_social", "nome_fantasia", "situacao_cadastral", "data_inicio_atividade",

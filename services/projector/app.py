@@ -20,12 +20,12 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.exc import DatabaseError
 
 from services.projector.batch_tracing import BatchTracer
-from services.projector.db import file_identity, make_engine, vault_file
 from services.projector.projection import Projection
 from services.projector.replay import collect_rarely
 from services.projector.stream_reader import StreamReader
 from shared import metrics
 from shared.service import Service
+from shared.vault.engine import file_identity, make_engine, vault_file
 
 service = Service("projector")
 app = service.app

@@ -22,13 +22,13 @@ from nats.js import api
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from services.projector.db import build_indexes, make_engine, vault_file
 from services.projector.digest import vault_digest
 from services.projector.pg_swap import drop_scratch, ensure_schema, fresh_scratch, in_schema, swap_in, vault_schema
 from services.projector.projection import HOLD_COMPANIES, Projection, RawEvent
 from services.projector.stream_reader import StreamReader
 from shared.bus import Bus
 from shared.events import STREAM_NAME
+from shared.vault.engine import build_indexes, make_engine, vault_file
 
 
 def parse_time(value: str) -> datetime:

@@ -16,14 +16,10 @@ from sqlmodel import Session
 from hunter.demo_run import DEMO_CSV
 from services.extractor.sources.csv_source import iter_csv
 from services.gateway.app import create_app
-from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions
 from services.gateway.lead_pages import LEAD_ROWID, match_rowids, page_of_matches, page_rowids
 from services.gateway.queries import count_leads
 from services.gateway.run_events import RunFeeds
-from services.projector.db import make_engine
-from services.projector.models import Company, Lead, LeadCurrent
 from services.projector.projection import Projection
-from services.projector.search_text import search_text
 from shared.bus import connect_bus, encode
 from shared.config import Settings
 from shared.events import (
@@ -43,6 +39,10 @@ from shared.events import (
 from shared.registry_ids import build_cnpj
 from shared.schemas import CleanedLead, CompanyRecord, Partner
 from shared.secrets import new_key, reveal
+from shared.vault.engine import make_engine
+from shared.vault.filters import SORTS, LeadFilter, lead_conditions
+from shared.vault.schema import Company, Lead, LeadCurrent
+from shared.vault.search_text import search_text
 from tests.factories import cleaned_lead, raw_events, run_events
 
 

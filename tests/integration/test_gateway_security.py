@@ -22,11 +22,11 @@ from sqlalchemy import event
 
 from services.gateway.app import create_app
 from services.gateway.basic_auth import AuthMisconfigured
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import connect_bus
 from shared.config import Settings
 from shared.nats_server import free_port
+from shared.vault.engine import make_engine
 from tests.factories import raw_events, run_events
 
 REPO = Path(__file__).resolve().parents[2]
