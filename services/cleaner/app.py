@@ -28,7 +28,7 @@ from shared.events import (
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.service import Service
 from shared.tracing import lead_trace_id, tracer
-from shared.vault.engine import make_engine
+from shared.vault.engine import open_reader
 
 service = Service("cleaner")
 app = service.app
@@ -63,7 +63,7 @@ def vault_lookup(run: str) -> VaultLookup:
         if _vault_engine is None:
             if not vault_exists(url):
                 return VaultMatches()
-            _vault_engine = make_engine(url, create=False)
+            _vault_engine = open_reader(url)
         return lookup_vault(_vault_engine, run, phones, lead_keys)
 
     return lookup

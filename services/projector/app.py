@@ -25,7 +25,7 @@ from services.projector.replay import collect_rarely
 from services.projector.stream_reader import StreamReader
 from shared import metrics
 from shared.service import Service
-from shared.vault.engine import file_identity, make_engine, vault_file
+from shared.vault.engine import file_identity, open_writer, vault_file
 
 service = Service("projector")
 app = service.app
@@ -127,7 +127,7 @@ async def project_forever() -> None:
 async def _project_once() -> None:
     settings = service.settings
     batch_tracer = BatchTracer(service.name)
-    engine = make_engine(settings.vault_database_url, busy_timeout=BUSY_TIMEOUT_SECONDS)
+    engine = open_writer(settings.vault_database_url, busy_timeout=BUSY_TIMEOUT_SECONDS)
     projection = Projection(engine, observer=batch_tracer.observe)
     watch = _SwapWatch(vault_file(settings.vault_database_url))
     nc = service.broker.connection

@@ -39,7 +39,7 @@ from shared.events import (
 from shared.registry_ids import build_cnpj
 from shared.schemas import CleanedLead, CompanyRecord, Partner
 from shared.secrets import new_key, reveal
-from shared.vault.engine import make_engine
+from shared.vault.engine import make_engine, open_writer
 from shared.vault.filters import SORTS, LeadFilter, lead_conditions
 from shared.vault.schema import Company, Lead, LeadCurrent
 from shared.vault.search_text import search_text
@@ -115,6 +115,7 @@ def test_a_saved_enrich_top_default_applies_to_runs_that_do_not_set_it(settings:
 
 def test_basic_auth_refuses_without_credentials(tmp_path: Path, nats_url: str) -> None:
     s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, BASIC_AUTH_USER="ana", BASIC_AUTH_PASS="s3cret")
+    open_writer(s.vault_database_url).dispose()  # the vault, as the projector creates it
     with TestClient(create_app(s)) as client:
         assert client.get("/api/runs").status_code == 401
         assert client.get("/api/runs", auth=("ana", "wrong")).status_code == 401
@@ -132,6 +133,20 @@ def test_probes_answer_without_credentials_and_say_only_whether_nats_is_connecte
         assert client.get("/api/runs").status_code == 401  # the API stays behind basic auth
         client.app.state.gateway.bus = None  # as before the lifespan connected
         assert client.get("/readyz").status_code == 503
+
+
+def test_before_the_projector_creates_the_vault_the_api_says_so_and_creates_nothing(
+    tmp_path: Path, nats_url: str
+) -> None:
+    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url)
+    with TestClient(create_app(s)) as client:
+        assert client.get("/livez").status_code == 200
+        runs = client.get("/api/runs")
+        assert runs.status_code == 503
+        assert "no vault at" in runs.json()["detail"] and "projector creates it" in runs.json()["detail"]
+        assert not (tmp_path / "vault.db").exists()  # a reader never creates the vault
+        open_writer(s.vault_database_url).dispose()  # the projector starts
+        assert client.get("/api/runs").json() == []
 
 
 def test_production_mode_refuses_to_start_without_a_password(tmp_path: Path) -> None:
