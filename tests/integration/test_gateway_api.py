@@ -5,6 +5,7 @@ import itertools
 import json
 import random
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ from shared.vault.filters import SORTS, LeadFilter, lead_conditions
 from shared.vault.schema import Company, Lead, LeadCurrent
 from shared.vault.search_text import search_text
 from tests.factories import cleaned_lead, raw_events, run_events
+from tests.fixtures.vaults import VAULTS, vault_for
 
 
 @pytest.fixture
@@ -135,15 +137,21 @@ def test_probes_answer_without_credentials_and_say_only_whether_nats_is_connecte
         assert client.get("/readyz").status_code == 503
 
 
+@pytest.fixture(params=VAULTS)
+def no_vault_yet(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> Iterator[Settings]:
+    """Settings of a vault the projector has not created: no SQLite file, or an empty PostgreSQL schema."""
+    yield from vault_for(request.param, tmp_path, nats_url)
+
+
 def test_before_the_projector_creates_the_vault_the_api_says_so_and_creates_nothing(
-    tmp_path: Path, nats_url: str
+    no_vault_yet: Settings, tmp_path: Path
 ) -> None:
-    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url)
+    s = no_vault_yet
     with TestClient(create_app(s)) as client:
         assert client.get("/livez").status_code == 200
         runs = client.get("/api/runs")
         assert runs.status_code == 503
-        assert "no vault at" in runs.json()["detail"] and "projector creates it" in runs.json()["detail"]
+        assert "no vault" in runs.json()["detail"] and "projector creates it" in runs.json()["detail"]
         assert not (tmp_path / "vault.db").exists()  # a reader never creates the vault
         open_writer(s.vault_database_url).dispose()  # the projector starts
         assert client.get("/api/runs").json() == []
