@@ -48,11 +48,12 @@ from tests.factories import cleaned_lead, raw_events, run_events
 from tests.fixtures.vaults import VAULTS, vault_for
 
 
-@pytest.fixture
-def settings(tmp_path: Path, nats_url: str) -> Settings:
-    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url)
-    Projection(make_engine(s.vault_database_url)).apply(raw_events(run_events("r-api")))
-    return s
+@pytest.fixture(params=VAULTS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> Iterator[Settings]:
+    """A vault holding one run, on SQLite and on PostgreSQL (when it answers)."""
+    for s in vault_for(request.param, tmp_path, nats_url):
+        Projection(make_engine(s.vault_database_url)).apply(raw_events(run_events("r-api")))
+        yield s
 
 
 def test_health_runs_and_leads_are_served_from_the_vault(settings: Settings) -> None:
