@@ -107,7 +107,7 @@ async def submit_and_watch(url: str, settings: Any, request: RunRequested, *, ti
     from services.gateway import queries
     from services.gateway.run_report import report_for
     from shared.bus import connect_bus
-    from shared.vault.engine import open_reader
+    from shared.vault.access import open_reader
 
     async with connect_bus(url, name="hunter-cli", stream=settings.stream_name) as bus:
         await bus.publish(request, key=(request.run_id,))
@@ -170,7 +170,7 @@ def dry_run_plan(settings: Any, request: RunRequested) -> dict[str, Any]:
     vault = _sqlite_path(settings.vault_database_url)
     if vault is None or vault.exists():
         from services.gateway import queries
-        from shared.vault.engine import open_reader
+        from shared.vault.access import open_reader
 
         engine = open_reader(settings.vault_database_url)
         try:
@@ -296,7 +296,7 @@ def run_codes(requests: list[RunRequested], run_one: Callable[[int, RunRequested
 def write_batch_summary(settings: Any, batch_id: str, requests: list[RunRequested],
                         stopped_at: int | None) -> dict[str, Any]:
     from services.gateway.batches import batch_summary, summary_csv
-    from shared.vault.engine import open_reader
+    from shared.vault.access import open_reader
 
     engine = open_reader(settings.vault_database_url)
     try:
@@ -406,7 +406,7 @@ def _vault_place(url: str) -> str:
 
 def cmd_vault_digest(args: argparse.Namespace) -> int:
     from services.projector.digest import table_digests, vault_digest
-    from shared.vault.engine import VaultMissing, open_reader
+    from shared.vault.access import VaultMissing, open_reader
 
     settings = _settings(args)
     engine = open_reader(settings.vault_database_url)

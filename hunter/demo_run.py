@@ -22,7 +22,7 @@ DEMO_CSV = Path(__file__).resolve().parent / "demo" / "data" / "companies.csv"
 
 def _digest(url: str) -> str:
     from services.projector.digest import vault_digest
-    from shared.vault.engine import open_reader
+    from shared.vault.access import open_reader
 
     engine = open_reader(url)
     try:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared.nats_server import free_port, port_answers
 from shared.secrets import key_for_data_dir
-from shared.vault.engine import VaultMissing, checkpoint, open_reader
+from shared.vault.access import VaultMissing, checkpoint, open_reader
 
 STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector", "ranker"]
 

@@ -10,7 +10,7 @@ from nats.js import api
 
 from shared.bus import Bus, decode
 from shared.events import RunStep, decode_event, subject_token
-from shared.vault.engine import open_reader, wait_for
+from shared.vault.access import open_reader, wait_for
 
 
 class RunTimeout(TimeoutError):

@@ -28,7 +28,7 @@ from shared.events import (
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.service import Service
 from shared.tracing import lead_trace_id, tracer
-from shared.vault.engine import open_reader
+from shared.vault.access import open_reader
 
 service = Service("cleaner")
 app = service.app

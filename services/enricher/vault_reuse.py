@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared.config import Settings
 from shared.schemas import Enrichment
-from shared.vault.engine import VaultMissing, open_reader
+from shared.vault.access import VaultMissing, open_reader
 from shared.vault.lookups import fetched_ok, stored_enrichment
 
 _UNAVAILABLE = (SQLAlchemyError, VaultMissing)

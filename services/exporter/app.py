@@ -36,7 +36,7 @@ from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import Enrichment, FinalScore, ScoredLead
 from shared.service import Service
 from shared.stored_config import stored_setting
-from shared.vault.engine import open_reader, wait_for
+from shared.vault.access import open_reader, wait_for
 
 service = Service("exporter")
 app = service.app

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from services.exporter.segments import Row, build_row
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
-from shared.vault.engine import VaultMissing
+from shared.vault.access import VaultMissing
 from shared.vault.filters import OPTED_OUT, LeadFilter, lead_conditions, opted_out
 from shared.vault.schema import Company, EnrichmentRow, LeadCurrent
 

@@ -37,7 +37,7 @@ from services.gateway.vault_swap import follow_swaps
 from shared.bus import Bus, connect, ensure_stream
 from shared.config import Settings, get_settings
 from shared.metrics import metrics_endpoint
-from shared.vault.engine import VaultMissing, open_reader
+from shared.vault.access import VaultMissing, open_reader
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "agenda.js": "text/javascript",

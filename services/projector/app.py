@@ -25,7 +25,8 @@ from services.projector.replay import collect_rarely
 from services.projector.stream_reader import StreamReader
 from shared import metrics
 from shared.service import Service
-from shared.vault.engine import file_identity, open_writer, vault_file
+from shared.vault.access import open_writer
+from shared.vault.engine import file_identity, vault_file
 
 service = Service("projector")
 app = service.app

@@ -28,7 +28,8 @@ from services.projector.projection import HOLD_COMPANIES, Projection, RawEvent
 from services.projector.stream_reader import StreamReader
 from shared.bus import Bus
 from shared.events import STREAM_NAME
-from shared.vault.engine import build_indexes, make_engine, open_writer, vault_file
+from shared.vault.access import open_writer
+from shared.vault.engine import build_indexes, make_engine, vault_file
 
 
 def parse_time(value: str) -> datetime:

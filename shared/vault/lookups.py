@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from shared.vault.engine import VaultMissing
+from shared.vault.access import VaultMissing
 from shared.vault.schema import EnrichmentRow
 
 _SQLITE_PHONES = text(

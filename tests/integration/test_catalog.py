@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from hunter.demo_run import DEMO_CSV
 from services.gateway.app import create_app
 from shared.config import Settings
-from shared.vault.engine import open_writer
+from shared.vault.access import open_writer
 
 
 def test_sources_cities_and_activities_are_offered_to_pick(tmp_path: Path, nats_url: str, shared_data: Path) -> None:

@@ -21,7 +21,7 @@ from shared.bus import connect_bus
 from shared.config import Settings
 from shared.events import RunFilters
 from shared.schemas import CompanyRecord, DroppedLead
-from shared.vault.engine import open_writer
+from shared.vault.access import open_writer
 
 SP_62 = RunFilters(uf=["SP"], cnae=["62"])
 

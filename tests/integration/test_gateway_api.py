@@ -40,7 +40,8 @@ from shared.events import (
 from shared.registry_ids import build_cnpj
 from shared.schemas import CleanedLead, CompanyRecord, Partner
 from shared.secrets import new_key, reveal
-from shared.vault.engine import make_engine, open_writer
+from shared.vault.access import open_writer
+from shared.vault.engine import make_engine
 from shared.vault.filters import SORTS, LeadFilter, lead_conditions
 from shared.vault.schema import Company, Lead, LeadCurrent
 from shared.vault.search_text import search_text

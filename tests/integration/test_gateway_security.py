@@ -26,7 +26,8 @@ from services.projector.projection import Projection
 from shared.bus import connect_bus
 from shared.config import Settings
 from shared.nats_server import free_port
-from shared.vault.engine import make_engine, open_writer
+from shared.vault.access import open_writer
+from shared.vault.engine import make_engine
 from tests.factories import raw_events, run_events
 
 REPO = Path(__file__).resolve().parents[2]

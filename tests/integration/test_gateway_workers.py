@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from shared.nats_server import free_port
-from shared.vault.engine import open_writer
+from shared.vault.access import open_writer
 
 REPO = Path(__file__).resolve().parents[2]
 

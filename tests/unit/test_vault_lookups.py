@@ -11,7 +11,7 @@ import pytest
 from shared.config import Settings
 from shared.events import LeadEnriched
 from shared.schemas import Enrichment, ScoredLead
-from shared.vault.engine import VaultMissing, open_reader
+from shared.vault.access import VaultMissing, open_reader
 from shared.vault.lookups import KnownContacts, fetched_ok, known_contacts, stored_enrichment
 from tests.factories import cleaned_lead, run_events
 from tests.fixtures.vaults import VAULTS, project, vault_for

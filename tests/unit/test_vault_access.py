@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from shared.vault.engine import VaultMissing, checkpoint, make_engine, open_reader, open_writer, wait_for
+from shared.vault.access import VaultMissing, checkpoint, open_reader, open_writer, wait_for
+from shared.vault.engine import make_engine
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 
 
