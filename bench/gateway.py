@@ -36,15 +36,15 @@ from sqlalchemy.engine import Engine
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from services.gateway.lead_filter import LeadFilter  # noqa: E402
 from services.gateway.queries import list_leads  # noqa: E402
-from services.projector.db import make_engine  # noqa: E402
-from services.projector.models import Company, Lead, LeadCurrent  # noqa: E402
-from services.projector.search_text import search_text  # noqa: E402
 from shared.bus import connect_bus  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.events import RunStep  # noqa: E402
 from shared.nats_server import EmbeddedNats, free_port  # noqa: E402
+from shared.vault.engine import make_engine  # noqa: E402
+from shared.vault.filters import LeadFilter  # noqa: E402
+from shared.vault.schema import Company, Lead, LeadCurrent  # noqa: E402
+from shared.vault.search_text import search_text  # noqa: E402
 
 UFS = ["SP"] * 5 + ["RJ"] * 2 + ["MG"] * 2 + ["RS", "PR", "SC", "BA", "PE"]
 CITIES = {"SP": ["SAO PAULO", "CAMPINAS", "SANTOS"], "RJ": ["RIO DE JANEIRO", "NITEROI"],

@@ -35,12 +35,12 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hunter.stack import Stack  # noqa: E402
-from services.projector.db import make_engine  # noqa: E402
 from services.projector.digest import vault_digest  # noqa: E402
 from services.projector.projection import Projection  # noqa: E402
 from services.projector.replay import read_batches, rebuild_into  # noqa: E402
 from shared.bus import Bus, connect_bus  # noqa: E402
 from shared.nats_server import EmbeddedNats  # noqa: E402
+from shared.vault.engine import make_engine  # noqa: E402
 from tests.fixtures.synthetic_stream import Message, synthetic_stream  # noqa: E402
 
 

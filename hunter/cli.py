@@ -107,8 +107,8 @@ async def submit_and_watch(url: str, settings: Any, request: RunRequested, *, ti
     from hunter.watch import wait_projected, watch_run
     from services.gateway import queries
     from services.gateway.run_report import report_for
-    from services.projector.db import make_engine
     from shared.bus import connect_bus
+    from shared.vault.access import open_reader
 
     async with connect_bus(url, name="hunter-cli", stream=settings.stream_name) as bus:
         await bus.publish(request, key=(request.run_id,))
@@ -117,7 +117,7 @@ async def submit_and_watch(url: str, settings: Any, request: RunRequested, *, ti
         final = await watch_run(bus, request.run_id, timeout=timeout,
                                 on_step=None if quiet else (lambda s: _print(_format_step(s))))
         await wait_projected(bus, settings.vault_database_url)
-    engine = make_engine(settings.vault_database_url)
+    engine = open_reader(settings.vault_database_url)
     try:
         run = queries.get_run(engine, request.run_id) or {}
         run["exports"] = queries.list_exports(engine, request.run_id)
@@ -171,9 +171,9 @@ def dry_run_plan(settings: Any, request: RunRequested) -> dict[str, Any]:
     vault = _sqlite_path(settings.vault_database_url)
     if vault is None or vault.exists():
         from services.gateway import queries
-        from services.projector.db import make_engine
+        from shared.vault.access import open_reader
 
-        engine = make_engine(settings.vault_database_url, create=False)
+        engine = open_reader(settings.vault_database_url)
         try:
             saved = {p["name"]: p["profile"] for p in queries.icp_profiles(engine)}
         except Exception:  # noqa: BLE001 - a vault without tables yet: no saved profiles
@@ -303,9 +303,9 @@ def run_codes(requests: list[RunRequested], run_one: Callable[[int, RunRequested
 def write_batch_summary(settings: Any, batch_id: str, requests: list[RunRequested],
                         stopped_at: int | None) -> dict[str, Any]:
     from services.gateway.batches import batch_summary, summary_csv
-    from services.projector.db import make_engine
+    from shared.vault.access import open_reader
 
-    engine = make_engine(settings.vault_database_url)
+    engine = open_reader(settings.vault_database_url)
     try:
         summary = batch_summary(engine, settings, batch_id) or {"batch_id": batch_id, "runs": [], "totals": {}}
     finally:
@@ -401,7 +401,7 @@ def _vault_place(url: str) -> str:
     """A vault's file, or its PostgreSQL URL and schema, without the password."""
     from sqlalchemy.engine import make_url
 
-    from services.projector.db import vault_file
+    from shared.vault.engine import vault_file
 
     path = vault_file(url)
     if path:
@@ -414,15 +414,21 @@ def _vault_place(url: str) -> str:
 
 
 def cmd_vault_digest(args: argparse.Namespace) -> int:
-    from services.projector.db import make_engine
     from services.projector.digest import table_digests, vault_digest
+    from shared.vault.access import VaultMissing, open_reader
 
     settings = _settings(args)
-    engine = make_engine(settings.vault_database_url)
-    if args.tables:
-        for name, (n, d) in table_digests(engine).items():
-            _print(f"{name:<28} {n:>8} {d}")
-    _print(vault_digest(engine))
+    engine = open_reader(settings.vault_database_url)
+    try:
+        if args.tables:
+            for name, (n, d) in table_digests(engine).items():
+                _print(f"{name:<28} {n:>8} {d}")
+        _print(vault_digest(engine))
+    except VaultMissing as exc:
+        print(f"hunter vault digest: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
     return 0
 
 

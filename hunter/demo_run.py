@@ -21,10 +21,10 @@ DEMO_CSV = Path(__file__).resolve().parent / "demo" / "data" / "companies.csv"
 
 
 def _digest(url: str) -> str:
-    from services.projector.db import make_engine
     from services.projector.digest import vault_digest
+    from shared.vault.access import open_reader
 
-    engine = make_engine(url)
+    engine = open_reader(url)
     try:
         return vault_digest(engine)
     finally:

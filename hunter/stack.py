@@ -10,8 +10,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from shared.nats_server import free_port, port_answers
 from shared.secrets import key_for_data_dir
+from shared.vault.access import VaultMissing, checkpoint, open_reader
 
 STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector", "ranker"]
 
@@ -91,12 +94,27 @@ class Stack:
             self.spawn("gateway")
 
     def wait_gateway(self, timeout: float = 30.0) -> bool:
+        """Whether the gateway answers within ``timeout`` and, with the projector in the stack, the vault
+        it reads exists (before the projector creates it the API answers 503)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.gateway_port and port_answers("127.0.0.1", self.gateway_port):
+            if self.gateway_port and port_answers("127.0.0.1", self.gateway_port) and self._vault_created():
                 return True
             time.sleep(0.1)
         return False
+
+    def _vault_created(self) -> bool:
+        if "projector" not in self.services:
+            return True
+        url = self.env().get("HUNTER_VAULT_URL") or f"sqlite:///{(self.data_dir / 'vault.db').resolve()}"
+        engine = open_reader(url)
+        try:
+            checkpoint(engine)
+        except (VaultMissing, SQLAlchemyError):  # (not created yet, or a database not answering yet)
+            return False
+        finally:
+            engine.dispose()
+        return True
 
     def crashed(self) -> list[str]:
         return [f"{name}[{i}] exit {p.returncode}" for name, ps in self.procs.items()

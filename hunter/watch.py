@@ -8,10 +8,9 @@ from collections.abc import Callable
 
 from nats.js import api
 
-from services.projector.db import make_engine
-from services.projector.projection import Projection
 from shared.bus import Bus, decode
 from shared.events import RunStep, decode_event, subject_token
+from shared.vault.access import open_reader, wait_for
 
 
 class RunTimeout(TimeoutError):
@@ -51,14 +50,8 @@ async def watch_run(bus: Bus, run_id: str, *, on_step: Callable[[RunStep], None]
 async def wait_projected(bus: Bus, vault_url: str, *, timeout: float = 60.0) -> int:
     """Wait until the projector has applied everything the stream held when called."""
     target = await bus.last_seq()
-    engine = make_engine(vault_url)
-    projection = Projection(engine)
-    deadline = time.monotonic() + timeout
+    engine = open_reader(vault_url)
     try:
-        while (seq := projection.checkpoint()) < target:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"projector at seq {seq}, stream at {target} after {timeout:.0f}s")
-            await asyncio.sleep(0.1)
-        return seq
+        return await wait_for(engine, target, timeout)
     finally:
         engine.dispose()

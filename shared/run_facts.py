@@ -11,8 +11,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-# the vault's read model (moving to shared.vault with the rest of it)
-from services.projector.models import (
+from shared.run_report import RunFacts
+from shared.vault.schema import (
     ApiCallRow,
     Company,
     DroppedRow,
@@ -22,7 +22,6 @@ from services.projector.models import (
     Run,
     RunStepRow,
 )
-from shared.run_report import RunFacts
 
 
 def gather_facts(engine: Engine, run_id: str) -> RunFacts | None:

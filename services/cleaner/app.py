@@ -15,7 +15,6 @@ from sqlalchemy.engine import Engine
 
 from services.cleaner.logic import Prepared, VaultLookup, VaultMatches, plan_cleaning, prepare_records
 from services.cleaner.vault_contacts import lookup_vault, vault_exists
-from services.projector.db import make_engine
 from shared.events import (
     Envelope,
     RunStep,
@@ -27,6 +26,7 @@ from shared.gc_policy import gc_paused
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.service import Service
 from shared.tracing import lead_trace_id, tracer
+from shared.vault.access import open_reader
 from shared.wire import records
 from shared.wire.batch_codec import BatchEncoder, EncodedPublisher, encode_batches, max_event_bytes
 from shared.wire.batch_prefetch import BatchPrefetch
@@ -64,7 +64,7 @@ def vault_lookup(run: str) -> VaultLookup:
         if _vault_engine is None:
             if not vault_exists(url):
                 return VaultMatches()
-            _vault_engine = make_engine(url, create=False)
+            _vault_engine = open_reader(url)
         return lookup_vault(_vault_engine, run, phones, lead_keys)
 
     return lookup

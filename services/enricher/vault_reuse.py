@@ -9,21 +9,14 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.projector.db import make_engine
-from services.projector.models import EnrichmentRow
 from shared.config import Settings
 from shared.schemas import Enrichment
+from shared.vault.access import VaultMissing, open_reader
+from shared.vault.lookups import fetched_ok, stored_enrichment
 
-_ENRICHMENTS = EnrichmentRow.__table__  # type: ignore[attr-defined]
-_COLUMNS = (_ENRICHMENTS.c.status, _ENRICHMENTS.c.fetched_at, _ENRICHMENTS.c.data)
-_BY_KEY = select(*_COLUMNS).where(_ENRICHMENTS.c.lead_key == bindparam("key"))
-_BY_DOMAIN = select(*_COLUMNS).where(_ENRICHMENTS.c.domain == bindparam("domain")).limit(1)
-_KEYS_IN = select(_ENRICHMENTS.c.lead_key, _ENRICHMENTS.c.fetched_at).where(
-    _ENRICHMENTS.c.status == "ok", _ENRICHMENTS.c.lead_key.in_(bindparam("keys", expanding=True)))
-_KEYS_PER_QUERY = 500
+_UNAVAILABLE = (SQLAlchemyError, VaultMissing)
 
 
 class VaultReuse:
@@ -32,7 +25,7 @@ class VaultReuse:
 
     def __init__(self, settings: Settings, *, retry_after: float = 5.0) -> None:
         self.ttl = timedelta(hours=settings.cache_ttl_hours)
-        self.engine = make_engine(settings.vault_database_url, create=False)
+        self.engine = open_reader(settings.vault_database_url)
         self.retry_after = retry_after
         self._unavailable_until = 0.0
 
@@ -42,13 +35,10 @@ class VaultReuse:
         now = now or datetime.now(UTC)
         for attempt in range(3):  # a moment's lock (the projector checkpointing its WAL) is no reason to re-fetch
             try:
-                with self.engine.connect() as conn:
-                    row = conn.execute(_BY_KEY, {"key": lead_key}).first()
-                    if row is None and domain:
-                        row = conn.execute(_BY_DOMAIN, {"domain": domain}).first()
+                row = stored_enrichment(self.engine, lead_key, domain)
                 break
-            except SQLAlchemyError:
-                if attempt == 2:
+            except _UNAVAILABLE as exc:
+                if attempt == 2 or isinstance(exc, VaultMissing):
                     self._unavailable_until = time.monotonic() + self.retry_after
                     return None
                 time.sleep(0.05 * (attempt + 1))
@@ -72,15 +62,11 @@ class VaultReuse:
         """The lead keys among ``lead_keys`` whose own enrichment (by lead key) was fetched ok within the TTL:
         what ``find`` would reuse without a fetch. Indexed lookups, a few hundred keys per query."""
         now = now or datetime.now(UTC)
-        found: list[str] = []
         try:
-            with self.engine.connect() as conn:
-                for start in range(0, len(lead_keys), _KEYS_PER_QUERY):
-                    rows = conn.execute(_KEYS_IN, {"keys": lead_keys[start:start + _KEYS_PER_QUERY]})
-                    found.extend(key for key, fetched_at in rows if self.fresh(fetched_at, now))
-        except SQLAlchemyError:
+            rows = fetched_ok(self.engine, lead_keys)
+        except _UNAVAILABLE:
             return []
-        return found
+        return [key for key, fetched_at in rows if self.fresh(fetched_at, now)]
 
     async def lookup(self, lead_key: str, domain: str | None) -> Enrichment | None:
         if time.monotonic() < self._unavailable_until:

@@ -5,7 +5,6 @@ vault filter, and posts every finished export (and run) to the configured webhoo
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,6 @@ from services.exporter.files import write_export
 from services.exporter.run_kpi import closing_verdict
 from services.exporter.vault_rows import opted_out_keys, vault_rows
 from services.exporter.webhook import post_webhook
-from services.projector.db import make_engine
-from services.projector.projection import Projection
 from shared.bus import Bus
 from shared.domain.segments import Row, build_row, select_segment
 from shared.events import (
@@ -41,6 +38,7 @@ from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import Enrichment, FinalScore, ScoredLead
 from shared.service import Service
 from shared.stored_config import stored_setting
+from shared.vault.access import open_reader, wait_for
 
 service = Service("exporter")
 app = service.app
@@ -52,18 +50,13 @@ cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 def vault_engine() -> Engine:
     if not _engine:
-        _engine.append(make_engine(service.settings.vault_database_url))
+        _engine.append(open_reader(service.settings.vault_database_url))
     return _engine[0]
 
 
 async def wait_for_vault(seq: int, timeout: float = PROJECTION_WAIT_SECONDS) -> None:
     """Wait until the projector has applied the stream up to ``seq``, so the vault is current."""
-    projection = Projection(vault_engine())
-    deadline = time.monotonic() + timeout
-    while (done := await asyncio.to_thread(projection.checkpoint)) < seq:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"vault at seq {done}, export needs {seq}; is the projector running?")
-        await asyncio.sleep(0.1)
+    await wait_for(vault_engine(), seq, timeout)
 
 
 async def notify(bus: Bus, event: str, payload: dict[str, Any], run_id: str | None) -> None:

@@ -10,11 +10,12 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.gateway.lead_filter import OPTED_OUT, LeadFilter, lead_conditions, opted_out
-from services.projector.models import Company, EnrichmentRow, LeadCurrent
 from shared.contracts.vocabulary import BUCKETS
 from shared.domain.segments import Row, build_row
 from shared.schemas import CleanedLead, Enrichment, FinalScore, Reason, ScoredLead
+from shared.vault.access import VaultMissing
+from shared.vault.filters import OPTED_OUT, LeadFilter, lead_conditions, opted_out
+from shared.vault.schema import Company, EnrichmentRow, LeadCurrent
 
 
 class VaultRows(NamedTuple):
@@ -58,9 +59,12 @@ def vault_rows(engine: Engine, vault_filter: dict[str, Any]) -> VaultRows:
 def opted_out_keys(engine: Engine, lead_keys: list[str]) -> set[str]:
     """Which of these leads opted out (``do_not_contact``): a run's export leaves them out too."""
     out: set[str] = set()
-    with Session(engine) as s:
-        for start in range(0, len(lead_keys), 500):
-            chunk = lead_keys[start:start + 500]
-            out.update(s.exec(select(LeadCurrent.lead_key).where(
-                LeadCurrent.lead_key.in_(chunk), LeadCurrent.status == OPTED_OUT)).all())  # type: ignore[attr-defined]
+    try:
+        with Session(engine) as s:
+            for start in range(0, len(lead_keys), 500):
+                chunk = lead_keys[start:start + 500]
+                out.update(s.exec(select(LeadCurrent.lead_key).where(
+                    LeadCurrent.lead_key.in_(chunk), LeadCurrent.status == OPTED_OUT)).all())  # type: ignore[attr-defined]
+    except VaultMissing:  # no vault yet: nobody has opted out
+        return set()
     return out

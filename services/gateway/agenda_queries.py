@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from services.gateway.agenda import AgendaSettings, Done, LeadForAgenda, day_bounds, week_start
-from services.projector.models import Company, ConfigRow, EnrichmentRow, LeadCurrent, LeadPropensityRow, TimelineRow
+from shared.vault.schema import Company, ConfigRow, EnrichmentRow, LeadCurrent, LeadPropensityRow, TimelineRow
 
 TOUCHES = ("call", "email", "whatsapp")
 

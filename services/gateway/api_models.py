@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from services.gateway.lead_filter import LeadFilter
 from shared.domain.segments import SEGMENTS
 from shared.events import KpiTargets, RunFilters
 from shared.funnel import ActivityKind, FunnelState
+from shared.vault.filters import LeadFilter
 
 Format = Literal["csv", "parquet"]
 MAX_OFFSET = 1_000_000_000  # list offsets past it are refused (422), well inside SQLite's 64-bit integers

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBasicCredentials
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
@@ -34,10 +34,10 @@ from services.gateway.context import Ctx, Gateway
 from services.gateway.lead_pages import tune_connection
 from services.gateway.request_metrics import RequestMetrics
 from services.gateway.vault_swap import follow_swaps
-from services.projector.db import make_engine
 from shared.bus import Bus, connect, ensure_stream
 from shared.config import Settings, get_settings
 from shared.metrics import metrics_endpoint
+from shared.vault.access import VaultMissing, open_reader
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "agenda.js": "text/javascript",
@@ -52,11 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if problem := auth_settings_error(settings.basic_auth_user, settings.basic_auth_pass,
                                       production=settings.production):
         raise AuthMisconfigured(problem)
-    gw = Gateway(settings=settings, engine=make_engine(settings.vault_database_url))
+    gw = Gateway(settings=settings, engine=open_reader(settings.vault_database_url))  # the projector's to create
     if gw.engine.dialect.name == "sqlite":
         event.listen(gw.engine, "connect", tune_connection)
         follow_swaps(gw.engine)
-        gw.engine.dispose()  # the connection that created the tables is opened again, tuned
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Hunts, the lead vault, exports and diagnostics. Writes are events on the bus.",
                   docs_url=None, redoc_url=None, openapi_url=None)  # served below, behind the same auth
     app.state.gateway = gw
+
+    @app.exception_handler(VaultMissing)
+    async def vault_missing(_: Request, exc: VaultMissing) -> JSONResponse:
+        """Before the projector's first start there is no vault to read: say so (not a 500)."""
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
     # the last added runs first: every request is counted, then cross-site writes and big bodies are refused
     app.add_middleware(BodyLimit, max_upload=settings.max_upload_bytes)
     app.add_middleware(BrowserGuard, trusted_origins=settings.trusted_origins.split(","),

@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from services.gateway.run_report import report_for
-from services.projector.models import ExportRow, Run
 from shared.csv_safety import safe_cell
 from shared.events import KpiTargets, RunFilters, RunRequested, new_run_id
+from shared.vault.schema import ExportRow, Run
 
 SUMMARY_COLUMNS = ("code", "run_id", "status", "leads", "hot", "kpi", "seconds", "message")
 

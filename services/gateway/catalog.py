@@ -17,9 +17,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.projector.models import Company
-from services.projector.search_text import fold
 from shared.receita_codes import municipalities
+from shared.vault.schema import Company
+from shared.vault.search_text import fold
 
 UFS = ("AC", "AL", "AM", "AP", "BA", "CE", "DF", "ES", "GO", "MA", "MG", "MS", "MT", "PA", "PB", "PE", "PI", "PR",
        "RJ", "RN", "RO", "RR", "RS", "SC", "SE", "SP", "TO")
@@ -72,12 +72,10 @@ def cities(q: str, uf: list[str], limit: int = 20) -> list[dict[str, str]]:
     return [{"city": name, "uf": state} for name, state in (starts + within)[:limit]]
 
 
-def _cnae_table(directory: Path) -> dict[str, str]:
-    """A CNPJ folder's ``Cnaes`` table (zipped or plain, Latin-1 ``"code";"description"`` lines)."""
+def _read_cnae_files(files: list[Path]) -> dict[str, str]:
+    """CNAE ``Cnaes`` tables (zipped or plain, Latin-1 ``"code";"description"`` lines)."""
     out: dict[str, str] = {}
-    for path in directory.iterdir():
-        if not path.name.lower().startswith("cnaes"):
-            continue
+    for path in files:
         if path.suffix.lower() == ".zip":
             with zipfile.ZipFile(path) as z:
                 raw = b"".join(z.read(n) for n in z.namelist())
@@ -89,6 +87,25 @@ def _cnae_table(directory: Path) -> dict[str, str]:
     return out
 
 
+_CNAE_TABLES: dict[Path, tuple[tuple[tuple[str, int, int], ...], dict[str, str]]] = {}
+CNAE_TABLES_KEPT = 16
+
+
+def cnae_table(directory: Path) -> dict[str, str]:
+    """A CNPJ folder's CNAE table, read again only when its files change (name, mtime, size): an
+    activity search asks for it on every keystroke. Do not change the dict returned."""
+    files = sorted(p for p in directory.iterdir() if p.name.lower().startswith("cnaes"))
+    stamp = tuple((p.name, (st := p.stat()).st_mtime_ns, st.st_size) for p in files)
+    cached = _CNAE_TABLES.get(directory)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    table = _read_cnae_files(files)
+    if directory not in _CNAE_TABLES and len(_CNAE_TABLES) >= CNAE_TABLES_KEPT:
+        _CNAE_TABLES.pop(next(iter(_CNAE_TABLES)))
+    _CNAE_TABLES[directory] = (stamp, table)
+    return table
+
+
 def activities(engine: Engine, sources: list[dict[str, Any]], q: str, limit: int = 30) -> list[dict[str, Any]]:
     """CNAE codes whose code starts with, or whose description has every word of, ``q``: from the CNAE
     tables of the listed CNPJ folders and the codes of the companies in the vault (with how many)."""
@@ -96,7 +113,7 @@ def activities(engine: Engine, sources: list[dict[str, Any]], q: str, limit: int
     for s in sources:
         if s["kind"] == "cnpj":
             try:
-                names.update(_cnae_table(Path(s["uri"].split(":", 1)[1])))
+                names.update(cnae_table(Path(s["uri"].split(":", 1)[1])))
             except (OSError, zipfile.BadZipFile):
                 continue
     with Session(engine) as session:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.projector.models import ExportRow, SourceExportRow
+from shared.vault.schema import ExportRow, SourceExportRow
 
 PROVIDER_STATUS_WORDS = {
     "requested": "requested from the provider",

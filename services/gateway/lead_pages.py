@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import Join
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions, needs_company
-from services.projector.models import Company, LeadCurrent
+from shared.vault.filters import SORTS, LeadFilter, lead_conditions, needs_company
+from shared.vault.schema import Company, LeadCurrent
 
 LEAD_ROWID = literal_column("lead_current.rowid", Integer)
 LEADS_BY_KEY = "ix_lead_current_key"

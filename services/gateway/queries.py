@@ -9,9 +9,11 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, literal_column,
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions, needs_company
 from services.gateway.lead_pages import LEAD_ROWID, match_rowids, page_rowids
-from services.projector.models import (
+from shared.contracts.vocabulary import BUCKETS
+from shared.funnel import REOPEN_TO, allowed_next, is_closed
+from shared.vault.filters import SORTS, LeadFilter, lead_conditions, needs_company
+from shared.vault.schema import (
     ApiCallRow,
     Company,
     ConfigRow,
@@ -27,9 +29,7 @@ from services.projector.models import (
     RunStepRow,
     TimelineRow,
 )
-from services.projector.search_text import fold
-from shared.contracts.vocabulary import BUCKETS
-from shared.funnel import REOPEN_TO, allowed_next, is_closed
+from shared.vault.search_text import fold
 
 
 def _run_dict(run: Run) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from services.projector.models import Company, LeadPropensityRow, RankingTrainingRow
+from shared.vault.schema import Company, LeadPropensityRow, RankingTrainingRow
 
 
 def _training(row: RankingTrainingRow) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.projector.models import DroppedRow
 from shared.csv_safety import safe_cell
+from shared.vault.schema import DroppedRow
 
 REASONS = {  # reason code -> what a user reads
     "mei": "MEI (microempreendedor individual): a one-person business, not a B2B prospect",

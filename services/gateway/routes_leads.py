@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from services.gateway import queries
 from services.gateway.api_models import MAX_OFFSET, NOT_FOUND, ActivityCreate, PartnerImport, StatusChange
 from services.gateway.context import Ctx
-from services.gateway.lead_filter import LeadFilter
 from services.gateway.routes_runs import submit
 from services.gateway.uploads import write_companies_csv
 from shared.contracts.vocabulary import Bucket
 from shared.events import LeadActivityRecorded, LeadStatusChanged, RunFilters, RunRequested, new_run_id
 from shared.funnel import FunnelState, TransitionRefused, check_transition
+from shared.vault.filters import LeadFilter
 
 router = APIRouter(prefix="/api", tags=["vault"])
 _basic = HTTPBasic(auto_error=False)

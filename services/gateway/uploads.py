@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from services.projector.models import Company
 from shared.domain.csv_columns import detect_columns
 from shared.schemas import CleanedLead
+from shared.vault.schema import Company
 
 RECEITA_COLUMNS = [
     "cnpj", "razao_social", "nome_fantasia", "situacao_cadastral", "data_inicio_atividade",

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
-from services.projector.db import file_identity
+from shared.vault.engine import file_identity
 
 _KEY = "hunter_vault_file"
 

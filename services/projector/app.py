@@ -20,12 +20,13 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.exc import DatabaseError
 
 from services.projector.batch_tracing import BatchTracer
-from services.projector.db import file_identity, make_engine, vault_file
 from services.projector.projection import Projection
 from services.projector.stream_reader import StreamReader
 from shared import metrics
 from shared.gc_policy import collect_rarely
 from shared.service import Service
+from shared.vault.access import open_writer
+from shared.vault.engine import file_identity, vault_file
 
 service = Service("projector")
 app = service.app
@@ -127,7 +128,7 @@ async def project_forever() -> None:
 async def _project_once() -> None:
     settings = service.settings
     batch_tracer = BatchTracer(service.name)
-    engine = make_engine(settings.vault_database_url, busy_timeout=BUSY_TIMEOUT_SECONDS)
+    engine = open_writer(settings.vault_database_url, busy_timeout=BUSY_TIMEOUT_SECONDS)
     projection = Projection(engine, observer=batch_tracer.observe)
     watch = _SwapWatch(vault_file(settings.vault_database_url))
     nc = service.broker.connection

@@ -12,8 +12,8 @@ from sqlalchemy import Boolean, Float, Table, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from services.projector.models import DIGEST_EXCLUDED
 from services.projector.rows import TableSql
+from shared.vault.schema import DIGEST_EXCLUDED
 
 
 def _normalise(value: Any, column: Any) -> Any:

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
-from services.projector.db import make_engine
+from shared.vault.engine import make_engine
 
 
 def vault_schema(engine: Engine) -> str:

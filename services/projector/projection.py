@@ -9,7 +9,6 @@ changes them in memory and writes them back with one statement per table."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -19,7 +18,12 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.engine import Connection, Engine
 
 from services.projector.decoding import NOT_PROJECTED, decode_message, type_of
-from services.projector.models import (
+from services.projector.rows import AppendRows, StateRows, delete_keys, insert_rows, select_rows, upsert
+from services.projector.structs import canonical
+from shared.events import Envelope, UnknownEvent
+from shared.vault.derived import site_whatsapp
+from shared.vault.migrations import upgrade_vault
+from shared.vault.schema import (
     ApiCallRow,
     Checkpoint,
     Company,
@@ -41,11 +45,7 @@ from services.projector.models import (
     SourceExportRow,
     TimelineRow,
 )
-from services.projector.rows import AppendRows, StateRows, delete_keys, insert_rows, select_rows, upsert
-from services.projector.schema_upgrade import upgrade_vault
-from services.projector.search_text import fold, search_text
-from services.projector.structs import canonical
-from shared.events import Envelope, UnknownEvent
+from shared.vault.search_text import fold, search_text
 
 RawEvent = tuple[int, str, bytes]  # (stream seq, subject, data)
 
@@ -64,15 +64,6 @@ Handler = Callable[[Connection, int, Envelope, Any], None]
 CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
 PARTNERS = Partner.__table__  # type: ignore[attr-defined]
 COMPANIES = Company.__table__  # type: ignore[attr-defined]
-_WHATSAPP_LINK = re.compile(r"(?:wa\.me/|[?&]phone=)\+?(\d{8,15})")
-
-
-def site_whatsapp(found: Iterable[str]) -> str | None:
-    """The first WhatsApp number a site shows; a ``wa.me`` / ``api.whatsapp.com`` link as ``+<digits>``."""
-    for value in found:
-        link = _WHATSAPP_LINK.search(value)
-        return f"+{link.group(1)}" if link else value
-    return None
 
 
 # what a lead's current row (``lead_current``) mirrors of its per-run row in its latest run

@@ -21,7 +21,6 @@ from nats.js import api
 from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
-from services.projector.db import build_indexes, make_engine, vault_file
 from services.projector.digest import vault_digest
 from services.projector.pg_swap import drop_scratch, ensure_schema, fresh_scratch, in_schema, swap_in, vault_schema
 from services.projector.projection import HOLD_COMPANIES, Projection, RawEvent
@@ -29,6 +28,8 @@ from services.projector.stream_reader import StreamReader
 from shared.bus import Bus
 from shared.events import STREAM_NAME
 from shared.gc_policy import few_collections
+from shared.vault.access import open_writer
+from shared.vault.engine import build_indexes, make_engine, vault_file
 
 
 def parse_time(value: str) -> datetime:
@@ -94,7 +95,7 @@ async def rebuild_into(bus: Bus, url: str, *, to_seq: int | None = None, to_time
     """Project every event up to ``to_seq`` / ``to_time`` (default: all) into the fresh database at
     ``url``, ``apply_batch`` events at a time (one transaction each) while the next ones are read and
     decoded; then build the secondary indexes and return (events applied, the vault's digest)."""
-    engine = make_engine(url, bulk=True)  # no secondary index yet: they are built once, after the load
+    engine = open_writer(url, bulk=True)  # no secondary index yet: they are built once, after the load
     # a SQLite file is swapped in once complete: company rows can wait for their latest record
     projection = Projection(engine, fresh=True, hold_companies=HOLD_COMPANIES if engine.dialect.name == "sqlite" else 0)
     total, last = 0, 0

@@ -5,7 +5,7 @@ tuple flavour: same fields, types and defaults), so a schema change needs no sec
 They are not tracked by the garbage collector (``gc=False``: a decoded event holds no reference
 cycle), which keeps the collector's passes short while a batch holds hundreds of thousands of
 them. ``canonical`` writes the vault's JSON columns: sorted keys, compact, UTF-8 — byte for byte
-what ``db.canonical_json`` writes for the same value."""
+what ``shared.vault.engine.canonical_json`` writes for the same value."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ _NO_FLOATS = {str, int, bool, type(None), bytes} | {s for s, fields in _FLOAT_FI
 
 
 def canonical(value: Any) -> str:
-    """Sorted-keys compact JSON of a struct / list / dict: byte for byte ``db.canonical_json`` of its
+    """Sorted-keys compact JSON of a struct / list / dict: byte for byte ``shared.vault.engine.canonical_json`` of its
     builtin form (msgspec and json spell floats alike but for exponents: those go through json)."""
     omitted = OMIT_NONE.get(type(value), ())
     if not omitted and _plain(value):

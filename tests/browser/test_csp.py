@@ -13,10 +13,10 @@ import pytest
 import uvicorn
 
 from services.gateway.app import create_app
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.config import Settings
 from shared.nats_server import free_port
+from shared.vault.engine import make_engine
 from tests.factories import raw_events, run_events
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))

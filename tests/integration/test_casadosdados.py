@@ -327,9 +327,9 @@ async def test_the_extractor_records_a_casa_export_files_status_for_the_exports_
     from hunter.stack import Stack
     from hunter.watch import wait_projected
     from services.gateway.export_listing import list_source_exports
-    from services.projector.db import make_engine
     from shared.bus import connect_bus
     from shared.events import RunRequested, SourceExportUpdated
+    from shared.vault.engine import make_engine
 
     from .test_extractor_service import _extract_step
 

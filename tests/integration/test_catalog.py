@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from hunter.demo_run import DEMO_CSV
 from services.gateway.app import create_app
 from shared.config import Settings
+from shared.vault.access import open_writer
 
 
 def test_sources_cities_and_activities_are_offered_to_pick(tmp_path: Path, nats_url: str, shared_data: Path) -> None:
@@ -21,6 +22,7 @@ def test_sources_cities_and_activities_are_offered_to_pick(tmp_path: Path, nats_
     shutil.copy(DEMO_CSV, imports / "prospects.csv")
     (imports / "notes.md").write_text("not a source")
     settings = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, HUNTER_IMPORTS_DIR=str(imports))
+    open_writer(settings.vault_database_url).dispose()  # the vault, as the projector creates it
     with TestClient(create_app(settings)) as client:
         s = client.get("/api/sources").json()
         kinds = {x["name"]: (x["kind"], x["uri"]) for x in s["items"]}

@@ -14,10 +14,10 @@ from sqlmodel import Session, select
 
 from hunter.stack import Stack
 from hunter.watch import wait_projected
-from services.projector.db import make_engine
-from services.projector.models import Company, DroppedRow, Lead
 from shared.bus import Bus, connect_bus, decode
 from shared.events import LeadsScored, RunRequested, RunStep, decode_event
+from shared.vault.engine import make_engine
+from shared.vault.schema import Company, DroppedRow, Lead
 from tests.unit.test_cleaner_run import cnpj
 
 HEADER = ["cnpj", "razao_social", "situacao_cadastral", "data_inicio_atividade", "cnae_fiscal_principal",

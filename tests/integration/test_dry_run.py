@@ -21,6 +21,7 @@ from shared.bus import connect_bus
 from shared.config import Settings
 from shared.events import RunFilters
 from shared.schemas import CompanyRecord, DroppedLead
+from shared.vault.access import open_writer
 
 SP_62 = RunFilters(uf=["SP"], cnae=["62"])
 
@@ -44,6 +45,7 @@ async def test_the_api_plans_a_hunt_with_the_extractors_count_and_publishes_noth
     stack.start()
     try:
         settings = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=fresh_nats_url)
+        open_writer(settings.vault_database_url).dispose()  # the vault, as the projector creates it
         before = await last_seq(fresh_nats_url)
         with TestClient(create_app(settings)) as client:
             body = {"source": f"csv:{DEMO_CSV}", "filters": SP_62.model_dump(), "enrich_top": 0.5,

@@ -16,13 +16,13 @@ from sqlmodel import Session, select
 from hunter.demo_run import DEMO_CSV
 from hunter.stack import Stack
 from hunter.watch import wait_projected, watch_run
-from services.projector.db import make_engine
 from services.projector.digest import vault_digest
-from services.projector.models import Company, DroppedRow, EnrichmentRow, ExportRow, Lead, Run
 from services.projector.projection import Projection
 from services.projector.replay import rebuild_into
 from shared.bus import connect_bus
 from shared.events import RunFilters, RunRequested, Subjects
+from shared.vault.engine import make_engine
+from shared.vault.schema import Company, DroppedRow, EnrichmentRow, ExportRow, Lead, Run
 
 pytestmark = pytest.mark.e2e
 

@@ -5,6 +5,7 @@ import itertools
 import json
 import random
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +17,10 @@ from sqlmodel import Session
 from hunter.demo_run import DEMO_CSV
 from services.extractor.sources.csv_source import iter_csv
 from services.gateway.app import create_app
-from services.gateway.lead_filter import SORTS, LeadFilter, lead_conditions
 from services.gateway.lead_pages import LEAD_ROWID, match_rowids, page_of_matches, page_rowids
 from services.gateway.queries import count_leads
 from services.gateway.run_events import RunFeeds
-from services.projector.db import make_engine
-from services.projector.models import Company, Lead, LeadCurrent
 from services.projector.projection import Projection
-from services.projector.search_text import search_text
 from shared.bus import connect_bus, encode
 from shared.config import Settings
 from shared.events import (
@@ -43,14 +40,21 @@ from shared.events import (
 from shared.registry_ids import build_cnpj
 from shared.schemas import CleanedLead, CompanyRecord, Partner
 from shared.secrets import new_key, reveal
+from shared.vault.access import open_writer
+from shared.vault.engine import make_engine
+from shared.vault.filters import SORTS, LeadFilter, lead_conditions
+from shared.vault.schema import Company, Lead, LeadCurrent
+from shared.vault.search_text import search_text
 from tests.factories import cleaned_lead, raw_events, run_events
+from tests.fixtures.vaults import VAULTS, vault_for
 
 
-@pytest.fixture
-def settings(tmp_path: Path, nats_url: str) -> Settings:
-    s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url)
-    Projection(make_engine(s.vault_database_url)).apply(raw_events(run_events("r-api")))
-    return s
+@pytest.fixture(params=VAULTS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> Iterator[Settings]:
+    """A vault holding one run, on SQLite and on PostgreSQL (when it answers)."""
+    for s in vault_for(request.param, tmp_path, nats_url):
+        Projection(make_engine(s.vault_database_url)).apply(raw_events(run_events("r-api")))
+        yield s
 
 
 def test_health_runs_and_leads_are_served_from_the_vault(settings: Settings) -> None:
@@ -115,6 +119,7 @@ def test_a_saved_enrich_top_default_applies_to_runs_that_do_not_set_it(settings:
 
 def test_basic_auth_refuses_without_credentials(tmp_path: Path, nats_url: str) -> None:
     s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, BASIC_AUTH_USER="ana", BASIC_AUTH_PASS="s3cret")
+    open_writer(s.vault_database_url).dispose()  # the vault, as the projector creates it
     with TestClient(create_app(s)) as client:
         assert client.get("/api/runs").status_code == 401
         assert client.get("/api/runs", auth=("ana", "wrong")).status_code == 401
@@ -132,6 +137,26 @@ def test_probes_answer_without_credentials_and_say_only_whether_nats_is_connecte
         assert client.get("/api/runs").status_code == 401  # the API stays behind basic auth
         client.app.state.gateway.bus = None  # as before the lifespan connected
         assert client.get("/readyz").status_code == 503
+
+
+@pytest.fixture(params=VAULTS)
+def no_vault_yet(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> Iterator[Settings]:
+    """Settings of a vault the projector has not created: no SQLite file, or an empty PostgreSQL schema."""
+    yield from vault_for(request.param, tmp_path, nats_url)
+
+
+def test_before_the_projector_creates_the_vault_the_api_says_so_and_creates_nothing(
+    no_vault_yet: Settings, tmp_path: Path
+) -> None:
+    s = no_vault_yet
+    with TestClient(create_app(s)) as client:
+        assert client.get("/livez").status_code == 200
+        runs = client.get("/api/runs")
+        assert runs.status_code == 503
+        assert "no vault" in runs.json()["detail"] and "projector creates it" in runs.json()["detail"]
+        assert not (tmp_path / "vault.db").exists()  # a reader never creates the vault
+        open_writer(s.vault_database_url).dispose()  # the projector starts
+        assert client.get("/api/runs").json() == []
 
 
 def test_production_mode_refuses_to_start_without_a_password(tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.config import Settings
 from shared.csv_safety import safe_cell
 from shared.events import ApiCallsRecorded, LeadsCleaned, LeadsScored, RunRequested, RunStep
 from shared.schemas import ApiCall, CleanedLead, Partner, ScoredLead
+from shared.vault.engine import make_engine
 from tests.factories import cleaned_lead, run_events
 from tests.fixtures.vaults import VAULTS, project, rejected_rows, vault_for, whatsapp_stream
 

@@ -19,8 +19,6 @@ from sqlmodel import Session, select
 from hunter.stack import Stack
 from hunter.watch import wait_projected
 from services.exporter.webhook import SIGNATURE_HEADER, post_webhook, verify
-from services.projector.db import make_engine
-from services.projector.models import ApiCallRow
 from shared.bus import Bus, connect_bus, decode
 from shared.events import (
     ConfigSaved,
@@ -31,6 +29,8 @@ from shared.events import (
     Subjects,
     decode_event,
 )
+from shared.vault.engine import make_engine
+from shared.vault.schema import ApiCallRow
 from tests.factories import run_events
 
 

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
 from services.gateway.browser_guard import allowed_host_names, misdirected_reason
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.config import Settings
+from shared.vault.engine import make_engine
 from tests.factories import raw_events, run_events
 from tests.integration.test_gateway_security import _stored, serving
 

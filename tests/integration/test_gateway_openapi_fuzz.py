@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, status_code_conformance
 
 from services.gateway.app import create_app
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.config import Settings
 from shared.nats_server import free_port
+from shared.vault.engine import make_engine
 from tests.factories import raw_events, run_events
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"ana:s3cret").decode()}

@@ -22,11 +22,12 @@ from sqlalchemy import event
 
 from services.gateway.app import create_app
 from services.gateway.basic_auth import AuthMisconfigured
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import connect_bus
 from shared.config import Settings
 from shared.nats_server import free_port
+from shared.vault.access import open_writer
+from shared.vault.engine import make_engine
 from tests.factories import raw_events, run_events
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +44,7 @@ def settings(tmp_path: Path, nats_url: str) -> Settings:
 
 def test_a_non_ascii_password_lets_its_user_in_and_refuses_others_with_401(tmp_path: Path, nats_url: str) -> None:
     s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, BASIC_AUTH_USER="joão", BASIC_AUTH_PASS="señha-ção")
+    open_writer(s.vault_database_url).dispose()  # the vault, as the projector creates it
     with TestClient(create_app(s), raise_server_exceptions=False) as client:
         assert client.get("/api/runs", auth=("joão", "señha-ção")).status_code == 200
         assert client.get("/api/runs", auth=("joão", "wrong")).status_code == 401
@@ -142,6 +144,7 @@ def test_a_trusted_origin_may_write(tmp_path: Path, nats_url: str) -> None:
 
 def test_every_response_forbids_framing_and_sniffing_and_carries_a_csp(tmp_path: Path, nats_url: str) -> None:
     s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, BASIC_AUTH_USER="ana", BASIC_AUTH_PASS="s3cret")
+    open_writer(s.vault_database_url).dispose()  # the vault, as the projector creates it
     with TestClient(create_app(s)) as client:
         responses = [client.get("/", auth=("ana", "s3cret")), client.get("/docs", auth=("ana", "s3cret")),
                      client.get("/api/runs", auth=("ana", "s3cret")), client.get("/api/runs"),

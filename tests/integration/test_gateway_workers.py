@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from shared.nats_server import free_port
+from shared.vault.access import open_writer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,6 +28,7 @@ def test_gateway_workers_start_that_many_processes_serving_one_port(tmp_path: Pa
     port = free_port()
     env = {**os.environ, "HUNTER_DATA_DIR": str(tmp_path), "NATS_URL": nats_url, "GATEWAY_PORT": str(port),
            "GATEWAY_WORKERS": "2"}
+    open_writer(f"sqlite:///{tmp_path / 'vault.db'}").dispose()  # the vault, as the projector creates it
     proc = subprocess.Popen([sys.executable, "-m", "services.gateway"], cwd=REPO, env=env)
     try:
         deadline, answered = time.monotonic() + 90, 0

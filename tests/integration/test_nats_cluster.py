@@ -22,9 +22,7 @@ from sqlmodel import Session, select
 from hunter.demo_run import DEMO_CSV
 from hunter.stack import Stack
 from hunter.watch import wait_projected
-from services.projector.db import make_engine
 from services.projector.digest import vault_digest
-from services.projector.models import Lead
 from services.projector.projection import Projection
 from services.projector.replay import rebuild_into
 from shared.bus import Bus, connect_bus
@@ -40,6 +38,8 @@ from shared.events import (
     Subjects,
 )
 from shared.nats_server import NatsCluster
+from shared.vault.engine import make_engine
+from shared.vault.schema import Lead
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 
 pytestmark = pytest.mark.e2e

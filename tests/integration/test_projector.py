@@ -19,12 +19,12 @@ from sqlalchemy import text
 
 from hunter.stack import Stack
 from hunter.watch import wait_projected
-from services.projector.db import make_engine
 from services.projector.digest import vault_digest
 from services.projector.projection import Projection
 from services.projector.replay import rebuild_into
 from shared.bus import Bus, connect_bus
 from shared.nats_server import free_port
+from shared.vault.engine import make_engine
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 from tests.fixtures.synthetic_stream import Message, synthetic_stream
 

@@ -21,12 +21,12 @@ from sqlmodel import Session, select
 
 from hunter.stack import Stack
 from hunter.watch import wait_projected
-from services.projector.db import make_engine
 from services.projector.digest import vault_digest
-from services.projector.models import LogRow
 from services.projector.replay import rebuild_into
 from shared.bus import Bus, connect_bus, decode
 from shared.events import LogRecorded, decode_event
+from shared.vault.engine import make_engine
+from shared.vault.schema import LogRow
 from tests.fixtures.synthetic_stream import Message, synthetic_stream
 
 

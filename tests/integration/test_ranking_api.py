@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
-from services.projector.db import build_indexes, create_tables, make_engine
 from services.projector.digest import vault_digest
 from services.projector.projection import Projection
 from shared.bus import connect_bus
@@ -26,6 +25,7 @@ from shared.events import (
     RankingTrained,
     Subjects,
 )
+from shared.vault.engine import build_indexes, create_tables, make_engine
 from tests.factories import raw_events, run_events
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from services.projector.db import make_engine
 from services.projector.digest import vault_digest
-from services.projector.models import LogRow
 from services.projector.projection import Projection
 from shared.bus import connect_bus, decode
+from shared.vault.engine import make_engine
+from shared.vault.schema import LogRow
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stream_v1.jsonl"
 

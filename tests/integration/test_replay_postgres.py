@@ -11,11 +11,11 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 
-from services.projector.db import make_engine
 from services.projector.digest import vault_digest
 from services.projector.projection import Projection
 from services.projector.replay import rebuild_into, replay_vault
 from shared.bus import Bus, connect_bus
+from shared.vault.engine import make_engine
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 from tests.fixtures.synthetic_stream import Message, synthetic_stream
 

@@ -13,8 +13,6 @@ from sqlmodel import Session
 from hunter.demo_run import DEMO_CSV
 from hunter.stack import Stack
 from hunter.watch import wait_projected, watch_run
-from services.projector.db import make_engine
-from services.projector.models import Run
 from shared.bus import Bus, connect_bus
 from shared.events import (
     EnrichmentRequested,
@@ -26,6 +24,8 @@ from shared.events import (
     Subjects,
     subject_token,
 )
+from shared.vault.engine import make_engine
+from shared.vault.schema import Run
 
 pytestmark = pytest.mark.e2e
 

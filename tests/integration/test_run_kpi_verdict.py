@@ -14,11 +14,11 @@ from nats.js import api
 from hunter.stack import Stack
 from hunter.watch import wait_projected
 from services.gateway.run_report import report_for
-from services.projector.db import make_engine
 from shared.bus import Bus, connect_bus, decode
 from shared.config import Settings
 from shared.events import ConfigSaved, KpiTargets, RunStep, Subjects, decode_event
 from shared.run_report import kpi_verdict
+from shared.vault.engine import make_engine
 from tests.integration.test_gateway_exports import Receiver
 from tests.integration.test_run_report import report_events
 

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from hunter.cli import print_report
 from services.gateway.app import create_app
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import encode
 from shared.config import Settings
@@ -32,6 +31,7 @@ from shared.events import (
     subject_for,
 )
 from shared.schemas import ApiCall, DroppedLead, Enrichment, FinalScore, Reason, ScoredLead
+from shared.vault.engine import make_engine
 from tests.factories import T0, cleaned_lead
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 

@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.gateway.app import create_app
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import connect_bus
 from shared.config import Settings, get_settings
 from shared.secrets import new_key, reveal, seal
 from shared.stored_config import effective_settings, stored_setting
+from shared.vault.engine import make_engine
 
 SECRET = "sk-live-0123456789abcdef"
 

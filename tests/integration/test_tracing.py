@@ -15,11 +15,11 @@ from sqlmodel import Session, select
 from hunter.demo_run import DEMO_CSV
 from hunter.stack import Stack
 from hunter.watch import wait_projected, watch_run
-from services.projector.db import make_engine
-from services.projector.models import Lead
 from shared.bus import connect_bus
 from shared.events import Envelope, RunFilters, RunRequested, Subjects
 from shared.tracing import lead_trace_id
+from shared.vault.engine import make_engine
+from shared.vault.schema import Lead
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from services.exporter.vault_rows import vault_rows
 from services.gateway.app import create_app
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import connect_bus
 from shared.config import Settings
@@ -27,6 +26,7 @@ from shared.events import (
     RunStep,
 )
 from shared.schemas import FinalScore, Reason, ScoredLead
+from shared.vault.engine import make_engine
 from tests.factories import cleaned_lead
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from services.cleaner.logic import VaultMatches, clean_run
 from services.cleaner.vault_contacts import lookup_vault, vault_exists
-from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.events import LeadsCleaned
 from shared.schemas import CompanyRecord
+from shared.vault.engine import make_engine
 from tests.factories import raw_events
 from tests.unit.test_cleaner_run import company, flag
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from sqlmodel import Session
 
 from services.enricher.vault_reuse import VaultReuse
-from services.projector.db import make_engine
-from services.projector.models import EnrichmentRow
 from shared.config import Settings
 from shared.schemas import Enrichment
+from shared.vault.engine import make_engine
+from shared.vault.schema import EnrichmentRow
 
 
 def _row(lead_key: str, domain: str, status: str, fetched: datetime) -> EnrichmentRow:

@@ -6,10 +6,10 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from services.projector.db import build_indexes, create_tables, make_engine
 from services.projector.digest import vault_digest
-from services.projector.models import Company, DroppedRow, ErrorRow, Lead, Run
 from services.projector.projection import Projection
+from shared.vault.engine import build_indexes, create_tables, make_engine
+from shared.vault.schema import Company, DroppedRow, ErrorRow, Lead, Run
 from tests.factories import raw_events, run_events
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 
@@ -69,8 +69,8 @@ def test_postgres_vault_gets_the_same_digest_as_sqlite(tmp_path: Path) -> None:
 
 
 def test_json_columns_are_spelled_like_canonical_json_even_for_exponent_floats() -> None:
-    from services.projector.db import canonical_json
     from services.projector.structs import canonical
+    from shared.vault.engine import canonical_json
 
     for value in ({"b": 1e16, "a": [9.99e-5, {"d": 2.5e-7, "c": "é\u2028\x00"}]}, {"x": [1, 2.5, None, True]}, []):
         assert canonical(value) == canonical_json(value)
@@ -107,7 +107,7 @@ def test_the_ack_subject_gives_the_stream_sequence_and_time_in_both_formats() ->
 
 
 def _index_shapes(engine: Engine) -> dict[str, tuple[str | None, ...]]:
-    from services.projector.schema_upgrade import _present
+    from shared.vault.migrations import _present
 
     schema = (engine.get_execution_options().get("schema_translate_map") or {}).get(None)
     return _present(engine, schema)
@@ -234,7 +234,7 @@ def _funnel_stream() -> list[tuple[int, str, bytes]]:
 def test_a_replay_of_runs_over_the_same_companies_with_funnel_moves_gives_the_live_digest_twice(
     tmp_path: Path,
 ) -> None:
-    from services.projector.models import LeadCurrent, TimelineRow
+    from shared.vault.schema import LeadCurrent, TimelineRow
 
     raw = _funnel_stream()
     live = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
@@ -270,7 +270,7 @@ def _as_before_the_lead_level_funnel(engine: Engine, schema: str | None = None) 
 
 
 def _check_funnel_upgrade(engine: Engine, schema: str | None = None) -> None:
-    from services.projector.models import LeadCurrent
+    from shared.vault.schema import LeadCurrent
 
     Projection(engine).apply(raw_events([*run_events("r1"), *run_events("r2")]))
     _as_before_the_lead_level_funnel(engine, schema)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from services.projector.db import build_indexes, create_tables, make_engine
 from services.projector.digest import vault_digest
-from services.projector.models import Company
 from services.projector.projection import Projection, site_whatsapp
+from shared.vault.engine import build_indexes, create_tables, make_engine
+from shared.vault.schema import Company
 from tests.factories import raw_events
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 from tests.fixtures.vaults import whatsapp_stream

@@ -10,14 +10,14 @@ import msgspec
 import pytest
 from sqlalchemy.engine import Engine
 
-from services.projector.db import build_indexes, canonical_json, create_tables, make_engine
 from services.projector.decoding import decode_message
 from services.projector.digest import _normalise, _normaliser, vault_digest
-from services.projector.models import Company
 from services.projector.projection import Projection
 from services.projector.structs import canonical
 from shared.bus import decode
 from shared.events import decode_event
+from shared.vault.engine import build_indexes, canonical_json, create_tables, make_engine
+from shared.vault.schema import Company
 from tests.fixtures.postgres import POSTGRES, postgres_schema
 from tests.fixtures.synthetic_stream import synthetic_stream
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from services.projector.db import make_engine
 from services.projector.digest import vault_digest
-from services.projector.models import EnrichmentRow, Lead, LeadCurrent, LogRow, Run, TimelineRow
 from services.projector.projection import Projection
 from shared.events import Envelope, LeadStatusChanged, LogRecorded, UnknownEvent, decode_event
+from shared.vault.engine import make_engine
+from shared.vault.schema import EnrichmentRow, Lead, LeadCurrent, LogRow, Run, TimelineRow
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stream_v1.jsonl"
 

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.schema import CreateTable
 from sqlmodel import SQLModel, create_engine
 
-from services.projector import models  # noqa: F401  (registers the tables)
-from services.projector.schema_upgrade import create_indexes
+from shared.vault import schema  # noqa: F401  (registers the tables)
+from shared.vault.migrations import create_indexes
 
 
 def canonical_json(value: Any) -> str:

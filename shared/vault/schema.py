@@ -39,7 +39,7 @@ class Company(SQLModel, table=True):
     last_run: str | None = None
     updated_at: str | None = None
     data: str = "{}"  # the latest CleanedLead, canonical JSON
-    search_text: str = ""  # names and registry id folded for the ``q`` filter (projector/search_text.py)
+    search_text: str = ""  # names and registry id folded for the ``q`` filter (vault/search_text.py)
 
 
 class Partner(SQLModel, table=True):

@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Column, Index, bindparam, inspect, select, update
+from sqlalchemy import Column, Index, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex
 from sqlmodel import SQLModel
 
-from services.projector.models import OBSOLETE_INDEXES, Company, EnrichmentRow, Lead, LeadCurrent, Partner
-from services.projector.rows import TableSql, upsert
-from services.projector.search_text import fold, search_text
+from shared.vault.derived import site_whatsapp
+from shared.vault.schema import OBSOLETE_INDEXES, Company, EnrichmentRow, Lead, LeadCurrent, Partner
+from shared.vault.search_text import fold, search_text
 
 COMPANIES = Company.__table__  # type: ignore[attr-defined]
 LEADS = Lead.__table__  # type: ignore[attr-defined]
@@ -136,8 +136,6 @@ def _add_partner_search_names(conn: Connection, schema: str | None) -> None:
 
 def _add_site_whatsapp(conn: Connection, schema: str | None) -> None:
     """``companies.site_whatsapp``: the first WhatsApp of each company's enrichment, as the projection writes it."""
-    from services.projector.projection import site_whatsapp  # (the projection imports this module)
-
     table = f"{schema}.companies" if schema else "companies"
     conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN site_whatsapp VARCHAR")
     e = ENRICHMENTS.c
@@ -166,8 +164,11 @@ def _lift_funnel(conn: Connection, schema: str | None) -> None:
         row["runs_seen"] += 1
         if status and status != "new":
             row["status"], row["status_at"] = status, row["updated_at"]
-    if current:
-        upsert(conn, CURRENT, ["lead_key"], list(current.values()))
+    if current:  # (replacing any row of these leads, as an upsert would)
+        keys = list(current)
+        for start in range(0, len(keys), 500):
+            conn.execute(delete(CURRENT).where(CURRENT.c.lead_key.in_(keys[start:start + 500])))
+        conn.execute(insert(CURRENT), list(current.values()))
     for column in ("status", "notes"):
         conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
 
@@ -181,5 +182,8 @@ def create_indexes(conn: Connection, indexes: list[Any]) -> None:
     """Create these indexes, then refresh the planner's statistics of their tables (``ANALYZE``)."""
     for index in indexes:
         conn.execute(CreateIndex(index, if_not_exists=True))
+    q = conn.dialect.identifier_preparer
+    translate = conn.get_execution_options().get("schema_translate_map") or {}
     for table in dict.fromkeys(index.table for index in indexes):
-        conn.exec_driver_sql(f"ANALYZE {TableSql.of(conn, table).name}")
+        schema = translate.get(table.schema, table.schema)
+        conn.exec_driver_sql(f"ANALYZE {q.quote_schema(schema) + '.' if schema else ''}{q.quote(table.name)}")

@@ -16,10 +16,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, literal_column, select
 
-from services.projector.models import Company, Lead, LeadCurrent
-from services.projector.search_text import search_needle
 from shared.contracts.vocabulary import Bucket
 from shared.funnel import FunnelState
+from shared.vault.schema import Company, Lead, LeadCurrent
+from shared.vault.search_text import search_needle
 
 SortKey = Literal["score", "-score", "name", "-name", "city", "-city", "updated", "-updated"]
 OPTED_OUT = "do_not_contact"
