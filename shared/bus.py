@@ -123,7 +123,7 @@ class Bus:
         """Publish wrapped events pipelined (publish_async) and wait for every ack; all again, while the
         stream is unavailable (those already stored are deduplicated). Returns the acks, in order."""
         async def attempt() -> list[Any]:
-            futures = [await self.js.publish_async(subj, encode(env), stream=self.stream, headers=self._headers(env))
+            futures = [await self.js.publish_async(subj, encode(env), stream=self.stream, headers=self.headers(env))
                        for subj, env in items]
             gathered = asyncio.gather(*futures, return_exceptions=True)
             acks = await (asyncio.wait_for(gathered, timeout) if timeout else gathered)
@@ -134,7 +134,9 @@ class Bus:
 
         return await self._until_stored(attempt) if items else []
 
-    def _headers(self, env: Envelope) -> dict[str, str]:
+    def headers(self, env: Envelope) -> dict[str, str]:
+        """The NATS headers an event is published with: its id (the stream's dedup key), type, run and
+        lead, and the current trace context."""
         headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
         if env.run_id:
             headers["Hunter-Run"] = env.run_id
@@ -142,6 +144,10 @@ class Bus:
             headers["Hunter-Lead"] = env.lead_key
         propagate.inject(headers)
         return headers
+
+    def observe(self, event: Event) -> None:
+        """Told of each event published, pre-encoded ones too: nothing here; a service's bus
+        (``shared.service.ObservedBus``) counts them and marks their leads' traces."""
 
     def wrap(
         self,
@@ -175,7 +181,7 @@ class Bus:
             event, key=key, lead_key=lead_key, causation_id=causation_id,
             occurred_at=occurred_at, subject=subject, **tokens,
         )
-        data, headers = encode(env), self._headers(env)
+        data, headers = encode(env), self.headers(env)
         ack = await self._until_stored(lambda: self.js.publish(subj, data, stream=self.stream, headers=headers))
         return ack.seq
 

@@ -31,6 +31,8 @@ from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from shared import metrics
+from shared.adapters.faststream import set_servers
+from shared.adapters.otel import span_processor_count
 from shared.bus import BUS_UNAVAILABLE, Bus, connect_bus, decode, nats_servers
 from shared.config import Settings, get_settings
 from shared.events import ApiCallsRecorded, DeadLettered, Envelope, Event, LogRecorded, RunStep, UnknownEvent
@@ -49,10 +51,8 @@ def spans_are_recorded() -> bool:
     """Whether a span started now reaches anyone: False when the process's tracer provider has no
     span processor (``OTEL_TRACES_EXPORTER=none``, the default). Per-lead spans of batch events
     cost ~25 us a lead to create; nobody can see them then, so they are not made."""
-    provider = otel_trace.get_tracer_provider()
-    active = getattr(provider, "_active_span_processor", None)
-    processors = getattr(active, "_span_processors", None)
-    return processors is None or len(processors) > 0
+    count = span_processor_count(otel_trace.get_tracer_provider())
+    return count is None or count > 0
 
 
 class ObservedBus(Bus):
@@ -60,7 +60,7 @@ class ObservedBus(Bus):
     a span in the lead's trace, and turns recorded API calls into HTTP metrics."""
 
     async def publish(self, event: Event, **kwargs: Any) -> int:
-        self._observe(event)
+        self.observe(event)
         return await super().publish(event, **kwargs)
 
     async def publish_many(self, items: Iterable[tuple[str, Envelope]]) -> int:
@@ -78,16 +78,13 @@ class ObservedBus(Bus):
         takes ``publish``'s keyword arguments; observed like ``publish``. Returns the stream sequences."""
         items = []
         for event, kwargs in events:
-            self._observe(event)
+            self.observe(event)
             items.append(self.wrap(event, **kwargs))
         acks = await self.publish_all(items, timeout=timeout)
         return [ack.seq for ack in acks]
 
     def observe(self, event: Event) -> None:
         """What ``publish`` does besides publishing, for code that publishes pre-encoded events."""
-        self._observe(event)
-
-    def _observe(self, event: Event) -> None:
         metrics.EVENTS_PUBLISHED.inc(service=self.service, type=event.TYPE)
         run_id = getattr(event, "run_id", None)
         if isinstance(event, ApiCallsRecorded):
@@ -396,7 +393,7 @@ class Service:
         """Run until SIGTERM/SIGINT; joins (or starts) an embedded NATS when NATS_URL is unset."""
         with nats_for(Path(self.settings.data_dir), self.settings.nats_url) as url:
             # the broker was built at import time (handlers register on it); point it at the URL now
-            self.broker._connection_kwargs["servers"] = nats_servers(url)
+            set_servers(self.broker, nats_servers(url))
 
             async def main() -> None:
                 async with connect_bus(

@@ -25,7 +25,6 @@ from typing import Any, NamedTuple, TypeVar
 import msgspec
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
-from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, create_model
 
 from services.cleaner.records import to_struct
@@ -223,20 +222,10 @@ def max_event_bytes(bus: Bus) -> int:
     return max(1024, int(bus.nc.max_payload or 1_048_576) - HEADERS_ROOM)
 
 
-def _headers(env: Envelope) -> dict[str, str]:
-    headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
-    if env.run_id:
-        headers["Hunter-Run"] = env.run_id
-    if env.lead_key:
-        headers["Hunter-Lead"] = env.lead_key
-    propagate.inject(headers)
-    return headers
-
-
 async def publish_encoded(bus: Bus, items: Iterable[Encoded]) -> int:
     """Publish pre-encoded events pipelined, then wait for every ack.
 
-    A service's bus that observes what it publishes (metrics, per-lead spans: ``_observe``) still
+    A service's bus that observes what it publishes (metrics, per-lead spans: ``observe``) still
     sees every event.
     """
     publisher = EncodedPublisher(bus)
@@ -249,17 +238,15 @@ class EncodedPublisher:
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        observe = getattr(bus, "_observe", None)
-        self._observe = observe if callable(observe) else None
         self._futures: list[asyncio.Future[Any]] = []
 
     async def send(self, items: Iterable[Encoded]) -> None:
-        bus, observe = self.bus, self._observe
+        bus = self.bus
+        observe, headers = bus.observe, bus.headers
         for item in items:
-            if observe is not None:
-                observe(item.event)
+            observe(item.event)
             self._futures.append(
-                await bus.js.publish_async(item.subject, item.data, stream=bus.stream, headers=_headers(item.envelope))
+                await bus.js.publish_async(item.subject, item.data, stream=bus.stream, headers=headers(item.envelope))
             )
             # let the connection write and read (acks, heartbeats) between big events: a loop that
             # never yields makes the server drop the connection as a slow consumer, with the acks

@@ -125,7 +125,7 @@ class BatchEncoder:
         else:
             body = ",".join(x if type(x) is str else x.model_dump_json() for x in leads)
         data = f"{head[:-3]}{body}]}}}}".encode()
-        return Message(subject_for(event), data, self.bus._headers(env), event, field_name, leads)
+        return Message(subject_for(event), data, self.bus.headers(env), event, field_name, leads)
 
 
 async def publish_batches(
@@ -141,7 +141,7 @@ async def publish_batches(
     Returns whether the source was read to its end. Raises what the source raises (a ``SourceError``).
     """
     acks: deque[asyncio.Future[object]] = deque()
-    observe: Callable[[Event], None] | None = getattr(bus, "_observe", None)  # a service's ObservedBus
+    observe = bus.observe  # a service's ObservedBus counts and traces what it publishes
     pending = asyncio.ensure_future(asyncio.to_thread(encoder.next))
     completed = False
     try:
@@ -152,8 +152,7 @@ async def publish_batches(
                 break
             pending = asyncio.ensure_future(asyncio.to_thread(encoder.next))  # parse the next one meanwhile
             for m in messages:
-                if observe is not None:
-                    observe(m.event)
+                observe(m.event)
                 acks.append(await bus.js.publish_async(m.subject, m.data, stream=bus.stream, headers=m.headers))
             while len(acks) > in_flight:
                 await acks.popleft()

@@ -176,7 +176,7 @@ def test_lead_keys_are_sliced_from_the_text_or_parsed_when_escaped() -> None:
 
 
 class _Bus:
-    def _headers(self, env: Envelope) -> dict[str, str]:
+    def headers(self, env: Envelope) -> dict[str, str]:
         return {"Nats-Msg-Id": env.event_id}
 
 

@@ -1,0 +1,3 @@
+"""One module per dependency whose private (``_``-prefixed) names Hunter uses, and the only place
+that names them. Each has a unit test (``tests/unit/test_adapters.py``) that fails loudly when an
+upgrade of the dependency moves what it reaches into."""
