@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NATS
@@ -31,10 +31,13 @@ from shared.events import (
     RunRequested,
     Subjects,
     decode_event,
+    decode_event_as,
     envelope,
     subject_for,
     subject_token,
 )
+
+E = TypeVar("E", bound=Event)
 
 # The stream cannot answer for a moment: no leader (a JetStream cluster electing one after losing a node),
 # or the server is reconnecting. Asking again shortly is right; the event ids make a repeated publish a no-op.
@@ -61,6 +64,10 @@ class StoredEvent:
 
     def event(self) -> Event:
         return decode_event(self.envelope)
+
+    def event_as(self, cls: type[E]) -> E:
+        """The event, which must be a ``cls`` (else :class:`~shared.events.WrongEventType`, bad input)."""
+        return decode_event_as(self.envelope, cls)
 
 
 async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_seconds: int = 3600,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 
-from faststream.nats import NatsMessage
 from sqlalchemy.engine import Engine
 
 from services.cleaner import records
@@ -23,11 +22,10 @@ from shared.events import (
     Envelope,
     RunStep,
     Subjects,
-    decode_event,
     subject_token,
 )
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
-from shared.service import Service
+from shared.service import Ctx, Service
 from shared.tracing import lead_trace_id, tracer
 
 service = Service("cleaner")
@@ -69,20 +67,18 @@ def vault_lookup(run: str) -> VaultLookup:
     return lookup
 
 
-@service.subscriber(Subjects.step_pattern("extract"), durable="cleaner", on_dead_letter=service.fail_run("clean"))
-async def on_extract_step(env: Envelope, msg: NatsMessage) -> None:
-    step = decode_event(env)
-    assert isinstance(step, RunStep)
+@service.on(Subjects.step_pattern("extract"), RunStep, durable="cleaner", on_dead_letter=service.fail_run("clean"))
+async def on_extract_step(step: RunStep, ctx: Ctx) -> None:
     if step.status in ("failed", "cancelled"):
         extracted.forget(step.run_id)
     if step.status != "completed":
         return
     if await cancelled(step.run_id):
         extracted.forget(step.run_id)
-        await publish_run_cancelled(service.bus, step.run_id, stage="clean", causation_id=env.event_id)
+        await publish_run_cancelled(service.bus, step.run_id, stage="clean", causation_id=ctx.env.event_id)
         return
     with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
-        await clean(step.run_id, env)
+        await clean(step.run_id, ctx.env)
 
 
 async def clean(run: str, cause: Envelope) -> None:

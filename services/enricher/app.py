@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from faststream.nats import NatsMessage
 
 from services.enricher.logic import Enricher
 from services.enricher.vault_reuse import VaultReuse
@@ -28,7 +27,7 @@ from shared.events import (
 )
 from shared.run_cancellation import CancelledRuns
 from shared.schemas import Enrichment
-from shared.service import Service, spans_are_recorded
+from shared.service import Ctx, Service, spans_are_recorded
 from shared.stored_config import effective_settings
 from shared.tracing import lead_context, tracer
 
@@ -158,12 +157,11 @@ async def close_enricher() -> None:
     await _stack.aclose()
 
 
-@service.subscriber(
-    "enrich.requested.*", durable="enricher", max_workers=service.settings.enricher_concurrency, direct=True
+@service.on_direct(
+    "enrich.requested.*", EnrichmentRequested, durable="enricher", max_workers=service.settings.enricher_concurrency
 )
-async def on_enrich_requested(env: Envelope, msg: NatsMessage) -> None:
-    request = decode_event(env)
-    assert isinstance(request, EnrichmentRequested)
+async def on_enrich_requested(request: EnrichmentRequested, ctx: Ctx) -> None:
+    env = ctx.env
     lead_key = request.lead.lead.lead_key
     enricher = _state["enricher"]
     assert isinstance(enricher, Enricher)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from faststream.nats import NatsMessage
 from sqlalchemy.engine import Engine
 
 from services.exporter.files import write_export
@@ -32,12 +31,11 @@ from shared.events import (
     RunRequested,
     RunStep,
     Subjects,
-    decode_event,
     subject_token,
 )
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import Enrichment, FinalScore, ScoredLead
-from shared.service import Service
+from shared.service import Ctx, Service
 from shared.stored_config import stored_setting
 
 service = Service("exporter")
@@ -84,16 +82,13 @@ async def run_rows(bus: Bus, run: str) -> list[Row]:
     enrichments: dict[str, Enrichment] = {}
     finals: dict[str, FinalScore] = {}
     async for stored in bus.read(Subjects.LEAD_SCORED.format(run_id=token)):
-        event = stored.event()
-        assert isinstance(event, LeadsScored)
+        event = stored.event_as(LeadsScored)
         scored.update((s.lead.lead_key, s) for s in event.leads)
     async for stored in bus.read(Subjects.LEAD_ENRICHED.format(run_id=token)):
-        event = stored.event()
-        assert isinstance(event, LeadEnriched)
+        event = stored.event_as(LeadEnriched)
         enrichments[event.enrichment.lead_key] = event.enrichment
     async for stored in bus.read(Subjects.LEAD_RESCORED.format(run_id=token)):
-        event = stored.event()
-        assert isinstance(event, LeadRescored)
+        event = stored.event_as(LeadRescored)
         finals[event.final.lead_key] = event.final
     return [build_row(s, enrichments.get(k), finals.get(k)) for k, s in sorted(scored.items())]
 
@@ -142,14 +137,12 @@ async def export(request: ExportRequested, requested_at: datetime, rows: list[Ro
     )
 
 
-@service.subscriber(Subjects.step_pattern("rescore"), durable="exporter-runs",
-                    on_dead_letter=service.fail_run("export"))
-async def on_rescore_step(env: Envelope, msg: NatsMessage) -> None:
-    step = decode_event(env)
-    assert isinstance(step, RunStep)
+@service.on(Subjects.step_pattern("rescore"), RunStep, durable="exporter-runs",
+            on_dead_letter=service.fail_run("export"))
+async def on_rescore_step(step: RunStep, ctx: Ctx) -> None:
     if step.status != "completed":
         return
-    bus, run = service.bus, step.run_id
+    bus, run, env = service.bus, step.run_id, ctx.env
     if await cancelled(run):  # nothing is written for a cancelled run
         await publish_run_cancelled(bus, run, stage="export", causation_id=env.event_id)
         return
@@ -203,15 +196,14 @@ async def fail_export(env: Envelope, reason: str) -> None:
     await service.bus.publish(done, key=(export_id,), causation_id=env.event_id)
 
 
-@service.subscriber("export.requested.*", durable="exporter", on_dead_letter=fail_export)
-async def on_export_requested(env: Envelope, msg: NatsMessage) -> None:
-    request = decode_event(env)
-    assert isinstance(request, ExportRequested)
+@service.on("export.requested.*", ExportRequested, durable="exporter", on_dead_letter=fail_export)
+async def on_export_requested(request: ExportRequested, ctx: Ctx) -> None:
+    env = ctx.env
     if request.origin == "run":
         return  # the run's own exports are written by on_rescore_step
     if request.vault_filter or not request.run_id:
         try:
-            await wait_for_vault(msg.raw_message.metadata.sequence.stream)
+            await wait_for_vault(ctx.seq)
         except TimeoutError as exc:  # the projector is down or stuck: the export fails, it does not hang
             done = ExportCompleted(export_id=request.export_id, run_id=request.run_id, segment=request.segment,
                                    status="failed", error=str(exc)[:500])

@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import msgspec
 import yaml
-from faststream.nats import NatsMessage
 from nats.errors import Error as NatsError
 
 from services.cleaner import records
@@ -40,12 +39,11 @@ from shared.events import (
     RunStep,
     StageName,
     Subjects,
-    decode_event,
     subject_token,
 )
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import ScoredLead
-from shared.service import Service
+from shared.service import Ctx, Service
 from shared.tracing import lead_context, tracer
 
 service = Service("scorer")
@@ -66,8 +64,7 @@ async def resolve_run_icp(name: str | None) -> IcpProfile:
     saved = await service.bus.last(saved_subject(name.strip())) if name and is_profile_name(name) else None
     key = (name or "", saved.seq if saved else 0)
     if key not in _icp_cache:
-        event = saved.event() if saved else None
-        assert event is None or isinstance(event, IcpProfileSaved)
+        event = saved.event_as(IcpProfileSaved) if saved else None
         _icp_cache[key] = resolve_icp(name, event, service.settings.icp_dir)
     return _icp_cache[key]
 
@@ -128,20 +125,18 @@ async def stop_prefetch() -> None:
     await cleaned_batches.stop()
 
 
-@service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1", on_dead_letter=service.fail_run("score"))
-async def on_clean_step(env: Envelope, msg: NatsMessage) -> None:
-    step = decode_event(env)
-    assert isinstance(step, RunStep)
+@service.on(Subjects.step_pattern("clean"), RunStep, durable="scorer-v1", on_dead_letter=service.fail_run("score"))
+async def on_clean_step(step: RunStep, ctx: Ctx) -> None:
     if step.status in ("failed", "cancelled"):
         cleaned_batches.forget(step.run_id)
     if step.status != "completed":
         return
     if await cancelled(step.run_id):
         cleaned_batches.forget(step.run_id)
-        await publish_run_cancelled(service.bus, step.run_id, stage="score", causation_id=env.event_id)
+        await publish_run_cancelled(service.bus, step.run_id, stage="score", causation_id=ctx.env.event_id)
         return
     with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
-        await score_run(step.run_id, env)
+        await score_run(step.run_id, ctx.env)
 
 
 async def publish_step(run: str, stage: StageName, status: Literal["started", "completed"],
@@ -231,11 +226,9 @@ async def reusable_leads(run: str, keys: list[str]) -> set[str]:
     return found
 
 
-@service.subscriber("lead.enriched.*", durable="scorer-v2", max_workers=4)
-async def on_lead_enriched(env: Envelope, msg: NatsMessage) -> None:
-    event = decode_event(env)
-    assert isinstance(event, LeadEnriched)
-    run, lead = event.run_id, event.lead
+@service.on("lead.enriched.*", LeadEnriched, durable="scorer-v2", max_workers=4)
+async def on_lead_enriched(event: LeadEnriched, ctx: Ctx) -> None:
+    env, run, lead = ctx.env, event.run_id, event.lead
     if run not in _rescore_started:  # once per process; the key dedups across replicas
         await publish_step(run, "rescore", "started", causation_id=env.event_id)
         if len(_rescore_started) >= _RUN_CACHE_MAX:
@@ -265,7 +258,5 @@ async def run_enrichment_counts(run: str, expected: int) -> dict[str, int]:
     """Counted from the stream (every replica that sees the run complete publishes the same counts)."""
     enrichments = []
     async for stored in service.bus.read(Subjects.LEAD_ENRICHED.format(run_id=subject_token(run))):
-        event = stored.event()
-        assert isinstance(event, LeadEnriched)
-        enrichments.append(event.enrichment)
+        enrichments.append(stored.event_as(LeadEnriched).enrichment)
     return enrichment_counts(enrichments, expected)
