@@ -9,6 +9,7 @@ batch as it is published (``batch_prefetch``); the step's handler takes the prep
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
@@ -30,7 +31,6 @@ from shared.tracing import lead_trace_id, tracer
 
 service = Service("cleaner")
 app = service.app
-_vault_engine: Engine | None = None
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
@@ -52,17 +52,29 @@ async def stop_prefetch() -> None:
     await extracted.stop()
 
 
+@dataclass
+class CleanerState:
+    """The cleaner's per-process state: the vault's engine, made once the vault exists."""
+
+    vault_url: str
+    vault_engine: Engine | None = None
+
+    def vault(self) -> Engine | None:
+        """The vault's engine (read-only); None while there is no vault."""
+        if self.vault_engine is None and vault_exists(self.vault_url):
+            self.vault_engine = make_engine(self.vault_url, create=False)
+        return self.vault_engine
+
+
+state = CleanerState(service.settings.vault_database_url)
+
+
 def vault_lookup(run: str) -> VaultLookup:
     """The run's view of the vault (read-only; an absent vault knows nothing)."""
 
     def lookup(phones: set[str], lead_keys: set[str]) -> VaultMatches:
-        global _vault_engine
-        url = service.settings.vault_database_url
-        if _vault_engine is None:
-            if not vault_exists(url):
-                return VaultMatches()
-            _vault_engine = make_engine(url, create=False)
-        return lookup_vault(_vault_engine, run, phones, lead_keys)
+        engine = state.vault()
+        return VaultMatches() if engine is None else lookup_vault(engine, run, phones, lead_keys)
 
     return lookup
 

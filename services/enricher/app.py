@@ -8,9 +8,11 @@ import concurrent.futures
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from nats.aio.subscription import Subscription
 
 from services.enricher.logic import Enricher
 from services.enricher.vault_reuse import VaultReuse
@@ -33,8 +35,6 @@ from shared.tracing import lead_context, tracer
 
 service = Service("enricher")
 app = service.app
-_state: dict[str, object] = {}
-_stack = contextlib.AsyncExitStack()
 # asked once per lead: a run's "not cancelled" is trusted for a second (one NATS get per run per second)
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject), fresh_for=1.0)
 
@@ -42,7 +42,34 @@ cancelled = CancelledRuns(lambda subject: service.bus.last(subject), fresh_for=1
 # settings saved on the gateway's Config page, read back from the stream at most every few seconds
 CONFIG_KEYS = ("serper_api_key", "fetch_pages_per_site", "enable_playwright")
 CONFIG_REFRESH_SECONDS = 5.0
-_config = {"next": 0.0, "busy": False}
+
+
+@dataclass
+class EnricherState:
+    """The enricher's per-process state (as the gateway's ``Gateway``): made with the service, its
+    enricher and vault reader opened when the service starts (``open_enricher``)."""
+
+    stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    opened: tuple[Enricher, VaultReuse] | None = None
+    subscriptions: list[Subscription] = field(default_factory=list)  # plain NATS: budgets, cancellations, reuse
+    budget_task: asyncio.Task[None] | None = None
+    config_next: float = 0.0  # when the saved settings are read again
+    config_busy: bool = False
+
+    @property
+    def enricher(self) -> Enricher:
+        if self.opened is None:
+            raise RuntimeError("the enricher is used before the service started")
+        return self.opened[0]
+
+    @property
+    def reuse(self) -> VaultReuse:
+        if self.opened is None:
+            raise RuntimeError("the vault reader is used before the service started")
+        return self.opened[1]
+
+
+state = EnricherState()
 
 
 @app.on_startup
@@ -51,15 +78,14 @@ async def open_enricher() -> None:
     asyncio.get_running_loop().set_default_executor(
         concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="enricher"))
     reuse = VaultReuse(service.settings)
-    _state["reuse"] = reuse
-    _state["enricher"] = await _stack.enter_async_context(Enricher(service.settings, vault_lookup=reuse.lookup))
+    enricher = await state.stack.enter_async_context(Enricher(service.settings, vault_lookup=reuse.lookup))
+    state.opened = (enricher, reuse)
 
 
 @app.after_startup
 async def share_budgets() -> None:
     """Hear what the other replicas spent per run, and tell them what this one spends (``budgets``)."""
-    enricher = _state["enricher"]
-    assert isinstance(enricher, Enricher)
+    enricher = state.enricher
     nc = service.broker.connection
 
     async def heard(msg: Any) -> None:
@@ -78,8 +104,8 @@ async def share_budgets() -> None:
                 with contextlib.suppress(Exception):  # a lost report is made up by the next one (running totals)
                     await nc.publish(Subjects.BUDGET_SHARE, orjson.dumps({"replica": service.worker_id, "runs": runs}))
 
-    _state["budget_subscription"] = await nc.subscribe(Subjects.BUDGET_SHARE, cb=heard)
-    _state["budget_task"] = asyncio.create_task(tell())
+    state.subscriptions.append(await nc.subscribe(Subjects.BUDGET_SHARE, cb=heard))
+    state.budget_task = asyncio.create_task(tell())
 
 
 @app.after_startup
@@ -87,8 +113,7 @@ async def hear_cancellations() -> None:
     """A cancelled run stops at once: its leads in flight are stopped (no request more than those already
     sent) and its next leads skipped. The cancellation is heard as it is published (a plain subscription on
     the stream's subject); a replica that missed it still finds it in the stream before each lead."""
-    enricher = _state["enricher"]
-    assert isinstance(enricher, Enricher)
+    enricher = state.enricher
 
     async def heard(msg: Any) -> None:
         try:
@@ -101,16 +126,15 @@ async def hear_cancellations() -> None:
             stopped = enricher.cancel_run(event.run_id)
             service.log.info("run_cancelled", run_id=event.run_id, leads_stopped=stopped)
 
-    _state["cancel_subscription"] = await service.broker.connection.subscribe(
-        Subjects.RUN_CANCELLED.format(run_id="*"), cb=heard)
+    state.subscriptions.append(await service.broker.connection.subscribe(
+        Subjects.RUN_CANCELLED.format(run_id="*"), cb=heard))
 
 
 @app.after_startup
 async def answer_reusable() -> None:
     """Tell the scorer which leads of a run have an enrichment in the vault within the TTL (one replica
     answers each question: a queue group), so it sends those outside the top share too, to be reused."""
-    reuse = _state["reuse"]
-    assert isinstance(reuse, VaultReuse)
+    reuse = state.reuse
 
     async def asked(msg: Any) -> None:
         try:
@@ -122,15 +146,15 @@ async def answer_reusable() -> None:
         with contextlib.suppress(Exception):  # the scorer asked in vain: it goes on with the top share alone
             await msg.respond(orjson.dumps({"keys": found}))
 
-    _state["reusable_subscription"] = await service.broker.connection.subscribe(
-        Subjects.ENRICH_REUSABLE, queue="enricher", cb=asked)
+    state.subscriptions.append(await service.broker.connection.subscribe(
+        Subjects.ENRICH_REUSABLE, queue="enricher", cb=asked))
 
 
 async def apply_saved_config(enricher: Enricher) -> None:
     now = time.monotonic()
-    if now < _config["next"] or _config["busy"]:
+    if now < state.config_next or state.config_busy:
         return
-    _config["busy"], _config["next"] = True, now + CONFIG_REFRESH_SECONDS
+    state.config_busy, state.config_next = True, now + CONFIG_REFRESH_SECONDS
     try:
         wanted = await effective_settings(service.bus, service.settings, CONFIG_KEYS)
         if wanted != enricher.settings:
@@ -139,22 +163,21 @@ async def apply_saved_config(enricher: Enricher) -> None:
     except Exception as exc:  # noqa: BLE001 - the settings in force stay; try again later
         service.log.warning("config_unreadable", error=str(exc))
     finally:
-        _config["busy"] = False
+        state.config_busy = False
 
 
 @app.on_shutdown
 async def stop_sharing_budgets() -> None:
-    task = _state.pop("budget_task", None)
-    if isinstance(task, asyncio.Task):
-        task.cancel()
-    for name in ("budget_subscription", "cancel_subscription", "reusable_subscription"):
+    if state.budget_task is not None:
+        state.budget_task.cancel()
+    while state.subscriptions:
         with contextlib.suppress(Exception):
-            await _state.pop(name).unsubscribe()  # type: ignore[attr-defined]
+            await state.subscriptions.pop().unsubscribe()
 
 
 @app.after_shutdown
 async def close_enricher() -> None:
-    await _stack.aclose()
+    await state.stack.aclose()
 
 
 @service.on_direct(
@@ -163,8 +186,7 @@ async def close_enricher() -> None:
 async def on_enrich_requested(request: EnrichmentRequested, ctx: Ctx) -> None:
     env = ctx.env
     lead_key = request.lead.lead.lead_key
-    enricher = _state["enricher"]
-    assert isinstance(enricher, Enricher)
+    enricher = state.enricher
     # a cancelled run's lead is not fetched; still one lead.enriched per lead, so the run's counts close
     if enricher.run_cancelled(request.run_id) or await cancelled(request.run_id):
         await publish_enriched(request, Enrichment(lead_key=lead_key, status="skipped", error="run cancelled"), env)

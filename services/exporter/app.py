@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,19 +42,28 @@ from shared.stored_config import stored_setting
 service = Service("exporter")
 app = service.app
 PROJECTION_WAIT_SECONDS = 120.0
-_engine: list[Engine] = []
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
-def vault_engine() -> Engine:
-    if not _engine:
-        _engine.append(make_engine(service.settings.vault_database_url))
-    return _engine[0]
+@dataclass
+class ExporterState:
+    """The exporter's per-process state: the vault's engine, made when first needed."""
+
+    vault_url: str
+    engine: Engine | None = None
+
+    def vault(self) -> Engine:
+        if self.engine is None:
+            self.engine = make_engine(self.vault_url)
+        return self.engine
+
+
+state = ExporterState(service.settings.vault_database_url)
 
 
 async def wait_for_vault(seq: int, timeout: float = PROJECTION_WAIT_SECONDS) -> None:
     """Wait until the projector has applied the stream up to ``seq``, so the vault is current."""
-    projection = Projection(vault_engine())
+    projection = Projection(state.vault())
     deadline = time.monotonic() + timeout
     while (done := await asyncio.to_thread(projection.checkpoint)) < seq:
         if time.monotonic() > deadline:
@@ -108,7 +118,7 @@ async def without_opted_out(rows: list[Row], include: bool) -> tuple[list[Row], 
     vault as projected now), unless asked to include them; and how many were left out."""
     if include or not rows:
         return rows, 0
-    opted_out = await asyncio.to_thread(opted_out_keys, vault_engine(), [r["lead_key"] for r in rows])
+    opted_out = await asyncio.to_thread(opted_out_keys, state.vault(), [r["lead_key"] for r in rows])
     kept = [r for r in rows if r["lead_key"] not in opted_out]
     return kept, len(rows) - len(kept)
 
@@ -211,7 +221,7 @@ async def on_export_requested(request: ExportRequested, ctx: Ctx) -> None:
             return
         try:
             scoped = {**request.vault_filter, **({"run_id": request.run_id} if request.run_id else {})}
-            rows, left_out = await asyncio.to_thread(vault_rows, vault_engine(), scoped)
+            rows, left_out = await asyncio.to_thread(vault_rows, state.vault(), scoped)
         except ValueError as exc:  # a filter the vault cannot apply: a failed export, with the reason
             done = ExportCompleted(export_id=request.export_id, run_id=request.run_id, segment=request.segment,
                                    status="failed", error=f"bad vault filter: {exc}"[:500])

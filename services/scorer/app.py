@@ -14,6 +14,7 @@ handler ranks the whole run and writes each cleaned lead's JSON back as it read 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -49,49 +50,60 @@ from shared.tracing import lead_context, tracer
 service = Service("scorer")
 app = service.app
 RunIcp = tuple[IcpProfile, date, float]
-_icp_cache: dict[tuple[str, int], IcpProfile] = {}  # (name, seq of the saved event or 0) -> profile
-_run_cache: dict[str, RunIcp] = {}
 _RUN_CACHE_MAX = 256
 ENRICHER_DURABLE = "enricher"  # the enrichers' shared durable consumer (services/enricher/app.py)
 ENRICHER_WAIT_SECONDS = 30.0  # how long a run's ranking waits for an enricher to say what the vault holds
-_rescore_started: dict[str, None] = {}  # runs whose rescore `started` step this process has published
-_scorers: dict[str, RunScorer] = {}
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
+
+
+@dataclass
+class ScorerState:
+    """The scorer's per-process state: what it keeps of ICP profiles and of recent runs (bounded)."""
+
+    icps: dict[tuple[str, int], IcpProfile] = field(default_factory=dict)  # (name, seq of the saved event or 0)
+    runs: dict[str, RunIcp] = field(default_factory=dict)  # a run's profile, reference date and enrich-top
+    scorers: dict[str, RunScorer] = field(default_factory=dict)  # a run's v1 scorer
+    rescore_started: dict[str, None] = field(default_factory=dict)  # runs whose rescore `started` step is out
+
+
+state = ScorerState()
 
 
 async def resolve_run_icp(name: str | None) -> IcpProfile:
     """A saved profile of that name (latest IcpProfileSaved) wins over files and templates."""
     saved = await service.bus.last(saved_subject(name.strip())) if name and is_profile_name(name) else None
     key = (name or "", saved.seq if saved else 0)
-    if key not in _icp_cache:
+    if key not in state.icps:
         event = saved.event_as(IcpProfileSaved) if saved else None
-        _icp_cache[key] = resolve_icp(name, event, service.settings.icp_dir)
-    return _icp_cache[key]
+        state.icps[key] = resolve_icp(name, event, service.settings.icp_dir)
+    return state.icps[key]
 
 
 async def run_icp(run: str, *, refresh: bool = False) -> RunIcp:
     """The run's ICP profile, its reference date (when it was requested) and enrich-top."""
-    if not refresh and run in _run_cache:
-        return _run_cache[run]
+    runs = state.runs
+    if not refresh and run in runs:
+        return runs[run]
     stored = await service.bus.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run)))
     if stored is None:
         raise ValueError(f"run {run} has no run.requested event")
     request = stored.event()
     icp = await resolve_run_icp(getattr(request, "icp", None))
-    if len(_run_cache) >= _RUN_CACHE_MAX:
-        _run_cache.pop(next(iter(_run_cache)))
-    _run_cache[run] = (icp, stored.envelope.occurred_at.date(), float(getattr(request, "enrich_top", 0.2)))
-    return _run_cache[run]
+    if len(runs) >= _RUN_CACHE_MAX:
+        runs.pop(next(iter(runs)))
+    runs[run] = (icp, stored.envelope.occurred_at.date(), float(getattr(request, "enrich_top", 0.2)))
+    return runs[run]
 
 
 async def run_scorer(run: str) -> RunScorer:
     """The run's v1 scorer for its current profile (a new one when the profile changed)."""
     icp, as_of, _ = await run_icp(run)
-    scorer = _scorers.get(run)
+    scorers = state.scorers
+    scorer = scorers.get(run)
     if scorer is None or scorer.icp is not icp or scorer.as_of != as_of:
-        if len(_scorers) >= _RUN_CACHE_MAX:
-            _scorers.pop(next(iter(_scorers)))
-        _scorers[run] = scorer = RunScorer(icp, as_of)
+        if len(scorers) >= _RUN_CACHE_MAX:
+            scorers.pop(next(iter(scorers)))
+        scorers[run] = scorer = RunScorer(icp, as_of)
     return scorer
 
 
@@ -229,11 +241,12 @@ async def reusable_leads(run: str, keys: list[str]) -> set[str]:
 @service.on("lead.enriched.*", LeadEnriched, durable="scorer-v2", max_workers=4)
 async def on_lead_enriched(event: LeadEnriched, ctx: Ctx) -> None:
     env, run, lead = ctx.env, event.run_id, event.lead
-    if run not in _rescore_started:  # once per process; the key dedups across replicas
+    started = state.rescore_started
+    if run not in started:  # once per process; the key dedups across replicas
         await publish_step(run, "rescore", "started", causation_id=env.event_id)
-        if len(_rescore_started) >= _RUN_CACHE_MAX:
-            _rescore_started.pop(next(iter(_rescore_started)))
-        _rescore_started[run] = None
+        if len(started) >= _RUN_CACHE_MAX:
+            started.pop(next(iter(started)))
+        started[run] = None
     icp, _, _ = await run_icp(run)
     ctx = lead_context(lead.lead.trace_id) if lead.lead.trace_id else None
     with tracer("scorer").start_as_current_span("score_v2", context=ctx, attributes={"lead_key": lead.lead.lead_key}):
