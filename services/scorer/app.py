@@ -14,27 +14,22 @@ handler ranks the whole run and writes each cleaned lead's JSON back as it read 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal
 
 import msgspec
 import yaml
-from nats.errors import Error as NatsError
 
 from services.cleaner import records
 from services.cleaner.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
 from services.cleaner.batch_prefetch import BatchPrefetch
 from services.cleaner.logic import gc_paused
 from services.scorer.enrich_counts import enrichment_counts
-from services.scorer.icp import IcpProfile
-from services.scorer.icp_profiles import is_profile_name, resolve_icp, saved_subject
 from services.scorer.logic import RunScorer, score_v2
-from services.scorer.reusable import ask_reusable
+from services.scorer.reusable import reusable_leads
+from services.scorer.state import RUN_CACHE_MAX, RunIcp, ScorerState
 from shared.events import (
     EnrichmentRequested,
     Envelope,
-    IcpProfileSaved,
     LeadEnriched,
     LeadRescored,
     RunStep,
@@ -49,62 +44,18 @@ from shared.tracing import lead_context, tracer
 
 service = Service("scorer")
 app = service.app
-RunIcp = tuple[IcpProfile, date, float]
-_RUN_CACHE_MAX = 256
-ENRICHER_DURABLE = "enricher"  # the enrichers' shared durable consumer (services/enricher/app.py)
-ENRICHER_WAIT_SECONDS = 30.0  # how long a run's ranking waits for an enricher to say what the vault holds
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
-@dataclass
-class ScorerState:
-    """The scorer's per-process state: what it keeps of ICP profiles and of recent runs (bounded)."""
-
-    icps: dict[tuple[str, int], IcpProfile] = field(default_factory=dict)  # (name, seq of the saved event or 0)
-    runs: dict[str, RunIcp] = field(default_factory=dict)  # a run's profile, reference date and enrich-top
-    scorers: dict[str, RunScorer] = field(default_factory=dict)  # a run's v1 scorer
-    rescore_started: dict[str, None] = field(default_factory=dict)  # runs whose rescore `started` step is out
-
-
-state = ScorerState()
-
-
-async def resolve_run_icp(name: str | None) -> IcpProfile:
-    """A saved profile of that name (latest IcpProfileSaved) wins over files and templates."""
-    saved = await service.bus.last(saved_subject(name.strip())) if name and is_profile_name(name) else None
-    key = (name or "", saved.seq if saved else 0)
-    if key not in state.icps:
-        event = saved.event_as(IcpProfileSaved) if saved else None
-        state.icps[key] = resolve_icp(name, event, service.settings.icp_dir)
-    return state.icps[key]
+state = ScorerState(service.settings.icp_dir)
 
 
 async def run_icp(run: str, *, refresh: bool = False) -> RunIcp:
-    """The run's ICP profile, its reference date (when it was requested) and enrich-top."""
-    runs = state.runs
-    if not refresh and run in runs:
-        return runs[run]
-    stored = await service.bus.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run)))
-    if stored is None:
-        raise ValueError(f"run {run} has no run.requested event")
-    request = stored.event()
-    icp = await resolve_run_icp(getattr(request, "icp", None))
-    if len(runs) >= _RUN_CACHE_MAX:
-        runs.pop(next(iter(runs)))
-    runs[run] = (icp, stored.envelope.occurred_at.date(), float(getattr(request, "enrich_top", 0.2)))
-    return runs[run]
+    return await state.run_icp(service.bus, run, refresh=refresh)
 
 
 async def run_scorer(run: str) -> RunScorer:
-    """The run's v1 scorer for its current profile (a new one when the profile changed)."""
-    icp, as_of, _ = await run_icp(run)
-    scorers = state.scorers
-    scorer = scorers.get(run)
-    if scorer is None or scorer.icp is not icp or scorer.as_of != as_of:
-        if len(scorers) >= _RUN_CACHE_MAX:
-            scorers.pop(next(iter(scorers)))
-        scorers[run] = scorer = RunScorer(icp, as_of)
-    return scorer
+    return await state.run_scorer(service.bus, run)
 
 
 V1 = list[tuple[records.CleanedLead, int, list[records.Reason]]]
@@ -184,7 +135,8 @@ async def score_run(run: str, cause: Envelope) -> None:
     del v1
     # leads outside the top share whose enrichment the vault holds (within the TTL) are sent too, to be
     # re-scored with it (never fetched): every lead of the run that was enriched before keeps its v2 score
-    reuse_only = await reusable_leads(run, [s.lead.lead_key for s in scored if not s.enrich])
+    reuse_only = await reusable_leads(bus, run, [s.lead.lead_key for s in scored if not s.enrich],
+                                      log=service.log)
     for s in scored:
         if s.lead.lead_key in reuse_only:
             s.enrich = True
@@ -221,30 +173,13 @@ async def score_run(run: str, cause: Envelope) -> None:
         await publish_step(run, "rescore", "completed", {"rescored": 0, "expected": 0}, causation_id=cause.event_id)
 
 
-async def reusable_leads(run: str, keys: list[str]) -> set[str]:
-    """The leads among ``keys`` whose enrichment the vault holds within the TTL (the enricher answers)."""
-    if not keys:
-        return set()
-    # an enricher ran on this stream before (its durable consumer exists): the vault may hold enrichments, and
-    # one may be starting; else nothing was ever enriched and there is nobody to wait for
-    try:
-        await service.bus.js.consumer_info(service.bus.stream, ENRICHER_DURABLE)
-        wait = ENRICHER_WAIT_SECONDS
-    except NatsError:
-        wait = 0.0
-    found, problem = await ask_reusable(service.bus.nc, keys, wait_for_enricher=wait)
-    if problem is not None:
-        service.log.warning("reusable_unanswered", run_id=run, asked=len(keys), found=len(found), error=problem)
-    return found
-
-
 @service.on("lead.enriched.*", LeadEnriched, durable="scorer-v2", max_workers=4)
 async def on_lead_enriched(event: LeadEnriched, ctx: Ctx) -> None:
     env, run, lead = ctx.env, event.run_id, event.lead
     started = state.rescore_started
     if run not in started:  # once per process; the key dedups across replicas
         await publish_step(run, "rescore", "started", causation_id=env.event_id)
-        if len(started) >= _RUN_CACHE_MAX:
+        if len(started) >= RUN_CACHE_MAX:
             started.pop(next(iter(started)))
         started[run] = None
     icp, _, _ = await run_icp(run)
