@@ -29,7 +29,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
-from shared.adapters.nats import api_prefix, client_of
+from shared.adapters.nats_jetstream import api_prefix, client_of
 
 
 class RetryLater(Exception):  # noqa: N818 - an instruction, not an error

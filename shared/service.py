@@ -33,8 +33,8 @@ from opentelemetry import trace as otel_trace
 from pydantic import ValidationError
 
 from shared import metrics
-from shared.adapters.faststream import set_servers
-from shared.adapters.otel import span_processor_count
+from shared.adapters.faststream_broker import set_servers
+from shared.adapters.otel_sdk import span_processor_count
 from shared.bus import BUS_UNAVAILABLE, Bus, connect_bus, decode, nats_servers
 from shared.config import Settings, get_settings
 from shared.events import (

@@ -16,7 +16,7 @@ def client_of(js: JetStreamContext) -> Client:
     """The NATS client a JetStream context was made from."""
     nc = getattr(js, "_nc", None)
     if not isinstance(nc, Client):
-        raise RuntimeError("nats-py changed: JetStreamContext._nc is gone (shared/adapters/nats.py)")
+        raise RuntimeError("nats-py changed: JetStreamContext._nc is gone (shared/adapters/nats_jetstream.py)")
     return nc
 
 

@@ -17,5 +17,5 @@ def set_servers(broker: NatsBroker, servers: list[str]) -> None:
     kwargs: Any = getattr(broker, "_connection_kwargs", None)
     if not isinstance(kwargs, dict) or "servers" not in kwargs:
         raise RuntimeError("faststream changed: NatsBroker._connection_kwargs['servers'] is gone "
-                           "(shared/adapters/faststream.py)")
+                           "(shared/adapters/faststream_broker.py)")
     kwargs["servers"] = servers
