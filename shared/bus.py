@@ -218,9 +218,7 @@ class Bus:
         stored = await self.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run_id)))
         if stored is None:
             return None
-        event = stored.event()
-        assert isinstance(event, RunRequested)
-        return event
+        return stored.event_as(RunRequested)
 
     async def read(
         self,
