@@ -17,9 +17,25 @@ from shared.adapters import faststream_broker, nats_jetstream, otel_sdk, re_pars
 
 
 def test_faststream_broker_connects_to_the_servers_set_before_it_starts() -> None:
-    broker = NatsBroker("nats://127.0.0.1:1", apply_types=False)
-    faststream_broker.set_servers(broker, ["nats://127.0.0.1:4999", "nats://127.0.0.1:5000"])
+    broker = NatsBroker("nats://127.0.0.1:1", apply_types=False, name="kept")
+    faststream_broker.set_servers(broker, ["nats://127.0.0.1:4999", "nats://127.0.0.1:5000"], user="ana")
     assert broker._connection_kwargs["servers"] == ["nats://127.0.0.1:4999", "nats://127.0.0.1:5000"]
+    assert broker._connection_kwargs["user"] == "ana" and broker._connection_kwargs["name"] == "kept"
+
+
+async def test_faststream_broker_really_connects_where_it_was_pointed(tmp_path) -> None:  # noqa: ANN001
+    from tests.nats_fixtures import nats_server
+
+    with nats_server(tmp_path / "nats") as url:
+        broker = NatsBroker("nats://127.0.0.1:1", apply_types=False)  # nothing listens there
+        faststream_broker.set_servers(broker, [url])
+        await broker.connect()
+        try:
+            assert broker.connection.is_connected
+            assert broker.connection.connected_url is not None
+            assert broker.connection.connected_url.port == int(url.rsplit(":", 1)[1])
+        finally:
+            await broker.stop()
 
 
 def test_faststream_adapter_says_so_when_the_broker_keeps_its_servers_elsewhere() -> None:
