@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 from nats.aio.client import Client as NATS
@@ -32,12 +32,15 @@ from shared.events import (
     RunRequested,
     Subjects,
     decode_event,
+    decode_event_as,
     envelope,
     subject_for,
     subject_token,
 )
 from shared.logging import get_logger
 from shared.nats_security import client_options
+
+E = TypeVar("E", bound=Event)
 
 # The stream cannot answer for a moment: no leader (a JetStream cluster electing one after losing a node),
 # or the server is reconnecting. Asking again shortly is right; the event ids make a repeated publish a no-op.
@@ -65,6 +68,10 @@ class StoredEvent:
 
     def event(self) -> Event:
         return decode_event(self.envelope)
+
+    def event_as(self, cls: type[E]) -> E:
+        """The event, which must be a ``cls`` (else :class:`~shared.events.WrongEventType`, bad input)."""
+        return decode_event_as(self.envelope, cls)
 
 
 async def ensure_stream(js: Any, *, name: str = STREAM_NAME, dedup_window_seconds: int = 3600,
@@ -127,7 +134,7 @@ class Bus:
         """Publish wrapped events pipelined (publish_async) and wait for every ack; all again, while the
         stream is unavailable (those already stored are deduplicated). Returns the acks, in order."""
         async def attempt() -> list[Any]:
-            futures = [await self.js.publish_async(subj, encode(env), stream=self.stream, headers=self._headers(env))
+            futures = [await self.js.publish_async(subj, encode(env), stream=self.stream, headers=self.headers(env))
                        for subj, env in items]
             gathered = asyncio.gather(*futures, return_exceptions=True)
             acks = await (asyncio.wait_for(gathered, timeout) if timeout else gathered)
@@ -138,7 +145,9 @@ class Bus:
 
         return await self._until_stored(attempt) if items else []
 
-    def _headers(self, env: Envelope) -> dict[str, str]:
+    def headers(self, env: Envelope) -> dict[str, str]:
+        """The NATS headers an event is published with: its id (the stream's dedup key), type, run and
+        lead, and the current trace context."""
         headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
         if env.run_id:
             headers["Hunter-Run"] = env.run_id
@@ -146,6 +155,10 @@ class Bus:
             headers["Hunter-Lead"] = env.lead_key
         propagate.inject(headers)
         return headers
+
+    def observe(self, event: Event) -> None:
+        """Told of each event published, pre-encoded ones too: nothing here; a service's bus
+        (``shared.service.ObservedBus``) counts them and marks their leads' traces."""
 
     def wrap(
         self,
@@ -179,7 +192,7 @@ class Bus:
             event, key=key, lead_key=lead_key, causation_id=causation_id,
             occurred_at=occurred_at, subject=subject, **tokens,
         )
-        data, headers = encode(env), self._headers(env)
+        data, headers = encode(env), self.headers(env)
         ack = await self._until_stored(lambda: self.js.publish(subj, data, stream=self.stream, headers=headers))
         return ack.seq
 
@@ -209,9 +222,7 @@ class Bus:
         stored = await self.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run_id)))
         if stored is None:
             return None
-        event = stored.event()
-        assert isinstance(event, RunRequested)
-        return event
+        return stored.event_as(RunRequested)
 
     async def read(
         self,

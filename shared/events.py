@@ -11,7 +11,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
@@ -537,6 +537,10 @@ class UnknownEvent(ValueError):
     pass
 
 
+class WrongEventType(ValueError):
+    """An event of another type than the one its reader takes (a subscriber's, a subject's): bad input."""
+
+
 def event_id_for(*parts: object) -> str:
     """A deterministic event id, so that a re-published event is deduplicated by Nats-Msg-Id."""
     return _uuid5(EVENT_NAMESPACE.bytes, "|".join(str(p) for p in parts))
@@ -600,6 +604,17 @@ def decode_event(env: Envelope) -> Event:
     if version > cls.VERSION:
         raise UnknownEvent(f"{env.type} v{version} is newer than this release (v{cls.VERSION})")
     return cls.model_validate(payload)
+
+
+E = TypeVar("E", bound=Event)
+
+
+def decode_event_as(env: Envelope, cls: type[E]) -> E:
+    """:func:`decode_event`, for a reader that takes one type: another raises :class:`WrongEventType`."""
+    event = decode_event(env)
+    if not isinstance(event, cls):
+        raise WrongEventType(f"expected {cls.TYPE}, got {env.type}")
+    return event
 
 
 def new_run_id() -> str:

@@ -29,6 +29,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 
+from shared.adapters.nats_jetstream import api_prefix, client_of
+
 
 class RetryLater(Exception):  # noqa: N818 - an instruction, not an error
     """Raised by a handler wrapper: nak the message with this delay (seconds) instead of at once."""
@@ -72,7 +74,7 @@ class PullConsumer:
                  max_workers: int, ack_wait: float, max_deliver: int, fetch_timeout: float = 5.0,
                  log: Any = None, nc: NATS | None = None, max_ack_pending: int | None = None) -> None:
         self.js = js
-        self.nc: NATS = nc if nc is not None else js._nc  # nats-py keeps its client there, no public accessor
+        self.nc: NATS = nc if nc is not None else client_of(js)
         self.stream = stream
         self.subject = subject
         self.durable = durable
@@ -94,8 +96,7 @@ class PullConsumer:
         self._sub: Subscription | None = None
         self._request: _PullRequest | None = None
         self._pause_until = 0.0
-        prefix = getattr(js, "_prefix", None) or "$JS.API"
-        self._next_subject = f"{prefix}.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self._next_subject = f"{api_prefix(js)}.CONSUMER.MSG.NEXT.{stream}.{durable}"
 
     async def start(self) -> None:
         await self._ensure_consumer()

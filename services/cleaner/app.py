@@ -9,8 +9,8 @@ batch as it is published (``batch_prefetch``); the step's handler takes the prep
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
-from faststream.nats import NatsMessage
 from sqlalchemy.engine import Engine
 
 from services.cleaner.logic import Prepared, VaultLookup, VaultMatches, plan_cleaning, prepare_records
@@ -19,12 +19,11 @@ from shared.events import (
     Envelope,
     RunStep,
     Subjects,
-    decode_event,
     subject_token,
 )
 from shared.gc_policy import gc_paused
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
-from shared.service import Service
+from shared.service import Ctx, Service
 from shared.tracing import lead_trace_id, tracer
 from shared.vault.access import open_reader
 from shared.wire import records
@@ -33,7 +32,6 @@ from shared.wire.batch_prefetch import BatchPrefetch
 
 service = Service("cleaner")
 app = service.app
-_vault_engine: Engine | None = None
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
@@ -55,35 +53,45 @@ async def stop_prefetch() -> None:
     await extracted.stop()
 
 
+@dataclass
+class CleanerState:
+    """The cleaner's per-process state: the vault's engine, made once the vault exists."""
+
+    vault_url: str
+    vault_engine: Engine | None = None
+
+    def vault(self) -> Engine | None:
+        """The vault's engine (read-only); None while there is no vault."""
+        if self.vault_engine is None and vault_exists(self.vault_url):
+            self.vault_engine = open_reader(self.vault_url)
+        return self.vault_engine
+
+
+state = CleanerState(service.settings.vault_database_url)
+
+
 def vault_lookup(run: str) -> VaultLookup:
     """The run's view of the vault (read-only; an absent vault knows nothing)."""
 
     def lookup(phones: set[str], lead_keys: set[str]) -> VaultMatches:
-        global _vault_engine
-        url = service.settings.vault_database_url
-        if _vault_engine is None:
-            if not vault_exists(url):
-                return VaultMatches()
-            _vault_engine = open_reader(url)
-        return lookup_vault(_vault_engine, run, phones, lead_keys)
+        engine = state.vault()
+        return VaultMatches() if engine is None else lookup_vault(engine, run, phones, lead_keys)
 
     return lookup
 
 
-@service.subscriber(Subjects.step_pattern("extract"), durable="cleaner", on_dead_letter=service.fail_run("clean"))
-async def on_extract_step(env: Envelope, msg: NatsMessage) -> None:
-    step = decode_event(env)
-    assert isinstance(step, RunStep)
+@service.on(Subjects.step_pattern("extract"), RunStep, durable="cleaner", on_dead_letter=service.fail_run("clean"))
+async def on_extract_step(step: RunStep, ctx: Ctx) -> None:
     if step.status in ("failed", "cancelled"):
         extracted.forget(step.run_id)
     if step.status != "completed":
         return
     if await cancelled(step.run_id):
         extracted.forget(step.run_id)
-        await publish_run_cancelled(service.bus, step.run_id, stage="clean", causation_id=env.event_id)
+        await publish_run_cancelled(service.bus, step.run_id, stage="clean", causation_id=ctx.env.event_id)
         return
     with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
-        await clean(step.run_id, env)
+        await clean(step.run_id, ctx.env)
 
 
 async def clean(run: str, cause: Envelope) -> None:

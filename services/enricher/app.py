@@ -6,44 +6,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import time
-from collections.abc import Sequence
 from typing import Any
 
-import orjson
-from faststream.nats import NatsMessage
-
-from services.enricher.logic import Enricher
-from services.enricher.vault_reuse import VaultReuse
-from shared.bus import decode
-from shared.events import (
-    ApiCallsRecorded,
-    EnrichmentRequested,
-    Envelope,
-    Event,
-    LeadEnriched,
-    RunCancelled,
-    Subjects,
-    decode_event,
-)
+from services.enricher.enriched_event import publish_enriched
+from services.enricher.replica_channels import answer_reusable, hear_cancellations, share_budgets
+from services.enricher.state import EnricherState
+from shared.events import ApiCallsRecorded, EnrichmentRequested, Event
 from shared.run_cancellation import CancelledRuns
 from shared.schemas import Enrichment
-from shared.service import Service, spans_are_recorded
-from shared.stored_config import effective_settings
+from shared.service import Ctx, Service, spans_are_recorded
 from shared.tracing import lead_context, tracer
 
 service = Service("enricher")
 app = service.app
-_state: dict[str, object] = {}
-_stack = contextlib.AsyncExitStack()
+state = EnricherState()
 # asked once per lead: a run's "not cancelled" is trusted for a second (one NATS get per run per second)
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject), fresh_for=1.0)
-
-
-# settings saved on the gateway's Config page, read back from the stream at most every few seconds
-CONFIG_KEYS = ("serper_api_key", "fetch_pages_per_site", "enable_playwright")
-CONFIG_REFRESH_SECONDS = 5.0
-_config = {"next": 0.0, "busy": False}
 
 
 @app.on_startup
@@ -51,133 +29,45 @@ async def open_enricher() -> None:
     # name lookups on asyncio's own loop (no uvloop) and the vault lookups go to the default executor
     asyncio.get_running_loop().set_default_executor(
         concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="enricher"))
-    reuse = VaultReuse(service.settings)
-    _state["reuse"] = reuse
-    _state["enricher"] = await _stack.enter_async_context(Enricher(service.settings, vault_lookup=reuse.lookup))
+    await state.open(service.settings)
 
 
 @app.after_startup
-async def share_budgets() -> None:
-    """Hear what the other replicas spent per run, and tell them what this one spends (``budgets``)."""
-    enricher = _state["enricher"]
-    assert isinstance(enricher, Enricher)
-    nc = service.broker.connection
-
-    async def heard(msg: Any) -> None:
-        try:
-            report = orjson.loads(msg.data)
-            if report["replica"] != service.worker_id:
-                enricher.budgets.merge(report["replica"], report["runs"])
-        except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
-            service.log.warning("budget_report_unreadable", error=str(exc))
-
-    async def tell() -> None:
-        while True:
-            await asyncio.sleep(service.settings.budget_share_seconds)
-            runs = enricher.budgets.shared_report()
-            if runs:
-                with contextlib.suppress(Exception):  # a lost report is made up by the next one (running totals)
-                    await nc.publish(Subjects.BUDGET_SHARE, orjson.dumps({"replica": service.worker_id, "runs": runs}))
-
-    _state["budget_subscription"] = await nc.subscribe(Subjects.BUDGET_SHARE, cb=heard)
-    _state["budget_task"] = asyncio.create_task(tell())
-
-
-@app.after_startup
-async def hear_cancellations() -> None:
-    """A cancelled run stops at once: its leads in flight are stopped (no request more than those already
-    sent) and its next leads skipped. The cancellation is heard as it is published (a plain subscription on
-    the stream's subject); a replica that missed it still finds it in the stream before each lead."""
-    enricher = _state["enricher"]
-    assert isinstance(enricher, Enricher)
-
-    async def heard(msg: Any) -> None:
-        try:
-            event = decode_event(decode(msg.data))
-        except Exception as exc:  # noqa: BLE001 - not ours to dead-letter (the projector does): noted
-            service.log.warning("cancellation_unreadable", error=str(exc)[:300])
-            return
-        if isinstance(event, RunCancelled):
-            cancelled.remember(event.run_id)
-            stopped = enricher.cancel_run(event.run_id)
-            service.log.info("run_cancelled", run_id=event.run_id, leads_stopped=stopped)
-
-    _state["cancel_subscription"] = await service.broker.connection.subscribe(
-        Subjects.RUN_CANCELLED.format(run_id="*"), cb=heard)
-
-
-@app.after_startup
-async def answer_reusable() -> None:
-    """Tell the scorer which leads of a run have an enrichment in the vault within the TTL (one replica
-    answers each question: a queue group), so it sends those outside the top share too, to be reused."""
-    reuse = _state["reuse"]
-    assert isinstance(reuse, VaultReuse)
-
-    async def asked(msg: Any) -> None:
-        try:
-            keys = [str(k) for k in orjson.loads(msg.data)["keys"]]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            service.log.warning("reusable_question_unreadable", error=str(exc))
-            keys = []
-        found = await asyncio.to_thread(reuse.reusable_keys, keys) if keys else []
-        with contextlib.suppress(Exception):  # the scorer asked in vain: it goes on with the top share alone
-            await msg.respond(orjson.dumps({"keys": found}))
-
-    _state["reusable_subscription"] = await service.broker.connection.subscribe(
-        Subjects.ENRICH_REUSABLE, queue="enricher", cb=asked)
-
-
-async def apply_saved_config(enricher: Enricher) -> None:
-    now = time.monotonic()
-    if now < _config["next"] or _config["busy"]:
-        return
-    _config["busy"], _config["next"] = True, now + CONFIG_REFRESH_SECONDS
-    try:
-        wanted = await effective_settings(service.bus, service.settings, CONFIG_KEYS)
-        if wanted != enricher.settings:
-            await enricher.reconfigure(wanted)
-            service.log.info("config_applied")
-    except Exception as exc:  # noqa: BLE001 - the settings in force stay; try again later
-        service.log.warning("config_unreadable", error=str(exc))
-    finally:
-        _config["busy"] = False
+async def open_channels() -> None:
+    await share_budgets(service, state)
+    await hear_cancellations(service, state, cancelled)
+    await answer_reusable(service, state)
 
 
 @app.on_shutdown
-async def stop_sharing_budgets() -> None:
-    task = _state.pop("budget_task", None)
-    if isinstance(task, asyncio.Task):
-        task.cancel()
-    for name in ("budget_subscription", "cancel_subscription", "reusable_subscription"):
-        with contextlib.suppress(Exception):
-            await _state.pop(name).unsubscribe()  # type: ignore[attr-defined]
+async def stop_channels() -> None:
+    await state.stop_channels()
 
 
 @app.after_shutdown
 async def close_enricher() -> None:
-    await _stack.aclose()
+    await state.close()
 
 
-@service.subscriber(
-    "enrich.requested.*", durable="enricher", max_workers=service.settings.enricher_concurrency, direct=True
+@service.on_direct(
+    "enrich.requested.*", EnrichmentRequested, durable="enricher", max_workers=service.settings.enricher_concurrency
 )
-async def on_enrich_requested(env: Envelope, msg: NatsMessage) -> None:
-    request = decode_event(env)
-    assert isinstance(request, EnrichmentRequested)
+async def on_enrich_requested(request: EnrichmentRequested, ctx: Ctx) -> None:
+    env = ctx.env
     lead_key = request.lead.lead.lead_key
-    enricher = _state["enricher"]
-    assert isinstance(enricher, Enricher)
+    enricher = state.enricher
     # a cancelled run's lead is not fetched; still one lead.enriched per lead, so the run's counts close
     if enricher.run_cancelled(request.run_id) or await cancelled(request.run_id):
-        await publish_enriched(request, Enrichment(lead_key=lead_key, status="skipped", error="run cancelled"), env)
+        await publish_enriched(ctx.bus, service.worker_id, request,
+                               Enrichment(lead_key=lead_key, status="skipped", error="run cancelled"), env)
         return
-    await apply_saved_config(enricher)
+    await state.apply_saved_config(service.bus, service.settings, service.log)
     lead = request.lead
     span = contextlib.nullcontext()
     if spans_are_recorded():
-        ctx = lead_context(lead.lead.trace_id) if lead.lead.trace_id else None
+        trace = lead_context(lead.lead.trace_id) if lead.lead.trace_id else None
         span = tracer("enricher").start_as_current_span(
-            "enrich", context=ctx, attributes={"lead_key": lead_key, "run_id": request.run_id})
+            "enrich", context=trace, attributes={"lead_key": lead_key, "run_id": request.run_id})
     with span:
         outcome = await enricher.enrich(lead, run_id=request.run_id, reuse_only=request.reuse_only)
         calls: list[tuple[Event, dict[str, Any]]] = []
@@ -185,28 +75,4 @@ async def on_enrich_requested(env: Envelope, msg: NatsMessage) -> None:
             calls.append((ApiCallsRecorded(run_id=request.run_id, calls=outcome.api_calls),
                           {"service": "enricher", "key": (request.run_id, lead_key, "api_calls"),
                            "causation_id": env.event_id}))
-        await publish_enriched(request, outcome.enrichment, env, before=calls)
-
-
-async def publish_enriched(request: EnrichmentRequested, enrichment: Enrichment, cause: Envelope, *,
-                           before: Sequence[tuple[Event, dict[str, Any]]] = ()) -> None:
-    """Publish the lead's ``lead.enriched`` (after the events in ``before``, pipelined with them)."""
-    lead_key = request.lead.lead.lead_key
-    enriched = LeadEnriched(run_id=request.run_id, lead=request.lead, enrichment=enrichment,
-                            expected_total=request.expected_total, worker=service.worker_id)
-    await service.bus.publish_events([
-        *before, (enriched, {"key": (request.run_id, lead_key), "lead_key": lead_key, "causation_id": cause.event_id,
-                             "payload": enriched_payload(enriched, cause)}),
-    ])
-
-
-def enriched_payload(enriched: LeadEnriched, cause: Envelope) -> dict[str, Any] | None:
-    """``enriched`` in JSON form with the lead as its request carried it (the same JSON: the request was a
-    ``model_dump`` of the same model), sparing a dump of the whole lead; None when the request was an
-    older version of the event (upcast on reading: its JSON is not this lead's)."""
-    lead = cause.payload.get("lead")
-    if cause.type != EnrichmentRequested.TYPE or cause.version != EnrichmentRequested.VERSION \
-            or not isinstance(lead, dict):
-        return None
-    return {"run_id": enriched.run_id, "lead": lead, "enrichment": enriched.enrichment.model_dump(mode="json"),
-            "expected_total": enriched.expected_total, "worker": enriched.worker}
+        await publish_enriched(ctx.bus, service.worker_id, request, outcome.enrichment, env, before=calls)

@@ -31,6 +31,7 @@ from typing import Any
 import ahocorasick
 from selectolax.lexbor import LexborHTMLParser
 
+from shared.adapters import re_parser
 from shared.schemas import Technology
 
 from .fingerprint_scan import (
@@ -47,13 +48,6 @@ from .fingerprint_scan import (
     simple_selector,
     windowable,
 )
-
-try:  # Python 3.11+
-    import re._constants as _sre_c
-    import re._parser as _sre_parse
-except ImportError:  # pragma: no cover
-    import sre_constants as _sre_c  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +307,7 @@ def _lit_char(code: int) -> str | None:
 def _in_single_char(items: list[Any]) -> str | None:
     chars = set()
     for op, av in items:
-        if op is _sre_c.LITERAL:
+        if op is re_parser.LITERAL:
             ch = _lit_char(av)
             if ch is None:
                 return None
@@ -331,9 +325,9 @@ def _single_char(items: list[Any]) -> str | None:
     if len(items) != 1:
         return None
     op, av = items[0]
-    if op is _sre_c.LITERAL:
+    if op is re_parser.LITERAL:
         return _lit_char(av)
-    if op is _sre_c.IN:
+    if op is re_parser.IN:
         return _in_single_char(av)
     return None
 
@@ -353,36 +347,36 @@ def _seq_requirement(items: Iterable[Any], breaks: frozenset[str], min_len: int)
 
     for op, av in items:
         ch: str | None = None
-        if op is _sre_c.LITERAL:
+        if op is re_parser.LITERAL:
             ch = _lit_char(av)
-        elif op is _sre_c.IN:
+        elif op is re_parser.IN:
             ch = _in_single_char(av)
         if ch is not None and ch not in breaks:
             cur[:] = [c + ch for c in cur]
             continue
-        if op is _sre_c.MAX_REPEAT or op is _sre_c.MIN_REPEAT:
+        if op is re_parser.MAX_REPEAT or op is re_parser.MIN_REPEAT:
             lo, hi, sub = av
             opt = _single_char(sub) if lo == 0 and hi == 1 else None
             if opt is not None and opt not in breaks and len(cur) * 2 <= _MAX_SPELLINGS:
                 cur[:] = [*cur, *(c + opt for c in cur)]
                 continue
         flush()
-        if op is _sre_c.SUBPATTERN:
+        if op is re_parser.SUBPATTERN:
             sub = av[-1]
             r = _seq_requirement(sub, breaks, min_len)
             if r:
                 cands.append(r)
-        elif op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT) or op is getattr(_sre_c, "POSSESSIVE_REPEAT", None):
+        elif op in (re_parser.MAX_REPEAT, re_parser.MIN_REPEAT) or op is re_parser.POSSESSIVE_REPEAT:
             lo, _hi, sub = av
             if lo >= 1:
                 r = _seq_requirement(sub, breaks, min_len)
                 if r:
                     cands.append(r)
-        elif op is getattr(_sre_c, "ATOMIC_GROUP", None):
+        elif op is re_parser.ATOMIC_GROUP:
             r = _seq_requirement(av, breaks, min_len)
             if r:
                 cands.append(r)
-        elif op is _sre_c.BRANCH:
+        elif op is re_parser.BRANCH:
             alts: set[str] = set()
             ok = True
             for branch in av[1]:
@@ -402,7 +396,7 @@ def regex_literals(pattern: str, *, dom_value: bool = False, min_len: int = MIN_
     if not pattern:
         return None
     try:
-        parsed = _sre_parse.parse(pattern, re.IGNORECASE)
+        parsed = re_parser.parse(pattern, re.IGNORECASE)
     except Exception:  # noqa: BLE001 - invalid patterns are counted by the caller
         return None
     breaks = _ENTITY_BREAKS if dom_value else frozenset()

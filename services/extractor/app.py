@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Iterator
 
 import orjson
-from faststream.nats import NatsMessage
 from nats.aio.msg import Msg
 
 from services.extractor.planning import estimate_rows
@@ -21,11 +20,10 @@ from shared.events import (
     RunStep,
     SourceExportUpdated,
     Subjects,
-    decode_event,
     subject_token,
 )
 from shared.schemas import ApiCall, CompanyRecord, DroppedLead
-from shared.service import Service
+from shared.service import Ctx, Service
 from shared.stored_config import effective_settings
 
 PROGRESS_EVERY_S = 1.0
@@ -34,11 +32,9 @@ service = Service("extractor")
 app = service.app
 
 
-@service.subscriber("run.requested.*", durable="extractor", on_dead_letter=service.fail_run("extract"))
-async def on_run_requested(env: Envelope, msg: NatsMessage) -> None:
-    request = decode_event(env)
-    assert isinstance(request, RunRequested)
-    await extract_run(request, env, msg)
+@service.on("run.requested.*", RunRequested, durable="extractor", on_dead_letter=service.fail_run("extract"))
+async def on_run_requested(request: RunRequested, ctx: Ctx) -> None:
+    await extract_run(request, ctx.env)
 
 
 async def fail_run(run: str, exc: Exception, causation_id: str | None = None) -> None:
@@ -50,7 +46,7 @@ async def fail_run(run: str, exc: Exception, causation_id: str | None = None) ->
                               key=(run, "run", "failed"), stage="run", causation_id=causation_id)
 
 
-async def extract_run(request: RunRequested, env: Envelope, msg: NatsMessage) -> None:
+async def extract_run(request: RunRequested, env: Envelope) -> None:
     bus, run = service.bus, request.run_id
     log = service.log.bind(run_id=run)
     await bus.publish(RunStep(run_id=run, stage="extract", status="started"), key=(run, "extract", "started"),

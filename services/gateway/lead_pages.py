@@ -16,11 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Integer, func, literal_column, select, text
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.selectable import Join
-from sqlalchemy.sql.visitors import InternalTraversal
 
+from shared.adapters.sqlalchemy_join import DrivenJoin
 from shared.vault.filters import SORTS, LeadFilter, lead_conditions, needs_company
 from shared.vault.schema import Company, LeadCurrent
 
@@ -33,39 +31,6 @@ LEAD_SORT_INDEX = {"updated": LEADS_BY_UPDATED}
 # the company index each company sort walks in order (ties on lead_key are sorted within a value)
 COMPANY_SORT_INDEX = {"name": "ix_companies_legal_name", "city": "ix_companies_city"}
 READ_PRAGMAS = ("PRAGMA mmap_size=268435456",)  # index lookups read pages in place, not through read()
-
-
-class DrivenJoin(Join):
-    """An inner join that SQLite runs in the written order, left table outer, each table read
-    through the index named for it (when one is). Other databases get a plain ``JOIN``."""
-
-    inherit_cache = True
-    _traverse_internals = [*Join._traverse_internals, ("left_index", InternalTraversal.dp_string),
-                           ("right_index", InternalTraversal.dp_string)]
-
-    def __init__(self, left: Any, right: Any, onclause: Any, *, left_index: str | None = None,
-                 right_index: str | None = None) -> None:
-        super().__init__(left, right, onclause)
-        self.left_index, self.right_index = left_index, right_index
-
-
-@compiles(DrivenJoin)
-def _plain_join(join: DrivenJoin, compiler: Any, **kw: Any) -> str:
-    return compiler.visit_join(join, **kw)
-
-
-@compiles(DrivenJoin, "sqlite")
-def _sqlite_join(join: DrivenJoin, compiler: Any, **kw: Any) -> str:
-    kw.pop("asfrom", None)
-    if (linter := kw.get("from_linter")) is not None:
-        linter.edges.add((join.left, join.right))
-
-    def side(table: Any, index: str | None) -> str:
-        text = table._compiler_dispatch(compiler, asfrom=True, **kw)
-        return f"{text} INDEXED BY {compiler.preparer.quote(index)}" if index else text
-
-    return (f"{side(join.left, join.left_index)} CROSS JOIN {side(join.right, join.right_index)} ON "
-            f"{join.onclause._compiler_dispatch(compiler, **kw)}")
 
 
 def tune_connection(dbapi_conn: Any, _record: Any) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from nats.js import api
 
 from shared.bus import Bus, decode
-from shared.events import RunCancelled, RunStep, Subjects, decode_event, subject_token
+from shared.events import RunCancelled, RunStep, Subjects, WrongEventType, decode_event, subject_token
 
 TERMINAL = {"completed", "failed", "cancelled"}
 KEEPALIVE_SECONDS = 15.0
@@ -44,7 +44,8 @@ def render(run_id: str, seq: int, data: bytes) -> Frames:
     event = decode_event(decode(data))
     if isinstance(event, RunCancelled):
         return Frames(None, sse({"run_id": run_id, "status": "cancelled", "reason": event.reason}, event="end"), True)
-    assert isinstance(event, RunStep)
+    if not isinstance(event, RunStep):
+        raise WrongEventType(f"expected {RunStep.TYPE} or {RunCancelled.TYPE}, got {event.TYPE}")
     text = sse(event.model_dump(mode="json"), event="step", event_id=seq)
     if event.stage == "run" and event.status in TERMINAL:
         return Frames(seq, text + sse({"run_id": run_id, "status": event.status}, event="end"), True)

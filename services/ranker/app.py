@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from faststream.nats import NatsMessage
-
 from services.ranker.history import rank_book
 from services.ranker.labels import FunnelEvent, funnel_event_of, outcome_labels
 from services.ranker.model import RankerConfig
 from services.ranker.training import train_at, trained_event, write_model
-from shared.events import Envelope, LeadsRanked, RankingTrained, Subjects
-from shared.service import Service
+from shared.events import Envelope, LeadsRanked, LeadStatusChanged, RankingRequested, RankingTrained, Subjects
+from shared.service import Ctx, Service
 
 service = Service("ranker")
 app = service.app
@@ -45,10 +43,6 @@ class Ranker:
 settings = service.settings
 ranker = Ranker(RankerConfig(min_labels=settings.ranker_min_labels), settings.ranker_retrain_every,
                 settings.ranker_no_reply_days, settings.ranker_explore_share)
-
-
-def stream_seq(msg: NatsMessage) -> int:
-    return int(msg.raw_message.metadata.sequence.stream)
 
 
 async def last_trained() -> RankingTrained | None:
@@ -92,15 +86,14 @@ async def train_now(trigger: Literal["outcomes", "request"], seq: int, as_of: da
                      cv_auc=report.cv_auc, sha256=report.sha256, trigger=trigger)
 
 
-@service.subscriber("lead.status.*", durable="ranker")
-async def on_lead_status(env: Envelope, msg: NatsMessage) -> None:
+@service.on("lead.status.*", LeadStatusChanged, durable="ranker")
+async def on_lead_status(_: LeadStatusChanged, ctx: Ctx) -> None:
     async with ranker.lock:
-        seq = stream_seq(msg)
-        if await outcomes_due(seq, env.occurred_at):
-            await train_now("outcomes", seq, env.occurred_at, env)
+        if await outcomes_due(ctx.seq, ctx.env.occurred_at):
+            await train_now("outcomes", ctx.seq, ctx.env.occurred_at, ctx.env)
 
 
-@service.subscriber(Subjects.RANKING_REQUESTED, durable="ranker-requests")
-async def on_ranking_requested(env: Envelope, msg: NatsMessage) -> None:
+@service.on(Subjects.RANKING_REQUESTED, RankingRequested, durable="ranker-requests")
+async def on_ranking_requested(_: RankingRequested, ctx: Ctx) -> None:
     async with ranker.lock:
-        await train_now("request", stream_seq(msg), env.occurred_at, env)
+        await train_now("request", ctx.seq, ctx.env.occurred_at, ctx.env)

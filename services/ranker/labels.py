@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.events import Envelope, LeadStatusChanged, decode_event
+from shared.events import Envelope, LeadStatusChanged, decode_event_as
 from shared.funnel import NEGATIVE_STATES, POSITIVE_STATES
 
 DEFAULT_NO_REPLY_DAYS = 21.0
@@ -41,8 +41,7 @@ def funnel_event_of(env: Envelope, seq: int = 0) -> FunnelEvent | None:
     """The status change an envelope carries, or None (another event type, or a note only)."""
     if env.type != LeadStatusChanged.TYPE:
         return None
-    event = decode_event(env)
-    assert isinstance(event, LeadStatusChanged)
+    event = decode_event_as(env, LeadStatusChanged)
     if event.status is None:
         return None
     return FunnelEvent(event.lead_key, event.status, env.occurred_at, seq)

@@ -14,35 +14,29 @@ handler ranks the whole run and writes each cleaned lead's JSON back as it read 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Any, Literal
 
 import msgspec
 import yaml
-from faststream.nats import NatsMessage
-from nats.errors import Error as NatsError
 
 from services.scorer.enrich_counts import enrichment_counts
 from services.scorer.logic import RunScorer, score_v2
-from services.scorer.reusable import ask_reusable
-from shared.domain.icp import IcpProfile
-from shared.domain.icp_profiles import is_profile_name, resolve_icp, saved_subject
+from services.scorer.reusable import reusable_leads
+from services.scorer.state import RUN_CACHE_MAX, RunIcp, ScorerState
 from shared.events import (
     EnrichmentRequested,
     Envelope,
-    IcpProfileSaved,
     LeadEnriched,
     LeadRescored,
     RunStep,
     StageName,
     Subjects,
-    decode_event,
     subject_token,
 )
 from shared.gc_policy import gc_paused
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
 from shared.schemas import ScoredLead
-from shared.service import Service
+from shared.service import Ctx, Service
 from shared.tracing import lead_context, tracer
 from shared.wire import records
 from shared.wire.batch_codec import BatchEncoder, EncodedPublisher, decode_mirror_raw, max_event_bytes
@@ -50,52 +44,18 @@ from shared.wire.batch_prefetch import BatchPrefetch
 
 service = Service("scorer")
 app = service.app
-RunIcp = tuple[IcpProfile, date, float]
-_icp_cache: dict[tuple[str, int], IcpProfile] = {}  # (name, seq of the saved event or 0) -> profile
-_run_cache: dict[str, RunIcp] = {}
-_RUN_CACHE_MAX = 256
-ENRICHER_DURABLE = "enricher"  # the enrichers' shared durable consumer (services/enricher/app.py)
-ENRICHER_WAIT_SECONDS = 30.0  # how long a run's ranking waits for an enricher to say what the vault holds
-_rescore_started: dict[str, None] = {}  # runs whose rescore `started` step this process has published
-_scorers: dict[str, RunScorer] = {}
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
-async def resolve_run_icp(name: str | None) -> IcpProfile:
-    """A saved profile of that name (latest IcpProfileSaved) wins over files and templates."""
-    saved = await service.bus.last(saved_subject(name.strip())) if name and is_profile_name(name) else None
-    key = (name or "", saved.seq if saved else 0)
-    if key not in _icp_cache:
-        event = saved.event() if saved else None
-        assert event is None or isinstance(event, IcpProfileSaved)
-        _icp_cache[key] = resolve_icp(name, event, service.settings.icp_dir)
-    return _icp_cache[key]
+state = ScorerState(service.settings.icp_dir)
 
 
 async def run_icp(run: str, *, refresh: bool = False) -> RunIcp:
-    """The run's ICP profile, its reference date (when it was requested) and enrich-top."""
-    if not refresh and run in _run_cache:
-        return _run_cache[run]
-    stored = await service.bus.last(Subjects.RUN_REQUESTED.format(run_id=subject_token(run)))
-    if stored is None:
-        raise ValueError(f"run {run} has no run.requested event")
-    request = stored.event()
-    icp = await resolve_run_icp(getattr(request, "icp", None))
-    if len(_run_cache) >= _RUN_CACHE_MAX:
-        _run_cache.pop(next(iter(_run_cache)))
-    _run_cache[run] = (icp, stored.envelope.occurred_at.date(), float(getattr(request, "enrich_top", 0.2)))
-    return _run_cache[run]
+    return await state.run_icp(service.bus, run, refresh=refresh)
 
 
 async def run_scorer(run: str) -> RunScorer:
-    """The run's v1 scorer for its current profile (a new one when the profile changed)."""
-    icp, as_of, _ = await run_icp(run)
-    scorer = _scorers.get(run)
-    if scorer is None or scorer.icp is not icp or scorer.as_of != as_of:
-        if len(_scorers) >= _RUN_CACHE_MAX:
-            _scorers.pop(next(iter(_scorers)))
-        _scorers[run] = scorer = RunScorer(icp, as_of)
-    return scorer
+    return await state.run_scorer(service.bus, run)
 
 
 V1 = list[tuple[records.CleanedLead, int, list[records.Reason]]]
@@ -128,20 +88,18 @@ async def stop_prefetch() -> None:
     await cleaned_batches.stop()
 
 
-@service.subscriber(Subjects.step_pattern("clean"), durable="scorer-v1", on_dead_letter=service.fail_run("score"))
-async def on_clean_step(env: Envelope, msg: NatsMessage) -> None:
-    step = decode_event(env)
-    assert isinstance(step, RunStep)
+@service.on(Subjects.step_pattern("clean"), RunStep, durable="scorer-v1", on_dead_letter=service.fail_run("score"))
+async def on_clean_step(step: RunStep, ctx: Ctx) -> None:
     if step.status in ("failed", "cancelled"):
         cleaned_batches.forget(step.run_id)
     if step.status != "completed":
         return
     if await cancelled(step.run_id):
         cleaned_batches.forget(step.run_id)
-        await publish_run_cancelled(service.bus, step.run_id, stage="score", causation_id=env.event_id)
+        await publish_run_cancelled(service.bus, step.run_id, stage="score", causation_id=ctx.env.event_id)
         return
     with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
-        await score_run(step.run_id, env)
+        await score_run(step.run_id, ctx.env)
 
 
 async def publish_step(run: str, stage: StageName, status: Literal["started", "completed"],
@@ -177,7 +135,8 @@ async def score_run(run: str, cause: Envelope) -> None:
     del v1
     # leads outside the top share whose enrichment the vault holds (within the TTL) are sent too, to be
     # re-scored with it (never fetched): every lead of the run that was enriched before keeps its v2 score
-    reuse_only = await reusable_leads(run, [s.lead.lead_key for s in scored if not s.enrich])
+    reuse_only = await reusable_leads(bus, run, [s.lead.lead_key for s in scored if not s.enrich],
+                                      log=service.log)
     for s in scored:
         if s.lead.lead_key in reuse_only:
             s.enrich = True
@@ -214,33 +173,15 @@ async def score_run(run: str, cause: Envelope) -> None:
         await publish_step(run, "rescore", "completed", {"rescored": 0, "expected": 0}, causation_id=cause.event_id)
 
 
-async def reusable_leads(run: str, keys: list[str]) -> set[str]:
-    """The leads among ``keys`` whose enrichment the vault holds within the TTL (the enricher answers)."""
-    if not keys:
-        return set()
-    # an enricher ran on this stream before (its durable consumer exists): the vault may hold enrichments, and
-    # one may be starting; else nothing was ever enriched and there is nobody to wait for
-    try:
-        await service.bus.js.consumer_info(service.bus.stream, ENRICHER_DURABLE)
-        wait = ENRICHER_WAIT_SECONDS
-    except NatsError:
-        wait = 0.0
-    found, problem = await ask_reusable(service.bus.nc, keys, wait_for_enricher=wait)
-    if problem is not None:
-        service.log.warning("reusable_unanswered", run_id=run, asked=len(keys), found=len(found), error=problem)
-    return found
-
-
-@service.subscriber("lead.enriched.*", durable="scorer-v2", max_workers=4)
-async def on_lead_enriched(env: Envelope, msg: NatsMessage) -> None:
-    event = decode_event(env)
-    assert isinstance(event, LeadEnriched)
-    run, lead = event.run_id, event.lead
-    if run not in _rescore_started:  # once per process; the key dedups across replicas
+@service.on("lead.enriched.*", LeadEnriched, durable="scorer-v2", max_workers=4)
+async def on_lead_enriched(event: LeadEnriched, ctx: Ctx) -> None:
+    env, run, lead = ctx.env, event.run_id, event.lead
+    started = state.rescore_started
+    if run not in started:  # once per process; the key dedups across replicas
         await publish_step(run, "rescore", "started", causation_id=env.event_id)
-        if len(_rescore_started) >= _RUN_CACHE_MAX:
-            _rescore_started.pop(next(iter(_rescore_started)))
-        _rescore_started[run] = None
+        if len(started) >= RUN_CACHE_MAX:
+            started.pop(next(iter(started)))
+        started[run] = None
     icp, _, _ = await run_icp(run)
     ctx = lead_context(lead.lead.trace_id) if lead.lead.trace_id else None
     with tracer("scorer").start_as_current_span("score_v2", context=ctx, attributes={"lead_key": lead.lead.lead_key}):
@@ -265,7 +206,5 @@ async def run_enrichment_counts(run: str, expected: int) -> dict[str, int]:
     """Counted from the stream (every replica that sees the run complete publishes the same counts)."""
     enrichments = []
     async for stored in service.bus.read(Subjects.LEAD_ENRICHED.format(run_id=subject_token(run))):
-        event = stored.event()
-        assert isinstance(event, LeadEnriched)
-        enrichments.append(event.enrichment)
+        enrichments.append(stored.event_as(LeadEnriched).enrichment)
     return enrichment_counts(enrichments, expected)

@@ -8,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 
+from shared.bus import Bus
 from shared.events import Subjects
 
+ENRICHER_DURABLE = "enricher"  # the enrichers' shared durable consumer (services/enricher/app.py)
+ENRICHER_WAIT_SECONDS = 30.0  # how long a run's ranking waits for an enricher to say what the vault holds
 KEYS_PER_QUESTION = 2000  # ~50 KB a question, well under NATS's 1 MB payload
 RETRY_SECONDS = 0.25
 
@@ -53,3 +57,20 @@ async def ask_reusable(nc: NATS, keys: list[str], *, timeout: float = 10.0,
             except (NatsError, TimeoutError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 return found, f"{type(exc).__name__}: {exc}"[:300]
     return found, None
+
+
+async def reusable_leads(bus: Bus, run: str, keys: list[str], *, log: Any) -> set[str]:
+    """The leads among ``keys`` whose enrichment the vault holds within the TTL (the enricher answers)."""
+    if not keys:
+        return set()
+    # an enricher ran on this stream before (its durable consumer exists): the vault may hold enrichments, and
+    # one may be starting; else nothing was ever enriched and there is nobody to wait for
+    try:
+        await bus.js.consumer_info(bus.stream, ENRICHER_DURABLE)
+        wait = ENRICHER_WAIT_SECONDS
+    except NatsError:
+        wait = 0.0
+    found, problem = await ask_reusable(bus.nc, keys, wait_for_enricher=wait)
+    if problem is not None:
+        log.warning("reusable_unanswered", run_id=run, asked=len(keys), found=len(found), error=problem)
+    return found

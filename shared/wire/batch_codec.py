@@ -35,7 +35,6 @@ from typing import Any, Literal, NamedTuple, TypeVar
 import msgspec
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import api
-from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
 from shared.bus import Bus, decode
@@ -325,21 +324,10 @@ def max_event_bytes(bus: Bus) -> int:
     return max(1024, int(bus.nc.max_payload or 1_048_576) - HEADERS_ROOM)
 
 
-def headers_for(env: Envelope) -> dict[str, str]:
-    """The NATS headers ``Bus.publish`` sends with an event: dedup id, type, run, lead, trace context."""
-    headers = {"Nats-Msg-Id": env.event_id, "Hunter-Type": env.type}
-    if env.run_id:
-        headers["Hunter-Run"] = env.run_id
-    if env.lead_key:
-        headers["Hunter-Lead"] = env.lead_key
-    propagate.inject(headers)
-    return headers
-
-
 async def publish_encoded(bus: Bus, items: Iterable[Encoded]) -> int:
     """Publish pre-encoded events pipelined, then wait for every ack.
 
-    A service's bus that observes what it publishes (metrics, per-lead spans: ``_observe``) still
+    A service's bus that observes what it publishes (metrics, per-lead spans: ``observe``) still
     sees every event.
     """
     publisher = EncodedPublisher(bus)
@@ -355,19 +343,16 @@ class EncodedPublisher:
 
     def __init__(self, bus: Bus, *, in_flight: int | None = None, pause: bool = True) -> None:
         self.bus, self.in_flight, self.pause = bus, in_flight, pause
-        observe = getattr(bus, "_observe", None)
-        self._observe = observe if callable(observe) else None
         self._futures: deque[asyncio.Future[Any]] = deque()
         self._acked = 0
 
     async def send(self, items: Iterable[Encoded]) -> None:
-        bus, observe = self.bus, self._observe
+        bus = self.bus
+        observe, headers = bus.observe, bus.headers
         for item in items:
-            if observe is not None:
-                observe(observed(item.event))
-            headers = headers_for(item.envelope)
+            observe(observed(item.event))
             self._futures.append(await bus.js.publish_async(item.subject, item.data, stream=bus.stream,
-                                                            headers=headers))
+                                                            headers=headers(item.envelope)))
             if self.pause:
                 # let the connection write and read (acks, heartbeats) between big events: a loop that
                 # never yields makes the server drop the connection as a slow consumer, with the acks

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hunter.stack import Stack
 from shared.bus import Bus, StoredEvent, connect_bus
-from shared.events import DeadLettered, RunStep
+from shared.events import DeadLettered, RunCancelled, RunStep
 
 
 async def _next_dead_letter(bus: Bus, after: int, timeout: float = 30.0) -> StoredEvent:
@@ -74,3 +74,33 @@ async def _wait_step(bus: Bus, run: str, stage: str, timeout: float = 30.0) -> R
         return await asyncio.wait_for(queue.get(), timeout)
     finally:
         await sub.unsubscribe()
+
+
+async def test_an_event_of_another_type_is_dead_lettered_at_once_and_fails_its_run(
+    tmp_path: Path, fresh_nats_url: str
+) -> None:
+    """A typed subscriber (FastStream's, and the pull consumer's fast path) takes one event type: any
+    other goes to its dead letters on the first delivery, with both types in the reason."""
+    stack = Stack(data_dir=tmp_path, nats_url=fresh_nats_url, gateway=False, services=["cleaner", "enricher"])
+    stack.start()
+    try:
+        async with connect_bus(fresh_nats_url, name="test") as bus:
+            seq = await bus.last_seq()
+            await bus.publish(RunCancelled(run_id="mixed-up", reason="x"), key=("wrong",),
+                              subject="run.step.mixed-up.extract")
+            stored = await _next_dead_letter(bus, seq)
+            letter = stored.event_as(DeadLettered)
+            assert letter.stage == "cleaner" and letter.subject == "run.step.mixed-up.extract"
+            assert letter.reason == "WrongEventType: expected RunStep, got RunCancelled"
+            assert letter.run_id == "mixed-up"
+            failed = await _wait_step(bus, "mixed-up", "clean")  # the stage's on_dead_letter hook ran
+            assert failed.status == "failed" and "expected RunStep" in (failed.message or "")
+
+            seq = await bus.last_seq()
+            await bus.publish(RunCancelled(run_id="mixed-up-2", reason="x"), key=("wrong", 2),
+                              subject="enrich.requested.mixed-up-2")
+            letter = (await _next_dead_letter(bus, seq)).event_as(DeadLettered)
+            assert letter.stage == "enricher" and letter.subject == "enrich.requested.mixed-up-2"
+            assert letter.reason == "WrongEventType: expected EnrichmentRequested, got RunCancelled"
+    finally:
+        stack.stop()

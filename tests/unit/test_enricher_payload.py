@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.enricher.app import enriched_payload
+from services.enricher.enriched_event import enriched_payload
 from shared.events import EnrichmentRequested, LeadEnriched, decode_event, envelope
 from shared.schemas import (
     Address,

@@ -296,7 +296,7 @@ def test_a_postgres_vault_from_before_the_lead_level_funnel_is_upgraded() -> Non
 
 
 def test_the_projector_sees_a_sequence_skipped_in_delivery() -> None:
-    from services.projector.app import first_gap
+    from services.projector.faults import first_gap
 
     assert first_gap([5, 6, 7], 5) is None
     assert first_gap([3, 4, 5, 6], 5) is None  # redelivered ones below the checkpoint: applied already

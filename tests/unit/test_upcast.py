@@ -10,7 +10,15 @@ from sqlmodel import Session, select
 
 from services.projector.digest import vault_digest
 from services.projector.projection import Projection
-from shared.events import Envelope, LeadStatusChanged, LogRecorded, UnknownEvent, decode_event
+from shared.events import (
+    Envelope,
+    LeadStatusChanged,
+    LogRecorded,
+    UnknownEvent,
+    WrongEventType,
+    decode_event,
+    decode_event_as,
+)
 from shared.vault.engine import make_engine
 from shared.vault.schema import EnrichmentRow, Lead, LeadCurrent, LogRow, Run, TimelineRow
 
@@ -108,3 +116,12 @@ def test_the_recorded_v1_status_events_project_to_the_lead_level_funnel_and_time
         ("note", None, None, "proposta enviada por e-mail", "api", "rec-ok"),
         ("status", "contacted", "won", "", "ana", "rec-ok"),
     ]
+
+
+def test_a_reader_of_one_type_gets_it_upcast_and_any_other_type_is_refused_by_name() -> None:
+    status = _v1_status_events()[0]
+    event = decode_event_as(status, LeadStatusChanged)  # upcast v1 -> v2 on the way, typed for the reader
+    assert event.lead_key == "BR:29975288000100" and event.actor == "ana"
+    with pytest.raises(WrongEventType, match="^expected LogRecorded, got LeadStatusChanged$"):
+        decode_event_as(status, LogRecorded)
+    assert issubclass(WrongEventType, ValueError)  # bad input: the service runtime dead-letters it at once
