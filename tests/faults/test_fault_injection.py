@@ -275,6 +275,7 @@ def fill(directory: Path) -> Path:
             with contextlib.suppress(OSError):
                 while True:
                     f.write(b"\0" * chunk)
+        os.fsync(f.fileno())  # written back now: the vault's next write meets the full disk at once
     return filler
 
 
