@@ -23,9 +23,12 @@ _CHECKPOINT = "SELECT seq FROM checkpoints WHERE name = 'projector'"
 
 
 class PageCache:
-    def __init__(self, size: int = 256) -> None:
-        self.size = size
-        self._pages: OrderedDict[Hashable, Any] = OrderedDict()
+    """At most ``max_rows`` rows of pages (a page weighs its items, plus one), least recently used out first."""
+
+    def __init__(self, max_rows: int = 20_000) -> None:
+        self.max_rows = max_rows
+        self._pages: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._rows = 0
         self._lock = threading.Lock()
         self.computed = 0  # pages computed (misses), for the tests
 
@@ -49,13 +52,17 @@ class PageCache:
         with self._lock:
             if full in self._pages:
                 self._pages.move_to_end(full)
-                return self._pages[full]
+                return self._pages[full][0]
         page = compute()
         self.computed += 1
         if self.version(engine) != version:  # the vault moved while computing: which state it shows is unsure
             return page
+        weight = 1 + len(page.get("items", ())) if isinstance(page, dict) else 1
         with self._lock:
-            self._pages[full] = page
-            while len(self._pages) > self.size:
-                self._pages.popitem(last=False)
+            if full not in self._pages:
+                self._pages[full] = (page, weight)
+                self._rows += weight
+            while self._rows > self.max_rows:
+                _, (_, dropped) = self._pages.popitem(last=False)
+                self._rows -= dropped
         return page

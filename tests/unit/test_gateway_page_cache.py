@@ -65,3 +65,21 @@ def test_a_vault_whose_state_cannot_be_told_is_never_cached() -> None:
         assert cache.computed == 2
     finally:
         engine.dispose()
+
+
+def test_pages_past_the_row_budget_are_dropped_least_recently_used_first() -> None:
+    engine = make_engine("sqlite://")
+    cache = PageCache(max_rows=25)
+    cache.version = lambda _engine: ("same vault",)  # type: ignore[method-assign]
+    try:
+        def page(n: int) -> dict:
+            return cache.page(engine, n, lambda: {"items": list(range(10)), "n": n})
+        for n in (1, 2, 1, 3):  # 11 rows each: 1 and 2 fit; 1 is used again; 3 pushes 2 out
+            assert page(n)["n"] == n
+        assert cache.computed == 3
+        page(1)
+        assert cache.computed == 3  # kept
+        page(2)
+        assert cache.computed == 4  # dropped, computed again
+    finally:
+        engine.dispose()
