@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 
+from services.gateway.page_cache import PageCache
 from services.gateway.run_events import RunFeeds
 from shared.bus import Bus
 from shared.config import Settings
@@ -19,6 +20,7 @@ class Gateway:
     engine: Engine
     bus: Bus | None = None
     run_feeds: RunFeeds | None = None
+    pages: PageCache = field(default_factory=PageCache)  # the vault list's pages while the vault stays the same
 
     def publisher(self) -> Bus:
         if self.bus is None:

@@ -62,7 +62,8 @@ def leads(
     score, ``runs_seen``, its funnel ``status``), sorted and paginated. Opted-out leads are left out
     unless asked for (``include_do_not_contact``, or ``status=do_not_contact``); ``run_id`` narrows to the
     leads that run saw (their current score)."""
-    return queries.list_leads(ctx.engine, flt, sort=sort, limit=limit, offset=offset)
+    return ctx.pages.page(ctx.engine, (flt.model_dump_json(), sort, limit, offset),
+                          lambda: queries.list_leads(ctx.engine, flt, sort=sort, limit=limit, offset=offset))
 
 
 @router.get("/leads/{lead_key}", responses=NOT_FOUND)
