@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from services.projector.db import file_identity
+from shared.vault.engine import file_identity
 
 _CHECKPOINT = "SELECT seq FROM checkpoints WHERE name = 'projector'"
 

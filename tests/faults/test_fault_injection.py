@@ -40,15 +40,15 @@ from sqlmodel import Session, select
 
 from hunter.stack import STAGES, Stack
 from hunter.watch import RunTimeout, wait_projected, watch_run
-from services.projector.db import make_engine
 from services.projector.digest import vault_digest
-from services.projector.models import ExportRow, Lead, Run
 from services.projector.projection import Projection
 from services.projector.replay import rebuild_into
 from shared.bus import Bus, connect_bus, decode
 from shared.events import LogRecorded, RunFilters, RunRequested, RunStep, Subjects, decode_event, subject_token
 from shared.nats_server import EmbeddedNats, free_port
 from shared.registry_ids import build_cnpj
+from shared.vault.engine import make_engine
+from shared.vault.schema import ExportRow, Lead, Run
 from tests.faults.hostile_farm import HostileFarm, site_host
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(180)]

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from services.gateway.lead_filter import LeadFilter
 from services.gateway.page_cache import PageCache
 from services.gateway.queries import list_leads
 from services.gateway.vault_swap import follow_swaps
-from services.projector.db import make_engine
 from shared.config import Settings
+from shared.vault.engine import make_engine
+from shared.vault.filters import LeadFilter
 from tests.factories import run_events
 from tests.fixtures.vaults import project
 
