@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, literal_column, not_, or_, select
 
 from shared.contracts.vocabulary import Bucket
 from shared.funnel import FunnelState
@@ -73,8 +73,6 @@ def lead_conditions(f: LeadFilter) -> list[Any]:
         conds.append(L.score <= f.max_score)  # type: ignore[operator]
     if f.has_site is not None:
         conds.append(L.has_site == f.has_site)
-    if f.has_whatsapp is not None:
-        conds.append(L.has_whatsapp == f.has_whatsapp)
     if f.technology:
         conds.append(func.lower(L.technologies).contains(f.technology.lower()))
     if f.status:
@@ -110,6 +108,9 @@ def company_conditions(f: LeadFilter) -> list[Any]:
             conds.append(Company.activity_main < upper)  # type: ignore[operator]
     if f.accountant_like is not None:
         conds.append(Company.accountant_like == f.accountant_like)
+    if f.has_whatsapp is not None:  # as the list shows it: the lead's numbers, or one its site showed (any run)
+        shown = or_(LeadCurrent.has_whatsapp == True, Company.site_whatsapp.is_not(None))  # type: ignore[union-attr]  # noqa: E712
+        conds.append(shown if f.has_whatsapp else not_(shown))
     return conds
 
 

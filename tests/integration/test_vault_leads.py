@@ -18,6 +18,7 @@ from shared.bus import connect_bus
 from shared.config import Settings
 from shared.events import (
     Event,
+    LeadEnriched,
     LeadRescored,
     LeadsCleaned,
     LeadsScored,
@@ -25,7 +26,7 @@ from shared.events import (
     RunRequested,
     RunStep,
 )
-from shared.schemas import FinalScore, Reason, ScoredLead
+from shared.schemas import Enrichment, FinalScore, Reason, ScoredLead
 from shared.vault.engine import make_engine
 from tests.factories import cleaned_lead
 from tests.fixtures.postgres import POSTGRES, postgres_schema
@@ -211,3 +212,33 @@ def test_a_new_run_never_resets_a_lead_s_funnel_state(vault: Vault) -> None:
         assert KEYS[2] not in new and len(new) == 5
         won = client.get("/api/leads", params={"status": "won"}).json()["items"]
         assert [(x["lead_key"], x["status"], x["score"]) for x in won] == [(KEYS[2], "won", 71)]
+
+
+def test_a_whatsapp_found_on_the_site_in_an_earlier_run_counts_for_the_filter_and_the_export(vault: Vault) -> None:
+    """The list shows a lead's WhatsApp from its registry or, failing that, from its site (any run): the
+    ``has_whatsapp`` filter means the same, so a later run that did not enrich it still lists it there."""
+    def landline_only(events: list[Event]) -> list[Event]:  # the second company: a fixed line, no WhatsApp
+        for p in events[1].leads[1].phones:  # type: ignore[attr-defined]
+            p.whatsapp, p.kind = False, "fixed"
+        return events
+
+    first = landline_only(hunt("r1", [90, 85, 70, 50, 30, 10]))
+    landline = first[2].leads[1]  # type: ignore[attr-defined]
+    assert landline.lead.lead_key == KEYS[1] and not any(p.whatsapp for p in landline.lead.phones)
+    enriched = LeadEnriched(run_id="r1", lead=landline, expected_total=1, enrichment=Enrichment(
+        lead_key=KEYS[1], site="http://contab.example/", whatsapp=["+5511987654321"]))
+    vault.publish([*first[:3], enriched, *first[3:]])
+    vault.publish(landline_only(hunt("r2", [40, 88, 75, 55, 35, 65])))  # the latest run: no enrichment
+    vault.project()
+    with vault.client() as client:
+        listed = client.get("/api/leads", params={"has_whatsapp": True, "limit": 100}).json()
+        shown = {x["lead_key"]: x["whatsapp"] for x in listed["items"]}
+        assert shown.get(KEYS[1]) == "+5511987654321"
+        without = client.get("/api/leads", params={"has_whatsapp": False, "limit": 100}).json()
+        assert KEYS[1] not in {x["lead_key"] for x in without["items"]}
+        for flt in ({"has_whatsapp": True}, {"has_whatsapp": False}):
+            page = client.get("/api/leads", params={**flt, "limit": 100}).json()
+            exported = vault_rows(vault.engine, flt)
+            assert page["total"] == len(exported.rows) == len(page["items"]), flt
+            assert all(bool(r["whatsapp"]) == flt["has_whatsapp"] for r in exported.rows), flt
+            assert all(bool(x["whatsapp"]) == flt["has_whatsapp"] for x in page["items"]), flt
