@@ -15,6 +15,7 @@ from services.gateway.app import create_app
 from services.gateway.browser_guard import allowed_host_names, misdirected_reason
 from services.projector.projection import Projection
 from shared.config import Settings
+from shared.vault.access import open_writer
 from shared.vault.engine import make_engine
 from tests.factories import raw_events, run_events
 from tests.integration.test_gateway_security import _stored, serving
@@ -90,6 +91,7 @@ def test_over_real_http_the_bound_address_works_and_a_rebound_name_does_not(sett
 
 def test_the_name_the_gateway_is_bound_to_is_one_of_its_names(tmp_path: Path, nats_url: str) -> None:
     s = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url, GATEWAY_HOST="hunter-box.lan", HUNTER_ALLOWED_HOSTS="")
+    open_writer(s.vault_database_url).dispose()  # the vault, as the projector creates it
     with TestClient(create_app(s), raise_server_exceptions=False) as client:
         assert client.get("/api/runs", headers={"Host": "hunter-box.lan:8080"}).status_code == 200
         assert client.get("/api/runs").status_code == 421  # "testserver" is not its name here

@@ -18,6 +18,7 @@ from services.gateway.app import create_app
 from shared import metrics
 from shared.config import Settings
 from shared.nats_server import free_port
+from shared.vault.access import open_writer
 
 
 def _sample(text: str, prefix: str) -> float:
@@ -79,7 +80,9 @@ def _free(port: int) -> bool:
 def test_the_gateway_metrics_count_requests_by_route_and_status_with_their_latency(
     tmp_path: Path, nats_url: str,
 ) -> None:
-    with TestClient(create_app(Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url))) as client:
+    settings = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url)
+    open_writer(settings.vault_database_url).dispose()  # the vault, as the projector creates it
+    with TestClient(create_app(settings)) as client:
         before = client.get("/metrics").text
         for _ in range(3):
             assert client.get("/api/leads").status_code == 200

@@ -19,6 +19,7 @@ from shared.bus import connect_bus, decode
 from shared.config import Settings
 from shared.domain.icp_profiles import saved_event, validate_profile
 from shared.events import LeadsCleaned, RunRequested, RunStep, Subjects, decode_event
+from shared.vault.access import open_writer
 from tests.factories import cleaned_lead
 
 
@@ -35,6 +36,7 @@ def test_the_gateway_refuses_a_run_with_an_unknown_icp_profile(tmp_path: Path, n
     saved = f"saved-{uuid.uuid4().hex[:6]}"
     _publish_saved_profile(nats_url, saved)
     settings = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url)
+    open_writer(settings.vault_database_url).dispose()  # the vault, as the projector creates it
     with TestClient(create_app(settings)) as client:
         r = client.post("/api/runs", json={"source": "csv:x.csv", "icp": "no-such-profile"})
         assert r.status_code == 422, r.text
