@@ -13,7 +13,7 @@ from pathlib import Path
 from shared.nats_server import free_port, port_answers
 from shared.secrets import key_for_data_dir
 
-STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector", "ranker"]
+STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector", "ranker", "qualifier"]
 
 
 @dataclass

@@ -13,11 +13,13 @@ from typing import Any
 import httpx
 from faststream.nats import NatsMessage
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.exporter.files import write_export
-from services.exporter.segments import Row, build_row, select_segment
+from services.exporter.segments import Row, annotate_row, build_row, select_segment
 from services.exporter.vault_rows import opted_out_keys, vault_rows
 from services.exporter.webhook import post_webhook
+from services.gateway.qualification_queries import lead_annotations
 from services.projector.db import make_engine
 from services.projector.projection import Projection
 from shared.bus import Bus
@@ -118,6 +120,20 @@ async def without_opted_out(rows: list[Row], include: bool) -> tuple[list[Row], 
     return kept, len(rows) - len(kept)
 
 
+async def with_annotations(rows: list[Row]) -> list[Row]:
+    """The rows with their leads' propensity and qualification as the vault holds them now (a vault the
+    projector has not given those tables yet leaves the columns empty)."""
+    if not rows:
+        return rows
+    keys = [r["lead_key"] for r in rows]
+    try:
+        found = await asyncio.to_thread(lead_annotations, vault_engine(), keys)
+    except SQLAlchemyError as exc:
+        service.log.warning("export_annotations_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+        return rows
+    return [annotate_row(dict(r), found[r["lead_key"]]) if r["lead_key"] in found else r for r in rows]
+
+
 async def export(request: ExportRequested, requested_at: datetime, rows: list[Row], *,
                  left_out: int = 0) -> ExportCompleted:
     """Write the segment's rows; the manifest says how many opted-out leads were ``left_out``."""
@@ -127,6 +143,7 @@ async def export(request: ExportRequested, requested_at: datetime, rows: list[Ro
         "filter": request.vault_filter, "created_at": requested_at.isoformat(),
         "left_out_do_not_contact": left_out,
     }
+    rows = await with_annotations(rows)
     try:
         selected = select_segment(rows, request.segment)
         written = write_export(selected, out, name=f"hunter_{request.segment}", formats=request.formats,
