@@ -47,6 +47,11 @@ def icp_summary(icp: IcpProfile) -> dict[str, object]:
             "technologies_wanted": icp.technologies_wanted, "technologies_avoided": icp.technologies_avoided}
 
 
+def llm_messages(facts: LeadFacts, icp: IcpProfile, rules: Qualification) -> list[dict[str, str]]:
+    return [{"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": facts_message(facts, icp.name, icp_summary(icp), rules)}]
+
+
 def rules_event(run_id: str | None, facts: LeadFacts, icp: IcpProfile, q: Qualification, content_hash: str,
                 **extra: object) -> LeadQualified:
     return LeadQualified(run_id=run_id, lead_key=facts.lead_key, icp=icp.name, method="rules", score=q.score,
@@ -76,8 +81,7 @@ async def qualify_lead(run_id: str, facts: LeadFacts, icp: IcpProfile, as_of: da
         if (before is not None and before.method == "llm" and before.content_hash == content_hash
                 and before.model == model and before.icp == icp.name):
             return before.model_copy(update={"run_id": run_id, "tokens": 0, "cached": True}), []
-    messages = [{"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": facts_message(facts, icp.name, icp_summary(icp), rules)}]
+    messages = llm_messages(facts, icp, rules)
     reserved = estimate_tokens(messages)
     if not llm.budget.reserve(run_id, reserved):
         return rules_event(run_id, facts, icp, rules, content_hash, model=model, llm_error="token_budget"), []
