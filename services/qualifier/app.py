@@ -47,6 +47,8 @@ class Qualifier:
 def llm_from_settings() -> LlmQualifier | None:
     s = service.settings
     if not (s.llm_base_url and s.llm_model):
+        if s.llm_base_url or s.llm_model:
+            service.log.warning("llm_disabled", reason="LLM_BASE_URL and LLM_MODEL are both needed; rules only")
         return None
     cfg = LlmConfig(base_url=s.llm_base_url, model=s.llm_model, api_key=s.llm_api_key, timeout_s=s.llm_timeout_s,
                     max_retry_after_s=s.llm_max_retry_after_s)

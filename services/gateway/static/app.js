@@ -438,7 +438,7 @@ async function pageIcp(name) {
     <td class="muted">${esc((all.profiles.find(p => p.name === n) || {}).updated_at || "")}</td></tr>`).join("")}</tbody></table></div>
   <form class="card" id="edit"><div class="row"><label>name<input name="name" id="icp-name" required pattern="[a-z0-9][a-z0-9_\\-]*"></label>
     <span class="spacer"></span><button>Save profile</button></div>
-    <p class="muted">JSON: target_activities, regions, capital_min/max, min/max_age_years, keywords, exclusions, weights.</p>
+    <p class="muted">JSON: target_activities, regions, capital_min/max, min/max_age_years, keywords, exclusions, weights; the qualifier reads pain_keywords, hiring_keywords, technologies_wanted and technologies_avoided.</p>
     <textarea id="icp-json" spellcheck="false"></textarea></form></div>`;
   const open = async n => {
     const p = await api("/api/icp/" + encodeURIComponent(n));
