@@ -169,3 +169,14 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     now = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
     assert retry_after("2", now) == 2.0 and retry_after("Sun, 01 Nov 2026 12:00:05 GMT", now) == 5.0
     assert retry_after("soon", now) is None and retry_after(None, now) is None
+
+
+async def test_a_server_error_is_recorded_and_the_rules_stand() -> None:
+    fake = FakeOpenAI(script=[Reply(status=503, body={"error": {"message": f"overloaded (key {KEY})"}})])
+    with openai_server(fake):
+        async with httpx.AsyncClient() as client:
+            event, calls = await qualify_lead("r1", facts(), ICP, AS_OF, llm=llm(fake, client))
+    assert event.method == "rules" and event.llm_error == "http 503" and len(fake.requests) == 1
+    [call] = calls
+    assert call.status == 503 and call.error == "http 503" and call.tokens == 0
+    no_key(event, *calls)  # the server's body (which echoes the key here) is never kept
