@@ -16,7 +16,7 @@ from shared.nats_server import free_port, port_answers
 from shared.secrets import key_for_data_dir
 from shared.vault.access import VaultMissing, checkpoint, open_reader
 
-STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector", "ranker"]
+STAGES = ["extractor", "cleaner", "scorer", "enricher", "exporter", "projector", "ranker", "qualifier"]
 
 
 @dataclass

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     ranker_no_reply_days: float = Field(default=21.0, alias="RANKER_NO_REPLY_DAYS")  # contacted, no reply: negative
     ranker_explore_share: float = Field(default=0.2, alias="RANKER_EXPLORE_SHARE")  # of the next-leads list
 
+    # qualification (services/qualifier): rules offline; an OpenAI-compatible chat endpoint when LLM_BASE_URL is set
+    llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")  # e.g. http://localhost:11434/v1 (Ollama)
+    llm_model: str | None = Field(default=None, alias="LLM_MODEL")
+    llm_api_key: str | None = Field(default=None, alias="LLM_API_KEY", repr=False)
+    llm_min_score: int = Field(default=60, alias="LLM_MIN_SCORE")  # rule-based score from which the LLM is asked
+    llm_run_token_budget: int = Field(default=200_000, alias="LLM_RUN_TOKEN_BUDGET")  # tokens per run
+    llm_timeout_s: float = Field(default=60.0, alias="LLM_TIMEOUT_S")  # one call's whole time
+    llm_max_retry_after_s: float = Field(default=30.0, alias="LLM_MAX_RETRY_AFTER_S")  # longest 429 wait honoured
+
     # Casa dos Dados
     casa_api_key: str | None = Field(default=None, alias="CASA_DOS_DADOS_API_KEY")
     casa_base_url: str = Field(default="https://api.casadosdados.com.br", alias="CASA_DOS_DADOS_BASE_URL")

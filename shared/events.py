@@ -57,6 +57,7 @@ class Subjects:
     RANKING_REQUESTED = "ranking.requested"
     RANKING_TRAINED = "ranking.trained"
     LEADS_RANKED = "ranking.leads"
+    LEAD_QUALIFIED = "lead.qualified.{lead}"  # the lead's token: its latest qualification is the subject's last
     # plain NATS, outside the stream (not events): what the enricher replicas spent per run
     BUDGET_SHARE = "coord.enricher.budget"
     # plain NATS request/reply: a dry run asks the extractor to count a source's matching rows
@@ -461,6 +462,46 @@ class LeadsRanked(Event):
     leads: list[LeadPropensity]
 
 
+# ---- qualification --------------------------------------------------------------------------------
+
+
+class SpinNotes(BaseModel):
+    """SPIN selling notes on a lead (an LLM's reading of its facts)."""
+
+    situation: str
+    problem: str
+    implication: str
+    need_payoff: str
+
+
+class LeadQualified(Event):
+    """A lead qualified from its registry record and its site against the run's ICP: fit (0-50), pain /
+    need signals (0-40) and data quality (0-10), tags and a snapshot. ``method`` "llm" adds SPIN notes and a
+    first angle; "rules" is the offline qualifier (also what stands when the LLM's reply did not, with
+    ``llm_error`` saying why). ``content_hash``: of the facts read, the LLM cache's key with the lead."""
+
+    TYPE: ClassVar[str] = "LeadQualified"
+    SUBJECT: ClassVar[str] = Subjects.LEAD_QUALIFIED
+    run_id: str | None = None
+    lead_key: str
+    icp: str
+    method: Literal["rules", "llm"] = "rules"
+    score: int = Field(ge=0, le=100)  # fit + pain + data_quality
+    fit: int = Field(ge=0, le=50)
+    pain: int = Field(ge=0, le=40)
+    data_quality: int = Field(ge=0, le=10)
+    tags: list[str] = Field(default_factory=list)
+    signals: list[str] = Field(default_factory=list)  # the facts behind the points, in words
+    snapshot: str = ""
+    spin: SpinNotes | None = None
+    first_angle: str | None = None
+    content_hash: str
+    model: str | None = None  # the LLM's model name (method "llm", or the one that failed)
+    tokens: int = 0  # LLM tokens spent on this qualification (0: rules, or a cached reply)
+    cached: bool = False  # the LLM's reply for the same lead and content, reused
+    llm_error: str | None = None  # why an LLM result does not stand (invalid twice, timeout, budget...)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.TYPE: cls
     for cls in (
@@ -487,6 +528,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RankingRequested,
         RankingTrained,
         LeadsRanked,
+        LeadQualified,
     )
 }
 

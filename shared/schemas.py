@@ -162,6 +162,7 @@ class Enrichment(Record):
     reused: bool = False  # taken from the vault within TTL
     fetched_at: str | None = None  # ISO datetime
     error: str | None = None
+    text_excerpt: str | None = None  # the homepage's visible text, spaces collapsed, at most 2,000 characters
 
 
 class FinalScore(Record):
@@ -183,4 +184,5 @@ class ApiCall(Record):
     cache_hit: bool = False
     error: str | None = None
     lead_key: str | None = None
+    tokens: int = 0  # an LLM call's tokens (prompt + completion)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,31 @@ from .page_reader import InProcessReader, PageReader, WorkerReader, page_workers
 
 VaultLookup = Callable[[str, str | None], Awaitable[Enrichment | None]]
 
+
+
+TEXT_EXCERPT_CHARS = 2000
+_JSONLD_START = re.compile(r'\{\s*"@context"')
+
+
+def _without_jsonld(text: str) -> str:
+    """The text less the JSON-LD blocks lexbor reads as text (their facts are in ``Enrichment.jsonld``)."""
+    decoder = json.JSONDecoder()
+    while (found := _JSONLD_START.search(text)) is not None:
+        try:
+            _, end = decoder.raw_decode(text, found.start())
+        except ValueError:  # cut short by the excerpt's window, or not JSON: the rest goes
+            return text[: found.start()]
+        text = text[: found.start()] + " " + text[end:]
+    return text
+
+
+def text_excerpt(visible_text: str, limit: int = TEXT_EXCERPT_CHARS) -> str | None:
+    """The start of a page's visible text, spaces collapsed, at most ``limit`` characters (cut at a word):
+    what the qualifier reads of a site. Only the head of the text is collapsed (a long page costs no more)."""
+    text = " ".join(_without_jsonld(visible_text[: limit * 4]).split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0]
+    return text or None
 
 @dataclass
 class EnrichOutcome:
@@ -264,6 +290,7 @@ class Enricher:
             discovered_by=site.discovered_by, confidence=site.verification.confidence,
             title=site.contacts.title, description=site.contacts.description, rendered=site.rendered,
             pages_fetched=stats["pages"], bytes_fetched=stats["bytes"],
+            text_excerpt=text_excerpt(site.contacts.visible_text),
         )
         for _url, pc in pages:
             for e in pc.emails:

@@ -14,7 +14,7 @@ from services.exporter.exporting import export
 from services.exporter.notify import notify
 from services.exporter.run_kpi import closing_verdict
 from services.exporter.stream_rows import run_rows
-from services.exporter.vault_checks import wait_for_vault, without_opted_out
+from services.exporter.vault_checks import wait_for_vault, with_annotations, without_opted_out
 from services.exporter.vault_rows import vault_rows
 from shared.events import (
     Envelope,
@@ -80,6 +80,7 @@ async def on_rescore_step(step: RunStep, ctx: Ctx) -> None:
     formats = request.formats if isinstance(request, RunRequested) else ["csv"]
     rows = await run_rows(bus, run)
     contactable, left_out = await without_opted_out(state.vault(), rows, include=False)
+    contactable = await with_annotations(state.vault(), contactable, log=service.log)
     exported: dict[str, int] = {}
     finished: list[ExportCompleted] = []
     for segment in segments:
@@ -150,6 +151,7 @@ async def on_export_requested(request: ExportRequested, ctx: Ctx) -> None:
     else:
         rows, left_out = await without_opted_out(state.vault(), await run_rows(service.bus, request.run_id),
                                                  include=False)
+    rows = await with_annotations(state.vault(), rows, log=service.log)
     done = await export(request, env.occurred_at, rows, settings=service.settings, log=service.log,
                         left_out=left_out)
     await service.bus.publish(done, key=(request.export_id,), causation_id=env.event_id)

@@ -25,6 +25,13 @@ DESCRIPTIONS = {
     "google_maps_url": "Google Maps link found on the site", "technologies": "technologies detected on the site",
     "accountant_like": "contact looks like the accountant's, not the company's",
     "reasons": "score reasons with their points",
+    "propensity": "learned propensity to answer a contact (0-1; empty before the ranker's first model)",
+    "propensity_features": "the features that moved the propensity most",
+    "qualification_score": "qualification 0-100: fit + pain / need + data quality",
+    "qualification_fit": "fit to the ICP, 0-50", "qualification_pain": "pain / need signals, 0-40",
+    "qualification_data_quality": "data quality, 0-10", "qualification_method": "rules, or llm",
+    "qualification_tags": "qualification tags", "qualification_snapshot": "one paragraph of facts on the lead",
+    "qualification_first_angle": "the best first angle of a contact (LLM qualification only)",
 }
 
 
@@ -91,5 +98,7 @@ def write_export(
 
 
 def _arrow_schema(pa: Any) -> Any:
-    types = {"score": pa.int64(), "accountant_like": pa.bool_()}
+    types = {"score": pa.int64(), "accountant_like": pa.bool_(), "propensity": pa.float64(),
+             **{c: pa.int64() for c in ("qualification_score", "qualification_fit", "qualification_pain",
+                                        "qualification_data_quality")}}
     return pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])

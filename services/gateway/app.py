@@ -22,6 +22,7 @@ from services.gateway import (
     routes_catalog,
     routes_leads,
     routes_manual,
+    routes_qualification,
     routes_ranking,
     routes_runs,
 )
@@ -41,7 +42,8 @@ from shared.vault.access import VaultMissing, open_reader
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "report.js": "text/javascript", "agenda.js": "text/javascript",
-                "exports.js": "text/javascript", "app.css": "text/css", "index.html": "text/html"}
+                "exports.js": "text/javascript", "qualify.js": "text/javascript",
+                "app.css": "text/css", "index.html": "text/html"}
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                  "favicon-32x32.png": "image/png"}
 _basic = Utf8HttpBasic()
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in (routes_runs.router, routes_batches.router, routes_leads.router, routes_manual.router,
-                   routes_agenda.router, routes_catalog.router, routes_ranking.router, routes_admin.router):
+                   routes_agenda.router, routes_catalog.router, routes_ranking.router, routes_admin.router,
+                   routes_qualification.router):
         app.include_router(router)
     return app

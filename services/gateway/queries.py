@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from services.gateway.lead_pages import LEAD_ROWID, match_rowids, page_rowids
 from shared.contracts.vocabulary import BUCKETS
 from shared.funnel import REOPEN_TO, allowed_next, is_closed
+from shared.vault.annotations import lead_annotations
 from shared.vault.filters import SORTS, LeadFilter, lead_conditions, needs_company
 from shared.vault.schema import (
     ApiCallRow,
@@ -120,8 +121,18 @@ def list_leads(engine: Engine, flt: LeadFilter | None = None, *, sort: str = "-s
             for c in lead_conditions(flt):
                 stmt = stmt.where(c)
             rows = s.execute(stmt.order_by(*SORTS[sort]).offset(offset).limit(limit)).all()
-        return {"total": total, "total_capped": capped, "items": [_lead_item(r) for r in rows], "limit": limit,
-                "offset": offset, "sort": sort}
+        items = annotated([_lead_item(r) for r in rows], engine)
+        return {"total": total, "total_capped": capped, "items": items, "limit": limit, "offset": offset, "sort": sort}
+
+
+def annotated(items: list[dict[str, Any]], engine: Engine) -> list[dict[str, Any]]:
+    """List items with the lead's propensity, its top features and its qualification score (None: not known)."""
+    found = lead_annotations(engine, [item["lead_key"] for item in items])
+    for item in items:
+        extra = found.get(item["lead_key"], {})
+        item["propensity"], item["top_features"] = extra.get("propensity"), extra.get("top_features", [])
+        item["qualification_score"] = extra["qualification"]["score"] if "qualification" in extra else None
+    return items
 
 
 def funnel_of(state: str) -> dict[str, Any]:

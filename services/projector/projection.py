@@ -37,6 +37,7 @@ from shared.vault.schema import (
     Lead,
     LeadCurrent,
     LeadPropensityRow,
+    LeadQualificationRow,
     LogRow,
     Partner,
     RankingTrainingRow,
@@ -103,8 +104,10 @@ class Projection:
         self.logs, self.snapshots = AppendRows(LogRow), AppendRows(ExportStatusSnapshot)
         self.timeline = AppendRows(TimelineRow)
         self.source_exports = StateRows(SourceExportRow)
+        self.qualifications = StateRows(LeadQualificationRow, write_only=())
         self._state = [self.companies, self.leads, self.current, self.runs, self.enrichments, self.exports,
-                       self.icps, self.config, self.trainings, self.propensities, self.source_exports]
+                       self.icps, self.config, self.trainings, self.propensities, self.source_exports,
+                       self.qualifications]
         for state in self._state:
             state.fresh = fresh
         self._append = [self.steps, self.dropped, self.api_calls, self.errors, self.logs, self.snapshots,
@@ -132,6 +135,7 @@ class Projection:
             "ConfigSaved": self._config_saved,
             "RankingTrained": self._ranking_trained,
             "LeadsRanked": self._leads_ranked,
+            "LeadQualified": self._lead_qualified,
         }
 
     def checkpoint(self) -> int:
@@ -475,7 +479,8 @@ class Projection:
         for i, c in enumerate(e.calls):
             self.api_calls.add(seq=seq, idx=i, run_id=e.run_id, service=c.service, endpoint=c.endpoint[:1000],
                                method=c.method, status=c.status, latency_ms=round(c.latency_ms, 3), bytes=c.bytes,
-                               cache_hit=c.cache_hit, error=c.error, lead_key=c.lead_key, occurred_at=when)
+                               cache_hit=c.cache_hit, error=c.error, lead_key=c.lead_key, occurred_at=when,
+                               tokens=c.tokens)
 
     def _log(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
         context = {**e.context, "span_id": e.span_id} if e.span_id else e.context
@@ -527,6 +532,14 @@ class Projection:
             row = self.propensities.touch(conn, (lead.lead_key,))
             row.update(version=e.version, propensity=lead.propensity, next_rank=lead.next_rank, explored=lead.explored,
                        top_features=canonical([[t.feature, t.contribution] for t in lead.top_features]))
+
+    def _lead_qualified(self, conn: Connection, seq: int, env: Envelope, e: Any) -> None:
+        row = self.qualifications.touch(conn, (e.lead_key,))
+        row.update(run_id=e.run_id, icp=e.icp, method=e.method, score=e.score, fit=e.fit, pain=e.pain,
+                   data_quality=e.data_quality, tags=canonical(list(e.tags)), signals=canonical(list(e.signals)),
+                   snapshot=e.snapshot, spin=canonical(e.spin) if e.spin is not None else "{}",
+                   first_angle=e.first_angle, model=e.model, tokens=e.tokens, cached=e.cached,
+                   llm_error=e.llm_error, content_hash=e.content_hash, qualified_at=self._when(env))
 
 
 def _set_fields(obj: Any) -> dict[str, Any]:

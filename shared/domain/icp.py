@@ -94,9 +94,15 @@ class IcpProfile(BaseModel):
     keywords: list[str] = Field(default_factory=list)  # matched in legal / trade names
     exclusions: list[str] = Field(default_factory=list)  # activity prefixes (digits) or name keywords
     weights: dict[str, int] = Field(default_factory=dict)  # overrides of DEFAULT_WEIGHTS
+    # what the qualifier (services/qualifier) reads a lead's site for; none of them changes the score
+    pain_keywords: list[str] = Field(default_factory=list)  # words of a need the offer answers
+    hiring_keywords: list[str] = Field(default_factory=list)  # words of a team that grows (jobs pages)
+    technologies_wanted: list[str] = Field(default_factory=list)  # detected technology names that fit the offer
+    technologies_avoided: list[str] = Field(default_factory=list)  # names that speak against it
     targets: KpiTargets | None = None  # KPI targets a run with this profile is judged against (run report)
 
-    @field_validator("target_activities", "regions", "keywords", "exclusions", mode="before")
+    @field_validator("target_activities", "regions", "keywords", "exclusions", "pain_keywords", "hiring_keywords",
+                     "technologies_wanted", "technologies_avoided", mode="before")
     @classmethod
     def _strings(cls, value: object) -> object:
         if isinstance(value, list):

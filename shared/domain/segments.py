@@ -12,6 +12,13 @@ COLUMNS = [
     "contact_quality", "phone", "whatsapp", "email", "site", "instagram", "linkedin", "google_maps_url",
     "technologies", "accountant_like", "reasons",
 ]
+# the ranker's propensity and the qualifier's reading, from the vault when the export is written
+ANNOTATION_COLUMNS = [
+    "propensity", "propensity_features", "qualification_score", "qualification_fit", "qualification_pain",
+    "qualification_data_quality", "qualification_method", "qualification_tags", "qualification_snapshot",
+    "qualification_first_angle",
+]
+COLUMNS += ANNOTATION_COLUMNS
 
 Row = dict[str, Any]
 
@@ -60,7 +67,22 @@ def build_row(scored: ScoredLead, enrichment: Enrichment | None, final: FinalSco
         "technologies": ", ".join(sorted(t.name for t in enrichment.technologies)) if enrichment else "",
         "accountant_like": "accountant_like" in flags,
         "reasons": "; ".join(f"{r.code}({r.points:+d})" if r.points else r.code for r in reasons),
+        **{c: None for c in ANNOTATION_COLUMNS},
     }
+
+
+def annotate_row(row: Row, found: dict[str, Any]) -> Row:
+    """Fill a row's propensity and qualification columns from ``lead_annotations``' entry for its lead."""
+    if "propensity" in found:
+        row["propensity"] = round(float(found["propensity"]), 4)
+        row["propensity_features"] = "; ".join(found.get("top_features", []))
+    q = found.get("qualification")
+    if q is not None:
+        row.update(qualification_score=q["score"], qualification_fit=q["fit"], qualification_pain=q["pain"],
+                   qualification_data_quality=q["data_quality"], qualification_method=q["method"],
+                   qualification_tags=", ".join(q["tags"]), qualification_snapshot=q["snapshot"],
+                   qualification_first_angle=q["first_angle"] or "")
+    return row
 
 
 SEGMENTS: dict[str, Callable[[Row], bool]] = {

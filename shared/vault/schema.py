@@ -186,6 +186,7 @@ class ApiCallRow(SQLModel, table=True):
     error: str | None = None
     lead_key: str | None = None
     occurred_at: str
+    tokens: int = 0  # an LLM call's tokens
 
 
 class ErrorRow(SQLModel, table=True):
@@ -335,3 +336,29 @@ OBSOLETE_INDEXES = ("ix_leads_score", "ix_leads_bucket", "ix_leads_score_key", "
                     "ix_leads_updated_key")
 
 DIGEST_EXCLUDED = {"checkpoints"}
+
+
+class LeadQualificationRow(SQLModel, table=True):
+    """A lead's latest qualification (LeadQualified): fit, pain / need and data quality, tags, the snapshot,
+    and with an LLM the SPIN notes and the first angle."""
+
+    __tablename__ = "lead_qualifications"
+    lead_key: str = Field(primary_key=True)
+    run_id: str | None = None
+    icp: str = ""
+    method: str = "rules"  # or "llm"
+    score: int = 0
+    fit: int = 0
+    pain: int = 0
+    data_quality: int = 0
+    tags: str = "[]"  # JSON list
+    signals: str = "[]"  # JSON list
+    snapshot: str = ""
+    spin: str = "{}"  # JSON: situation, problem, implication, need_payoff ({} without an LLM)
+    first_angle: str | None = None
+    model: str | None = None
+    tokens: int = 0
+    cached: bool = False
+    llm_error: str | None = None
+    content_hash: str = ""
+    qualified_at: str = ""

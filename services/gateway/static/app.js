@@ -268,7 +268,9 @@ async function pageVault(query) {
     <label class="check"><input type="checkbox" id="exp-parquet"> Parquet too</label>
     <button class="secondary" id="export">Export this filter</button></div>
   <table id="leads"><thead><tr>
-    <th class="sortable" data-sort="score">score</th><th>bucket</th><th class="sortable" data-sort="name">company</th>
+    <th class="sortable" data-sort="score">score</th><th>bucket</th>
+    <th title="learned propensity to answer (the ranker's), and the qualification score">propensity · qual.</th>
+    <th class="sortable" data-sort="name">company</th>
     <th class="sortable" data-sort="city">city</th><th>CNAE</th><th>phone</th><th>WhatsApp</th><th>site</th>
     <th>technologies</th><th title="runs that saw the lead; its score is from the latest">runs</th><th>funnel</th>
     </tr></thead><tbody></tbody></table>
@@ -296,11 +298,13 @@ async function pageVault(query) {
   $("#next").addEventListener("click", () => go({offset: offset + limit}));
   $("#leads tbody").innerHTML = r.items.map(x => `<tr class="clickable" data-key="${esc(x.lead_key)}">
     <td><strong>${esc(x.score)}</strong></td><td>${bucket(x.bucket)}</td>
+    <td class="propensity" title="${esc((x.top_features || []).join(", "))}">${x.propensity == null ? "–" : `${(100 * x.propensity).toFixed(0)}%`}
+      <span class="muted">${x.qualification_score == null ? "" : `· ${esc(x.qualification_score)}`}</span></td>
     <td>${esc(x.trade_name || x.legal_name)}<div class="muted mono">${esc(x.registry_id)}</div></td>
     <td>${esc(x.city)}/${esc(x.state)}</td><td class="mono">${esc(x.activity_main)}</td><td class="mono">${esc(x.phone)}</td>
     <td class="mono">${esc(x.whatsapp)}</td><td>${x.has_site ? "✓" : ""}</td><td>${esc(x.technologies)}</td>
     <td title="latest: ${esc(x.latest_run_id)}">${esc(x.runs_seen)}</td>
-    <td>${pill(x.status)}</td></tr>`).join("") || `<tr><td colspan="11" class="muted">no lead matches</td></tr>`;
+    <td>${pill(x.status)}</td></tr>`).join("") || `<tr><td colspan="12" class="muted">no lead matches</td></tr>`;
   $$("#leads tr[data-key]").forEach(tr => tr.addEventListener("click", () => { location.hash = "#lead/" + tr.dataset.key; }));
   $("#export").addEventListener("click", async () => {
     const vf = {...filter};
@@ -358,7 +362,7 @@ async function pageLead(key) {
       <br>${(data.emails || []).map(e => esc(e.address)).join("<br>")}</div>
       <h3>Partners</h3>${(d.partners || []).map(p => `<div>${esc(p.name)} <span class="muted">${esc(p.qualification || "")} ${esc(p.document)}</span></div>`).join("") || '<span class="muted">none known</span>'}
     </div>
-    <div>${funnelCard(d)}<div class="card" id="propensity-card"></div><div class="card">
+    <div>${funnelCard(d)}<div class="card" id="propensity-card"></div><div class="card" id="qualification-card"></div><div class="card">
       <h3>Scores by run</h3><table><thead><tr><th>run</th><th>v1</th><th>final</th><th>bucket</th><th>reasons</th></tr></thead><tbody>
       ${d.runs.map(r => `<tr><td class="mono">${esc(r.run_id)}</td><td>${esc(r.score_v1)}</td><td><strong>${esc(r.score)}</strong></td>
         <td>${bucket(r.bucket)}</td><td>${r.reasons.map(x => `${esc(x.code)}${x.points ? ` (${x.points > 0 ? "+" : ""}${esc(x.points)})` : ""}${x.detail ? ` <span class="muted">${esc(x.detail)}</span>` : ""}`).join("<br>")}</td></tr>`).join("")}
@@ -370,6 +374,7 @@ async function pageLead(key) {
         pages: en.pages_fetched, fetched: en.fetched_at, error: en.error})}</div>` : '<span class="muted">not enriched</span>'}
     </div></div></div>`;
   renderPropensity(key, token);  // agenda.js
+  renderQualification(key, token);  // qualify.js
   // the write is an event: show the page again once the projector has applied it (the timeline grew)
   const reload = async (tries = 20) => {
     const fresh = await api("/api/leads/" + encodeURIComponent(key));
@@ -433,7 +438,7 @@ async function pageIcp(name) {
     <td class="muted">${esc((all.profiles.find(p => p.name === n) || {}).updated_at || "")}</td></tr>`).join("")}</tbody></table></div>
   <form class="card" id="edit"><div class="row"><label>name<input name="name" id="icp-name" required pattern="[a-z0-9][a-z0-9_\\-]*"></label>
     <span class="spacer"></span><button>Save profile</button></div>
-    <p class="muted">JSON: target_activities, regions, capital_min/max, min/max_age_years, keywords, exclusions, weights.</p>
+    <p class="muted">JSON: target_activities, regions, capital_min/max, min/max_age_years, keywords, exclusions, weights; the qualifier reads pain_keywords, hiring_keywords, technologies_wanted and technologies_avoided.</p>
     <textarea id="icp-json" spellcheck="false"></textarea></form></div>`;
   const open = async n => {
     const p = await api("/api/icp/" + encodeURIComponent(n));
