@@ -348,7 +348,8 @@ async function pageLead(key) {
   if (token !== routeToken) return;
   const c = d.company, en = d.enrichment, data = c.data || {};
   const latest = d.runs[d.runs.length - 1] || {};
-  const kv = obj => Object.entries(obj).map(([k, v]) => `<div>${esc(k)}</div><div>${esc(v)}</div>`).join("");
+  const shown = v => v === true ? "yes" : v === false ? "no" : v;  // a person reads yes/no, not true/false
+  const kv = obj => Object.entries(obj).map(([k, v]) => `<div>${esc(k)}</div><div>${esc(shown(v))}</div>`).join("");
   main().innerHTML = `
   <h2>${esc(c.trade_name || c.legal_name)} <span class="muted mono">${esc(c.lead_key)}</span></h2>
   <div class="cols">
