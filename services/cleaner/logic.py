@@ -323,6 +323,11 @@ class RunCleaning:
         dropped.sort(key=lambda d: (d.lead_key or "", d.reason.code, d.source_file or "", d.source_line or -1))
         return counts
 
+    def iter_dropped(self, size: int) -> Iterator[list[Any]]:
+        """The drops, sorted (after ``finish``), ``size`` at a time."""
+        for start in range(0, len(self.dropped), size):
+            yield self.dropped[start:start + size]
+
 
 def plan_cleaning(
     prepared: list[Prepared],
