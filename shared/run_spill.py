@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
-Rows = dict[str, list[tuple[Any, ...]]]  # table -> rows (each row starts with its segment number)
+Rows = dict[str, list[tuple[Any, ...]]]  # table -> rows (each with its segment number)
 
 PRAGMAS = (
+    "PRAGMA page_size=16384",  # rows of a few KB: fewer overflow pages
     "PRAGMA journal_mode=OFF",
     "PRAGMA synchronous=OFF",
     "PRAGMA temp_store=FILE",
@@ -66,7 +67,8 @@ class RunSpill(Generic[T]):
     """Per-run store of prepared batches; see the module docstring.
 
     ``schema``: the CREATE TABLE statements of the stage's tables (each with a ``seg`` column, the
-    segment number); ``rows(seg, items)``: the rows of those tables for one prepared batch.
+    segment number); ``rows(seg, items)``: the rows of those tables for one prepared batch (their
+    columns in the tables' order).
     ``threshold``: the most items a run keeps in memory (0: every run goes to disk)."""
 
     def __init__(self, directory: Path | None, threshold: int, schema: Sequence[str],

@@ -57,7 +57,7 @@ SCHEMA = (
     " data BLOB)",
     "CREATE TABLE bad (seg INTEGER, idx INTEGER, lk TEXT, data BLOB)",
     "CREATE TABLE phone (seg INTEGER, e164 TEXT, key TEXT, acct INTEGER)",
-    "CREATE TABLE email (seg INTEGER, address TEXT, key TEXT)",
+    "CREATE TABLE email (seg INTEGER, address TEXT, key TEXT, head INTEGER, name TEXT)",
 )
 _DERIVED = ("grp", "mei_keys", "acct_keys", "merged", "shared_addr", "cand", "phone_n", "acct_phone", "email_n",
             "known", "dropped")
@@ -123,7 +123,8 @@ def spill_rows(seg: int, prepared: list[Prepared]) -> Rows:
         rec.append((seg, idx, p.key, draft.mei is not None, acct, company.head_office is True, company.legal_name,
                     _encode_draft(draft)))
         phone.extend((seg, e164, p.key, acct) for e164 in draft.phones)
-        email.extend((seg, a, p.key) for a in draft.corporate)
+        head = company.head_office is True
+        email.extend((seg, a, p.key, head, company.legal_name) for a in draft.corporate)
     return {"rec": rec, "bad": bad, "phone": phone, "email": email}
 
 
@@ -247,16 +248,17 @@ class SpilledCleaning:
         db.execute("INSERT INTO shared_addr SELECT address FROM email WHERE key NOT IN (SELECT key FROM mei_keys)"
                    " GROUP BY address HAVING COUNT(DISTINCT key) > 1")
         db.execute("CREATE TABLE cand (match TEXT, key TEXT, head INTEGER)")
+        # a key seen twice takes its merged record's name and head office (grp), else its record's
         rows = db.cursor().execute(
-            "SELECT e.key, group_concat(e.address, char(10)) FROM email e JOIN shared_addr s ON s.address = e.address"
+            "SELECT e.key, COALESCE(g.name, e.name), COALESCE(g.head, e.head), group_concat(e.address, char(10))"
+            " FROM email e JOIN shared_addr s ON s.address = e.address LEFT JOIN grp g ON g.key = e.key"
             " WHERE e.key NOT IN (SELECT key FROM mei_keys) GROUP BY e.key")
-        for key, addresses in rows:
-            found = db.execute("SELECT name, head FROM grp WHERE key = ?", (key,)).fetchone() or db.execute(
-                "SELECT name, head FROM rec WHERE key = ? LIMIT 1", (key,)).fetchone()
-            name = normalize_legal_name(found[0]) if addresses else ""
+        insert = db.cursor()
+        for key, legal_name, head, addresses in rows:
+            name = normalize_legal_name(legal_name)
             if name:
-                db.executemany("INSERT INTO cand VALUES (?, ?, ?)",
-                               ((f"{a}|{name}", key, found[1]) for a in set(addresses.split("\n"))))
+                insert.executemany("INSERT INTO cand VALUES (?, ?, ?)",
+                                   ((f"{a}|{name}", key, head) for a in set(addresses.split("\n"))))
         candidates: dict[str, tuple[bool, list[str]]] = {}
         for match, key, head in db.execute(
                 "SELECT match, key, head FROM cand WHERE match IN"

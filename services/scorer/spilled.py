@@ -3,15 +3,18 @@
 The scorer scores each ``lead.cleaned`` batch as it is published and hands the scored leads to a
 ``shared.run_spill.RunSpill`` (``scoring_spill``): each item is ``(lead, score, reasons, json)``,
 ``json`` the cleaned lead's JSON as it was read (None when the batch went the pydantic way). A run
-over the store's threshold is kept as rows ``v1(seg, idx, key, score, data)``.
+over the store's threshold is kept as rows ``v1(nscore, key, seg, idx, lead, reasons)`` (each lead's JSON
+and its reasons' JSON), clustered by (-score, lead_key): the order ``_ranked``'s two stable sorts give,
+so ranking is reading the table in order. The cleaner publishes its leads in lead_key order, so each
+score's rows are appended at the end of that score's range: writing them is cheap too.
 
 :func:`rank_run` gives the run's ranking as one interface whichever way it was kept:
 ``unselected_keys`` (the leads outside the top share, for the vault-reuse question, in rank order),
 ``mark_reused``, ``scored_batches`` (the ``lead.scored`` items in rank order, batch by batch) and
 ``selected_batches`` (the leads sent to enrichment, in rank order). :class:`MemoryRanking` is the
-plain path (``RunScorer.rank`` over the whole run); :class:`SpilledRanking` reads the rows through
-an index on (score desc, lead_key) - the order ``_ranked``'s two stable sorts give - a batch at a
-time, so its memory does not grow with the run.
+plain path (``RunScorer.rank`` over the whole run); :class:`SpilledRanking` reads the table in order
+a batch at a time, so its memory does not grow with the run, and writes each lead and its reasons
+back as the JSON it stored (never decoded: ``_ScoredOnWire``).
 """
 
 from __future__ import annotations
@@ -29,23 +32,33 @@ from shared.run_spill import Rows, RunSpill, Segment
 
 # one scored lead as the prefetch keeps it: (lead, score, reasons, its JSON as read or None)
 V1Item = tuple[Any, int, list[Any], Any]
-SCHEMA = ("CREATE TABLE v1 (seg INTEGER, idx INTEGER, key TEXT, score INTEGER, data BLOB)",)
+SCHEMA = ("CREATE TABLE v1 (nscore INTEGER, key TEXT, seg INTEGER, idx INTEGER, lead BLOB, reasons BLOB,"
+          " PRIMARY KEY (nscore, key, seg, idx)) WITHOUT ROWID",)
 
 
-class _Row(msgspec.Struct, array_like=True, gc=False):
-    lead: bytes  # the cleaned lead's JSON
-    reasons: list[records.Reason]
+class _ScoredOnWire(msgspec.Struct, kw_only=True, gc=False):
+    """``records.ScoredLeadOnWire`` with its reasons as their JSON too: the same fields in the same order,
+    so the same JSON."""
+
+    lead: msgspec.Raw
+    score: int
+    reasons: msgspec.Raw
+    rank: int = 0
+    enrich: bool = False
+    bucket: str | None = None
+
+    @property
+    def lead_key(self) -> str:
+        return _DECODE_LEAD(self.lead).lead_key
 
 
-_ENCODE = msgspec.msgpack.Encoder().encode
-_DECODE = msgspec.msgpack.Decoder(_Row).decode
 _JSON = msgspec.json.Encoder().encode
 _DECODE_LEAD = msgspec.json.Decoder(records.CleanedLead).decode
+_DECODE_REASONS = msgspec.json.Decoder(list[records.Reason]).decode
 
 
 def spill_rows(seg: int, items: list[V1Item]) -> Rows:
-    return {"v1": [(seg, idx, lead.lead_key, score,
-                    _ENCODE(_Row(bytes(raw) if raw is not None else _JSON(lead), reasons)))
+    return {"v1": [(-score, lead.lead_key, seg, idx, bytes(raw) if raw is not None else _JSON(lead), _JSON(reasons))
                    for idx, (lead, score, reasons, raw) in enumerate(items)]}
 
 
@@ -67,7 +80,7 @@ def rank_run(store: RunSpill[V1Item], run: str, segments: Sequence[Segment],
              enrich_top: float) -> MemoryRanking | SpilledRanking:
     """The run's ranking (see the module docstring); call in a worker thread (a whole run is sorted)."""
     if store.spilled(run):
-        return SpilledRanking(store.open(run, segments), enrich_top)
+        return SpilledRanking(store.open(run, segments), sum(s.count for s in segments), enrich_top)
     return MemoryRanking(store.take_items(run, segments), enrich_top)
 
 
@@ -116,19 +129,17 @@ class SpilledRanking:
 
     on_wire = True  # every lead is written back as its JSON (as read, or as the mirror encodes it: the same)
 
-    def __init__(self, db: sqlite3.Connection, enrich_top: float) -> None:
-        self.db = db
-        (self.n,) = db.execute("SELECT COUNT(*) FROM v1").fetchone()
+    def __init__(self, db: sqlite3.Connection, n: int, enrich_top: float) -> None:
+        self.db, self.n = db, n  # the table holds the run's segments, ``n`` rows
         self.top = selected_count(self.n, enrich_top)
         self.reused: set[str] = set()
         self.selected = self.top
-        db.execute("CREATE INDEX IF NOT EXISTS v1_rank ON v1 (score DESC, key)")
 
     def _ranked(self, columns: str, offset: int = 0) -> Iterator[tuple[Any, ...]]:
         """Rows in rank order; equal (score, key) rows (a key seen twice) in the run's order."""
         cursor = self.db.cursor().execute(
-            f"SELECT v1.score, v1.key, s.rank, v1.idx, {columns} FROM v1 INDEXED BY v1_rank"
-            " JOIN segs s ON s.seg = v1.seg ORDER BY v1.score DESC, v1.key LIMIT -1 OFFSET ?", (offset,))
+            f"SELECT -v1.nscore, v1.key, s.rank, v1.idx, {columns} FROM v1 JOIN segs s ON s.seg = v1.seg"
+            " ORDER BY v1.nscore, v1.key LIMIT -1 OFFSET ?", (offset,))
         pending: list[tuple[Any, ...]] = []
         while chunk := cursor.fetchmany(1000):
             for row in chunk:
@@ -152,17 +163,16 @@ class SpilledRanking:
         self.reused = reused
         self.selected = self.top + len(reused)
 
-    def _items(self) -> Iterator[tuple[int, bool, int, str, bytes]]:
+    def _items(self) -> Iterator[tuple[int, bool, int, bytes, bytes]]:
         top, reused = self.top, self.reused
-        for i, (score, key, _, _, data) in enumerate(self._ranked("v1.data")):
-            yield i + 1, i < top or key in reused, score, key, data
+        for i, (score, key, _, _, lead, reasons) in enumerate(self._ranked("v1.lead, v1.reasons")):
+            yield i + 1, i < top or key in reused, score, lead, reasons
 
     def scored_batches(self, size: int) -> Iterator[list[Any]]:
         chunk = []
-        for rank, enrich, score, _, data in self._items():
-            row = _DECODE(data)
-            chunk.append(records.ScoredLeadOnWire(
-                lead=msgspec.Raw(row.lead), score=score, reasons=row.reasons, rank=rank, enrich=enrich,
+        for rank, enrich, score, lead, reasons in self._items():
+            chunk.append(_ScoredOnWire(
+                lead=msgspec.Raw(lead), score=score, reasons=msgspec.Raw(reasons), rank=rank, enrich=enrich,
                 bucket=_BUCKETS[score] if 0 <= score <= 100 else bucket_for(score)))
             if len(chunk) == size:
                 yield chunk
@@ -172,14 +182,13 @@ class SpilledRanking:
 
     def selected_batches(self, size: int) -> Iterator[list[Any]]:
         chunk = []
-        for rank, enrich, score, _, data in self._items():
+        for rank, enrich, score, lead, reasons in self._items():
             if not enrich:
                 if rank > self.top and not self.reused:
                     break
                 continue
-            row = _DECODE(data)
             chunk.append(records.ScoredLead(
-                lead=_DECODE_LEAD(row.lead), score=score, reasons=row.reasons, rank=rank, enrich=True,
+                lead=_DECODE_LEAD(lead), score=score, reasons=_DECODE_REASONS(reasons), rank=rank, enrich=True,
                 bucket=_BUCKETS[score] if 0 <= score <= 100 else bucket_for(score)))
             if len(chunk) == size:
                 yield chunk
