@@ -47,6 +47,7 @@ from nats.js import api  # noqa: E402
 
 from hunter.stack import Stack  # noqa: E402
 from shared.bus import Bus, connect_bus, decode  # noqa: E402
+from shared.config import Settings  # noqa: E402
 from shared.events import RunFilters, RunRequested, RunStep, decode_event  # noqa: E402
 from shared.nats_server import embedded_nats  # noqa: E402
 from shared.registry_ids import check_digits  # noqa: E402
@@ -107,16 +108,17 @@ def generate(directory: Path, rows: int, seed: int = 20) -> dict[str, int]:
             dv = check_digits(base)
             if i % 997 == 0:
                 dv = f"{(int(dv) + 1) % 100:02d}"  # a bad check digit: dropped by the cleaner
-            uf = rnd.choice(UFS)
-            ddd2, phone2 = office_phones[office] if rnd.random() < 0.15 else ("", "")
+            r = rnd.getrandbits(64)  # one draw for the row's small choices
+            uf = UFS[r % len(UFS)]
+            ddd2, phone2 = office_phones[office] if (r >> 8) % 100 < 15 else ("", "")
             buf_e.append(_q([
                 str(basico), ordem, dv, "1" if ordem == "0001" else "2",
-                f"{rnd.choice(WORDS)} {i}", "02" if rnd.random() < 0.85 else "08", "20200101", "00", "", "",
-                f"{rnd.randint(1990, 2024)}0310", "6920601" if accounting else rnd.choice(CNAES),
-                ",".join(rnd.sample(CNAES, 2)), "RUA", rnd.choice(STREETS), str(rnd.randint(1, 3000)),
-                "SALA 4" if i % 3 else "", "CENTRO", f"{rnd.randint(1_000_000, 99_999_999):08d}",
-                uf, CITIES.get(uf, "1234"), "11", f"9{rnd.randint(10_000_000, 99_999_999)}",
-                ddd2, phone2, "", "", email, "", "",
+                f"{WORDS[(r >> 16) % len(WORDS)]} {i}", "02" if (r >> 24) % 100 < 85 else "08", "20200101", "00",
+                "", "", f"{1990 + (r >> 32) % 35}0310", "6920601" if accounting else CNAES[(r >> 40) % len(CNAES)],
+                f"{CNAES[(r >> 44) % len(CNAES)]},{CNAES[(r >> 48) % len(CNAES)]}", "RUA",
+                STREETS[(r >> 52) % len(STREETS)], str(1 + i % 3000), "SALA 4" if i % 3 else "", "CENTRO",
+                f"{1_000_000 + i * 7919 % 98_999_999:08d}", uf, CITIES.get(uf, "1234"), "11",
+                f"9{rnd.randint(10_000_000, 99_999_999)}", ddd2, phone2, "", "", email, "", "",
             ]))
             if len(buf_e) >= 10_000:
                 fe.write(b"".join(buf_e))
@@ -292,9 +294,11 @@ async def run_size(rows: int, work: Path, *, projector: bool, timeout: float, ke
                     result["projector_catch_up_s"] = round(time.perf_counter() - p0, 1)
             nats_peak = max((_status_kb(p, "VmHWM:") for p in nats_pids), default=0)
         finally:
-            sampler.stop()
-            crashed = stack.crashed()
-            stack.stop()
+            try:
+                sampler.stop()
+            finally:
+                crashed = stack.crashed()
+                stack.stop()
     if crashed:
         raise RuntimeError(f"services died: {crashed}")
     if not keep:
@@ -337,7 +341,7 @@ async def main_async(sizes: list[int], work: Path, *, projector: bool, timeout: 
         "peak_rss_mb_by_service": last["peak_rss_mb_by_service"],
         "stages": {str(r["establishments"]): {k: v for k, v in r.items()} for r in runs},
         "goal_peak_rss_mb": 600, "goal_clean_score_leads_per_s": 20_000, "goal_rss_growth": 1.2,
-        "spill_leads": int(os.environ.get("HUNTER_SPILL_LEADS", "50000")),
+        "spill_leads": Settings().spill_leads,
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     by_size = {r["establishments"]: r for r in runs}
