@@ -70,11 +70,11 @@ class _Mei(NamedTuple):
 
 
 class _Spilled(msgspec.Struct, array_like=True, gc=False):
-    """A prepared record (``_Draft``) as a row keeps it."""
+    """A prepared record (``_Draft``) as a row keeps it (msgspec decodes the named tuples itself)."""
 
     company: records.CompanyRecord
-    phones: list[tuple[str, str, str, bool, bool]]  # e164, raw, kind, whatsapp, legacy
-    emails: list[tuple[str, str, bool, bool, str | None, str | None]]  # ParsedEmail's fields
+    phones: dict[str, tuple[str, ParsedPhone]]  # e164 -> (raw, parsed), in order
+    emails: dict[str, ParsedEmail]  # address -> parsed, in order
     invalid_phones: list[str]
     invalid_emails: list[str]
     merged_from: list[str]
@@ -87,20 +87,18 @@ _DECODE_DROPPED = msgspec.msgpack.Decoder(records.DroppedLead).decode
 
 
 def _encode_draft(d: _Draft) -> bytes:
-    return _ENCODE(_Spilled(
-        d.company, [(e164, raw, p.kind, p.whatsapp, p.legacy) for e164, (raw, p) in d.phones.items()],
-        [tuple(e) for e in d.emails.values()], d.invalid_phones, d.invalid_emails, d.merged_from,  # type: ignore[misc]
-        (d.mei.code, d.mei.detail) if d.mei is not None else None))
+    return _ENCODE(_Spilled(d.company, d.phones, d.emails, d.invalid_phones, d.invalid_emails, d.merged_from,
+                            (d.mei.code, d.mei.detail) if d.mei is not None else None))
 
 
 def _decode_draft(data: bytes) -> _Draft:
     s = _DECODE_DRAFT(data)
-    emails = {e[0]: ParsedEmail(*e) for e in s.emails}
-    draft = _Draft(s.company, {p[0]: (p[1], ParsedPhone(p[0], p[2], p[3], p[4])) for p in s.phones},  # type: ignore[arg-type]
-                   emails, s.invalid_phones, s.invalid_emails, s.merged_from)
+    emails = s.emails
+    draft = _Draft(s.company, s.phones, emails, s.invalid_phones, s.invalid_emails, s.merged_from)
     if emails:
         draft.corporate = tuple(a for a, e in emails.items() if not e.free_mail)
-    draft.mei = _Mei(*s.mei) if s.mei is not None else None
+    if s.mei is not None:
+        draft.mei = _Mei(*s.mei)
     return draft
 
 
@@ -242,7 +240,7 @@ class SpilledCleaning:
     def _email_name_duplicates(self) -> dict[str, list[str]]:
         """Step 5: leads sharing a corporate address and a normalised legal name. Returns each survivor's
         merged keys (sorted), and fills ``merged`` (key -> survivor)."""
-        db, k = self.db, self.kind
+        db = self.db
         db.execute("CREATE TABLE merged (key TEXT PRIMARY KEY, survivor TEXT)")
         db.execute("CREATE TABLE shared_addr (address TEXT PRIMARY KEY)")
         db.execute("INSERT INTO shared_addr SELECT address FROM email WHERE key NOT IN (SELECT key FROM mei_keys)"
@@ -268,8 +266,8 @@ class SpilledCleaning:
         for merged_key, survivor_key in sorted(find_duplicates(candidates).items()):
             db.execute("INSERT INTO merged VALUES (?, ?)", (merged_key, survivor_key))
             survivors.setdefault(survivor_key, []).append(merged_key)
-            other = self._draft_of(merged_key)
-            self._drop(_dropped(k, other.company, "duplicate", f"merged into {survivor_key}"), 2)
+        # each merged lead's drop is made as its survivor absorbs it (``_drafts``): phase 2's drops have
+        # lead keys of their own, so their positions never break a tie
         return survivors
 
     def _draft_of(self, key: str) -> _Draft:
@@ -340,8 +338,10 @@ class SpilledCleaning:
                 if mei or merged:
                     continue
                 draft = _decode_draft(group_data if group_data is not None else data)
-                for other in self.survivors.get(key, ()):
-                    draft = _absorbed(draft, self._draft_of(other))
+                for other_key in self.survivors.get(key, ()):
+                    other = self._draft_of(other_key)
+                    draft = _absorbed(draft, other)
+                    self._drop(_dropped(self.kind, other.company, "duplicate", f"merged into {key}"), 2)
                 yield draft
 
     def _lookup(self, sql: str, values: set[str]) -> dict[str, Any]:
