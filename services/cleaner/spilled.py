@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from services.cleaner import records
-from services.cleaner.dedup import find_duplicates, merge_records
+from services.cleaner.dedup import merge_records
 from services.cleaner.emails import ParsedEmail
 from services.cleaner.flags import is_accounting_activity, normalize_legal_name
 from services.cleaner.logic import (
@@ -184,7 +184,7 @@ class SpilledCleaning:
         db.execute("BEGIN")
         self._invalid()
         self._groups()
-        self.survivors = self._email_name_duplicates()
+        self._email_name_duplicates()
         self._contact_counts()
         self.known = self._ask_vault(vault, known_phones)
         db.execute("COMMIT")
@@ -237,9 +237,9 @@ class SpilledCleaning:
         db.execute("INSERT INTO mei_keys SELECT key FROM rec WHERE mei AND key NOT IN (SELECT key FROM grp)"
                    " UNION SELECT key FROM grp WHERE mei")
 
-    def _email_name_duplicates(self) -> dict[str, list[str]]:
-        """Step 5: leads sharing a corporate address and a normalised legal name. Returns each survivor's
-        merged keys (sorted), and fills ``merged`` (key -> survivor)."""
+    def _email_name_duplicates(self) -> None:
+        """Step 5: leads sharing a corporate address and a normalised legal name: fills ``merged``
+        (key -> survivor)."""
         db = self.db
         db.execute("CREATE TABLE merged (key TEXT PRIMARY KEY, survivor TEXT)")
         db.execute("CREATE TABLE shared_addr (address TEXT PRIMARY KEY)")
@@ -257,18 +257,34 @@ class SpilledCleaning:
             if name:
                 insert.executemany("INSERT INTO cand VALUES (?, ?, ?)",
                                    ((f"{a}|{name}", key, head) for a in set(addresses.split("\n"))))
-        candidates: dict[str, tuple[bool, list[str]]] = {}
-        for match, key, head in db.execute(
-                "SELECT match, key, head FROM cand WHERE match IN"
-                " (SELECT match FROM cand GROUP BY match HAVING COUNT(*) > 1)"):
-            candidates.setdefault(key, (bool(head), []))[1].append(match)
-        survivors: dict[str, list[str]] = {}
-        for merged_key, survivor_key in sorted(find_duplicates(candidates).items()):
-            db.execute("INSERT INTO merged VALUES (?, ?)", (merged_key, survivor_key))
-            survivors.setdefault(survivor_key, []).append(merged_key)
+        # the groups: connected components over the match keys two leads or more share, found by passing the
+        # smallest key along (key -> match -> key) until nothing changes; on disk, however many leads merge
+        db.execute("CREATE TABLE edge AS SELECT match, key FROM cand"
+                   " WHERE match IN (SELECT match FROM cand GROUP BY match HAVING COUNT(*) > 1)")
+        db.execute("CREATE TABLE lab (key TEXT PRIMARY KEY, label TEXT, head INTEGER) WITHOUT ROWID")
+        db.execute("INSERT INTO lab SELECT key, key, MAX(head) FROM cand WHERE key IN (SELECT key FROM edge)"
+                   " GROUP BY key")
+        for table in ("mlab", "klab"):
+            db.execute(f"CREATE TABLE {table} (node TEXT PRIMARY KEY, label TEXT) WITHOUT ROWID")
+        while True:
+            db.execute("DELETE FROM mlab")
+            db.execute("INSERT INTO mlab SELECT e.match, MIN(l.label) FROM edge e JOIN lab l ON l.key = e.key"
+                       " GROUP BY e.match")
+            db.execute("DELETE FROM klab")
+            db.execute("INSERT INTO klab SELECT e.key, MIN(m.label) FROM edge e JOIN mlab m ON m.node = e.match"
+                       " GROUP BY e.key")
+            changed = db.execute("UPDATE lab SET label = k.label FROM klab k WHERE k.node = lab.key"
+                                 " AND k.label < lab.label").rowcount
+            if not changed:
+                break
+        # the survivor: the head office, else the smallest key (dedup.find_duplicates)
+        db.execute(
+            "INSERT INTO merged SELECT l.key, s.key FROM lab l JOIN (SELECT label, key FROM (SELECT label, key,"
+            " ROW_NUMBER() OVER (PARTITION BY label ORDER BY NOT head, key) AS n FROM lab) WHERE n = 1) s"
+            " ON s.label = l.label WHERE l.key != s.key")
+        db.execute("CREATE INDEX merged_survivor ON merged (survivor, key)")
         # each merged lead's drop is made as its survivor absorbs it (``_drafts``): phase 2's drops have
         # lead keys of their own, so their positions never break a tie
-        return survivors
 
     def _draft_of(self, key: str) -> _Draft:
         row = self.db.execute("SELECT data FROM grp WHERE key = ?", (key,)).fetchone() or self.db.execute(
@@ -324,8 +340,24 @@ class SpilledCleaning:
 
     # ---- the leads ------------------------------------------------------------------------------------
 
+    def _absorbing(self) -> Iterator[tuple[str, list[str]]]:
+        """Each survivor of step 5 with the keys it absorbs, in key order."""
+        rows = self.db.cursor().execute("SELECT survivor, key FROM merged INDEXED BY merged_survivor"
+                                        " ORDER BY survivor, key")
+        survivor, keys = None, []
+        for row in rows:
+            if row[0] != survivor:
+                if survivor is not None:
+                    yield survivor, keys
+                survivor, keys = row[0], []
+            keys.append(row[1])
+        if survivor is not None:
+            yield survivor, keys
+
     def _drafts(self) -> Iterator[_Draft]:
         """The run's final drafts in lead_key order (MEI and merged-away leads left out)."""
+        absorbing = self._absorbing()
+        survivor, absorbed = next(absorbing, (None, []))
         rows = self.db.cursor().execute(
             "SELECT r.key, r.data, g.data, COALESCE(g.mei, r.mei), m.key IS NOT NULL FROM rec r INDEXED BY rec_key"
             " LEFT JOIN grp g ON g.key = r.key LEFT JOIN merged m ON m.key = r.key ORDER BY r.key")
@@ -338,7 +370,9 @@ class SpilledCleaning:
                 if mei or merged:
                     continue
                 draft = _decode_draft(group_data if group_data is not None else data)
-                for other_key in self.survivors.get(key, ()):
+                while survivor is not None and survivor < key:  # (a survivor is never MEI nor merged away)
+                    survivor, absorbed = next(absorbing, (None, []))
+                for other_key in absorbed if survivor == key else ():
                     other = self._draft_of(other_key)
                     draft = _absorbed(draft, other)
                     self._drop(_dropped(self.kind, other.company, "duplicate", f"merged into {key}"), 2)

@@ -122,3 +122,27 @@ def test_a_small_or_empty_run_spills_the_same(tmp_path: Path) -> None:
     for run in ([], varied_run(1, 5), varied_run(3, 6)):
         memory, spilled = clean_both(tmp_path, run, batch=2)
         assert spilled == memory
+
+
+def test_leads_chained_by_different_shared_addresses_merge_into_one_survivor_on_disk(tmp_path: Path) -> None:
+    def rec(n: int, branch: int, emails: list[str], head: bool | None, name: str = "ACME SISTEMAS LTDA") -> Any:
+        rid = cnpj(n, branch)
+        return records.to_struct(CompanyRecord(
+            lead_key=f"BR:{rid}", registry_id=rid, source="csv", legal_name=name, head_office=head,
+            emails=emails, phones=[f"11 9{n:04d}-{branch:04d}"]), records.CompanyRecord)
+
+    run = [
+        rec(30, 2, ["a@acme.com.br"], False),
+        rec(10, 3, ["a@acme.com.br", "b@acme.com.br"], False),
+        rec(20, 1, ["b@acme.com.br", "c@acme.com.br"], True),  # the head office: the survivor
+        rec(40, 4, ["c@acme.com.br"], None),
+        rec(50, 1, ["c@acme.com.br"], True, name="OUTRA EMPRESA LTDA"),  # same address, another name
+        rec(60, 1, ["d@beta.com.br"], None, name="BETA LTDA"),
+        rec(70, 1, ["d@beta.com.br"], None, name="BETA LTDA"),  # no head office: the smallest key survives
+    ]
+    memory, spilled = clean_both(tmp_path, run, batch=3)
+    leads = {lead.lead_key: lead for lead in memory[0]}
+    assert sorted(leads[f"BR:{cnpj(20, 1)}"].merged_from) == sorted(
+        f"BR:{cnpj(n, b)}" for n, b in ((30, 2), (10, 3), (40, 4)))
+    assert leads[f"BR:{cnpj(60, 1)}"].merged_from == [f"BR:{cnpj(70, 1)}"]
+    assert spilled == memory
