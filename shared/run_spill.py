@@ -26,6 +26,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 Rows = dict[str, list[tuple[Any, ...]]]  # table -> rows (each with its segment number)
 
+IDLE_SECONDS = 3600.0
 PRAGMAS = (
     "PRAGMA page_size=16384",  # rows of a few KB: fewer overflow pages
     "PRAGMA journal_mode=OFF",
@@ -61,6 +63,8 @@ class _Run:
     path: Path | None = None
     segs: set[int] = field(default_factory=set)  # segments written to the database
     lock: threading.Lock = field(default_factory=threading.Lock)
+    taken: bool = False  # the step reads the run: a batch prepared late (a follower behind) is not kept
+    touched: float = field(default_factory=time.monotonic)
 
 
 class RunSpill(Generic[T]):
@@ -83,13 +87,20 @@ class RunSpill(Generic[T]):
     # ---- the prefetch side ------------------------------------------------------------------------
 
     def put(self, run: str, items: list[T]) -> Segment:
-        """Keep one prepared batch of ``run``; thread-safe."""
+        """Keep one prepared batch of ``run``; thread-safe. A run whose step is reading it keeps
+        nothing more (the step has every batch it takes already)."""
         with self._lock:
-            state = self._runs.setdefault(run, _Run())
+            state = self._runs.get(run)
+            if state is None:
+                self._sweep()
+                state = self._runs[run] = _Run()
             self._next += 1
             seg = self._next
         with state.lock:
-            if state.db is None and state.held + len(items) <= self.threshold:
+            state.touched = time.monotonic()
+            if state.taken:
+                pass
+            elif state.db is None and state.held + len(items) <= self.threshold:
                 state.items[seg] = items
                 state.held += len(items)
             else:
@@ -97,6 +108,13 @@ class RunSpill(Generic[T]):
                     self._spill(run, state)
                 self._write(state, seg, items)
         return Segment(run, seg, len(items))
+
+    def _sweep(self) -> None:
+        """Forget runs nobody touched for ``IDLE_SECONDS`` (a run that never reached its step, a batch
+        prepared after its run was done)."""
+        horizon = time.monotonic() - IDLE_SECONDS
+        for run in [r for r, state in self._runs.items() if state.touched < horizon and not state.taken]:
+            self.close(run)
 
     def spilled(self, run: str) -> bool:
         state = self._runs.get(run)
@@ -141,7 +159,11 @@ class RunSpill(Generic[T]):
     def take_items(self, run: str, segments: Iterable[Segment]) -> list[T]:
         """The items of ``segments`` in that order (a run kept in memory); the run is forgotten."""
         state = self._runs.pop(run, None)
-        held = state.items if state is not None else {}
+        if state is None:
+            return []
+        with state.lock:
+            state.taken = True
+            held = state.items
         return [item for s in segments for item in held[s.seg]]
 
     def open(self, run: str, segments: Sequence[Segment]) -> sqlite3.Connection:
@@ -151,6 +173,7 @@ class RunSpill(Generic[T]):
         db = state.db
         assert db is not None
         with state.lock:
+            state.taken = True
             wanted = {s.seg for s in segments}
             db.execute("DROP TABLE IF EXISTS segs")
             db.execute("CREATE TABLE segs (seg INTEGER PRIMARY KEY, rank INTEGER NOT NULL)")
