@@ -217,7 +217,8 @@ class SpilledCleaning:
         db.execute("CREATE TABLE grp (key TEXT PRIMARY KEY, mei INTEGER, acct INTEGER, head INTEGER, name TEXT,"
                    " data BLOB)")
         db.execute("CREATE TABLE mei_keys (key TEXT PRIMARY KEY)")
-        keys = db.execute("SELECT key FROM rec GROUP BY key HAVING COUNT(*) > 1").fetchall()
+        # cursors, never fetchall: the keys seen twice, the MEI rows are a share of the run
+        keys = db.cursor().execute("SELECT key FROM rec GROUP BY key HAVING COUNT(*) > 1")
         for (key,) in keys:
             rows = db.execute("SELECT r.data FROM rec r JOIN segs s ON s.seg = r.seg WHERE r.key = ?"
                               " ORDER BY s.rank, r.idx", (key,)).fetchall()
@@ -231,7 +232,7 @@ class SpilledCleaning:
             db.execute("INSERT INTO grp VALUES (?, ?, ?, ?, ?, ?)",
                        (key, draft.mei is not None, _is_accounting(company), company.head_office is True,
                         company.legal_name, _encode_draft(draft)))
-        for (data,) in db.execute("SELECT data FROM rec WHERE mei AND key NOT IN (SELECT key FROM grp)").fetchall():
+        for (data,) in db.cursor().execute("SELECT data FROM rec WHERE mei AND key NOT IN (SELECT key FROM grp)"):
             draft = _decode_draft(data)
             self._drop(_dropped(k, draft.company, draft.mei.code, draft.mei.detail), 1)
         db.execute("INSERT INTO mei_keys SELECT key FROM rec WHERE mei AND key NOT IN (SELECT key FROM grp)"
