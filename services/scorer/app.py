@@ -215,7 +215,7 @@ async def score_run(run: str, cause: Envelope) -> None:
     ranking.close()
     service.log.info("score_completed", run_id=run, **counts)
     await publish_step(run, "score", "completed", counts, causation_id=cause.event_id)
-    await publish_step(run, "enrich", "started", {"expected": len(selected)}, causation_id=cause.event_id)
+    await publish_step(run, "enrich", "started", {"expected": selected}, causation_id=cause.event_id)
     if not selected:  # nothing to enrich: the enrich and rescore stages are done already
         await publish_step(run, "enrich", "completed", enrichment_counts([], 0), causation_id=cause.event_id)
         await publish_step(run, "rescore", "started", causation_id=cause.event_id)
