@@ -47,6 +47,12 @@ async def _run(tmp: Path, companies: list[Any], spill_leads: str) -> dict[str, l
                 for stage in ("clean", "score"):
                     step = await _stage_completed(bus, RUN, stage, timeout=120)
                     assert step.status == "completed", step
+                # the scorer's handler went to its end (the enrich step starts after the score step)
+                for _ in range(100):
+                    if await bus.last(f"run.step.{RUN}.enrich") is not None:
+                        break
+                    await asyncio.sleep(0.1)
+                assert await bus.last(f"run.step.{RUN}.run") is None  # the run did not fail
                 return {subject: await _payloads(bus, subject) for subject in SUBJECTS}
         finally:
             assert not stack.crashed()
@@ -59,5 +65,6 @@ async def test_a_run_spilled_to_disk_publishes_the_same_events_as_in_memory(tmp_
     spilled = await _run(tmp_path / "spilled", companies, "0")
     assert len(memory["lead.cleaned"]) > 3 and len(memory["lead.rejected"]) > 1
     assert len(memory["enrich.requested"]) > 20
+    assert any('"stage": "enrich"' in payload for *_, payload in memory["run.step"])
     for subject in SUBJECTS:
         assert spilled[subject] == memory[subject], subject
