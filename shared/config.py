@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # processes joining a national cnpj import (0: one per CPU, at most 4)
     extract_workers: int = Field(default=0, alias="HUNTER_EXTRACT_WORKERS")
     repeated_phone_threshold: int = Field(default=3, alias="REPEATED_PHONE_THRESHOLD")
+    # leads of a run the cleaner and the scorer keep in memory; a bigger run goes to disk (shared/run_spill.py)
+    spill_leads: int = Field(default=25_000, alias="HUNTER_SPILL_LEADS")
     icp_dir: Path | None = Field(default=None, alias="HUNTER_ICP_DIR")
     # a registry source a lead added by hand is looked up in (cnpj:DIR, sirene:PATH, csv:PATH); unset: as typed
     manual_lookup: str | None = Field(default=None, alias="HUNTER_MANUAL_LOOKUP")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from services.cleaner.logic import Prepared, VaultLookup, VaultMatches, plan_cleaning, prepare_records
+from services.cleaner.logic import VaultLookup, VaultMatches, prepare_records
+from services.cleaner.spilled import cleaning_spill, plan_run
 from services.cleaner.vault_contacts import lookup_vault, vault_exists
 from shared.events import (
     Envelope,
@@ -23,11 +24,12 @@ from shared.events import (
 )
 from shared.gc_policy import gc_paused
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
+from shared.run_spill import Segment
 from shared.service import Ctx, Service
 from shared.tracing import lead_trace_id, tracer
 from shared.vault.access import open_reader
 from shared.wire import records
-from shared.wire.batch_codec import BatchEncoder, EncodedPublisher, encode_batches, max_event_bytes
+from shared.wire.batch_codec import BatchEncoder, EncodedPublisher, max_event_bytes
 from shared.wire.batch_prefetch import BatchPrefetch
 
 service = Service("cleaner")
@@ -35,11 +37,15 @@ app = service.app
 cancelled = CancelledRuns(lambda subject: service.bus.last(subject))
 
 
-def prepare_batch(_: None, batch: records.LeadsExtracted) -> list[Prepared]:
-    return prepare_records(batch.companies)
+# each run's prepared batches: in memory up to HUNTER_SPILL_LEADS leads, else on disk
+spill = cleaning_spill(service.settings.data_dir / "spill", service.settings.spill_leads)
 
 
-extracted: BatchPrefetch[records.LeadsExtracted, None, list[Prepared]] = BatchPrefetch(
+def prepare_batch(_: None, batch: records.LeadsExtracted) -> Segment:
+    return spill.put(batch.run_id, prepare_records(batch.companies))
+
+
+extracted: BatchPrefetch[records.LeadsExtracted, None, Segment] = BatchPrefetch(
     Subjects.LEAD_EXTRACTED.format(run_id="*"), records.LeadsExtracted, prepare_batch)
 
 
@@ -84,31 +90,35 @@ def vault_lookup(run: str) -> VaultLookup:
 async def on_extract_step(step: RunStep, ctx: Ctx) -> None:
     if step.status in ("failed", "cancelled"):
         extracted.forget(step.run_id)
+        spill.forget(step.run_id)
     if step.status != "completed":
         return
     if await cancelled(step.run_id):
         extracted.forget(step.run_id)
+        spill.forget(step.run_id)
         await publish_run_cancelled(service.bus, step.run_id, stage="clean", causation_id=ctx.env.event_id)
         return
-    with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
-        await clean(step.run_id, ctx.env)
+    try:
+        with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
+            await clean(step.run_id, ctx.env)
+    finally:
+        spill.forget(step.run_id)
 
 
 async def clean(run: str, cause: Envelope) -> None:
     bus, size = service.bus, service.settings.batch_size
     await bus.publish(RunStep(run_id=run, stage="clean", status="started"), key=(run, "clean", "started"),
                       stage="clean", causation_id=cause.event_id)
-    # the run as records mirrors (msgspec), prepared batch by batch as they were published
-    batches = await extracted.take(bus, Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run)), run)
-    prepared = [record for batch in batches for record in batch]
-    del batches
+    # the run as records mirrors (msgspec), prepared batch by batch as they were published (in memory or on disk)
+    segments = await extracted.take(bus, Subjects.LEAD_EXTRACTED.format(run_id=subject_token(run)), run)
     limit, cause_id = max_event_bytes(bus), cause.event_id
-    with tracer("cleaner").start_as_current_span("clean_run", attributes={"run_id": run, "leads": len(prepared)}):
+    leads_in = sum(s.count for s in segments)
+    with tracer("cleaner").start_as_current_span("clean_run", attributes={"run_id": run, "leads": leads_in}):
         cleaning = await asyncio.to_thread(
-            plan_cleaning, prepared, repeated_phone_threshold=service.settings.repeated_phone_threshold,
+            plan_run, spill, run, segments, repeated_phone_threshold=service.settings.repeated_phone_threshold,
             vault=vault_lookup(run),
         )
-        del prepared
+        del segments
         # each batch of leads is published while the next is built: the scorer starts on the first
         publisher = EncodedPublisher(bus)
         cleaned = BatchEncoder(lambda n, leads: records.LeadsCleaned(run_id=run, batch=n, leads=leads),
@@ -121,9 +131,11 @@ async def clean(run: str, cause: Envelope) -> None:
             await asyncio.sleep(0)  # the connection's reader and writer go on between batches
         await publisher.send(cleaned.flush())
         counts = cleaning.finish()
-    await publisher.send(encode_batches(
-        cleaning.dropped, lambda n, out: records.LeadsRejected(run_id=run, stage="clean", batch=n, rejected=out),
-        size=size, max_bytes=limit, key=lambda n: (run, "clean", n), causation_id=cause_id))
+    rejected = BatchEncoder(lambda n, out: records.LeadsRejected(run_id=run, stage="clean", batch=n, rejected=out),
+                            size=size, max_bytes=limit, key=lambda n: (run, "clean", n), causation_id=cause_id)
+    for dropped in cleaning.iter_dropped(size):
+        await publisher.send(rejected.add(dropped))
+    await publisher.send(rejected.flush())
     await publisher.acked()
     service.log.info("clean_completed", run_id=run, **counts)
     await bus.publish(RunStep(run_id=run, stage="clean", status="completed", counts=counts),

@@ -133,7 +133,7 @@ def _normalize_email(raw: str) -> ParsedEmail | None:
     return ParsedEmail(address, domain, free, role, local_marker, domain_marker)
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=65536)  # ~30 MB full: a national run's addresses are mostly distinct, the shared ones stay
 def parse_email_field(field: str) -> tuple[tuple[str, ParsedEmail | None], ...]:
     """Every address of one raw registry field, each with its parse (None = invalid)."""
     if ";" not in field and "," not in field:  # one address (split_raw_emails' own shortcut)

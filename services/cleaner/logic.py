@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -279,6 +279,11 @@ class RunCleaning:
             counts[f"dropped_{d.reason.code}"] = counts.get(f"dropped_{d.reason.code}", 0) + 1
         dropped.sort(key=lambda d: (d.lead_key or "", d.reason.code, d.source_file or "", d.source_line or -1))
         return counts
+
+    def iter_dropped(self, size: int) -> Iterator[list[Any]]:
+        """The drops, sorted (after ``finish``), ``size`` at a time."""
+        for start in range(0, len(self.dropped), size):
+            yield self.dropped[start:start + size]
 
 
 def plan_cleaning(

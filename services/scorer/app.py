@@ -21,7 +21,8 @@ import yaml
 
 from services.scorer.enrich_counts import enrichment_counts
 from services.scorer.logic import RunScorer, score_v2
-from services.scorer.reusable import reusable_leads
+from services.scorer.reusable import KEYS_PER_QUESTION, reusable_leads
+from services.scorer.spilled import V1Item, rank_run, scoring_spill
 from services.scorer.state import RUN_CACHE_MAX, RunIcp, ScorerState
 from shared.events import (
     EnrichmentRequested,
@@ -35,6 +36,7 @@ from shared.events import (
 )
 from shared.gc_policy import gc_paused
 from shared.run_cancellation import CancelledRuns, publish_run_cancelled
+from shared.run_spill import Segment
 from shared.schemas import ScoredLead
 from shared.service import Ctx, Service
 from shared.tracing import lead_context, tracer
@@ -66,13 +68,20 @@ def decode_cleaned(data: bytes) -> Cleaned:
     return decode_mirror_raw(data, records.LeadsCleaned, records.LeadsCleanedRaw)
 
 
-def score_batch(scorer: RunScorer, cleaned: Cleaned) -> tuple[V1, list[msgspec.Raw] | None]:
-    """v1 of a batch's leads, and their JSON as read (written back unchanged in lead.scored)."""
+# each run's scored batches: in memory up to HUNTER_SPILL_LEADS leads, else on disk
+spill = scoring_spill(service.settings.data_dir / "spill", service.settings.spill_leads)
+
+
+def score_batch(scorer: RunScorer, cleaned: Cleaned) -> Segment:
+    """v1 of a batch's leads, with their JSON as read (written back unchanged in lead.scored), kept in the spill."""
     batch, raw = cleaned
-    return scorer.score(batch.leads), raw.leads if raw is not None else None
+    v1: V1 = scorer.score(batch.leads)
+    raws: list[msgspec.Raw] | list[None] = raw.leads if raw is not None else [None] * len(v1)
+    items: list[V1Item] = [(*item, json) for item, json in zip(v1, raws, strict=True)]
+    return spill.put(batch.run_id, items)
 
 
-cleaned_batches: BatchPrefetch[Cleaned, RunScorer, tuple[V1, list[msgspec.Raw] | None]] = BatchPrefetch(
+cleaned_batches: BatchPrefetch[Cleaned, RunScorer, Segment] = BatchPrefetch(
     Subjects.LEAD_CLEANED.format(run_id="*"), records.LeadsCleaned, score_batch, context=run_scorer,
     decode=decode_cleaned,
 )
@@ -92,14 +101,19 @@ async def stop_prefetch() -> None:
 async def on_clean_step(step: RunStep, ctx: Ctx) -> None:
     if step.status in ("failed", "cancelled"):
         cleaned_batches.forget(step.run_id)
+        spill.forget(step.run_id)
     if step.status != "completed":
         return
     if await cancelled(step.run_id):
         cleaned_batches.forget(step.run_id)
+        spill.forget(step.run_id)
         await publish_run_cancelled(service.bus, step.run_id, stage="score", causation_id=ctx.env.event_id)
         return
-    with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
-        await score_run(step.run_id, ctx.env)
+    try:
+        with gc_paused():  # a whole run of small acyclic objects: the cyclic GC's passes would triple the time
+            await score_run(step.run_id, ctx.env)
+    finally:
+        spill.forget(step.run_id)
 
 
 async def publish_step(run: str, stage: StageName, status: Literal["started", "completed"],
@@ -116,6 +130,7 @@ async def score_run(run: str, cause: Envelope) -> None:
         icp, as_of, enrich_top = await run_icp(run, refresh=True)
     except (LookupError, ValueError, OSError, yaml.YAMLError) as exc:  # e.g. an ICP profile that does not exist
         cleaned_batches.forget(run)
+        spill.forget(run)
         reason = f"ICP profile: {exc}"
         service.log.error("score_failed", run_id=run, reason=reason)
         await service.bus.publish(RunStep(run_id=run, stage="score", status="failed", message=reason),
@@ -123,50 +138,40 @@ async def score_run(run: str, cause: Envelope) -> None:
         await service.bus.publish(RunStep(run_id=run, stage="run", status="failed", message=f"score: {reason}"),
                                   key=(run, "run", "failed"), stage="run", causation_id=cause.event_id)
         return
-    # the run as records mirrors (msgspec), scored batch by batch as they were published
-    batches = await cleaned_batches.take(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), run)
-    v1 = [item for batch, _ in batches for item in batch]
-    # each lead's JSON as the cleaner wrote it, when every batch was read as it stands
-    raws = None if any(r is None for _, r in batches) else {
-        id(item[0]): raw for batch, batch_raws in batches for item, raw in zip(batch, batch_raws or (), strict=True)}
-    del batches
-    with tracer("scorer").start_as_current_span("score_v1", attributes={"run_id": run, "leads": len(v1)}):
-        scored = await asyncio.to_thread(RunScorer.rank, v1, enrich_top)
-    del v1
+    # the run as records mirrors (msgspec), scored batch by batch as they were published (in memory or on disk)
+    segments = await cleaned_batches.take(bus, Subjects.LEAD_CLEANED.format(run_id=subject_token(run)), run)
+    leads_in = sum(s.count for s in segments)
+    with tracer("scorer").start_as_current_span("score_v1", attributes={"run_id": run, "leads": leads_in}):
+        ranking = await asyncio.to_thread(rank_run, spill, run, segments, enrich_top)
+    del segments
     # leads outside the top share whose enrichment the vault holds (within the TTL) are sent too, to be
     # re-scored with it (never fetched): every lead of the run that was enriched before keeps its v2 score
-    reuse_only = await reusable_leads(bus, run, [s.lead.lead_key for s in scored if not s.enrich],
-                                      log=service.log)
-    for s in scored:
-        if s.lead.lead_key in reuse_only:
-            s.enrich = True
-    if raws is None:
-        out: list[Any] = scored
-        make: Any = lambda n, batch: records.LeadsScored(run_id=run, batch=n, icp=icp.name, leads=batch)  # noqa: E731
-    else:  # the same JSON, without encoding every lead again
-        out = [records.ScoredLeadOnWire(lead=raws[id(s.lead)], score=s.score, reasons=s.reasons, rank=s.rank,
-                                        enrich=s.enrich, bucket=s.bucket) for s in scored]
-        make = lambda n, batch: records.LeadsScoredOnWire(run_id=run, batch=n, icp=icp.name, leads=batch)  # noqa: E731
-    del raws
+    reuse_only = await reusable_leads(bus, run, ranking.unselected_keys(KEYS_PER_QUESTION), log=service.log)
+    ranking.mark_reused(reuse_only)
+    if ranking.on_wire:  # the same JSON, without encoding every lead again
+        make: Any = lambda n, batch: records.LeadsScoredOnWire(run_id=run, batch=n, icp=icp.name, leads=batch)  # noqa: E731
+    else:
+        make = lambda n, batch: records.LeadsScored(run_id=run, batch=n, icp=icp.name, leads=batch)  # noqa: E731
     publisher = EncodedPublisher(bus)  # each batch published as soon as it is encoded
     encoder = BatchEncoder(make, size=size, max_bytes=max_event_bytes(bus), key=lambda n: (run, n),
                            causation_id=cause.event_id)
-    for start in range(0, len(out), size):
-        await publisher.send(encoder.add(out[start:start + size]))
+    for batch in ranking.scored_batches(size):
+        await publisher.send(encoder.add(batch))
     await publisher.send(encoder.flush())
     await publisher.acked()
-    del out
-    selected = [s for s in scored if s.enrich]
-    await bus.publish_many(
-        bus.wrap(EnrichmentRequested(run_id=run, lead=records.to_model(s, ScoredLead), expected_total=len(selected),
-                                     reuse_only=s.lead.lead_key in reuse_only),
-                 key=(run, s.lead.lead_key), lead_key=s.lead.lead_key, causation_id=cause.event_id)
-        for s in selected
-    )
-    counts = {"scored": len(scored), "selected_for_enrichment": len(selected), "reused_from_vault": len(reuse_only)}
+    selected = ranking.selected
+    for batch in ranking.selected_batches(size):
+        await bus.publish_many(
+            bus.wrap(EnrichmentRequested(run_id=run, lead=records.to_model(s, ScoredLead), expected_total=selected,
+                                         reuse_only=s.lead.lead_key in reuse_only),
+                     key=(run, s.lead.lead_key), lead_key=s.lead.lead_key, causation_id=cause.event_id)
+            for s in batch
+        )
+    counts = {"scored": ranking.n, "selected_for_enrichment": selected, "reused_from_vault": len(reuse_only)}
+    ranking.close()
     service.log.info("score_completed", run_id=run, **counts)
     await publish_step(run, "score", "completed", counts, causation_id=cause.event_id)
-    await publish_step(run, "enrich", "started", {"expected": len(selected)}, causation_id=cause.event_id)
+    await publish_step(run, "enrich", "started", {"expected": selected}, causation_id=cause.event_id)
     if not selected:  # nothing to enrich: the enrich and rescore stages are done already
         await publish_step(run, "enrich", "completed", enrichment_counts([], 0), causation_id=cause.event_id)
         await publish_step(run, "rescore", "started", causation_id=cause.event_id)

@@ -246,7 +246,9 @@ def _fit_reasons(lead: CleanedLead, icp: IcpProfile, as_of: date, memo: _Memo | 
 
     if icp.region_codes:
         address = company.address
-        key = (address.state, company.country, address.postal_code)
+        # what _region reads: the state, else a French postal code (a key per Brazilian CEP would hold millions)
+        key = (address.state, None, None) if address.state else (
+            None, company.country, address.postal_code if (company.country or "").upper() == "FR" else None)
         region_reason = memo.region.get(key, _MISSING)
         if region_reason is _MISSING:
             region = _region(lead)

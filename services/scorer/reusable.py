@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -59,18 +59,27 @@ async def ask_reusable(nc: NATS, keys: list[str], *, timeout: float = 10.0,
     return found, None
 
 
-async def reusable_leads(bus: Bus, run: str, keys: list[str], *, log: Any) -> set[str]:
-    """The leads among ``keys`` whose enrichment the vault holds within the TTL (the enricher answers)."""
-    if not keys:
-        return set()
-    # an enricher ran on this stream before (its durable consumer exists): the vault may hold enrichments, and
-    # one may be starting; else nothing was ever enriched and there is nobody to wait for
-    try:
-        await bus.js.consumer_info(bus.stream, ENRICHER_DURABLE)
-        wait = ENRICHER_WAIT_SECONDS
-    except NatsError:
-        wait = 0.0
-    found, problem = await ask_reusable(bus.nc, keys, wait_for_enricher=wait)
-    if problem is not None:
-        log.warning("reusable_unanswered", run_id=run, asked=len(keys), found=len(found), error=problem)
+async def reusable_leads(bus: Bus, run: str, chunks: Iterable[list[str]], *, log: Any) -> set[str]:
+    """The leads among the keys of ``chunks`` whose enrichment the vault holds within the TTL (the enricher
+    answers). The keys come a chunk at a time (a national run's would not fit in memory at once)."""
+    found: set[str] = set()
+    asked, deadline = 0, None
+    for keys in chunks:
+        if not keys:
+            continue
+        if deadline is None:
+            # an enricher ran on this stream before (its durable consumer exists): the vault may hold enrichments,
+            # and one may be starting; else nothing was ever enriched and there is nobody to wait for
+            try:
+                await bus.js.consumer_info(bus.stream, ENRICHER_DURABLE)
+                wait = ENRICHER_WAIT_SECONDS
+            except NatsError:
+                wait = 0.0
+            deadline = time.monotonic() + wait
+        asked += len(keys)
+        more, problem = await ask_reusable(bus.nc, keys, wait_for_enricher=max(0.0, deadline - time.monotonic()))
+        found |= more
+        if problem is not None:
+            log.warning("reusable_unanswered", run_id=run, asked=asked, found=len(found), error=problem)
+            break
     return found

@@ -175,7 +175,7 @@ def _normalize_phone(raw: str, country: str) -> ParsedPhone | None:
     return parse_phone_library(raw, country)
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=65536)  # ~30 MB full: a national run's phones are mostly distinct, the shared ones stay
 def parse_phone_field(field: str, country: str = "BR") -> tuple[tuple[str, ParsedPhone | None], ...]:
     """Every number of one raw registry field, each with its parse (None = invalid)."""
     if _SEPARATOR_CHARS.isdisjoint(field):  # one number at most (split_raw_phones' own shortcut)

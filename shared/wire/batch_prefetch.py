@@ -116,11 +116,11 @@ class BatchPrefetch(Generic[B, C, P]):
     def __init__(self, pattern: str, cls: type[Any], prepare: Callable[[C, B], P], *,
                  context: Callable[[str], Awaitable[C]] | None = None, decode: Callable[[bytes], B] | None = None,
                  max_batches: int = 4000, idle_seconds: float = 900.0, fetch: int = 4,
-                 catch_up_seconds: float = 60.0) -> None:
+                 catch_up_seconds: float = 60.0, read_chunk: int = 8) -> None:
         self.pattern, self.prepare, self.context = pattern, prepare, context
         self.decode: Callable[[bytes], B] = decode or (lambda data: decode_mirror(data, cls))
         self.max_batches, self.idle_seconds, self.fetch = max_batches, idle_seconds, fetch
-        self.catch_up_seconds = catch_up_seconds
+        self.catch_up_seconds, self.read_chunk = catch_up_seconds, read_chunk
         self._runs: dict[str, dict[int, tuple[C | None, P]]] = {}  # run -> stream seq -> (context, prepared)
         self._last_batch: dict[str, float] = {}  # run -> when its last batch was kept (loop time)
         self._held = 0
@@ -260,17 +260,19 @@ class BatchPrefetch(Generic[B, C, P]):
             else:
                 missing[m.seq] = len(out)
                 out.append(None)
-        if missing:
-            bodies = await read_seqs(bus, subject, set(missing))
+        seqs = sorted(missing)  # read and prepared a chunk at a time: a whole run, maybe, never all at once
+        for start in range(0, len(seqs), self.read_chunk):
+            bodies = await read_seqs(bus, subject, set(seqs[start:start + self.read_chunk]), fetch=self.read_chunk)
             with gc_paused():
-                decoded = {position: self.decode(bodies.pop(seq)) for seq, position in missing.items()}
+                decoded = {missing[seq]: self.decode(body) for seq, body in bodies.items()}
+            del bodies
 
-            def prepare_all() -> None:
+            def prepare_all(decoded: dict[int, Any] = decoded) -> None:
                 with gc_paused():
                     for position, batch in decoded.items():
                         out[position] = self.prepare(context, batch)  # type: ignore[arg-type]
 
-            await asyncio.to_thread(prepare_all)  # a whole run, maybe: the event loop keeps going
+            await asyncio.to_thread(prepare_all)  # the event loop keeps going
         return out
 
     def forget(self, run: str) -> None:
