@@ -4,20 +4,15 @@ Chromium via Playwright), over a gateway on loopback reading a projected vault."
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
-from services.gateway.app import create_app
 from services.projector.projection import Projection
 from shared.config import Settings
-from shared.nats_server import free_port
 from shared.vault.engine import make_engine
+from tests.browser.harness import served
 from tests.factories import raw_events
 from tests.integration.test_qualification_api import K1, K2, events
 
@@ -32,23 +27,8 @@ pytestmark = [
 def gateway_url(tmp_path: Path, nats_url: str) -> Iterator[str]:
     settings = Settings(HUNTER_DATA_DIR=tmp_path, NATS_URL=nats_url)
     Projection(make_engine(settings.vault_database_url)).apply(raw_events(events()))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    try:
+    with served(settings) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 async def test_the_vault_shows_propensity_and_the_lead_page_its_qualification(gateway_url: str) -> None:

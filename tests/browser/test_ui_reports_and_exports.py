@@ -5,19 +5,14 @@ projected vault on SQLite and on PostgreSQL. Screenshots are kept as test artifa
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
-from services.gateway.app import create_app
 from shared.config import Settings
 from shared.events import Event, KpiTargets, RunFilters, RunRequested, RunStep
-from shared.nats_server import free_port
+from tests.browser.harness import served
 from tests.fixtures.vaults import VAULTS, vault_for
 from tests.integration.test_exports_api import exports_events
 from tests.integration.test_run_report import project, report_events
@@ -56,24 +51,8 @@ def vault_settings(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str
 @pytest.fixture
 def gateway_url(vault_settings: Settings) -> Iterator[str]:
     project(vault_settings.vault_database_url, [*batch_events(), *((30.0, e) for e in exports_events())])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(vault_settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    try:
+    with served(vault_settings) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 async def test_run_reports_say_met_and_not_met_and_the_batch_summary_lists_each_code(

@@ -6,20 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 
-from services.gateway.app import create_app
 from shared.config import Settings
 from shared.events import LeadsCleaned
-from shared.nats_server import free_port
 from shared.schemas import Partner
+from tests.browser.harness import served
 from tests.factories import cleaned_lead, run_events
 from tests.fixtures.vaults import VAULTS, project, rejected_rows, vault_for
 
@@ -43,24 +38,8 @@ def gateway_url(vault_settings: Settings) -> Iterator[str]:
     padua.company.partners = [Partner(name="Antônio de Pádua", kind="PF", document="***111222**")]
     project(vault_settings, [*run_events("r-ui"), rejected_rows("r-ui"), LeadsCleaned(run_id="r-ui", batch=5,
                                                                                leads=[padua])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(vault_settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    try:
+    with served(vault_settings) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 async def test_the_rejects_tab_lists_rejected_rows_in_words_and_downloads_them(gateway_url: str,
