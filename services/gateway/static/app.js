@@ -107,7 +107,7 @@ async function pageMission(runId) {
     $("#runs tbody").innerHTML = runs.map(r => `<tr class="clickable" data-run="${esc(r.run_id)}">
       <td class="mono">${esc(r.run_id)}</td><td>${esc(r.label || "")}<div class="muted mono">${esc(r.source)}</div></td>
       <td>${pill(r.status)}</td><td class="muted">${esc((r.requested_at || "").slice(0, 19).replace("T", " "))}</td>
-      <td class="mono">${counts(runSummary(r.counts))}</td><td><a href="#run/${encodeURIComponent(r.run_id)}">report</a> · <a href="#vault?run_id=${encodeURIComponent(r.run_id)}">leads</a></td></tr>`).join("");
+      <td>${runSummary(r.counts)}</td><td><a href="#run/${encodeURIComponent(r.run_id)}">report</a> · <a href="#vault?run_id=${encodeURIComponent(r.run_id)}">leads</a></td></tr>`).join("");
     $$("#runs tr[data-run]").forEach(tr => tr.addEventListener("click", ev => {
       if (ev.target.tagName !== "A") location.hash = `#mission/${tr.dataset.run}`;
     }));
@@ -132,9 +132,11 @@ function planCard(p) {
     ${p.problems.map(x => `<div class="error-line">✗ ${esc(x)}</div>`).join("")}</div>`;
 }
 
+// a run's counts in words, in funnel order: "271 extracted · 250 leads · 92 enriched · 71 hot · ..."
+const RUN_SUMMARY = [["extract.extracted", "extracted"], ["run.leads", "leads"], ["enrich.enriched", "enriched"],
+  ["run.bucket_hot", "hot"], ["run.bucket_warm", "warm"], ["run.bucket_nurture", "nurture"], ["run.bucket_parked", "parked"]];
 function runSummary(c) {
-  const pick = Object.entries(c || {}).filter(([k]) => k.startsWith("run.") || k === "extract.extracted" || k === "enrich.enriched");
-  return Object.fromEntries(pick.map(([k, v]) => [k.replace(/^run\.(bucket_)?/, ""), v]));
+  return RUN_SUMMARY.filter(([k]) => c && c[k] !== undefined).map(([k, word]) => `${esc(c[k])} ${word}`).join(" · ");
 }
 
 function progress(step) {
