@@ -41,22 +41,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.receita_layout import CITIES, CNAES, STREETS, UFS, WORDS, receita_line  # noqa: E402
 from services.extractor.sources import iter_source  # noqa: E402
 from services.extractor.sources.receita_parallel import auto_workers  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.events import RunFilters  # noqa: E402
 from shared.registry_ids import check_digits  # noqa: E402
 from shared.schemas import CompanyRecord  # noqa: E402
-
-UFS = ["SP"] * 6 + ["RJ"] * 3 + ["MG"] * 3 + ["RS", "PR", "SC", "BA", "PE", "CE", "GO", "DF", "ES", "PA", "AM"]
-CITIES = {"SP": "7107", "RJ": "6001", "MG": "4123", "DF": "9701"}
-CNAES = ["6201501", "6202300", "6204000", "4711302", "5611201", "8630503", "7112000", "4120400"]
-STREETS = ["DAS FLORES", "PAULISTA", "BRASIL", "SETE DE SETEMBRO", "XV DE NOVEMBRO", "DOM PEDRO II"]
-WORDS = ["ALFA", "BETA", "SOLUCOES", "COMERCIO", "SERVICOS", "TECNOLOGIA", "CONSULTORIA", "BRASIL", "NORTE"]
-
-
-def _q(fields: list[str]) -> bytes:
-    return (";".join(f'"{f}"' for f in fields) + "\n").encode("latin-1")
 
 
 def generate(directory: Path, rows: int, seed: int = 7) -> dict[str, int]:
@@ -83,18 +74,18 @@ def generate(directory: Path, rows: int, seed: int = 7) -> dict[str, int]:
                 ordem = "0001"
                 companies += 1
                 name = f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {basico} LTDA"
-                fc.write(_q([str(basico), name, "2062", "49", f"{rnd.randint(1, 9_000_000)},00",
+                fc.write(receita_line([str(basico), name, "2062", "49", f"{rnd.randint(1, 9_000_000)},00",
                              rnd.choice(["01", "03", "05"]), ""]))
                 mei = "S" if rnd.random() < 0.1 else "N"
-                fs.write(_q([str(basico), "S", "20180101", "00000000", mei, "00000000", "00000000"]))
+                fs.write(receita_line([str(basico), "S", "20180101", "00000000", mei, "00000000", "00000000"]))
                 if companies % 4 == 0:
                     partners += 1
-                    fp.write(_q([str(basico), "2", f"SOCIO {basico}", "***123456**", "49", "20150101", "",
+                    fp.write(receita_line([str(basico), "2", f"SOCIO {basico}", "***123456**", "49", "20150101", "",
                                  "***000000**", "", "00", str(rnd.randint(2, 8))]))
             base = f"{basico}{ordem}"
             uf = rnd.choice(UFS)
             situacao = "02" if rnd.random() < 0.85 else "08"
-            buf_e.append(_q([
+            buf_e.append(receita_line([
                 str(basico), ordem, check_digits(base), "1" if ordem == "0001" else "2",
                 f"{rnd.choice(WORDS)} {i}", situacao, "20200101", "00", "", "", "20150310",
                 rnd.choice(CNAES), ",".join(rnd.sample(CNAES, 2)), "RUA", rnd.choice(STREETS),
@@ -119,7 +110,7 @@ def generate(directory: Path, rows: int, seed: int = 7) -> dict[str, int]:
     }
     for name, table in tables.items():
         with zipfile.ZipFile(directory / f"{name}.zip", "w", **opts) as zt, zt.open(name, "w") as ft:
-            ft.write(b"".join(_q(r) for r in table))
+            ft.write(b"".join(receita_line(r) for r in table))
     return {"companies": companies, "partners": partners}
 
 

@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nats.errors import Error as NatsError  # noqa: E402
 from nats.js import api  # noqa: E402
 
+from bench.receita_layout import CITIES, CNAES, STREETS, UFS, WORDS, receita_line  # noqa: E402
 from hunter.stack import Stack  # noqa: E402
 from shared.bus import Bus, connect_bus, decode  # noqa: E402
 from shared.config import Settings  # noqa: E402
@@ -62,17 +63,6 @@ from shared.registry_ids import check_digits  # noqa: E402
 
 SERVICES = ["extractor", "cleaner", "scorer"]
 DURABLES = {"extractor": "extractor", "cleaner": "cleaner", "scorer": "scorer-v1", "projector": "projector"}
-UFS = ["SP"] * 6 + ["RJ"] * 3 + ["MG"] * 3 + ["RS", "PR", "SC", "BA", "PE", "CE", "GO", "DF", "ES", "PA", "AM"]
-CITIES = {"SP": "7107", "RJ": "6001", "MG": "4123", "DF": "9701"}
-CNAES = ["6201501", "6202300", "6204000", "4711302", "5611201", "8630503", "7112000", "4120400"]
-STREETS = ["DAS FLORES", "PAULISTA", "BRASIL", "SETE DE SETEMBRO", "XV DE NOVEMBRO", "DOM PEDRO II"]
-WORDS = ["ALFA", "BETA", "SOLUCOES", "COMERCIO", "SERVICOS", "TECNOLOGIA", "CONSULTORIA", "BRASIL", "NORTE"]
-
-
-def _q(fields: list[str]) -> bytes:
-    return (";".join(f'"{f}"' for f in fields) + "\n").encode("latin-1")
-
-
 def generate(directory: Path, rows: int, seed: int = 20) -> dict[str, int]:
     """Write the Receita-format zips for ``rows`` establishments (see the module docstring)."""
     rnd = random.Random(seed)
@@ -101,12 +91,12 @@ def generate(directory: Path, rows: int, seed: int = 20) -> dict[str, int]:
                 accounting = companies % 400 == 0
                 office = rnd.randrange(offices)
                 name = f"{rnd.choice(WORDS)} {rnd.choice(WORDS)} {basico} LTDA"
-                fc.write(_q([str(basico), name, "2062", "49", f"{rnd.randint(1, 9_000_000)},00",
+                fc.write(receita_line([str(basico), name, "2062", "49", f"{rnd.randint(1, 9_000_000)},00",
                              rnd.choice(["01", "03", "05"]), ""]))
                 mei = "S" if rnd.random() < 0.08 else "N"
-                fs.write(_q([str(basico), "S", "20180101", "00000000", mei, "00000000", "00000000"]))
+                fs.write(receita_line([str(basico), "S", "20180101", "00000000", mei, "00000000", "00000000"]))
                 if companies % 4 == 0:
-                    fp.write(_q([str(basico), "2", f"SOCIO {basico}", "***123456**", "49", "20150101", "",
+                    fp.write(receita_line([str(basico), "2", f"SOCIO {basico}", "***123456**", "49", "20150101", "",
                                  "***000000**", "", "00", str(rnd.randint(2, 8))]))
                 roll = rnd.random()
                 email = (f"contato@empresa{basico}.com.br" if roll < 0.33 else
@@ -119,7 +109,7 @@ def generate(directory: Path, rows: int, seed: int = 20) -> dict[str, int]:
             r = rnd.getrandbits(64)  # one draw for the row's small choices
             uf = UFS[r % len(UFS)]
             ddd2, phone2 = office_phones[office] if (r >> 8) % 100 < 15 else ("", "")
-            buf_e.append(_q([
+            buf_e.append(receita_line([
                 str(basico), ordem, dv, "1" if ordem == "0001" else "2",
                 f"{WORDS[(r >> 16) % len(WORDS)]} {i}", "02" if (r >> 24) % 100 < 85 else "08", "20200101", "00",
                 "", "", f"{1990 + (r >> 32) % 35}0310", "6920601" if accounting else CNAES[(r >> 40) % len(CNAES)],
@@ -143,7 +133,7 @@ def generate(directory: Path, rows: int, seed: int = 20) -> dict[str, int]:
     }
     for name, table in tables.items():
         with zipfile.ZipFile(directory / f"{name}.zip", "w", **opts) as zt, zt.open(name, "w") as ft:
-            ft.write(b"".join(_q(r) for r in table))
+            ft.write(b"".join(receita_line(r) for r in table))
     return {"companies": companies}
 
 
