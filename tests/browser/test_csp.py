@@ -3,7 +3,6 @@ under it, without one violation."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -17,14 +16,11 @@ from services.projector.projection import Projection
 from shared.config import Settings
 from shared.nats_server import free_port
 from shared.vault.engine import make_engine
+from tests.browser.harness import BROWSER_TEST, launch
 from tests.factories import raw_events, run_events
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 PAGES = ["mission", "vault", "person", "icp", "exports", "recovery", "diagnostics", "config"]
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
@@ -49,8 +45,7 @@ async def test_the_ui_and_the_api_docs_run_under_the_content_security_policy(gat
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch(p)
         page = await browser.new_page()
         problems: list[str] = []
         page.on("console", lambda m: problems.append(f"{m.text} {m.location.get('url', '')}")

@@ -5,7 +5,6 @@ lead along its funnel."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -16,13 +15,10 @@ import pytest
 from hunter.demo_run import DEMO_CSV, start_farm
 from hunter.stack import Stack
 from shared.nats_server import free_port
+from tests.browser.harness import BROWSER_TEST, launch
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
@@ -49,8 +45,7 @@ async def test_a_hunt_started_in_the_ui_finishes_live_and_its_filtered_vault_exp
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch(p)
         page = await browser.new_page(viewport={"width": 1360, "height": 900}, accept_downloads=True)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

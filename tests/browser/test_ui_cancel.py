@@ -12,8 +12,9 @@ import pytest
 from hunter.demo_run import DEMO_CSV, farm_settings, start_farm
 from hunter.stack import Stack
 from shared.nats_server import free_port
+from tests.browser.harness import launch
 
-from .test_ui import CHROMIUM, SHOTS, pytestmark  # noqa: F401 - the same marks and skip
+from .test_ui import SHOTS, pytestmark  # noqa: F401 - the same marks and skip
 
 
 @pytest.fixture
@@ -40,8 +41,7 @@ async def test_a_run_cancelled_from_the_mission_page_shows_the_cancel_in_its_bar
 
     stack = slow_stack
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch(p)
         page = await browser.new_page(viewport={"width": 1360, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -3,7 +3,6 @@ Chromium via Playwright), over a gateway on loopback reading a projected vault."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,15 +11,11 @@ import pytest
 from services.projector.projection import Projection
 from shared.config import Settings
 from shared.vault.engine import make_engine
-from tests.browser.harness import served
+from tests.browser.harness import BROWSER_TEST, launch, served
 from tests.factories import raw_events
 from tests.integration.test_qualification_api import K1, K2, events
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
@@ -35,8 +30,7 @@ async def test_the_vault_shows_propensity_and_the_lead_page_its_qualification(ga
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch(p)
         page = await browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

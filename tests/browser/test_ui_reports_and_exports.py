@@ -4,7 +4,6 @@ projected vault on SQLite and on PostgreSQL. Screenshots are kept as test artifa
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,18 +11,14 @@ import pytest
 
 from shared.config import Settings
 from shared.events import Event, KpiTargets, RunFilters, RunRequested, RunStep
-from tests.browser.harness import served
+from tests.browser.harness import BROWSER_TEST, launch, served
 from tests.fixtures.vaults import VAULTS, vault_for
 from tests.integration.test_exports_api import exports_events
 from tests.integration.test_run_report import project, report_events
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 BATCH = "b-ui"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
-]
+pytestmark = BROWSER_TEST
 
 
 def batch_events() -> list[tuple[float, Event]]:
@@ -63,8 +58,7 @@ async def test_run_reports_say_met_and_not_met_and_the_batch_summary_lists_each_
     kind = "postgresql" if vault_settings.vault_database_url.startswith("postgresql") else "sqlite"
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch(p)
         page = await browser.new_page(viewport={"width": 1360, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -107,8 +101,7 @@ async def test_the_exports_page_shows_each_exports_filter_in_words_and_the_provi
     kind = "postgresql" if vault_settings.vault_database_url.startswith("postgresql") else "sqlite"
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch(p)
         page = await browser.new_page(viewport={"width": 1360, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

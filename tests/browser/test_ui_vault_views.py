@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +13,12 @@ import pytest
 from shared.config import Settings
 from shared.events import LeadsCleaned
 from shared.schemas import Partner
-from tests.browser.harness import served
+from tests.browser.harness import BROWSER_TEST, launch, served
 from tests.factories import cleaned_lead, run_events
 from tests.fixtures.vaults import VAULTS, project, rejected_rows, vault_for
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not found at {CHROMIUM} (apt-get install chromium)"),
-]
+pytestmark = BROWSER_TEST
 
 @pytest.fixture(params=VAULTS)
 def vault_settings(request: pytest.FixtureRequest, tmp_path: Path, nats_url: str) -> Iterator[Settings]:
@@ -47,8 +42,7 @@ async def test_the_rejects_tab_lists_rejected_rows_in_words_and_downloads_them(g
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch(p)
         page = await browser.new_page(accept_downloads=True)
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -81,8 +75,7 @@ async def test_the_person_page_finds_a_name_without_its_accents_in_any_order_and
     from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = await launch(p)
         page = await browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
