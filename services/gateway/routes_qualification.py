@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException
 
 from services.gateway.api_models import NOT_FOUND
 from services.gateway.context import Ctx
-from shared.vault import annotations as qualification_queries
+from shared.vault.annotations import lead_qualification as qualification_of
 
 router = APIRouter(prefix="/api", tags=["leads"])
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api", tags=["leads"])
 async def lead_qualification(ctx: Ctx, lead_key: str) -> dict[str, Any]:
     """The lead's latest qualification (``LeadQualified``): by rules, or by the LLM with SPIN notes and a first
     angle; ``llm_error`` says why an LLM's reply did not stand."""
-    found = qualification_queries.lead_qualification(ctx.engine, lead_key)
+    found = qualification_of(ctx.engine, lead_key)
     if found is None:
         raise HTTPException(404, f"no qualification for {lead_key} (qualified once enriched)")
     return found
