@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from services.cleaner.logic import VaultLookup, VaultMatches, prepare_records
 from services.cleaner.spilled import cleaning_spill, plan_run
-from services.cleaner.vault_contacts import lookup_vault, vault_exists
+from services.cleaner.vault_contacts import lookup_vault
 from shared.events import (
     Envelope,
     RunStep,
@@ -61,14 +61,14 @@ async def stop_prefetch() -> None:
 
 @dataclass
 class CleanerState:
-    """The cleaner's per-process state: the vault's engine, made once the vault exists."""
+    """The cleaner's per-process state: the vault's read-only engine, made when first asked for (opening it
+    touches nothing; before the projector creates the vault, a lookup knows nothing)."""
 
     vault_url: str
     vault_engine: Engine | None = None
 
-    def vault(self) -> Engine | None:
-        """The vault's engine (read-only); None while there is no vault."""
-        if self.vault_engine is None and vault_exists(self.vault_url):
+    def vault(self) -> Engine:
+        if self.vault_engine is None:
             self.vault_engine = open_reader(self.vault_url)
         return self.vault_engine
 
@@ -80,8 +80,7 @@ def vault_lookup(run: str) -> VaultLookup:
     """The run's view of the vault (read-only; an absent vault knows nothing)."""
 
     def lookup(phones: set[str], lead_keys: set[str]) -> VaultMatches:
-        engine = state.vault()
-        return VaultMatches() if engine is None else lookup_vault(engine, run, phones, lead_keys)
+        return lookup_vault(state.vault(), run, phones, lead_keys)
 
     return lookup
 

@@ -6,20 +6,10 @@ Read-only; the queries are the vault's (``shared.vault.lookups``). A vault that 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from services.cleaner.logic import VaultMatches
 from shared.vault.lookups import known_contacts
-
-
-def vault_exists(url: str) -> bool:
-    """False for a SQLite vault whose file is not there yet."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return True
-    return Path(parsed.database).is_file()
 
 
 def lookup_vault(engine: Engine, run_id: str, phones: set[str], lead_keys: set[str]) -> VaultMatches:

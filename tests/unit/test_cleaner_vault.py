@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.cleaner.logic import VaultMatches, clean_run
-from services.cleaner.vault_contacts import lookup_vault, vault_exists
+from services.cleaner.vault_contacts import lookup_vault
 from services.projector.projection import Projection
 from shared.events import LeadsCleaned
 from shared.schemas import CompanyRecord
+from shared.vault.access import open_reader
 from shared.vault.engine import make_engine
 from tests.factories import raw_events
 from tests.unit.test_cleaner_run import company, flag
@@ -70,10 +71,12 @@ def test_recleaning_the_same_run_does_not_call_its_leads_already_known(tmp_path:
 
 
 def test_a_vault_without_tables_or_file_knows_nothing(tmp_path: Path) -> None:
-    assert not vault_exists(f"sqlite:///{tmp_path / 'missing.db'}")
+    missing = tmp_path / "missing.db"
+    assert lookup_vault(open_reader(f"sqlite:///{missing}"), "r", {SHARED_E164}, {"BR:1"}) == VaultMatches()
+    assert not missing.exists()  # the reader created nothing
     (tmp_path / "empty.db").touch()
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    assert vault_exists(url)
+    assert lookup_vault(open_reader(url), "r", {SHARED_E164}, {"BR:1"}) == VaultMatches()
     assert lookup_vault(make_engine(url, create=False), "r", {SHARED_E164}, {"BR:1"}) == VaultMatches()
 
 
